@@ -1,0 +1,55 @@
+package io.meridian.api;
+
+import io.grpc.Status;
+import io.meridian.api.v1.Error;
+
+/** Maps each Meridian error code to one gRPC status code and one HTTP status. */
+public final class ErrorCodes {
+  private ErrorCodes() {}
+
+  /** The gRPC status code a client sees for {@code code}. */
+  public static Status.Code grpcStatus(Error.Code code) {
+    return switch (code) {
+      case INVALID_ARGUMENT,
+          KEY_TOO_LARGE,
+          VALUE_TOO_LARGE,
+          REQUEST_TOO_LARGE,
+          TOO_MANY_OPS,
+          RESERVED_KEY ->
+          Status.Code.INVALID_ARGUMENT;
+      case LEASE_NOT_FOUND, NOT_FOUND, LOCK_NOT_HELD -> Status.Code.NOT_FOUND;
+      case LOCK_TIMEOUT, DEADLINE_EXCEEDED -> Status.Code.DEADLINE_EXCEEDED;
+      case LOCK_PARENT_NOT_HELD,
+          NOT_PRIMARY,
+          FENCED,
+          NOT_INITIALIZED,
+          HISTORY_DIVERGED,
+          FUTURE_REVISION ->
+          Status.Code.FAILED_PRECONDITION;
+      case COMPACTED -> Status.Code.OUT_OF_RANGE;
+      case NO_SPACE -> Status.Code.RESOURCE_EXHAUSTED;
+      case UNAVAILABLE -> Status.Code.UNAVAILABLE;
+      case UNAUTHENTICATED -> Status.Code.UNAUTHENTICATED;
+      case PERMISSION_DENIED -> Status.Code.PERMISSION_DENIED;
+      case INTERNAL, ERROR_CODE_UNSPECIFIED, UNRECOGNIZED -> Status.Code.INTERNAL;
+    };
+  }
+
+  /** The HTTP status of the JSON error body for {@code code}. */
+  public static int httpStatus(Error.Code code) {
+    return switch (code) {
+      case INVALID_ARGUMENT, RESERVED_KEY, TOO_MANY_OPS -> 400;
+      case UNAUTHENTICATED -> 401;
+      case PERMISSION_DENIED -> 403;
+      case LEASE_NOT_FOUND, NOT_FOUND, LOCK_NOT_HELD -> 404;
+      case LOCK_TIMEOUT, DEADLINE_EXCEEDED -> 408;
+      case LOCK_PARENT_NOT_HELD, NOT_PRIMARY, FENCED, HISTORY_DIVERGED -> 409;
+      case COMPACTED -> 410;
+      case KEY_TOO_LARGE, VALUE_TOO_LARGE, REQUEST_TOO_LARGE -> 413;
+      case FUTURE_REVISION, NOT_INITIALIZED -> 422;
+      case NO_SPACE -> 507;
+      case UNAVAILABLE -> 503;
+      case INTERNAL, ERROR_CODE_UNSPECIFIED, UNRECOGNIZED -> 500;
+    };
+  }
+}
