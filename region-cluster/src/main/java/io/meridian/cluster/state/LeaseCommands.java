@@ -1,0 +1,125 @@
+package io.meridian.cluster.state;
+
+import io.meridian.api.KeyPath;
+import io.meridian.api.LeaseId;
+import io.meridian.api.MeridianException;
+import io.meridian.api.v1.Error;
+import io.meridian.api.v1.LeaseGrantResponse;
+import io.meridian.api.v1.LeaseRevokeRequest;
+import io.meridian.api.v1.LeaseRevokeResponse;
+import io.meridian.api.v1.Role;
+import io.meridian.cluster.proto.Ack;
+import io.meridian.cluster.proto.CommandResult;
+import io.meridian.cluster.proto.LeaseCheckpoint;
+import io.meridian.cluster.proto.LeaseExpire;
+import io.meridian.cluster.proto.LeaseGrant;
+import io.meridian.cluster.proto.LeaseRecord;
+import io.meridian.cluster.state.lease.LeaseTable;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Lease grant, revoke, expiry and checkpoints.
+ *
+ * <p>Ending a lease (revoke or expiry) deletes every key attached to it at the command's revision,
+ * lock waiters and holders included, and then grants whoever became first in those locks' queues at
+ * the same revision. An expiry is the leader's proposal and is dropped if it comes from a term
+ * older than the last {@code LeaderStart} (a deposed leader must not expire a lease the new leader
+ * has seen renewed, etcd #15247) or if this cluster is not the PRIMARY.
+ */
+final class LeaseCommands {
+  private static final CommandResult ACK =
+      CommandResult.newBuilder().setAck(Ack.getDefaultInstance()).build();
+
+  private final StateCore core;
+
+  LeaseCommands(StateCore core) {
+    this.core = core;
+  }
+
+  CommandResult grant(LeaseGrant req, Batch batch) {
+    core.requireWritable();
+    KeyPath.checkNamespace(req.getNamespace());
+    if (req.getTtlMs() <= 0) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT, "ttl_ms: %d (expected: > 0)", req.getTtlMs());
+    }
+    long id = req.getId();
+    if (id != 0) {
+      LeaseId.check(id, core.shard);
+      if (core.leases.contains(id)) {
+        throw MeridianException.of(Error.Code.INVALID_ARGUMENT, "lease %d exists", id);
+      }
+    }
+    core.checkQuota(LeaseTable.LEASE_BYTES);
+    if (id == 0) {
+      // Skip sequence numbers a client chose explicitly.
+      do {
+        id = LeaseId.of(core.shard, ++core.nextLeaseSeq);
+      } while (core.leases.contains(id));
+    }
+    LeaseRecord record =
+        LeaseRecord.newBuilder()
+            .setId(id)
+            .setNamespace(req.getNamespace())
+            .setTtlMs(req.getTtlMs())
+            .setGrantRevision(batch.revision)
+            .build();
+    core.leases.add(record);
+    batch.changes.add(new Change.LeaseGranted(record));
+    batch.leaseEvents.add(new LeaseEvent.Granted(id, req.getTtlMs()));
+    return CommandResult.newBuilder()
+        .setLeaseGrant(
+            LeaseGrantResponse.newBuilder()
+                .setHeader(core.header(batch))
+                .setId(id)
+                .setTtl((req.getTtlMs() + 999) / 1000))
+        .build();
+  }
+
+  CommandResult revoke(LeaseRevokeRequest req, Batch batch) {
+    core.requireWritable();
+    if (!core.leases.contains(req.getId())) {
+      throw MeridianException.of(Error.Code.LEASE_NOT_FOUND, "lease: %d (not found)", req.getId());
+    }
+    core.grantReady(batch, core.endLease(batch, req.getId()));
+    return CommandResult.newBuilder()
+        .setLeaseRevoke(LeaseRevokeResponse.newBuilder().setHeader(core.header(batch)))
+        .build();
+  }
+
+  CommandResult expire(LeaseExpire req, long term, Batch batch) {
+    if (core.role != Role.PRIMARY || term < core.leaderTerm) {
+      return ACK;
+    }
+    List<String> lockNames = new ArrayList<>();
+    for (long id : req.getIdsList()) {
+      if (core.leases.contains(id)) {
+        lockNames.addAll(core.endLease(batch, id));
+      }
+    }
+    core.grantReady(batch, lockNames);
+    return ACK;
+  }
+
+  CommandResult checkpoint(LeaseCheckpoint req) {
+    if (core.role != Role.PRIMARY) {
+      return ACK;
+    }
+    for (LeaseCheckpoint.Remaining r : req.getLeasesList()) {
+      core.leases.checkpoint(r.getId(), r.getRemainingMs());
+    }
+    return ACK;
+  }
+
+  static LeaseView view(LeaseTable.Lease lease) {
+    LeaseRecord r = lease.record();
+    return new LeaseView(
+        r.getId(),
+        r.getNamespace(),
+        r.getTtlMs(),
+        r.getRemainingMs(),
+        r.getGrantRevision(),
+        new ArrayList<>(lease.keys()));
+  }
+}

@@ -1,0 +1,196 @@
+package io.meridian.cluster.state;
+
+import io.meridian.api.FencingToken;
+import io.meridian.api.KeyPath;
+import io.meridian.api.MeridianException;
+import io.meridian.api.v1.Error;
+import io.meridian.api.v1.LockAcquireResponse;
+import io.meridian.api.v1.LockInspectResponse;
+import io.meridian.api.v1.LockMode;
+import io.meridian.api.v1.LockOwner;
+import io.meridian.api.v1.LockReleaseRequest;
+import io.meridian.api.v1.LockReleaseResponse;
+import io.meridian.cluster.proto.Ack;
+import io.meridian.cluster.proto.CommandResult;
+import io.meridian.cluster.proto.LockAcquire;
+import io.meridian.cluster.proto.LockAcquireResult;
+import io.meridian.cluster.proto.LockCancel;
+import io.meridian.cluster.proto.LockWaiterValue;
+import io.meridian.cluster.state.kv.MvccStore;
+import io.meridian.cluster.state.lease.LeaseTable;
+import io.meridian.cluster.state.lock.LockTable;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Lock acquire, release, cancel and inspect over the lock keys (see {@link LockTable}).
+ *
+ * <p>Guarantees: a waiter is identified by (lock, lease), so a retried acquire is idempotent;
+ * waiters are served first in, first out; an EXCLUSIVE holder is alone; every grant's fencing token
+ * is {@code FencingToken.of(epoch, revision of the grant)}, so tokens strictly increase within a
+ * lock. A waiter never waits without a deadline: an acquire that cannot be granted now and has no
+ * deadline fails with LOCK_TIMEOUT and leaves nothing behind.
+ */
+final class LockCommands {
+  private final StateCore core;
+
+  LockCommands(StateCore core) {
+    this.core = core;
+  }
+
+  CommandResult acquire(LockAcquire req, Batch batch) {
+    core.requireWritable();
+    String name = req.getName();
+    LockTable.checkName(name);
+    if (req.getMode() == LockMode.UNRECOGNIZED || req.getDeadlineMs() < 0) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT, "lock %s: unknown mode or negative deadline", name);
+    }
+    checkLease(req.getLease(), name);
+    LockTable.Waiter existing = core.locks.find(name, req.getLease());
+    if (existing != null) {
+      // A retry of an acquire that already applied: report, change nothing.
+      return result(
+          existing.granted(),
+          name,
+          req.getLease(),
+          existing.value().getFencingToken(),
+          existing.key(),
+          batch);
+    }
+    if (req.getHierarchical()) {
+      String parent = LockTable.parentOf(name);
+      LockTable.Waiter held = parent == null ? null : core.locks.find(parent, req.getLease());
+      if (parent != null && (held == null || !held.granted())) {
+        throw MeridianException.of(
+            Error.Code.LOCK_PARENT_NOT_HELD,
+            "lock %s: lease %d does not hold the parent lock %s",
+            KeyPath.abbreviate(name),
+            req.getLease(),
+            KeyPath.abbreviate(parent));
+      }
+    }
+    boolean grantable = core.locks.grantableIfAppended(name, req.getMode());
+    if (!grantable && req.getDeadlineMs() == 0) {
+      throw MeridianException.of(
+          Error.Code.LOCK_TIMEOUT,
+          "lock %s: held by another lease (acquire did not wait: no deadline)",
+          KeyPath.abbreviate(name));
+    }
+    String key = LockTable.keyOf(name, req.getLease());
+    LockWaiterValue waiting =
+        LockWaiterValue.newBuilder()
+            .setMode(req.getMode())
+            .setHierarchical(req.getHierarchical())
+            .setDeadlineMs(req.getDeadlineMs())
+            .build();
+    int valueBytes =
+        grantable
+            ? waiting.toBuilder()
+                .setFencingToken(FencingToken.of(core.epoch, batch.revision))
+                .setGrantRevision(batch.revision)
+                .build()
+                .getSerializedSize()
+            : waiting.getSerializedSize();
+    core.checkQuota(MvccStore.versionBytes(key, valueBytes));
+    long token = 0;
+    if (grantable) {
+      token = core.grant(batch, key, req.getLease(), waiting);
+    } else {
+      core.putKey(batch, key, waiting.toByteString(), req.getLease());
+    }
+    return result(grantable, name, req.getLease(), token, key, batch);
+  }
+
+  private void checkLease(long id, String name) {
+    LeaseTable.Lease lease = core.leases.get(id);
+    if (lease == null) {
+      throw MeridianException.of(Error.Code.LEASE_NOT_FOUND, "lease: %d (not found)", id);
+    }
+    String ns = KeyPath.namespaceOf(name);
+    if (!lease.namespace().equals(ns)) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT,
+          "lease: %d belongs to namespace %s (expected: a lease of namespace %s)",
+          id,
+          lease.namespace(),
+          ns);
+    }
+  }
+
+  private CommandResult result(
+      boolean granted, String name, long lease, long token, String key, Batch batch) {
+    return CommandResult.newBuilder()
+        .setLockAcquire(
+            LockAcquireResult.newBuilder()
+                .setGranted(granted)
+                .setResponse(
+                    LockAcquireResponse.newBuilder()
+                        .setHeader(core.header(batch))
+                        .setName(name)
+                        .setLease(lease)
+                        .setFencingToken(token)
+                        .setKey(key)))
+        .build();
+  }
+
+  CommandResult release(LockReleaseRequest req, Batch batch) {
+    core.requireWritable();
+    LockTable.checkName(req.getName());
+    LockTable.Waiter w = core.locks.find(req.getName(), req.getLease());
+    if (w == null) {
+      throw MeridianException.of(
+          Error.Code.LOCK_NOT_HELD,
+          "lock %s: lease %d neither holds nor waits for it",
+          KeyPath.abbreviate(req.getName()),
+          req.getLease());
+    }
+    core.deleteKey(batch, w.key(), LockEvent.Reason.RELEASED);
+    core.grantReady(batch, List.of(req.getName()));
+    return CommandResult.newBuilder()
+        .setLockRelease(LockReleaseResponse.newBuilder().setHeader(core.header(batch)))
+        .build();
+  }
+
+  CommandResult cancel(LockCancel req, Batch batch) {
+    core.requireWritable();
+    for (LockCancel.Waiter w : req.getWaitersList()) {
+      LockTable.checkName(w.getName());
+    }
+    List<String> names = new ArrayList<>();
+    for (LockCancel.Waiter c : req.getWaitersList()) {
+      LockTable.Waiter w = core.locks.find(c.getName(), c.getLease());
+      if (w != null && !w.granted()) {
+        core.deleteKey(batch, w.key(), LockEvent.Reason.CANCELLED);
+        names.add(c.getName());
+      }
+    }
+    core.grantReady(batch, names);
+    return CommandResult.newBuilder().setAck(Ack.getDefaultInstance()).build();
+  }
+
+  LockInspectResponse inspect(String name) {
+    LockTable.checkName(name);
+    LockInspectResponse.Builder out =
+        LockInspectResponse.newBuilder().setHeader(core.header()).setName(name);
+    for (LockTable.Waiter w : core.locks.queue(name)) {
+      LockWaiterValue v = w.value();
+      LockOwner owner =
+          LockOwner.newBuilder()
+              .setLease(w.lease())
+              .setMode(v.getMode())
+              .setFencingToken(v.getFencingToken())
+              .setCreateRevision(w.createRevision())
+              .setGrantRevision(v.getGrantRevision())
+              .setDeadlineMs(v.getDeadlineMs())
+              .setHierarchical(v.getHierarchical())
+              .build();
+      if (w.granted()) {
+        out.addHolders(owner);
+      } else {
+        out.addWaiters(owner);
+      }
+    }
+    return out.build();
+  }
+}

@@ -1,0 +1,315 @@
+package io.meridian.cluster.state;
+
+import io.meridian.api.FencingToken;
+import io.meridian.api.MeridianException;
+import io.meridian.api.v1.EpochStart;
+import io.meridian.api.v1.Error;
+import io.meridian.api.v1.LockInspectResponse;
+import io.meridian.api.v1.RangeRequest;
+import io.meridian.api.v1.RangeResponse;
+import io.meridian.api.v1.Role;
+import io.meridian.cluster.proto.Ack;
+import io.meridian.cluster.proto.Command;
+import io.meridian.cluster.proto.CommandResult;
+import io.meridian.cluster.proto.InitShard;
+import io.meridian.cluster.proto.LockCancel;
+import io.meridian.cluster.proto.SetRole;
+import io.meridian.cluster.state.lease.LeaseTable;
+import io.meridian.cluster.state.lock.LockTable;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The deterministic state machine of one shard replica: MVCC key-value store, leases, locks and
+ * cluster metadata (role, epoch, epoch history).
+ *
+ * <p>Guarantees:
+ *
+ * <ul>
+ *   <li><b>Pure.</b> {@link #apply} depends only on the state, the command and the Raft term of its
+ *       log entry; {@code command.now_ms} is the only time. Replicas applying the same log reach
+ *       equal states, which {@link #stateHash()} makes checkable.
+ *   <li><b>All or nothing.</b> An invalid command yields {@code CommandResult.error} and changes
+ *       nothing (a NO_SPACE refusal only raises the quota alarm); apply never throws for bad input.
+ *   <li><b>Revisions.</b> Each command that changes client-visible state bumps the revision by
+ *       exactly one, and all its changes carry that revision. Metadata commands, compaction,
+ *       checkpoints, reads, errors and duplicates do not bump it.
+ *   <li><b>Once.</b> A command whose {@code request_id} had a non-error result recently (up to
+ *       {@code dedupCapacity} ids, 10 minutes) returns that result again and changes nothing.
+ *   <li><b>Fencing.</b> Lock grant tokens are {@code epoch << 48 | grant revision}: they strictly
+ *       increase across holders and, since every promotion bumps the epoch, across failovers.
+ * </ul>
+ *
+ * <p>Not thread-safe: the Ratis adapter applies from one thread and guards reads.
+ */
+public final class ShardState {
+  private final StateCore core;
+  private final KvCommands kv;
+  private final TxnCommand txn;
+  private final LeaseCommands leases;
+  private final LockCommands locks;
+
+  /**
+   * An empty, uninitialized shard state.
+   *
+   * @param quotaBytes the state size above which growing writes are refused (NO_SPACE)
+   * @param dedupCapacity how many request ids to remember
+   */
+  public ShardState(int shard, long quotaBytes, int dedupCapacity) {
+    this(new StateCore(shard, quotaBytes, dedupCapacity));
+  }
+
+  private ShardState(StateCore core) {
+    this.core = core;
+    this.kv = new KvCommands(core);
+    this.txn = new TxnCommand(core, kv);
+    this.leases = new LeaseCommands(core);
+    this.locks = new LockCommands(core);
+  }
+
+  /**
+   * Applies one committed command; {@code term} is the Raft term of its log entry. Never throws for
+   * bad input: an invalid command yields {@code CommandResult.error} and changes nothing.
+   */
+  public ApplyResult apply(Command command, long term) {
+    String requestId = command.getRequestId();
+    long now = command.getNowMs();
+    if (!requestId.isEmpty()) {
+      CommandResult first = core.dedup.find(requestId, now);
+      if (first != null) {
+        return new ApplyResult(first, core.revision, true, List.of(), List.of(), List.of());
+      }
+    }
+    Batch batch = new Batch(core.revision + 1);
+    CommandResult result;
+    try {
+      result = dispatch(command, term, batch);
+    } catch (MeridianException e) {
+      // Commands validate before writing, so the batch is empty here.
+      return new ApplyResult(
+          CommandResult.newBuilder().setError(e.toError()).build(),
+          core.revision,
+          false,
+          List.of(),
+          List.of(),
+          List.of());
+    }
+    if (batch.wrote()) {
+      core.revision = batch.revision;
+    }
+    core.maybeClearAlarm();
+    core.dedup.remember(requestId, now, result);
+    return new ApplyResult(
+        result, core.revision, false, batch.changes, batch.lockEvents, batch.leaseEvents);
+  }
+
+  private CommandResult dispatch(Command c, long term, Batch batch) {
+    return switch (c.getOpCase()) {
+      case PUT -> kv.put(c.getPut(), batch);
+      case DELETE_RANGE -> kv.deleteRange(c.getDeleteRange(), batch);
+      case TXN -> txn.apply(c.getTxn(), batch);
+      case COMPACT -> kv.compact(c.getCompact(), batch);
+      case LEASE_GRANT -> leases.grant(c.getLeaseGrant(), batch);
+      case LEASE_REVOKE -> leases.revoke(c.getLeaseRevoke(), batch);
+      case LEASE_EXPIRE -> leases.expire(c.getLeaseExpire(), term, batch);
+      case LEASE_CHECKPOINT -> leases.checkpoint(c.getLeaseCheckpoint());
+      case LOCK_ACQUIRE -> locks.acquire(c.getLockAcquire(), batch);
+      case LOCK_RELEASE -> locks.release(c.getLockRelease(), batch);
+      case LOCK_CANCEL -> locks.cancel(c.getLockCancel(), batch);
+      case INIT_SHARD -> initShard(c.getInitShard());
+      case LEADER_START -> {
+        core.leaderTerm = term;
+        yield ack();
+      }
+      case SET_ROLE -> setRole(c.getSetRole());
+      case OP_NOT_SET ->
+          throw MeridianException.of(Error.Code.INVALID_ARGUMENT, "command: no operation set");
+    };
+  }
+
+  private static CommandResult ack() {
+    return CommandResult.newBuilder().setAck(Ack.getDefaultInstance()).build();
+  }
+
+  private static void checkRoleAndEpoch(Role role, long epoch) {
+    if (role != Role.PRIMARY && role != Role.STANDBY && role != Role.FENCED) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT, "role: %s (expected: PRIMARY, STANDBY or FENCED)", role);
+    }
+    if (epoch < 0 || epoch > FencingToken.MAX_EPOCH) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT,
+          "epoch: %d (expected: 0..%d)",
+          epoch,
+          FencingToken.MAX_EPOCH);
+    }
+  }
+
+  private CommandResult initShard(InitShard init) {
+    if (core.initialized) {
+      return ack();
+    }
+    if (init.getShard() != core.shard) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT,
+          "shard: %d (expected: %d, this replica's shard)",
+          init.getShard(),
+          core.shard);
+    }
+    checkRoleAndEpoch(init.getRole(), init.getEpoch());
+    core.role = init.getRole();
+    core.epoch = init.getEpoch();
+    core.epochHistory.clear();
+    core.epochHistory.add(epochStart(init.getEpoch()));
+    core.initialized = true;
+    return ack();
+  }
+
+  private CommandResult setRole(SetRole set) {
+    if (!core.initialized) {
+      throw MeridianException.of(
+          Error.Code.NOT_INITIALIZED, "shard %d: not initialized yet", core.shard);
+    }
+    checkRoleAndEpoch(set.getRole(), set.getEpoch());
+    if (set.getEpoch() < core.epoch) {
+      throw MeridianException.of(
+          Error.Code.FENCED,
+          "epoch: %d (expected: >= the current epoch %d; a newer epoch fenced this request)",
+          set.getEpoch(),
+          core.epoch);
+    }
+    if (set.getEpoch() > core.epoch) {
+      core.epoch = set.getEpoch();
+      core.epochHistory.add(epochStart(set.getEpoch()));
+    }
+    core.role = set.getRole();
+    return ack();
+  }
+
+  private EpochStart epochStart(long epoch) {
+    return EpochStart.newBuilder().setEpoch(epoch).setStartRevision(core.revision + 1).build();
+  }
+
+  public int shard() {
+    return core.shard;
+  }
+
+  /** The revision of the last client-visible change (0 for an empty shard). */
+  public long revision() {
+    return core.revision;
+  }
+
+  /** Reads below this revision fail with COMPACTED. */
+  public long compactRevision() {
+    return core.compactRevision;
+  }
+
+  public Role role() {
+    return core.role;
+  }
+
+  public long epoch() {
+    return core.epoch;
+  }
+
+  public boolean initialized() {
+    return core.initialized;
+  }
+
+  /** The term of the last applied LeaderStart: expiries from older terms are ignored. */
+  public long leaderTerm() {
+    return core.leaderTerm;
+  }
+
+  /** The revision at which each epoch began, oldest first. */
+  public List<EpochStart> epochHistory() {
+    return List.copyOf(core.epochHistory);
+  }
+
+  /**
+   * Reads keys at the current or a past revision.
+   *
+   * @throws MeridianException COMPACTED (details "compact_revision"), FUTURE_REVISION or
+   *     INVALID_ARGUMENT
+   */
+  public RangeResponse range(RangeRequest request) {
+    return kv.range(request, core.header());
+  }
+
+  public Optional<LeaseView> lease(long id) {
+    LeaseTable.Lease lease = core.leases.get(id);
+    return lease == null ? Optional.empty() : Optional.of(LeaseCommands.view(lease));
+  }
+
+  /** The leases of a namespace (all leases for ""), by id. */
+  public List<LeaseView> leases(String namespaceOrEmptyForAll) {
+    List<LeaseView> out = new ArrayList<>();
+    for (LeaseTable.Lease lease : core.leases.list(namespaceOrEmptyForAll)) {
+      out.add(LeaseCommands.view(lease));
+    }
+    return out;
+  }
+
+  /**
+   * Holders and waiters (in queue order) of a lock.
+   *
+   * @throws MeridianException INVALID_ARGUMENT for a bad lock name
+   */
+  public LockInspectResponse inspectLock(String name) {
+    return locks.inspect(name);
+  }
+
+  /** Waiters whose deadline_ms (non-zero) is <= nowMs: what the leader cancels. */
+  public List<LockCancel.Waiter> waitersPastDeadline(long nowMs) {
+    List<LockCancel.Waiter> out = new ArrayList<>();
+    for (LockTable.Waiter w : core.locks.waitersPastDeadline(nowMs)) {
+      out.add(LockCancel.Waiter.newBuilder().setName(w.name()).setLease(w.lease()).build());
+    }
+    return out;
+  }
+
+  public StateStats stats() {
+    return new StateStats(
+        core.kv.liveKeys(),
+        core.leases.size(),
+        core.locks.holders(),
+        core.locks.waiters(),
+        core.stateBytes(),
+        core.quotaBytes,
+        core.noSpaceAlarm);
+  }
+
+  /** Writes the canonical snapshot (see {@link SnapshotCodec}); does not close {@code out}. */
+  public void writeSnapshot(OutputStream out) throws IOException {
+    SnapshotCodec.write(core, out);
+  }
+
+  /** Loads a snapshot written by {@link #writeSnapshot}, rebuilding every derived index. */
+  public static ShardState readSnapshot(InputStream in, long quotaBytes, int dedupCapacity)
+      throws IOException {
+    return new ShardState(SnapshotCodec.read(in, quotaBytes, dedupCapacity));
+  }
+
+  /** SHA-256 of the canonical snapshot bytes: equal states have equal hashes. */
+  public byte[] stateHash() {
+    try {
+      MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      try (DigestOutputStream out = new DigestOutputStream(OutputStream.nullOutputStream(), sha)) {
+        writeSnapshot(out);
+      }
+      return sha.digest();
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is required of every JVM", e);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}

@@ -1,0 +1,202 @@
+package io.meridian.cluster.state;
+
+import com.google.protobuf.ByteString;
+import io.meridian.api.FencingToken;
+import io.meridian.api.MeridianException;
+import io.meridian.api.v1.EpochStart;
+import io.meridian.api.v1.Error;
+import io.meridian.api.v1.KeyValue;
+import io.meridian.api.v1.ResponseHeader;
+import io.meridian.api.v1.Role;
+import io.meridian.cluster.proto.LockWaiterValue;
+import io.meridian.cluster.state.kv.MvccStore;
+import io.meridian.cluster.state.lease.LeaseTable;
+import io.meridian.cluster.state.lock.LockTable;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * The whole state of a shard replica and the key-writing primitives every command uses, so the
+ * derived indexes (lease attachments, lock queues) and the change list never drift from the
+ * key-value store. Command classes validate first and call these only once nothing can fail.
+ */
+final class StateCore {
+  final int shard;
+  final long quotaBytes;
+  final MvccStore kv = new MvccStore();
+  final LeaseTable leases = new LeaseTable();
+  final LockTable locks = new LockTable();
+  final DedupTable dedup;
+
+  // Cluster metadata: replicated and snapshotted, outside the revision sequence.
+  long revision;
+  long compactRevision;
+  Role role = Role.ROLE_UNSPECIFIED;
+  long epoch;
+  boolean initialized;
+  long leaderTerm;
+  final List<EpochStart> epochHistory = new ArrayList<>();
+  long nextLeaseSeq;
+  boolean noSpaceAlarm;
+
+  StateCore(int shard, long quotaBytes, int dedupCapacity) {
+    if (shard < 0 || shard > io.meridian.api.LeaseId.MAX_SHARD) {
+      throw new IllegalArgumentException("shard: " + shard + " (expected: 0..32767)");
+    }
+    if (quotaBytes <= 0) {
+      throw new IllegalArgumentException("quotaBytes: " + quotaBytes + " (expected: > 0)");
+    }
+    this.shard = shard;
+    this.quotaBytes = quotaBytes;
+    this.dedup = new DedupTable(dedupCapacity);
+  }
+
+  long stateBytes() {
+    return kv.bytes() + leases.bytes();
+  }
+
+  /** The response header as of the end of {@code batch}. */
+  ResponseHeader header(Batch batch) {
+    return ResponseHeader.newBuilder()
+        .setShard(shard)
+        .setRevision(batch.wrote() ? batch.revision : revision)
+        .setEpoch(epoch)
+        .setRole(role)
+        .build();
+  }
+
+  ResponseHeader header() {
+    return ResponseHeader.newBuilder()
+        .setShard(shard)
+        .setRevision(revision)
+        .setEpoch(epoch)
+        .setRole(role)
+        .build();
+  }
+
+  /** Client writes need an initialized PRIMARY. */
+  void requireWritable() {
+    if (!initialized) {
+      throw MeridianException.of(
+          Error.Code.NOT_INITIALIZED,
+          "shard %d: not initialized yet (expected: InitShard from the node's config)",
+          shard);
+    }
+    if (role == Role.FENCED) {
+      throw MeridianException.of(
+          Error.Code.FENCED, "shard %d: this region cluster is fenced (epoch %d)", shard, epoch);
+    }
+    if (role != Role.PRIMARY) {
+      throw MeridianException.of(
+          Error.Code.NOT_PRIMARY,
+          "shard %d: this region cluster is %s (expected: the PRIMARY region)",
+          shard,
+          role);
+    }
+  }
+
+  /**
+   * Refuses a write that grows the state by {@code growth} bytes when the alarm is on or the quota
+   * would be exceeded; a refusal raises the alarm (the one state change an error makes).
+   */
+  void checkQuota(long growth) {
+    long bytes = stateBytes();
+    if (noSpaceAlarm || bytes + growth > quotaBytes) {
+      noSpaceAlarm = true;
+      throw MeridianException.of(
+          Error.Code.NO_SPACE,
+          "shard %d: state is %d bytes, the write needs %d more, quota is %d bytes (NO_SPACE alarm"
+              + " is on; run compaction or delete keys to free space)",
+          shard,
+          bytes,
+          growth,
+          quotaBytes);
+    }
+  }
+
+  /** Clears the alarm once the state is at most 90 % of the quota. */
+  void maybeClearAlarm() {
+    if (noSpaceAlarm && stateBytes() <= quotaBytes - quotaBytes / 10) {
+      noSpaceAlarm = false;
+    }
+  }
+
+  /** Writes a version of {@code key}, keeping lease attachments and lock queues in step. */
+  KeyValue putKey(Batch batch, String key, ByteString value, long lease) {
+    KeyValue prev = kv.current(key);
+    KeyValue now = kv.put(key, value, lease, batch.revision);
+    if (prev != null && prev.getLease() != lease) {
+      leases.detach(prev.getLease(), key);
+    }
+    leases.attach(lease, key);
+    LockTable.LockRef ref = LockTable.parseKey(key);
+    if (ref != null) {
+      locks.upsert(ref, now);
+    }
+    batch.changes.add(new Change.KvPut(now, prev));
+    return prev;
+  }
+
+  /**
+   * Deletes {@code key} if it exists; a lock key leaves its queue with {@code reason}.
+   *
+   * @return the deleted version, or null
+   */
+  KeyValue deleteKey(Batch batch, String key, LockEvent.Reason reason) {
+    KeyValue prev = kv.delete(key, batch.revision);
+    if (prev == null) {
+      return null;
+    }
+    leases.detach(prev.getLease(), key);
+    LockTable.LockRef ref = LockTable.parseKey(key);
+    if (ref != null && locks.remove(ref) != null) {
+      batch.lockEvents.add(new LockEvent.Removed(ref.name(), ref.lease(), reason, batch.revision));
+    }
+    batch.changes.add(new Change.KvDelete(key, batch.revision, prev));
+    return prev;
+  }
+
+  /** Grants every waiter of {@code names} that became grantable, at the batch's revision. */
+  void grantReady(Batch batch, Collection<String> names) {
+    Set<String> sorted = new TreeSet<>(io.meridian.api.KeyPath.ORDER);
+    sorted.addAll(names);
+    for (String name : sorted) {
+      for (LockTable.Waiter w : locks.grantable(name)) {
+        grant(batch, w.key(), w.lease(), w.value());
+      }
+    }
+  }
+
+  /** Writes a lock key as granted: token = (epoch, revision of the grant). */
+  long grant(Batch batch, String key, long lease, LockWaiterValue waiting) {
+    long token = FencingToken.of(epoch, batch.revision);
+    LockWaiterValue granted =
+        waiting.toBuilder().setFencingToken(token).setGrantRevision(batch.revision).build();
+    putKey(batch, key, granted.toByteString(), lease);
+    LockTable.LockRef ref = LockTable.parseKey(key);
+    batch.lockEvents.add(new LockEvent.Granted(ref.name(), lease, token, key, batch.revision));
+    return token;
+  }
+
+  /**
+   * Ends lease {@code id}: deletes its keys (lock keys leave their queues) and the lease. The
+   * caller grants the waiters of the returned lock names once every lease of the command ended.
+   */
+  List<String> endLease(Batch batch, long id) {
+    List<String> lockNames = new ArrayList<>();
+    for (String key : List.copyOf(leases.get(id).keys())) {
+      LockTable.LockRef ref = LockTable.parseKey(key);
+      if (ref != null) {
+        lockNames.add(ref.name());
+      }
+      deleteKey(batch, key, LockEvent.Reason.LEASE_ENDED);
+    }
+    leases.remove(id);
+    batch.changes.add(new Change.LeaseRevoked(id));
+    batch.leaseEvents.add(new LeaseEvent.Ended(id));
+    return lockNames;
+  }
+}

@@ -1,0 +1,205 @@
+package io.meridian.cluster.state.kv;
+
+import com.google.protobuf.ByteString;
+import io.meridian.api.KeyPath;
+import io.meridian.api.v1.KeyValue;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.BiConsumer;
+
+/**
+ * The multi-version key-value store of one shard, with etcd v3 semantics.
+ *
+ * <p>Each key keeps its retained versions oldest first. A version is a {@link KeyValue}; a deletion
+ * is a tombstone version ({@code create_revision == 0}, {@code mod_revision} = the deleting
+ * revision). Reading at revision R returns, per key, the newest version with {@code mod_revision <=
+ * R} unless it is a tombstone. Compaction at R drops every version superseded at or before R, so
+ * reads at any revision >= R keep returning the same answer.
+ *
+ * <p>The store does not assign revisions and does not validate: callers pass the revision of the
+ * command being applied and have checked keys, values and quotas. Not thread-safe.
+ */
+public final class MvccStore {
+  /** Fixed per-version overhead counted by the quota, as etcd counts its index entries. */
+  public static final long VERSION_OVERHEAD_BYTES = 64;
+
+  private final TreeMap<String, List<KeyValue>> keys = new TreeMap<>(KeyPath.ORDER);
+  private long bytes;
+  private long liveKeys;
+
+  /** The quota cost of one retained version. */
+  public static long versionBytes(String key, int valueLength) {
+    return KeyPath.utf8Length(key) + (long) valueLength + VERSION_OVERHEAD_BYTES;
+  }
+
+  /** Whether {@code kv} is a deletion marker. */
+  public static boolean isTombstone(KeyValue kv) {
+    return kv.getCreateRevision() == 0;
+  }
+
+  /** The current version of {@code key}, or null when it does not exist. */
+  public KeyValue current(String key) {
+    List<KeyValue> versions = keys.get(key);
+    if (versions == null) {
+      return null;
+    }
+    KeyValue last = versions.get(versions.size() - 1);
+    return isTombstone(last) ? null : last;
+  }
+
+  /** The version of {@code key} visible at {@code revision}, or null. */
+  public KeyValue at(String key, long revision) {
+    List<KeyValue> versions = keys.get(key);
+    return versions == null ? null : visible(versions, revision);
+  }
+
+  private static KeyValue visible(List<KeyValue> versions, long revision) {
+    for (int i = versions.size() - 1; i >= 0; i--) {
+      KeyValue kv = versions.get(i);
+      if (kv.getModRevision() <= revision) {
+        return isTombstone(kv) ? null : kv;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Writes a new version of {@code key} at {@code revision}: created (version 1) if it does not
+   * exist, else the same create revision and version + 1.
+   *
+   * @return the version written
+   */
+  public KeyValue put(String key, ByteString value, long lease, long revision) {
+    KeyValue prev = current(key);
+    KeyValue kv =
+        KeyValue.newBuilder()
+            .setKey(key)
+            .setCreateRevision(prev == null ? revision : prev.getCreateRevision())
+            .setModRevision(revision)
+            .setVersion(prev == null ? 1 : prev.getVersion() + 1)
+            .setValue(value)
+            .setLease(lease)
+            .build();
+    append(kv);
+    if (prev == null) {
+      liveKeys++;
+    }
+    return kv;
+  }
+
+  /**
+   * Deletes {@code key} at {@code revision} by appending a tombstone.
+   *
+   * @return the deleted version, or null (and no change) when the key did not exist
+   */
+  public KeyValue delete(String key, long revision) {
+    KeyValue prev = current(key);
+    if (prev == null) {
+      return null;
+    }
+    append(KeyValue.newBuilder().setKey(key).setModRevision(revision).build());
+    liveKeys--;
+    return prev;
+  }
+
+  private void append(KeyValue kv) {
+    keys.computeIfAbsent(kv.getKey(), k -> new ArrayList<>(2)).add(kv);
+    bytes += versionBytes(kv.getKey(), kv.getValue().size());
+  }
+
+  /** Every key of {@code range} visible at {@code revision}, in key order. */
+  public List<KeyValue> range(KeyRange range, long revision) {
+    List<KeyValue> out = new ArrayList<>();
+    if (range.single()) {
+      KeyValue kv = at(range.start(), revision);
+      if (kv != null) {
+        out.add(kv);
+      }
+      return out;
+    }
+    for (Map.Entry<String, List<KeyValue>> e : keys.tailMap(range.start(), true).entrySet()) {
+      if (range.isPast(e.getKey())) {
+        break;
+      }
+      if (range.contains(e.getKey())) {
+        KeyValue kv = visible(e.getValue(), revision);
+        if (kv != null) {
+          out.add(kv);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** The current versions of the keys of {@code range}, in key order. */
+  public List<KeyValue> currentRange(KeyRange range) {
+    return range(range, Long.MAX_VALUE);
+  }
+
+  /**
+   * Drops, per key, every version superseded at or before {@code revision}: the newest version with
+   * {@code mod_revision <= revision} is kept unless it is a tombstone, older ones go.
+   */
+  public void compact(long revision) {
+    var it = keys.entrySet().iterator();
+    while (it.hasNext()) {
+      List<KeyValue> versions = it.next().getValue();
+      int newest = -1;
+      for (int i = versions.size() - 1; i >= 0; i--) {
+        if (versions.get(i).getModRevision() <= revision) {
+          newest = i;
+          break;
+        }
+      }
+      if (newest < 0) {
+        continue;
+      }
+      int drop = isTombstone(versions.get(newest)) ? newest + 1 : newest;
+      List<KeyValue> dropped = versions.subList(0, drop);
+      for (KeyValue kv : dropped) {
+        bytes -= versionBytes(kv.getKey(), kv.getValue().size());
+      }
+      dropped.clear();
+      if (versions.isEmpty()) {
+        it.remove();
+      }
+    }
+  }
+
+  /** Restores one key's retained versions (oldest first), as written by {@link #forEach}. */
+  public void load(String key, List<KeyValue> versions) {
+    if (versions.isEmpty()) {
+      return;
+    }
+    List<KeyValue> copy = new ArrayList<>(versions);
+    keys.put(key, copy);
+    for (KeyValue kv : copy) {
+      bytes += versionBytes(key, kv.getValue().size());
+    }
+    if (!isTombstone(copy.get(copy.size() - 1))) {
+      liveKeys++;
+    }
+  }
+
+  /** Visits every key with its retained versions (oldest first), in key order. */
+  public void forEach(BiConsumer<String, List<KeyValue>> visitor) {
+    keys.forEach((k, v) -> visitor.accept(k, List.copyOf(v)));
+  }
+
+  /** Number of keys with retained history (live or tombstoned). */
+  public int historyCount() {
+    return keys.size();
+  }
+
+  /** Number of keys that currently exist. */
+  public long liveKeys() {
+    return liveKeys;
+  }
+
+  /** The quota cost of every retained version. */
+  public long bytes() {
+    return bytes;
+  }
+}

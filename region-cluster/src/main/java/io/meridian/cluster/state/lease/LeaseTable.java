@@ -1,0 +1,123 @@
+package io.meridian.cluster.state.lease;
+
+import io.meridian.api.KeyPath;
+import io.meridian.cluster.proto.LeaseRecord;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * The leases of one shard and the keys attached to each.
+ *
+ * <p>A lease's durable facts are its {@link LeaseRecord}; the set of attached keys is derived from
+ * the key-value store (every current key whose {@code lease} field names it) and rebuilt on
+ * snapshot load. Expiry is not decided here: the leader proposes it with a committed command, so
+ * this table has no notion of time beyond the last checkpointed remaining TTL. Not thread-safe.
+ */
+public final class LeaseTable {
+  /** Quota cost of one lease. */
+  public static final long LEASE_BYTES = 128;
+
+  private final TreeMap<Long, Lease> leases = new TreeMap<>();
+
+  /** One lease: its record and its attached keys (in key order). */
+  public static final class Lease {
+    private LeaseRecord record;
+    private final TreeSet<String> keys = new TreeSet<>(KeyPath.ORDER);
+
+    Lease(LeaseRecord record) {
+      this.record = record;
+    }
+
+    public LeaseRecord record() {
+      return record;
+    }
+
+    public long id() {
+      return record.getId();
+    }
+
+    public String namespace() {
+      return record.getNamespace();
+    }
+
+    /** The attached keys, in key order (a live view: copy before mutating the store). */
+    public Set<String> keys() {
+      return keys;
+    }
+  }
+
+  /** Adds a lease; the id must be unused. */
+  public Lease add(LeaseRecord record) {
+    Lease lease = new Lease(record);
+    if (leases.putIfAbsent(record.getId(), lease) != null) {
+      throw new IllegalStateException("lease " + record.getId() + " exists");
+    }
+    return lease;
+  }
+
+  /** The lease, or null. */
+  public Lease get(long id) {
+    return leases.get(id);
+  }
+
+  public boolean contains(long id) {
+    return leases.containsKey(id);
+  }
+
+  /** Removes a lease; its attached keys must have been deleted by the caller. */
+  public Lease remove(long id) {
+    return leases.remove(id);
+  }
+
+  /** Records {@code key} as attached to {@code id} (no-op for 0). */
+  public void attach(long id, String key) {
+    if (id != 0) {
+      leases.get(id).keys.add(key);
+    }
+  }
+
+  /** Forgets {@code key} as attached to {@code id} (no-op for 0 or an unknown lease). */
+  public void detach(long id, String key) {
+    Lease lease = id == 0 ? null : leases.get(id);
+    if (lease != null) {
+      lease.keys.remove(key);
+    }
+  }
+
+  /** Records the last checkpointed remaining time to live of an existing lease. */
+  public void checkpoint(long id, long remainingMs) {
+    Lease lease = leases.get(id);
+    if (lease != null) {
+      lease.record = lease.record.toBuilder().setRemainingMs(remainingMs).build();
+    }
+  }
+
+  /** Every lease of {@code namespace} (every lease if empty), by id. */
+  public List<Lease> list(String namespace) {
+    List<Lease> out = new ArrayList<>();
+    for (Lease lease : leases.values()) {
+      if (namespace.isEmpty() || lease.namespace().equals(namespace)) {
+        out.add(lease);
+      }
+    }
+    return out;
+  }
+
+  /** Every lease, by id. */
+  public Collection<Lease> all() {
+    return leases.values();
+  }
+
+  public int size() {
+    return leases.size();
+  }
+
+  /** The quota cost of every lease. */
+  public long bytes() {
+    return LEASE_BYTES * leases.size();
+  }
+}
