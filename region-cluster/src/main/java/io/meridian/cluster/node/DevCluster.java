@@ -1,0 +1,156 @@
+package io.meridian.cluster.node;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.meridian.api.v1.Role;
+import io.meridian.cluster.WallClock;
+import io.meridian.cluster.config.NodeConfig;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A region cluster of {@code size} members on loopback, in this JVM: what {@code bin/meridian dev}
+ * runs and what the tests start. Shard 0 is PRIMARY at epoch 1. Its layout is written to {@code
+ * <stateDir>/topology.json}.
+ */
+public final class DevCluster implements AutoCloseable {
+  private final Path stateDir;
+  private final List<NodeConfig> configs;
+  private final List<MeridianNode> nodes = new ArrayList<>();
+  private final WallClock clock;
+
+  private DevCluster(Path stateDir, List<NodeConfig> configs, WallClock clock) {
+    this.stateDir = stateDir;
+    this.configs = configs;
+    this.clock = clock;
+  }
+
+  /** Plans a cluster on free loopback ports; call {@link #start()} to run it. */
+  public static DevCluster plan(Path stateDir, int size, String region) {
+    return plan(stateDir, size, region, Map.of());
+  }
+
+  /**
+   * Plans a cluster with extra YAML sections (e.g. {@code raft}, {@code lease}) merged into every
+   * member's config.
+   */
+  public static DevCluster plan(
+      Path stateDir, int size, String region, Map<String, Map<String, Object>> overrides) {
+    List<int[]> ports = new ArrayList<>();
+    for (int i = 0; i < size; i++) {
+      ports.add(new int[] {freePort(), freePort()});
+    }
+    List<Map<String, Object>> members = new ArrayList<>();
+    for (int i = 0; i < size; i++) {
+      members.add(
+          Map.of(
+              "id", "n" + (i + 1),
+              "peer", "127.0.0.1:" + ports.get(i)[1],
+              "client", "http://127.0.0.1:" + ports.get(i)[0]));
+    }
+    List<NodeConfig> configs = new ArrayList<>();
+    ObjectMapper json = new ObjectMapper();
+    for (int i = 0; i < size; i++) {
+      Map<String, Object> yaml = new LinkedHashMap<>();
+      yaml.put("member", "n" + (i + 1));
+      yaml.put("region", region);
+      yaml.put("data-dir", stateDir.resolve("n" + (i + 1)).toString());
+      yaml.put("client", Map.of("host", "127.0.0.1", "port", ports.get(i)[0]));
+      yaml.put("peer", Map.of("host", "127.0.0.1", "port", ports.get(i)[1]));
+      yaml.put("members", members);
+      yaml.put("shards", List.of(Map.of("id", 0, "role", Role.PRIMARY.name(), "epoch", 1)));
+      yaml.putAll(overrides);
+      try {
+        // JSON is YAML: one parser and one set of checks for every config.
+        configs.add(NodeConfig.parse(json.writeValueAsString(yaml)));
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+    return new DevCluster(stateDir, configs, WallClock.system());
+  }
+
+  /** Starts every member and writes {@code topology.json}. */
+  public DevCluster start() throws IOException {
+    for (NodeConfig config : configs) {
+      nodes.add(MeridianNode.start(config, clock));
+    }
+    writeTopology();
+    return this;
+  }
+
+  /** Stops member {@code index} abruptly (its servers close; its data stays). */
+  public void stop(int index) {
+    MeridianNode node = nodes.set(index, null);
+    if (node != null) {
+      node.close();
+    }
+  }
+
+  /** Starts member {@code index} again from its data directory. */
+  public void restart(int index) throws IOException {
+    stop(index);
+    nodes.set(index, MeridianNode.start(configs.get(index), clock));
+  }
+
+  public List<MeridianNode> nodes() {
+    return nodes;
+  }
+
+  public MeridianNode node(int index) {
+    return nodes.get(index);
+  }
+
+  public List<NodeConfig> configs() {
+    return configs;
+  }
+
+  public Path stateDir() {
+    return stateDir;
+  }
+
+  private void writeTopology() throws IOException {
+    List<Map<String, Object>> processes = new ArrayList<>();
+    for (NodeConfig c : configs) {
+      NodeConfig.Member self = c.self();
+      processes.add(
+          Map.of(
+              "kind", "node",
+              "region", c.region(),
+              "shards", c.shards().stream().map(NodeConfig.ShardSpec::id).toList(),
+              "member", c.member(),
+              "client_url", self.client(),
+              "peer_address", self.peer(),
+              "data_dir", c.dataDir()));
+    }
+    Files.createDirectories(stateDir);
+    new ObjectMapper()
+        .enable(SerializationFeature.INDENT_OUTPUT)
+        .writeValue(stateDir.resolve("topology.json").toFile(), Map.of("processes", processes));
+  }
+
+  /** A port that was free a moment ago on 127.0.0.1. */
+  public static int freePort() {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      s.setReuseAddress(true);
+      return s.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  @Override
+  public void close() {
+    for (int i = 0; i < nodes.size(); i++) {
+      stop(i);
+    }
+  }
+}

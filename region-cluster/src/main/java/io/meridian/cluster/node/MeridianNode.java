@@ -1,0 +1,296 @@
+package io.meridian.cluster.node;
+
+import com.linecorp.armeria.common.metric.MeterIdPrefixFunction;
+import com.linecorp.armeria.server.Server;
+import com.linecorp.armeria.server.docs.DocService;
+import com.linecorp.armeria.server.grpc.GrpcService;
+import com.linecorp.armeria.server.grpc.HttpJsonTranscodingOptions;
+import com.linecorp.armeria.server.healthcheck.HealthCheckService;
+import com.linecorp.armeria.server.metric.MetricCollectingService;
+import com.linecorp.armeria.server.prometheus.PrometheusExpositionService;
+import io.meridian.api.Limits;
+import io.meridian.cluster.WallClock;
+import io.meridian.cluster.config.NodeConfig;
+import io.meridian.cluster.raft.ShardStateMachine;
+import io.meridian.cluster.service.ClusterService;
+import io.meridian.cluster.service.GrpcErrors;
+import io.meridian.cluster.service.JsonRequests;
+import io.meridian.cluster.service.KvService;
+import io.meridian.cluster.service.LeaseService;
+import io.meridian.cluster.service.LockService;
+import io.meridian.cluster.service.Shards;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.ratis.RaftConfigKeys;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.client.RaftClientConfigKeys;
+import org.apache.ratis.conf.Parameters;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.protocol.ClientId;
+import org.apache.ratis.protocol.GroupManagementRequest;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.retry.RetryPolicies;
+import org.apache.ratis.rpc.SupportedRpcType;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.RaftServerConfigKeys;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.util.ExitUtils;
+import org.apache.ratis.util.SizeInBytes;
+import org.apache.ratis.util.TimeDuration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A Meridian node: one Ratis server (the peer port) hosting a Raft group per shard it replicates,
+ * and one Armeria server (the client port) serving gRPC, HTTP/JSON ({@code /v1/...}), {@code
+ * /health}, {@code /metrics} and {@code /docs}. Any node accepts any request: writes and
+ * linearizable reads go to the shard's leader through Ratis.
+ */
+public final class MeridianNode implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(MeridianNode.class);
+
+  private final NodeConfig config;
+  private final RaftServer raftServer;
+  private final List<ShardReplica> replicas = new ArrayList<>();
+  private final Server httpServer;
+  private final ScheduledExecutorService duties;
+  private final PrometheusMeterRegistry metrics;
+
+  private MeridianNode(NodeConfig config, WallClock clock) throws IOException {
+    this.config = config;
+    this.metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    this.duties =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "meridian-duties-" + config.member());
+              t.setDaemon(true);
+              return t;
+            });
+    RaftProperties properties = raftProperties(config);
+    Map<RaftGroupId, ShardStateMachine> machines = new LinkedHashMap<>();
+    Map<RaftGroupId, NodeConfig.ShardSpec> specs = new LinkedHashMap<>();
+    for (NodeConfig.ShardSpec spec : config.shards()) {
+      RaftGroupId groupId = groupId(config.region(), spec.id());
+      machines.put(
+          groupId,
+          new ShardStateMachine(
+              spec.id(), config.storage().quotaBytes(), config.storage().dedupCapacity(), clock));
+      specs.put(groupId, spec);
+    }
+    RaftPeerId self = RaftPeerId.valueOf(config.member());
+    this.raftServer =
+        RaftServer.newBuilder()
+            .setServerId(self)
+            .setProperties(properties)
+            .setParameters(new Parameters())
+            .setStateMachineRegistry(machines::get)
+            .setOption(RaftStorage.StartupOption.RECOVER)
+            .build();
+    raftServer.start();
+    List<RaftPeer> peers = peers(config);
+    List<RaftGroupId> existing = new ArrayList<>();
+    raftServer.getGroupIds().forEach(existing::add);
+    AtomicLong callId = new AtomicLong();
+    ClientId adminClient = ClientId.randomId();
+    for (var e : specs.entrySet()) {
+      RaftGroup group = RaftGroup.valueOf(e.getKey(), peers);
+      if (!existing.contains(e.getKey())) {
+        var reply =
+            raftServer.groupManagement(
+                GroupManagementRequest.newAdd(
+                    adminClient, self, callId.incrementAndGet(), group, true));
+        if (!reply.isSuccess()) {
+          throw new IOException(
+              "cannot add group of shard " + e.getValue().id(), reply.getException());
+        }
+      }
+      RaftClient client =
+          RaftClient.newBuilder()
+              .setRaftGroup(group)
+              .setLeaderId(null)
+              .setProperties(properties)
+              .setRetryPolicy(
+                  RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+                      60, TimeDuration.valueOf(100, java.util.concurrent.TimeUnit.MILLISECONDS)))
+              .build();
+      replicas.add(
+          new ShardReplica(
+              config,
+              e.getValue(),
+              raftServer,
+              e.getKey(),
+              machines.get(e.getKey()),
+              client,
+              clock,
+              duties,
+              metrics));
+    }
+    this.httpServer = httpServer(config, new Shards(replicas), metrics);
+    httpServer.start().join();
+    log.info(
+        "member={} region={} serving shards {} on {} (peer {})",
+        config.member(),
+        config.region(),
+        config.shards().stream().map(NodeConfig.ShardSpec::id).toList(),
+        clientUrl(),
+        config.self().peer());
+  }
+
+  /** Starts a node; returns when both servers listen. */
+  public static MeridianNode start(NodeConfig config, WallClock clock) throws IOException {
+    // Ratis calls System.exit on some failures and installs a JVM-wide uncaught-exception handler
+    // that exits; a node that embeds it must stay up and report instead.
+    ExitUtils.disableSystemExit();
+    ExitUtils.setTerminateOnUncaughtException(false);
+    return new MeridianNode(config, clock);
+  }
+
+  /** The Raft group of {@code shard} in {@code region}: the same id on every member. */
+  public static RaftGroupId groupId(String region, int shard) {
+    return RaftGroupId.valueOf(
+        UUID.nameUUIDFromBytes(
+            ("meridian/" + region + "/shard/" + shard).getBytes(StandardCharsets.UTF_8)));
+  }
+
+  private static List<RaftPeer> peers(NodeConfig config) {
+    List<RaftPeer> peers = new ArrayList<>();
+    for (NodeConfig.Member m : config.members()) {
+      peers.add(
+          RaftPeer.newBuilder()
+              .setId(m.id())
+              .setAddress(m.peer())
+              .setClientAddress(m.peer())
+              .setAdminAddress(m.peer())
+              .build());
+    }
+    return peers;
+  }
+
+  private static RaftProperties raftProperties(NodeConfig config) {
+    RaftProperties p = new RaftProperties();
+    RaftConfigKeys.Rpc.setType(p, SupportedRpcType.GRPC);
+    GrpcConfigKeys.Server.setHost(p, config.peer().host());
+    GrpcConfigKeys.Server.setPort(p, config.peer().port());
+    RaftServerConfigKeys.setStorageDir(p, List.of(Path.of(config.dataDir(), "raft").toFile()));
+    var raft = config.raft();
+    RaftServerConfigKeys.Rpc.setTimeoutMin(
+        p,
+        TimeDuration.valueOf(
+            raft.electionTimeoutMinMs(), java.util.concurrent.TimeUnit.MILLISECONDS));
+    RaftServerConfigKeys.Rpc.setTimeoutMax(
+        p,
+        TimeDuration.valueOf(
+            raft.electionTimeoutMaxMs(), java.util.concurrent.TimeUnit.MILLISECONDS));
+    RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
+    RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, raft.snapshotThreshold());
+    RaftServerConfigKeys.Snapshot.setRetentionFileNum(p, 2);
+    RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
+    RaftServerConfigKeys.Log.setPurgeGap(p, raft.purgeGap());
+    RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(raft.logSegmentSizeBytes()));
+    RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
+    // The largest entry is a request of Limits.MAX_REQUEST_BYTES; gRPC messages must exceed the
+    // appender's buffer by at least 1 MB.
+    RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, SizeInBytes.valueOf("4MB"));
+    GrpcConfigKeys.setMessageSizeMax(p, SizeInBytes.valueOf("6MB"));
+    RaftClientConfigKeys.Rpc.setRequestTimeout(
+        p, TimeDuration.valueOf(3, java.util.concurrent.TimeUnit.SECONDS));
+    return p;
+  }
+
+  private static Server httpServer(
+      NodeConfig config, Shards shards, PrometheusMeterRegistry metrics) {
+    GrpcService grpc =
+        GrpcService.builder()
+            .addService(new KvService(shards))
+            .addService(new LeaseService(shards, config.lease()))
+            .addService(new LockService(shards, config.lock()))
+            .addService(new ClusterService(shards, config))
+            .enableHttpJsonTranscoding(
+                HttpJsonTranscodingOptions.builder()
+                    .errorHandler(GrpcErrors.httpErrorHandler())
+                    .build())
+            .exceptionHandler(GrpcErrors.exceptionHandler())
+            .maxRequestMessageLength(Limits.MAX_REQUEST_BYTES)
+            .build();
+    return Server.builder()
+        .http(new InetSocketAddress(config.client().host(), config.client().port()))
+        .meterRegistry(metrics)
+        // JSON carries values as base64: room for a largest value plus its encoding overhead.
+        .maxRequestLength(Limits.MAX_REQUEST_BYTES * 3L / 2)
+        .decorator(
+            new JsonRequests(
+                List.of(
+                    io.meridian.api.v1.PutRequest.getDescriptor().getFile(),
+                    io.meridian.api.v1.LeaseGrantRequest.getDescriptor().getFile(),
+                    io.meridian.api.v1.LockAcquireRequest.getDescriptor().getFile(),
+                    io.meridian.api.v1.StatusRequest.getDescriptor().getFile())))
+        .service(
+            grpc,
+            MetricCollectingService.newDecorator(
+                MeterIdPrefixFunction.ofDefault("meridian.request")))
+        .service("/health", HealthCheckService.of())
+        .service("/metrics", PrometheusExpositionService.of(metrics.getPrometheusRegistry()))
+        .serviceUnder("/docs", DocService.builder().build())
+        .build();
+  }
+
+  public String clientUrl() {
+    return "http://" + config.client().host() + ":" + httpServer.activeLocalPort();
+  }
+
+  public int clientPort() {
+    return httpServer.activeLocalPort();
+  }
+
+  public NodeConfig config() {
+    return config;
+  }
+
+  public List<ShardReplica> replicas() {
+    return replicas;
+  }
+
+  public RaftServer raftServer() {
+    return raftServer;
+  }
+
+  public PrometheusMeterRegistry metrics() {
+    return metrics;
+  }
+
+  @Override
+  public void close() {
+    log.info("member={} region={} stopping", config.member(), config.region());
+    httpServer.stop().join();
+    for (ShardReplica r : replicas) {
+      try {
+        r.close();
+      } catch (IOException e) {
+        log.warn("member={} closing shard {}: {}", config.member(), r.shard(), e.toString());
+      }
+    }
+    try {
+      raftServer.close();
+    } catch (IOException e) {
+      log.warn("member={} closing raft server: {}", config.member(), e.toString());
+    }
+    duties.shutdownNow();
+    metrics.close();
+  }
+}

@@ -1,0 +1,520 @@
+package io.meridian.cluster.node;
+
+import io.meridian.api.MeridianException;
+import io.meridian.api.v1.Error;
+import io.meridian.api.v1.LeaseKeepAliveResponse;
+import io.meridian.api.v1.LeaseListResponse;
+import io.meridian.api.v1.LeaseStatus;
+import io.meridian.api.v1.LeaseTimeToLiveResponse;
+import io.meridian.api.v1.ResponseHeader;
+import io.meridian.api.v1.Role;
+import io.meridian.cluster.WallClock;
+import io.meridian.cluster.config.NodeConfig;
+import io.meridian.cluster.lease.LeaseClock;
+import io.meridian.cluster.lock.LockWaits;
+import io.meridian.cluster.proto.Command;
+import io.meridian.cluster.proto.CommandResult;
+import io.meridian.cluster.proto.InitShard;
+import io.meridian.cluster.proto.LeaderStart;
+import io.meridian.cluster.proto.LeaseCheckpoint;
+import io.meridian.cluster.proto.LeaseExpire;
+import io.meridian.cluster.proto.LockCancel;
+import io.meridian.cluster.proto.Query;
+import io.meridian.cluster.proto.QueryResult;
+import io.meridian.cluster.raft.RatisMessages;
+import io.meridian.cluster.raft.ShardStateMachine;
+import io.meridian.cluster.state.ApplyResult;
+import io.meridian.cluster.state.LeaseEvent;
+import io.meridian.cluster.state.LeaseView;
+import io.meridian.cluster.state.LockEvent;
+import io.meridian.cluster.state.ShardState;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.Timer;
+import java.io.IOException;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.DivisionInfo;
+import org.apache.ratis.server.RaftServer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One shard's replica on this node: proposes commands through Raft, serves reads at the requested
+ * consistency, and, while this node leads the shard, runs the leader's duties (lease deadlines and
+ * expiry, lease checkpoints, cancelling waiters past their deadline, automatic compaction, the
+ * shard's initial role).
+ */
+public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ShardReplica.class);
+
+  private final NodeConfig config;
+  private final NodeConfig.ShardSpec spec;
+  private final RaftServer server;
+  private final RaftGroupId groupId;
+  private final ShardStateMachine stateMachine;
+  private final RaftClient client;
+  private final WallClock clock;
+  private final LeaseClock leaseClock;
+  private final LockWaits lockWaits = new LockWaits();
+  private final MeterRegistry metrics;
+  private final Timer applyTimer;
+  private final AtomicBoolean expiryInFlight = new AtomicBoolean();
+  private final AtomicBoolean cancelInFlight = new AtomicBoolean();
+  private final List<ScheduledFuture<?>> duties;
+  private volatile long leaderTerm = -1;
+
+  ShardReplica(
+      NodeConfig config,
+      NodeConfig.ShardSpec spec,
+      RaftServer server,
+      RaftGroupId groupId,
+      ShardStateMachine stateMachine,
+      RaftClient client,
+      WallClock clock,
+      ScheduledExecutorService scheduler,
+      MeterRegistry metrics) {
+    this.config = config;
+    this.spec = spec;
+    this.server = server;
+    this.groupId = groupId;
+    this.stateMachine = stateMachine;
+    this.client = client;
+    this.clock = clock;
+    this.metrics = metrics;
+    this.leaseClock = new LeaseClock(config.raft().electionTimeoutMaxMs());
+    Tags tags = Tags.of("shard", Integer.toString(spec.id()));
+    this.applyTimer = metrics.timer("meridian.apply", tags);
+    metrics.gauge("meridian.leases", tags, this, r -> r.read(s -> s.stats().leases()));
+    metrics.gauge("meridian.lock.waiters", tags, this, r -> r.read(s -> s.stats().lockWaiters()));
+    metrics.gauge("meridian.lock.holders", tags, this, r -> r.read(s -> s.stats().lockHolders()));
+    metrics.gauge("meridian.revision", tags, this, r -> r.read(ShardState::revision));
+    metrics.gauge("meridian.raft.applied.index", tags, this, r -> r.info().getLastAppliedIndex());
+    metrics.gauge("meridian.state.bytes", tags, this, r -> r.read(s -> s.stats().stateBytes()));
+    stateMachine.setHooks(this);
+    this.duties =
+        List.of(
+            scheduler.scheduleWithFixedDelay(this::expireLeases, 200, 200, TimeUnit.MILLISECONDS),
+            scheduler.scheduleWithFixedDelay(
+                this::cancelLateWaiters, 500, 500, TimeUnit.MILLISECONDS),
+            scheduler.scheduleWithFixedDelay(
+                this::checkpointLeases,
+                config.lease().checkpointIntervalMs(),
+                config.lease().checkpointIntervalMs(),
+                TimeUnit.MILLISECONDS),
+            scheduler.scheduleWithFixedDelay(
+                this::compact,
+                config.storage().compactionIntervalMs(),
+                config.storage().compactionIntervalMs(),
+                TimeUnit.MILLISECONDS));
+    // A leader elected before the hooks were set still has to start its term.
+    DivisionInfo info = info();
+    if (info != null && info.isLeader()) {
+      onLeaderChanged(info.getLeaderId(), true);
+    }
+  }
+
+  public int shard() {
+    return spec.id();
+  }
+
+  public LockWaits lockWaits() {
+    return lockWaits;
+  }
+
+  public LeaseClock leaseClock() {
+    return leaseClock;
+  }
+
+  public WallClock clock() {
+    return clock;
+  }
+
+  public NodeConfig config() {
+    return config;
+  }
+
+  /** Runs {@code reader} against this replica's applied state. */
+  public <T> T read(Function<ShardState, T> reader) {
+    return stateMachine.read(reader);
+  }
+
+  /** This node's Raft view of the shard. */
+  public DivisionInfo info() {
+    try {
+      return server.getDivision(groupId).getInfo();
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  /** The highest log index this node knows to be committed. */
+  public long commitIndex() {
+    try {
+      return server.getDivision(groupId).getRaftLog().getLastCommittedIndex();
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
+  /** Completes the header with where and when the response was served. */
+  public ResponseHeader header(ResponseHeader partial) {
+    DivisionInfo info = info();
+    ResponseHeader.Builder b =
+        partial.toBuilder()
+            .setShard(spec.id())
+            .setRegion(config.region())
+            .setMember(config.member());
+    if (info != null) {
+      RaftPeerId leader = info.getLeaderId();
+      if (leader != null) {
+        b.setLeader(leader.toString());
+      }
+      b.setRaftTerm(info.getCurrentTerm());
+    }
+    if (partial.getRevision() == 0 && partial.getEpoch() == 0) {
+      read(
+          s -> {
+            b.setRevision(s.revision()).setEpoch(s.epoch()).setRole(s.role());
+            return null;
+          });
+    }
+    return b.build();
+  }
+
+  /** Proposes {@code command}; completes with its result, or fails with UNAVAILABLE. */
+  public CompletableFuture<CommandResult> propose(Command command) {
+    return client
+        .async()
+        .send(RatisMessages.toMessage(command))
+        .thenApply(reply -> parse(reply, CommandResult.parser()))
+        .exceptionally(
+            t -> {
+              throw unavailable(t);
+            });
+  }
+
+  /** A linearizable read: confirmed with the leader through a read index. */
+  public CompletableFuture<QueryResult> readLinearizable(Query query) {
+    return client
+        .async()
+        .sendReadOnly(RatisMessages.toMessage(query))
+        .thenApply(reply -> parse(reply, QueryResult.parser()))
+        .exceptionally(
+            t -> {
+              throw unavailable(t);
+            });
+  }
+
+  /** A serializable read of this replica's applied state. */
+  public QueryResult readLocal(Query query) {
+    return query(query);
+  }
+
+  private static <T> T parse(RaftClientReply reply, com.google.protobuf.Parser<T> parser) {
+    if (!reply.isSuccess()) {
+      throw MeridianException.of(
+          Error.Code.UNAVAILABLE, "shard unavailable: %s", String.valueOf(reply.getException()));
+    }
+    try {
+      return RatisMessages.parse(parser, reply.getMessage());
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      throw MeridianException.of(Error.Code.INTERNAL, "malformed reply: %s", e.getMessage());
+    }
+  }
+
+  private static RuntimeException unavailable(Throwable t) {
+    Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+    if (cause instanceof MeridianException m) {
+      return m;
+    }
+    return MeridianException.of(
+        Error.Code.UNAVAILABLE,
+        "shard unavailable (no leader reachable, retry): %s",
+        cause.getClass().getSimpleName() + ": " + cause.getMessage());
+  }
+
+  // ---- Hooks ----
+
+  @Override
+  public void onApplied(Command command, ApplyResult result, long term, long index) {
+    long now = clock.nowMillis();
+    if (command.getNowMs() > 0) {
+      applyTimer.record(Math.max(0, now - command.getNowMs()), TimeUnit.MILLISECONDS);
+    }
+    for (LockEvent event : result.lockEvents()) {
+      lockWaits.onEvent(event);
+    }
+    for (LeaseEvent event : result.leaseEvents()) {
+      if (event instanceof LeaseEvent.Granted g) {
+        leaseClock.granted(g.id(), g.ttlMs(), now);
+      } else if (event instanceof LeaseEvent.Ended e) {
+        leaseClock.ended(e.id());
+      }
+    }
+    if (command.hasLeaderStart()
+        && term == leaderTerm
+        && command.getLeaderStart().getLeader().equals(config.member())) {
+      // Our term's marker is applied: every earlier expiry is settled, take over the leases.
+      List<LeaseView> leases = stateMachine.read(s -> s.leases(""));
+      leaseClock.start(leases, now);
+      log.info(
+          "shard={} region={} member={} leads term {} with {} leases, revision={}",
+          spec.id(),
+          config.region(),
+          config.member(),
+          term,
+          leases.size(),
+          result.revision());
+      initializeIfNew();
+    }
+  }
+
+  @Override
+  public void onLeaderChanged(RaftPeerId leader, boolean self) {
+    leaseClock.stop();
+    if (!self) {
+      leaderTerm = -1;
+      log.info(
+          "shard={} region={} member={} follows leader {}",
+          spec.id(),
+          config.region(),
+          config.member(),
+          leader);
+      return;
+    }
+    DivisionInfo info = info();
+    leaderTerm = info == null ? -1 : info.getCurrentTerm();
+    metrics.counter("meridian.leader.changes", "shard", Integer.toString(spec.id())).increment();
+    propose(
+            Command.newBuilder()
+                .setLeaderStart(LeaderStart.newBuilder().setLeader(config.member()))
+                .build())
+        .whenComplete(
+            (r, t) -> {
+              if (t != null) {
+                log.warn(
+                    "shard={} could not start term {}: {}", spec.id(), leaderTerm, t.toString());
+              }
+            });
+  }
+
+  private void initializeIfNew() {
+    if (read(ShardState::initialized)) {
+      return;
+    }
+    propose(
+            Command.newBuilder()
+                .setInitShard(
+                    InitShard.newBuilder()
+                        .setShard(spec.id())
+                        .setRole(spec.role())
+                        .setEpoch(spec.epoch()))
+                .build())
+        .thenAccept(
+            r ->
+                log.info(
+                    "shard={} region={} initialized as {} epoch {}",
+                    spec.id(),
+                    config.region(),
+                    spec.role(),
+                    spec.epoch()));
+  }
+
+  @Override
+  public QueryResult query(Query query) {
+    try {
+      return switch (query.getQCase()) {
+        case RANGE -> {
+          io.meridian.api.v1.RangeResponse range = read(s -> s.range(query.getRange()));
+          yield QueryResult.newBuilder().setRange(range).build();
+        }
+        case LEASE_RENEW -> renew(query.getLeaseRenew().getId());
+        case LEASE_TTL -> timeToLive(query.getLeaseTtl().getId(), query.getLeaseTtl().getKeys());
+        case LEASE_LIST ->
+            QueryResult.newBuilder()
+                .setLeaseList(leaseList(query.getLeaseList().getNamespace()))
+                .build();
+        case LOCK_INSPECT -> {
+          io.meridian.api.v1.LockInspectResponse inspect =
+              read(s -> s.inspectLock(query.getLockInspect().getName()));
+          yield QueryResult.newBuilder().setLockInspect(inspect).build();
+        }
+        case Q_NOT_SET -> throw MeridianException.of(Error.Code.INVALID_ARGUMENT, "empty query");
+      };
+    } catch (MeridianException e) {
+      return QueryResult.newBuilder().setError(e.toError()).build();
+    }
+  }
+
+  private QueryResult renew(long id) {
+    DivisionInfo info = info();
+    if (info == null || !info.isLeader() || !leaseClock.ready()) {
+      throw MeridianException.of(
+          Error.Code.UNAVAILABLE, "lease %d: this member is not the ready leader, retry", id);
+    }
+    OptionalLong ttl = leaseClock.renew(id, clock.nowMillis());
+    if (ttl.isEmpty()) {
+      throw MeridianException.of(Error.Code.LEASE_NOT_FOUND, "lease %d: not found or expired", id);
+    }
+    return QueryResult.newBuilder()
+        .setLeaseRenew(
+            LeaseKeepAliveResponse.newBuilder()
+                .setId(id)
+                .setTtl(ttl.getAsLong() / 1000)
+                .setHeader(stateHeader()))
+        .build();
+  }
+
+  private QueryResult timeToLive(long id, boolean keys) {
+    LeaseView lease =
+        read(s -> s.lease(id))
+            .orElseThrow(
+                () -> MeridianException.of(Error.Code.LEASE_NOT_FOUND, "lease %d: not found", id));
+    long remainingMs =
+        leaseClock
+            .remaining(id, clock.nowMillis())
+            .orElse(lease.remainingMs() > 0 ? lease.remainingMs() : lease.ttlMs());
+    LeaseTimeToLiveResponse.Builder b =
+        LeaseTimeToLiveResponse.newBuilder()
+            .setHeader(stateHeader())
+            .setId(id)
+            .setTtl((remainingMs + 999) / 1000)
+            .setGrantedTtl(lease.ttlMs() / 1000)
+            .setNamespace(lease.namespace());
+    if (keys) {
+      b.addAllKeys(lease.keys());
+    }
+    return QueryResult.newBuilder().setLeaseTtl(b).build();
+  }
+
+  private LeaseListResponse leaseList(String namespace) {
+    List<LeaseView> leases = read(s -> s.leases(namespace));
+    LeaseListResponse.Builder b = LeaseListResponse.newBuilder().setHeader(stateHeader());
+    for (LeaseView l : leases) {
+      b.addLeases(
+          LeaseStatus.newBuilder()
+              .setId(l.id())
+              .setNamespace(l.namespace())
+              .setGrantedTtl(l.ttlMs() / 1000));
+    }
+    return b.build();
+  }
+
+  private ResponseHeader stateHeader() {
+    return read(
+        s ->
+            ResponseHeader.newBuilder()
+                .setShard(s.shard())
+                .setRevision(s.revision())
+                .setEpoch(s.epoch())
+                .setRole(s.role())
+                .build());
+  }
+
+  // ---- Leader duties ----
+
+  private boolean leading() {
+    return leaseClock.ready() && read(s -> s.role() == Role.PRIMARY);
+  }
+
+  private void expireLeases() {
+    try {
+      if (!leading() || expiryInFlight.get()) {
+        return;
+      }
+      List<Long> expired = leaseClock.expired(clock.nowMillis());
+      if (expired.isEmpty()) {
+        return;
+      }
+      expiryInFlight.set(true);
+      log.info("shard={} region={} expiring leases {}", spec.id(), config.region(), expired);
+      propose(
+              Command.newBuilder()
+                  .setLeaseExpire(LeaseExpire.newBuilder().addAllIds(expired))
+                  .build())
+          .whenComplete((r, t) -> expiryInFlight.set(false));
+    } catch (RuntimeException e) {
+      expiryInFlight.set(false);
+      log.warn("shard={} lease expiry failed", spec.id(), e);
+    }
+  }
+
+  private void checkpointLeases() {
+    try {
+      if (!leading()) {
+        return;
+      }
+      Map<Long, Long> remaining = leaseClock.remainingAll(clock.nowMillis());
+      if (remaining.isEmpty()) {
+        return;
+      }
+      LeaseCheckpoint.Builder b = LeaseCheckpoint.newBuilder();
+      remaining.forEach(
+          (id, ms) ->
+              b.addLeases(LeaseCheckpoint.Remaining.newBuilder().setId(id).setRemainingMs(ms)));
+      propose(Command.newBuilder().setLeaseCheckpoint(b).build());
+    } catch (RuntimeException e) {
+      log.warn("shard={} lease checkpoint failed", spec.id(), e);
+    }
+  }
+
+  private void cancelLateWaiters() {
+    try {
+      if (!leading() || cancelInFlight.get()) {
+        return;
+      }
+      List<LockCancel.Waiter> late = read(s -> s.waitersPastDeadline(clock.nowMillis()));
+      if (late.isEmpty()) {
+        return;
+      }
+      cancelInFlight.set(true);
+      propose(
+              Command.newBuilder()
+                  .setLockCancel(LockCancel.newBuilder().addAllWaiters(late))
+                  .build())
+          .whenComplete((r, t) -> cancelInFlight.set(false));
+    } catch (RuntimeException e) {
+      cancelInFlight.set(false);
+      log.warn("shard={} waiter sweep failed", spec.id(), e);
+    }
+  }
+
+  private void compact() {
+    try {
+      long retention = config.storage().compactionRetentionRevisions();
+      if (retention == 0 || !leading()) {
+        return;
+      }
+      long target = read(s -> s.revision() - retention);
+      if (target <= read(ShardState::compactRevision)) {
+        return;
+      }
+      propose(
+          Command.newBuilder()
+              .setCompact(io.meridian.api.v1.CompactionRequest.newBuilder().setRevision(target))
+              .build());
+    } catch (RuntimeException e) {
+      log.warn("shard={} automatic compaction failed", spec.id(), e);
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    duties.forEach(f -> f.cancel(false));
+    leaseClock.stop();
+    client.close();
+  }
+}

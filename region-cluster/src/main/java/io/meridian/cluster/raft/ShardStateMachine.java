@@ -1,0 +1,286 @@
+package io.meridian.cluster.raft;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.meridian.api.v1.Error;
+import io.meridian.cluster.WallClock;
+import io.meridian.cluster.proto.Command;
+import io.meridian.cluster.proto.CommandResult;
+import io.meridian.cluster.proto.LockAcquire;
+import io.meridian.cluster.proto.Query;
+import io.meridian.cluster.proto.QueryResult;
+import io.meridian.cluster.state.ApplyResult;
+import io.meridian.cluster.state.ShardState;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.StandardCopyOption;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Function;
+import org.apache.ratis.io.MD5Hash;
+import org.apache.ratis.proto.RaftProtos.LogEntryProto;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientRequest;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftGroupMemberId;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.protocol.TermIndex;
+import org.apache.ratis.server.storage.FileInfo;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.statemachine.TransactionContext;
+import org.apache.ratis.statemachine.impl.BaseStateMachine;
+import org.apache.ratis.statemachine.impl.SimpleStateMachineStorage;
+import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
+import org.apache.ratis.util.LifeCycle;
+import org.apache.ratis.util.MD5FileUtil;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The thin Ratis adapter around a {@link ShardState}: it stamps leader time into commands in {@link
+ * #startTransaction}, applies them in {@link #applyTransaction}, serves reads in {@link #query} and
+ * writes checksummed snapshots. Every rule lives in {@link ShardState}.
+ *
+ * <p>Lifecycle follows Ratis's snapshot-install contract: {@link #pause} moves to PAUSED before the
+ * state-machine directory is replaced, {@link #reinitialize} reloads the newest snapshot.
+ */
+public final class ShardStateMachine extends BaseStateMachine {
+  private static final Logger log = LoggerFactory.getLogger(ShardStateMachine.class);
+
+  /** What the node does with applied commands, leadership changes and reads. */
+  public interface Hooks {
+    /** Called on the apply thread after each command; keep it cheap. */
+    void onApplied(Command command, ApplyResult result, long term, long index);
+
+    void onLeaderChanged(RaftPeerId leader, boolean self);
+
+    /** Serves a read; on the leader a read index has already confirmed leadership. */
+    QueryResult query(Query query);
+  }
+
+  private final int shard;
+  private final long quotaBytes;
+  private final int dedupCapacity;
+  private final WallClock clock;
+  private final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
+  private final ReadWriteLock stateLock = new ReentrantReadWriteLock();
+  private volatile Hooks hooks;
+
+  // Guarded by stateLock.
+  private ShardState state;
+
+  public ShardStateMachine(int shard, long quotaBytes, int dedupCapacity, WallClock clock) {
+    this.shard = shard;
+    this.quotaBytes = quotaBytes;
+    this.dedupCapacity = dedupCapacity;
+    this.clock = clock;
+    this.state = new ShardState(shard, quotaBytes, dedupCapacity);
+  }
+
+  public void setHooks(Hooks hooks) {
+    this.hooks = hooks;
+  }
+
+  /** Runs {@code reader} against the applied state under the read lock. */
+  public <T> T read(Function<ShardState, T> reader) {
+    stateLock.readLock().lock();
+    try {
+      return reader.apply(state);
+    } finally {
+      stateLock.readLock().unlock();
+    }
+  }
+
+  @Override
+  public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage raftStorage)
+      throws IOException {
+    getLifeCycle()
+        .startAndTransition(
+            () -> {
+              super.initialize(server, groupId, raftStorage);
+              storage.init(raftStorage);
+              loadLatestSnapshot();
+            });
+  }
+
+  @Override
+  public void pause() {
+    LifeCycle lc = getLifeCycle();
+    if (lc.getCurrentState() == LifeCycle.State.RUNNING) {
+      lc.transition(LifeCycle.State.PAUSING);
+      lc.transition(LifeCycle.State.PAUSED);
+    }
+  }
+
+  @Override
+  public void reinitialize() throws IOException {
+    getLifeCycle().transition(LifeCycle.State.STARTING);
+    loadLatestSnapshot();
+    getLifeCycle().transition(LifeCycle.State.RUNNING);
+  }
+
+  @Override
+  public SimpleStateMachineStorage getStateMachineStorage() {
+    return storage;
+  }
+
+  private void loadLatestSnapshot() throws IOException {
+    SingleFileSnapshotInfo snapshot = storage.loadLatestSnapshot();
+    if (snapshot == null) {
+      return;
+    }
+    File file = snapshot.getFile().getPath().toFile();
+    MD5Hash md5 = snapshot.getFile().getFileDigest();
+    if (md5 != null) {
+      MD5FileUtil.verifySavedMD5(file, md5);
+    }
+    ShardState loaded;
+    try (InputStream in = new BufferedInputStream(Files.newInputStream(file.toPath()))) {
+      loaded = ShardState.readSnapshot(in, quotaBytes, dedupCapacity);
+    }
+    stateLock.writeLock().lock();
+    try {
+      state = loaded;
+    } finally {
+      stateLock.writeLock().unlock();
+    }
+    updateLastAppliedTermIndex(snapshot.getTermIndex());
+    log.info(
+        "shard={} loaded snapshot {} revision={}",
+        shard,
+        snapshot.getTermIndex(),
+        loaded.revision());
+  }
+
+  @Override
+  public long takeSnapshot() throws IOException {
+    // Runs on the apply thread, so no command is applied while the state is written.
+    TermIndex last = getLastAppliedTermIndex();
+    if (last == null || last.getIndex() < 0) {
+      return -1;
+    }
+    File target = storage.getSnapshotFile(last.getTerm(), last.getIndex());
+    File tmp = new File(target.getParentFile(), target.getName() + ".tmp");
+    long revision;
+    try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp.toPath()))) {
+      revision = read(s -> s.revision());
+      read(
+          s -> {
+            try {
+              s.writeSnapshot(out);
+              return null;
+            } catch (IOException e) {
+              throw new java.io.UncheckedIOException(e);
+            }
+          });
+    }
+    Files.move(
+        tmp.toPath(),
+        target.toPath(),
+        StandardCopyOption.ATOMIC_MOVE,
+        StandardCopyOption.REPLACE_EXISTING);
+    MD5Hash md5 = MD5FileUtil.computeAndSaveMd5ForFile(target);
+    storage.updateLatestSnapshot(
+        new SingleFileSnapshotInfo(new FileInfo(target.toPath(), md5), last));
+    log.info("shard={} snapshot at {} revision={} file={}", shard, last, revision, target);
+    return last.getIndex();
+  }
+
+  @Override
+  public TransactionContext startTransaction(RaftClientRequest request) throws IOException {
+    // Runs on the leader only: stamp the leader's time so apply stays deterministic.
+    TransactionContext.Builder trx =
+        TransactionContext.newBuilder().setStateMachine(this).setClientRequest(request);
+    try {
+      Command command = RatisMessages.parse(Command.parser(), request.getMessage());
+      long now = clock.nowMillis();
+      Command.Builder stamped = command.toBuilder().setNowMs(now);
+      if (command.hasLockAcquire() && command.getLockAcquire().getTimeoutMs() > 0) {
+        LockAcquire acquire = command.getLockAcquire();
+        stamped.setLockAcquire(
+            acquire.toBuilder().setDeadlineMs(now + acquire.getTimeoutMs()).build());
+      }
+      trx.setLogData(RatisMessages.toByteString(stamped.build()));
+    } catch (InvalidProtocolBufferException e) {
+      TransactionContext failed = trx.build();
+      failed.setException(e);
+      return failed;
+    }
+    return trx.build();
+  }
+
+  @Override
+  public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
+    LogEntryProto entry = trx.getLogEntry();
+    Command command;
+    try {
+      command = RatisMessages.parse(Command.parser(), entry.getStateMachineLogEntry().getLogData());
+    } catch (InvalidProtocolBufferException e) {
+      // Every replica fails the same way: an error result keeps apply deterministic.
+      updateLastAppliedTermIndex(entry.getTerm(), entry.getIndex());
+      return CompletableFuture.completedFuture(
+          RatisMessages.toMessage(
+              CommandResult.newBuilder()
+                  .setError(
+                      Error.newBuilder()
+                          .setCode(Error.Code.INTERNAL)
+                          .setMessage("malformed command in the log at index " + entry.getIndex()))
+                  .build()));
+    }
+    ApplyResult result;
+    stateLock.writeLock().lock();
+    try {
+      result = state.apply(command, entry.getTerm());
+      updateLastAppliedTermIndex(entry.getTerm(), entry.getIndex());
+    } finally {
+      stateLock.writeLock().unlock();
+    }
+    Hooks h = hooks;
+    if (h != null) {
+      try {
+        h.onApplied(command, result, entry.getTerm(), entry.getIndex());
+      } catch (RuntimeException e) {
+        log.warn("shard={} hook failed at index {}", shard, entry.getIndex(), e);
+      }
+    }
+    return CompletableFuture.completedFuture(RatisMessages.toMessage(result.result()));
+  }
+
+  @Override
+  public CompletableFuture<Message> query(Message request) {
+    Hooks h = hooks;
+    try {
+      Query query = RatisMessages.parse(Query.parser(), request);
+      QueryResult result =
+          h == null
+              ? QueryResult.newBuilder()
+                  .setError(
+                      Error.newBuilder()
+                          .setCode(Error.Code.UNAVAILABLE)
+                          .setMessage("shard " + shard + " is starting"))
+                  .build()
+              : h.query(query);
+      return CompletableFuture.completedFuture(RatisMessages.toMessage(result));
+    } catch (InvalidProtocolBufferException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  @Override
+  public void notifyLeaderChanged(RaftGroupMemberId groupMemberId, RaftPeerId newLeaderId) {
+    Hooks h = hooks;
+    if (h != null) {
+      h.onLeaderChanged(newLeaderId, newLeaderId != null && newLeaderId.equals(getId()));
+    }
+  }
+
+  public int shard() {
+    return shard;
+  }
+}

@@ -1,0 +1,97 @@
+package io.meridian.cluster.service;
+
+import io.grpc.stub.StreamObserver;
+import io.meridian.api.v1.ClusterGrpc;
+import io.meridian.api.v1.Member;
+import io.meridian.api.v1.MemberListRequest;
+import io.meridian.api.v1.MemberListResponse;
+import io.meridian.api.v1.ResponseHeader;
+import io.meridian.api.v1.ShardStatus;
+import io.meridian.api.v1.StatusRequest;
+import io.meridian.api.v1.StatusResponse;
+import io.meridian.cluster.config.NodeConfig;
+import io.meridian.cluster.node.ShardReplica;
+import io.meridian.cluster.state.StateStats;
+import java.util.concurrent.CompletableFuture;
+import org.apache.ratis.server.DivisionInfo;
+
+/** Status and membership of this node's region cluster, served from local state. */
+public final class ClusterService extends ClusterGrpc.ClusterImplBase {
+  private final Shards shards;
+  private final NodeConfig config;
+
+  public ClusterService(Shards shards, NodeConfig config) {
+    this.shards = shards;
+    this.config = config;
+  }
+
+  @Override
+  public void status(StatusRequest request, StreamObserver<StatusResponse> observer) {
+    Calls.reply(
+        observer,
+        () -> {
+          StatusResponse.Builder b = StatusResponse.newBuilder();
+          for (ShardReplica replica : shards.all()) {
+            b.addShards(status(replica));
+          }
+          b.setHeader(b.getShards(0).getHeader());
+          return CompletableFuture.completedFuture(b.build());
+        });
+  }
+
+  private static ShardStatus status(ShardReplica replica) {
+    ShardStatus.Builder b = ShardStatus.newBuilder();
+    replica.read(
+        s -> {
+          StateStats stats = s.stats();
+          b.setCompactRevision(s.compactRevision())
+              .setKeys(stats.keys())
+              .setLeases(stats.leases())
+              .setLockHolders(stats.lockHolders())
+              .setLockWaiters(stats.lockWaiters())
+              .setStateBytes(stats.stateBytes())
+              .setQuotaBytes(stats.quotaBytes())
+              .addAllEpochHistory(s.epochHistory());
+          if (stats.noSpaceAlarm()) {
+            b.addAlarms("NO_SPACE");
+          }
+          return null;
+        });
+    DivisionInfo info = replica.info();
+    if (info != null) {
+      b.setAppliedIndex(info.getLastAppliedIndex());
+      b.setCommitIndex(replica.commitIndex());
+    }
+    return b.setHeader(replica.header(ResponseHeader.getDefaultInstance())).build();
+  }
+
+  @Override
+  public void memberList(MemberListRequest request, StreamObserver<MemberListResponse> observer) {
+    Calls.reply(
+        observer,
+        () -> {
+          ShardReplica replica = shards.all().iterator().next();
+          DivisionInfo info = replica.info();
+          String leader =
+              info == null || info.getLeaderId() == null ? "" : info.getLeaderId().toString();
+          MemberListResponse.Builder b =
+              MemberListResponse.newBuilder()
+                  .setHeader(replica.header(ResponseHeader.getDefaultInstance()));
+          for (NodeConfig.Member m : config.members()) {
+            boolean self = m.id().equals(config.member());
+            b.addMembers(
+                Member.newBuilder()
+                    .setId(m.id())
+                    .setPeerAddress(m.peer())
+                    .setClientUrl(m.client())
+                    .setRegion(config.region())
+                    .setLeader(m.id().equals(leader))
+                    .setRaftRole(
+                        self && info != null
+                            ? info.getCurrentRole().name()
+                            : m.id().equals(leader) ? "LEADER" : "FOLLOWER"));
+          }
+          return CompletableFuture.completedFuture(b.build());
+        });
+  }
+}

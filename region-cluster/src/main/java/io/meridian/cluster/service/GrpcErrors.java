@@ -1,0 +1,113 @@
+package io.meridian.cluster.service;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.JsonFormat;
+import com.linecorp.armeria.common.AggregatedHttpResponse;
+import com.linecorp.armeria.common.HttpResponse;
+import com.linecorp.armeria.common.HttpStatus;
+import com.linecorp.armeria.common.MediaType;
+import com.linecorp.armeria.common.grpc.GrpcExceptionHandlerFunction;
+import com.linecorp.armeria.server.ServiceRequestContext;
+import com.linecorp.armeria.server.grpc.UnframedGrpcErrorHandler;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.meridian.api.ErrorCodes;
+import io.meridian.api.MeridianException;
+import io.meridian.api.v1.Error;
+import java.util.Base64;
+import java.util.concurrent.CompletionException;
+
+/**
+ * Turns failures into Meridian errors on both surfaces: a gRPC status whose trailers carry the
+ * {@link Error} ({@code meridian-error-bin}), and for HTTP/JSON a body {@code {code, message,
+ * details}} with the code's HTTP status.
+ */
+public final class GrpcErrors {
+  private GrpcErrors() {}
+
+  /** The trailer that carries the serialized {@link Error}. */
+  public static final Metadata.Key<byte[]> ERROR_KEY =
+      Metadata.Key.of("meridian-error-bin", Metadata.BINARY_BYTE_MARSHALLER);
+
+  private static final JsonFormat.Printer JSON =
+      JsonFormat.printer().omittingInsignificantWhitespace();
+
+  /** Maps any throwable a service raised to a status with the Meridian error attached. */
+  public static GrpcExceptionHandlerFunction exceptionHandler() {
+    return (ctx, status, cause, metadata) -> {
+      Error error = toError(cause, status);
+      metadata.put(ERROR_KEY, error.toByteArray());
+      return Status.fromCode(ErrorCodes.grpcStatus(error.getCode()))
+          .withDescription(error.getMessage());
+    };
+  }
+
+  /** Renders HTTP/JSON errors as {@code {code, message, details}}. */
+  public static UnframedGrpcErrorHandler httpErrorHandler() {
+    return GrpcErrors::httpError;
+  }
+
+  private static HttpResponse httpError(
+      ServiceRequestContext ctx, Status status, AggregatedHttpResponse response) {
+    Error error = null;
+    String encoded = response.trailers().get(ERROR_KEY.name());
+    if (encoded == null) {
+      encoded = response.headers().get(ERROR_KEY.name());
+    }
+    if (encoded != null) {
+      try {
+        error = Error.parseFrom(Base64.getDecoder().decode(encoded));
+      } catch (InvalidProtocolBufferException | IllegalArgumentException e) {
+        error = null;
+      }
+    }
+    if (error == null) {
+      error = fromStatus(status);
+    }
+    try {
+      return HttpResponse.of(
+          HttpStatus.valueOf(ErrorCodes.httpStatus(error.getCode())),
+          MediaType.JSON_UTF_8,
+          JSON.print(error));
+    } catch (InvalidProtocolBufferException e) {
+      return HttpResponse.of(HttpStatus.INTERNAL_SERVER_ERROR);
+    }
+  }
+
+  /** The Meridian error a throwable stands for. */
+  public static Error toError(Throwable cause, Status status) {
+    Throwable t = cause;
+    while (t instanceof CompletionException && t.getCause() != null) {
+      t = t.getCause();
+    }
+    if (t instanceof MeridianException m) {
+      return m.toError();
+    }
+    if (t instanceof IllegalArgumentException) {
+      return Error.newBuilder()
+          .setCode(Error.Code.INVALID_ARGUMENT)
+          .setMessage(String.valueOf(t.getMessage()))
+          .build();
+    }
+    return fromStatus(status == null ? Status.fromThrowable(t) : status);
+  }
+
+  private static Error fromStatus(Status status) {
+    Error.Code code =
+        switch (status.getCode()) {
+          case INVALID_ARGUMENT -> Error.Code.INVALID_ARGUMENT;
+          case NOT_FOUND -> Error.Code.NOT_FOUND;
+          case DEADLINE_EXCEEDED -> Error.Code.DEADLINE_EXCEEDED;
+          case UNAVAILABLE -> Error.Code.UNAVAILABLE;
+          case UNAUTHENTICATED -> Error.Code.UNAUTHENTICATED;
+          case PERMISSION_DENIED -> Error.Code.PERMISSION_DENIED;
+          case RESOURCE_EXHAUSTED -> Error.Code.REQUEST_TOO_LARGE;
+          default -> Error.Code.INTERNAL;
+        };
+    String message = status.getDescription();
+    if (message == null || message.isBlank()) {
+      message = status.getCode() + (status.getCause() == null ? "" : ": " + status.getCause());
+    }
+    return Error.newBuilder().setCode(code).setMessage(message).build();
+  }
+}

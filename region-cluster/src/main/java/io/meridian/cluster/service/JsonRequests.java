@@ -1,0 +1,100 @@
+package io.meridian.cluster.service;
+
+import com.google.api.AnnotationsProto;
+import com.google.api.HttpRule;
+import com.google.protobuf.Descriptors.Descriptor;
+import com.google.protobuf.Descriptors.FileDescriptor;
+import com.google.protobuf.Descriptors.MethodDescriptor;
+import com.google.protobuf.Descriptors.ServiceDescriptor;
+import com.google.protobuf.DynamicMessage;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.JsonFormat;
+import com.linecorp.armeria.common.HttpMethod;
+import com.linecorp.armeria.common.HttpRequest;
+import com.linecorp.armeria.common.HttpResponse;
+import com.linecorp.armeria.common.HttpStatus;
+import com.linecorp.armeria.common.MediaType;
+import com.linecorp.armeria.server.DecoratingHttpServiceFunction;
+import com.linecorp.armeria.server.HttpService;
+import com.linecorp.armeria.server.ServiceRequestContext;
+import io.meridian.api.ErrorCodes;
+import io.meridian.api.v1.Error;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Checks HTTP/JSON request bodies strictly before transcoding: malformed JSON and unknown fields
+ * are refused with {@code INVALID_ARGUMENT} and a JSON error body (the transcoder alone would
+ * ignore unknown fields). Bodies sent without a JSON content type (plain {@code curl -d}) are taken
+ * as JSON, as etcd's gateway does.
+ */
+public final class JsonRequests implements DecoratingHttpServiceFunction {
+  private static final JsonFormat.Parser STRICT = JsonFormat.parser();
+  private static final JsonFormat.Printer PRINTER =
+      JsonFormat.printer().omittingInsignificantWhitespace();
+
+  private final Map<String, Descriptor> bodyTypes = new HashMap<>();
+
+  /**
+   * Reads the POST routes and their body types from the services' {@code google.api.http} rules.
+   */
+  public JsonRequests(List<FileDescriptor> files) {
+    for (FileDescriptor file : files) {
+      for (ServiceDescriptor service : file.getServices()) {
+        for (MethodDescriptor method : service.getMethods()) {
+          HttpRule rule = method.getOptions().getExtension(AnnotationsProto.http);
+          if (!rule.getPost().isEmpty()) {
+            bodyTypes.put(rule.getPost(), method.getInputType());
+          }
+        }
+      }
+    }
+  }
+
+  @Override
+  public HttpResponse serve(HttpService delegate, ServiceRequestContext ctx, HttpRequest req)
+      throws Exception {
+    Descriptor type = req.method() == HttpMethod.POST ? bodyTypes.get(ctx.path()) : null;
+    if (type == null) {
+      return delegate.serve(ctx, req);
+    }
+    return HttpResponse.of(
+        req.aggregate()
+            .thenApply(
+                body -> {
+                  String json = body.contentUtf8();
+                  try {
+                    STRICT.merge(json.isBlank() ? "{}" : json, DynamicMessage.newBuilder(type));
+                  } catch (InvalidProtocolBufferException | RuntimeException e) {
+                    return invalid(type, e);
+                  }
+                  HttpRequest asJson =
+                      HttpRequest.of(
+                          body.headers().toBuilder().contentType(MediaType.JSON_UTF_8).build(),
+                          body.content());
+                  ctx.updateRequest(asJson);
+                  try {
+                    return delegate.serve(ctx, asJson);
+                  } catch (Exception e) {
+                    return HttpResponse.ofFailure(e);
+                  }
+                }));
+  }
+
+  private static HttpResponse invalid(Descriptor type, Exception e) {
+    Error error =
+        Error.newBuilder()
+            .setCode(Error.Code.INVALID_ARGUMENT)
+            .setMessage("body: not a valid " + type.getName() + " in JSON: " + e.getMessage())
+            .build();
+    try {
+      return HttpResponse.of(
+          HttpStatus.valueOf(ErrorCodes.httpStatus(error.getCode())),
+          MediaType.JSON_UTF_8,
+          PRINTER.print(error));
+    } catch (InvalidProtocolBufferException impossible) {
+      return HttpResponse.of(HttpStatus.BAD_REQUEST);
+    }
+  }
+}

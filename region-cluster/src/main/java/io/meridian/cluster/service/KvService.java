@@ -1,0 +1,208 @@
+package io.meridian.cluster.service;
+
+import io.grpc.stub.StreamObserver;
+import io.meridian.api.KeyPath;
+import io.meridian.api.Limits;
+import io.meridian.api.MeridianException;
+import io.meridian.api.v1.CompactionRequest;
+import io.meridian.api.v1.CompactionResponse;
+import io.meridian.api.v1.Consistency;
+import io.meridian.api.v1.DeleteRangeRequest;
+import io.meridian.api.v1.DeleteRangeResponse;
+import io.meridian.api.v1.Error;
+import io.meridian.api.v1.KVGrpc;
+import io.meridian.api.v1.PutRequest;
+import io.meridian.api.v1.PutResponse;
+import io.meridian.api.v1.RangeRequest;
+import io.meridian.api.v1.RangeResponse;
+import io.meridian.api.v1.RequestOp;
+import io.meridian.api.v1.TxnRequest;
+import io.meridian.api.v1.TxnResponse;
+import io.meridian.cluster.node.ShardReplica;
+import io.meridian.cluster.proto.Command;
+import io.meridian.cluster.proto.Query;
+import io.meridian.cluster.proto.QueryResult;
+import java.util.concurrent.CompletableFuture;
+
+/** The KV service: checks requests, proposes writes, serves reads at their consistency. */
+public final class KvService extends KVGrpc.KVImplBase {
+  private final Shards shards;
+
+  public KvService(Shards shards) {
+    this.shards = shards;
+  }
+
+  @Override
+  public void range(RangeRequest request, StreamObserver<RangeResponse> observer) {
+    Calls.reply(
+        observer,
+        () -> {
+          checkRange(request);
+          ShardReplica replica = shards.forRequest();
+          return read(
+                  replica, Query.newBuilder().setRange(request).build(), request.getConsistency())
+              .thenApply(
+                  r -> {
+                    RangeResponse range = Calls.ok(r).getRange();
+                    return range.toBuilder().setHeader(replica.header(range.getHeader())).build();
+                  });
+        });
+  }
+
+  /** Reads linearizably by default, from the local replica when the caller accepts staleness. */
+  static CompletableFuture<QueryResult> read(
+      ShardReplica replica, Query query, Consistency consistency) {
+    return switch (consistency) {
+      case SERIALIZABLE, LOCAL, CACHED ->
+          CompletableFuture.completedFuture(replica.readLocal(query));
+      default -> replica.readLinearizable(query);
+    };
+  }
+
+  @Override
+  public void put(PutRequest request, StreamObserver<PutResponse> observer) {
+    Calls.reply(
+        observer,
+        () -> {
+          checkPut(request);
+          ShardReplica replica = shards.forRequest();
+          return replica
+              .propose(
+                  Command.newBuilder().setRequestId(request.getRequestId()).setPut(request).build())
+              .thenApply(
+                  r -> {
+                    PutResponse put = Calls.ok(r).getPut();
+                    return put.toBuilder().setHeader(replica.header(put.getHeader())).build();
+                  });
+        });
+  }
+
+  @Override
+  public void deleteRange(
+      DeleteRangeRequest request, StreamObserver<DeleteRangeResponse> observer) {
+    Calls.reply(
+        observer,
+        () -> {
+          checkDelete(request);
+          ShardReplica replica = shards.forRequest();
+          return replica
+              .propose(
+                  Command.newBuilder()
+                      .setRequestId(request.getRequestId())
+                      .setDeleteRange(request)
+                      .build())
+              .thenApply(
+                  r -> {
+                    DeleteRangeResponse d = Calls.ok(r).getDeleteRange();
+                    return d.toBuilder().setHeader(replica.header(d.getHeader())).build();
+                  });
+        });
+  }
+
+  @Override
+  public void txn(TxnRequest request, StreamObserver<TxnResponse> observer) {
+    Calls.reply(
+        observer,
+        () -> {
+          checkTxn(request);
+          ShardReplica replica = shards.forRequest();
+          return replica
+              .propose(
+                  Command.newBuilder().setRequestId(request.getRequestId()).setTxn(request).build())
+              .thenApply(
+                  r -> {
+                    TxnResponse t = Calls.ok(r).getTxn();
+                    return t.toBuilder().setHeader(replica.header(t.getHeader())).build();
+                  });
+        });
+  }
+
+  @Override
+  public void compact(CompactionRequest request, StreamObserver<CompactionResponse> observer) {
+    Calls.reply(
+        observer,
+        () -> {
+          if (request.getRevision() <= 0) {
+            throw MeridianException.of(
+                Error.Code.INVALID_ARGUMENT, "revision: %d (expected: > 0)", request.getRevision());
+          }
+          ShardReplica replica = shards.forRequest();
+          return replica
+              .propose(Command.newBuilder().setCompact(request).build())
+              .thenApply(
+                  r -> {
+                    CompactionResponse c = Calls.ok(r).getCompact();
+                    return c.toBuilder().setHeader(replica.header(c.getHeader())).build();
+                  });
+        });
+  }
+
+  static void checkRange(RangeRequest request) {
+    if (request.getPrefix()) {
+      if (!request.getKey().startsWith("/")) {
+        throw MeridianException.of(
+            Error.Code.INVALID_ARGUMENT,
+            "key: %s (expected: a prefix that begins with '/')",
+            KeyPath.abbreviate(request.getKey()));
+      }
+    } else {
+      KeyPath.checkReadable(request.getKey());
+    }
+    if (request.getLimit() < 0) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT, "limit: %d (expected: >= 0)", request.getLimit());
+    }
+    if (request.getRevision() < 0) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT, "revision: %d (expected: >= 0)", request.getRevision());
+    }
+  }
+
+  static void checkPut(PutRequest request) {
+    KeyPath.checkWritable(request.getKey());
+    if (request.getValue().size() > Limits.MAX_VALUE_BYTES) {
+      throw MeridianException.of(
+          Error.Code.VALUE_TOO_LARGE,
+          "value: %d bytes (expected: <= %d)",
+          request.getValue().size(),
+          Limits.MAX_VALUE_BYTES);
+    }
+    if (request.getLease() < 0) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT, "lease: %d (expected: >= 0)", request.getLease());
+    }
+  }
+
+  static void checkDelete(DeleteRangeRequest request) {
+    if (request.getPrefix()) {
+      KeyPath.checkReadable(request.getKey());
+    } else {
+      KeyPath.checkWritable(request.getKey());
+    }
+  }
+
+  static void checkTxn(TxnRequest request) {
+    int ops = request.getCompareCount() + request.getSuccessCount() + request.getFailureCount();
+    if (ops > Limits.MAX_TXN_OPS) {
+      throw MeridianException.of(
+          Error.Code.TOO_MANY_OPS, "txn: %d ops (expected: <= %d)", ops, Limits.MAX_TXN_OPS);
+    }
+    for (var c : request.getCompareList()) {
+      KeyPath.checkReadable(c.getKey());
+    }
+    checkOps(request.getSuccessList());
+    checkOps(request.getFailureList());
+  }
+
+  private static void checkOps(java.util.List<RequestOp> ops) {
+    for (RequestOp op : ops) {
+      switch (op.getRequestCase()) {
+        case REQUEST_RANGE -> checkRange(op.getRequestRange());
+        case REQUEST_PUT -> checkPut(op.getRequestPut());
+        case REQUEST_DELETE_RANGE -> checkDelete(op.getRequestDeleteRange());
+        case REQUEST_NOT_SET ->
+            throw MeridianException.of(Error.Code.INVALID_ARGUMENT, "txn: an op without a request");
+      }
+    }
+  }
+}

@@ -1,0 +1,195 @@
+package io.meridian.cluster.service;
+
+import io.grpc.stub.StreamObserver;
+import io.meridian.api.KeyPath;
+import io.meridian.api.MeridianException;
+import io.meridian.api.v1.Error;
+import io.meridian.api.v1.LeaseGrantRequest;
+import io.meridian.api.v1.LeaseGrantResponse;
+import io.meridian.api.v1.LeaseGrpc;
+import io.meridian.api.v1.LeaseKeepAliveRequest;
+import io.meridian.api.v1.LeaseKeepAliveResponse;
+import io.meridian.api.v1.LeaseListRequest;
+import io.meridian.api.v1.LeaseListResponse;
+import io.meridian.api.v1.LeaseRevokeRequest;
+import io.meridian.api.v1.LeaseRevokeResponse;
+import io.meridian.api.v1.LeaseTimeToLiveRequest;
+import io.meridian.api.v1.LeaseTimeToLiveResponse;
+import io.meridian.cluster.config.NodeConfig;
+import io.meridian.cluster.node.ShardReplica;
+import io.meridian.cluster.proto.Command;
+import io.meridian.cluster.proto.LeaseGrant;
+import io.meridian.cluster.proto.Query;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Leases. Grants and revokes go through Raft; keep-alives are answered by the leader from memory
+ * once a read index confirmed its leadership, so a renewal costs no log entry.
+ */
+public final class LeaseService extends LeaseGrpc.LeaseImplBase {
+  private final Shards shards;
+  private final NodeConfig.Lease limits;
+
+  public LeaseService(Shards shards, NodeConfig.Lease limits) {
+    this.shards = shards;
+    this.limits = limits;
+  }
+
+  @Override
+  public void grant(LeaseGrantRequest request, StreamObserver<LeaseGrantResponse> observer) {
+    Calls.reply(
+        observer,
+        () -> {
+          KeyPath.checkNamespace(request.getNamespace());
+          long ttl = request.getTtl() == 0 ? limits.defaultTtlSeconds() : request.getTtl();
+          if (ttl < limits.minTtlSeconds() || ttl > limits.maxTtlSeconds()) {
+            throw MeridianException.of(
+                Error.Code.INVALID_ARGUMENT,
+                "ttl: %d (expected: %d..%d seconds)",
+                request.getTtl(),
+                limits.minTtlSeconds(),
+                limits.maxTtlSeconds());
+          }
+          ShardReplica replica =
+              request.getId() == 0 ? shards.forRequest() : shards.forLease(request.getId());
+          Command command =
+              Command.newBuilder()
+                  .setRequestId(request.getRequestId())
+                  .setLeaseGrant(
+                      LeaseGrant.newBuilder()
+                          .setNamespace(request.getNamespace())
+                          .setTtlMs(ttl * 1000)
+                          .setId(request.getId()))
+                  .build();
+          return replica
+              .propose(command)
+              .thenApply(
+                  r -> {
+                    LeaseGrantResponse g = Calls.ok(r).getLeaseGrant();
+                    return g.toBuilder().setHeader(replica.header(g.getHeader())).build();
+                  });
+        });
+  }
+
+  @Override
+  public void renew(
+      LeaseKeepAliveRequest request, StreamObserver<LeaseKeepAliveResponse> observer) {
+    Calls.reply(observer, () -> renew(request));
+  }
+
+  private CompletableFuture<LeaseKeepAliveResponse> renew(LeaseKeepAliveRequest request) {
+    ShardReplica replica = shards.forLease(request.getId());
+    return replica
+        .readLinearizable(Query.newBuilder().setLeaseRenew(request).build())
+        .thenApply(
+            r -> {
+              LeaseKeepAliveResponse k = Calls.ok(r).getLeaseRenew();
+              return k.toBuilder().setHeader(replica.header(k.getHeader())).build();
+            });
+  }
+
+  @Override
+  public StreamObserver<LeaseKeepAliveRequest> keepAlive(
+      StreamObserver<LeaseKeepAliveResponse> responses) {
+    // Replies are sent in request order; a failed renewal ends the stream with its error.
+    return new StreamObserver<>() {
+      private CompletableFuture<Void> tail = CompletableFuture.completedFuture(null);
+
+      @Override
+      public synchronized void onNext(LeaseKeepAliveRequest request) {
+        CompletableFuture<LeaseKeepAliveResponse> renewal;
+        try {
+          renewal = renew(request);
+        } catch (RuntimeException e) {
+          renewal = CompletableFuture.failedFuture(e);
+        }
+        CompletableFuture<LeaseKeepAliveResponse> next = renewal;
+        tail =
+            tail.thenCompose(ignored -> next)
+                .thenAccept(
+                    response -> {
+                      synchronized (responses) {
+                        responses.onNext(response);
+                      }
+                    })
+                .exceptionally(
+                    t -> {
+                      synchronized (responses) {
+                        responses.onError(t);
+                      }
+                      return null;
+                    });
+      }
+
+      @Override
+      public void onError(Throwable t) {}
+
+      @Override
+      public synchronized void onCompleted() {
+        tail.whenComplete(
+            (v, t) -> {
+              synchronized (responses) {
+                responses.onCompleted();
+              }
+            });
+      }
+    };
+  }
+
+  @Override
+  public void revoke(LeaseRevokeRequest request, StreamObserver<LeaseRevokeResponse> observer) {
+    Calls.reply(
+        observer,
+        () -> {
+          ShardReplica replica = shards.forLease(request.getId());
+          return replica
+              .propose(
+                  Command.newBuilder()
+                      .setRequestId(request.getRequestId())
+                      .setLeaseRevoke(request)
+                      .build())
+              .thenApply(
+                  r -> {
+                    LeaseRevokeResponse v = Calls.ok(r).getLeaseRevoke();
+                    return v.toBuilder().setHeader(replica.header(v.getHeader())).build();
+                  });
+        });
+  }
+
+  @Override
+  public void timeToLive(
+      LeaseTimeToLiveRequest request, StreamObserver<LeaseTimeToLiveResponse> observer) {
+    Calls.reply(
+        observer,
+        () -> {
+          ShardReplica replica = shards.forLease(request.getId());
+          // Linearizable: the leader holds the live deadline.
+          return replica
+              .readLinearizable(Query.newBuilder().setLeaseTtl(request).build())
+              .thenApply(
+                  r -> {
+                    LeaseTimeToLiveResponse t = Calls.ok(r).getLeaseTtl();
+                    return t.toBuilder().setHeader(replica.header(t.getHeader())).build();
+                  });
+        });
+  }
+
+  @Override
+  public void list(LeaseListRequest request, StreamObserver<LeaseListResponse> observer) {
+    Calls.reply(
+        observer,
+        () -> {
+          if (!request.getNamespace().isEmpty()) {
+            KeyPath.checkNamespace(request.getNamespace());
+          }
+          ShardReplica replica = shards.forRequest();
+          return replica
+              .readLinearizable(Query.newBuilder().setLeaseList(request).build())
+              .thenApply(
+                  r -> {
+                    LeaseListResponse l = Calls.ok(r).getLeaseList();
+                    return l.toBuilder().setHeader(replica.header(l.getHeader())).build();
+                  });
+        });
+  }
+}

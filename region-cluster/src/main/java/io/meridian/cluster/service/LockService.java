@@ -1,0 +1,173 @@
+package io.meridian.cluster.service;
+
+import io.grpc.stub.StreamObserver;
+import io.meridian.api.KeyPath;
+import io.meridian.api.MeridianException;
+import io.meridian.api.v1.Error;
+import io.meridian.api.v1.LockAcquireRequest;
+import io.meridian.api.v1.LockAcquireResponse;
+import io.meridian.api.v1.LockGrpc;
+import io.meridian.api.v1.LockInspectRequest;
+import io.meridian.api.v1.LockInspectResponse;
+import io.meridian.api.v1.LockReleaseRequest;
+import io.meridian.api.v1.LockReleaseResponse;
+import io.meridian.api.v1.ResponseHeader;
+import io.meridian.cluster.config.NodeConfig;
+import io.meridian.cluster.lock.LockWaits;
+import io.meridian.cluster.node.ShardReplica;
+import io.meridian.cluster.proto.Command;
+import io.meridian.cluster.proto.LockAcquire;
+import io.meridian.cluster.proto.LockAcquireResult;
+import io.meridian.cluster.proto.LockCancel;
+import io.meridian.cluster.proto.Query;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Fenced locks. An acquire that cannot be granted at once waits as a committed waiter; the grant is
+ * a committed command too, observed on this node when it applies it. When the caller's timeout
+ * passes, this node proposes the waiter's cancellation; the leader also sweeps waiters past their
+ * deadline, so a waiter whose node died does not stay queued.
+ */
+public final class LockService extends LockGrpc.LockImplBase {
+  private final Shards shards;
+  private final NodeConfig.Lock limits;
+
+  public LockService(Shards shards, NodeConfig.Lock limits) {
+    this.shards = shards;
+    this.limits = limits;
+  }
+
+  @Override
+  public void acquire(LockAcquireRequest request, StreamObserver<LockAcquireResponse> observer) {
+    Calls.reply(observer, () -> acquire(request));
+  }
+
+  private CompletableFuture<LockAcquireResponse> acquire(LockAcquireRequest request) {
+    checkName(request.getName());
+    if (request.getTimeoutMs() < 0 || request.getTimeoutMs() > limits.maxWaitMs()) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT,
+          "timeout_ms: %d (expected: 0..%d)",
+          request.getTimeoutMs(),
+          limits.maxWaitMs());
+    }
+    ShardReplica replica = shards.forLease(request.getLease());
+    CompletableFuture<LockWaits.Grant> grant =
+        replica.lockWaits().register(request.getName(), request.getLease());
+    Command command =
+        Command.newBuilder()
+            .setRequestId(request.getRequestId())
+            .setLockAcquire(
+                LockAcquire.newBuilder()
+                    .setName(request.getName())
+                    .setLease(request.getLease())
+                    .setMode(request.getMode())
+                    .setHierarchical(request.getHierarchical())
+                    .setTimeoutMs(request.getTimeoutMs()))
+            .build();
+    return replica
+        .propose(command)
+        .thenCompose(
+            r -> {
+              if (r.hasError()) {
+                grant.cancel(false);
+                throw MeridianException.fromError(r.getError());
+              }
+              LockAcquireResult result = r.getLockAcquire();
+              if (result.getGranted()) {
+                grant.cancel(false);
+                LockAcquireResponse response = result.getResponse();
+                return CompletableFuture.completedFuture(
+                    response.toBuilder().setHeader(replica.header(response.getHeader())).build());
+              }
+              scheduleCancel(replica, request, grant);
+              return grant.thenApply(g -> granted(replica, request, g));
+            })
+        .whenComplete(
+            (r, t) -> {
+              if (t != null) {
+                grant.cancel(false);
+              }
+            });
+  }
+
+  private static void scheduleCancel(
+      ShardReplica replica, LockAcquireRequest request, CompletableFuture<?> grant) {
+    CompletableFuture.delayedExecutor(request.getTimeoutMs(), TimeUnit.MILLISECONDS)
+        .execute(
+            () -> {
+              if (grant.isDone()) {
+                return;
+              }
+              replica.propose(
+                  Command.newBuilder()
+                      .setLockCancel(
+                          LockCancel.newBuilder()
+                              .addWaiters(
+                                  LockCancel.Waiter.newBuilder()
+                                      .setName(request.getName())
+                                      .setLease(request.getLease())))
+                      .build());
+            });
+  }
+
+  private static LockAcquireResponse granted(
+      ShardReplica replica, LockAcquireRequest request, LockWaits.Grant g) {
+    return LockAcquireResponse.newBuilder()
+        .setHeader(replica.header(ResponseHeader.getDefaultInstance()))
+        .setName(request.getName())
+        .setLease(request.getLease())
+        .setFencingToken(g.token())
+        .setKey(g.key())
+        .build();
+  }
+
+  @Override
+  public void release(LockReleaseRequest request, StreamObserver<LockReleaseResponse> observer) {
+    Calls.reply(
+        observer,
+        () -> {
+          checkName(request.getName());
+          ShardReplica replica = shards.forLease(request.getLease());
+          return replica
+              .propose(
+                  Command.newBuilder()
+                      .setRequestId(request.getRequestId())
+                      .setLockRelease(request)
+                      .build())
+              .thenApply(
+                  r -> {
+                    LockReleaseResponse v = Calls.ok(r).getLockRelease();
+                    return v.toBuilder().setHeader(replica.header(v.getHeader())).build();
+                  });
+        });
+  }
+
+  @Override
+  public void inspect(LockInspectRequest request, StreamObserver<LockInspectResponse> observer) {
+    Calls.reply(
+        observer,
+        () -> {
+          checkName(request.getName());
+          ShardReplica replica = shards.forRequest();
+          return replica
+              .readLinearizable(Query.newBuilder().setLockInspect(request).build())
+              .thenApply(
+                  r -> {
+                    LockInspectResponse i = Calls.ok(r).getLockInspect();
+                    return i.toBuilder().setHeader(replica.header(i.getHeader())).build();
+                  });
+        });
+  }
+
+  private static void checkName(String name) {
+    KeyPath.checkWritable(name);
+    if (name.indexOf('/', 1) < 0 || name.endsWith("/")) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT,
+          "name: %s (expected: /<namespace>/<lock path>, e.g. /team-a/jobs/report)",
+          KeyPath.abbreviate(name));
+    }
+  }
+}
