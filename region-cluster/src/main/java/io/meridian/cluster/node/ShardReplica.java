@@ -160,6 +160,19 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     }
   }
 
+  public ShardStateMachine stateMachine() {
+    return stateMachine;
+  }
+
+  /** The first index still in this node's Raft log (above 0 once a purge happened). */
+  public long logStartIndex() {
+    try {
+      return server.getDivision(groupId).getRaftLog().getStartIndex();
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
   /** The highest log index this node knows to be committed. */
   public long commitIndex() {
     try {

@@ -71,6 +71,8 @@ public final class ShardStateMachine extends BaseStateMachine {
   private final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
   private final ReadWriteLock stateLock = new ReentrantReadWriteLock();
   private volatile Hooks hooks;
+  private final java.util.concurrent.atomic.AtomicInteger reinitializations =
+      new java.util.concurrent.atomic.AtomicInteger();
 
   // Guarded by stateLock.
   private ShardState state;
@@ -120,7 +122,9 @@ public final class ShardStateMachine extends BaseStateMachine {
 
   @Override
   public void reinitialize() throws IOException {
+    // Ratis calls this after installing a snapshot from the leader.
     getLifeCycle().transition(LifeCycle.State.STARTING);
+    reinitializations.incrementAndGet();
     loadLatestSnapshot();
     getLifeCycle().transition(LifeCycle.State.RUNNING);
   }
@@ -282,5 +286,10 @@ public final class ShardStateMachine extends BaseStateMachine {
 
   public int shard() {
     return shard;
+  }
+
+  /** How many times the state was reloaded from a snapshot installed by the leader. */
+  public int snapshotInstalls() {
+    return reinitializations.get();
   }
 }

@@ -53,8 +53,7 @@ public final class LockService extends LockGrpc.LockImplBase {
           limits.maxWaitMs());
     }
     ShardReplica replica = shards.forLease(request.getLease());
-    CompletableFuture<LockWaits.Grant> grant =
-        replica.lockWaits().register(request.getName(), request.getLease());
+    LockWaits.Wait wait = replica.lockWaits().register(request.getName(), request.getLease());
     Command command =
         Command.newBuilder()
             .setRequestId(request.getRequestId())
@@ -71,23 +70,24 @@ public final class LockService extends LockGrpc.LockImplBase {
         .thenCompose(
             r -> {
               if (r.hasError()) {
-                grant.cancel(false);
+                wait.cancel();
                 throw MeridianException.fromError(r.getError());
               }
               LockAcquireResult result = r.getLockAcquire();
               if (result.getGranted()) {
-                grant.cancel(false);
+                wait.cancel();
                 LockAcquireResponse response = result.getResponse();
                 return CompletableFuture.completedFuture(
                     response.toBuilder().setHeader(replica.header(response.getHeader())).build());
               }
-              scheduleCancel(replica, request, grant);
-              return grant.thenApply(g -> granted(replica, request, g));
+              wait.arm(result.getResponse().getHeader().getRevision());
+              scheduleCancel(replica, request, wait.future());
+              return wait.future().thenApply(g -> granted(replica, request, g));
             })
         .whenComplete(
             (r, t) -> {
               if (t != null) {
-                grant.cancel(false);
+                wait.cancel();
               }
             });
   }
