@@ -171,6 +171,18 @@ public final class KvService extends KVGrpc.KVImplBase {
       throw MeridianException.of(
           Error.Code.INVALID_ARGUMENT, "lease: %d (expected: >= 0)", request.getLease());
     }
+    checkSize(request);
+  }
+
+  static void checkSize(com.google.protobuf.MessageLite request) {
+    int size = request.getSerializedSize();
+    if (size > Limits.MAX_REQUEST_BYTES) {
+      throw MeridianException.of(
+          Error.Code.REQUEST_TOO_LARGE,
+          "request: %d bytes (expected: <= %d)",
+          size,
+          Limits.MAX_REQUEST_BYTES);
+    }
   }
 
   static void checkDelete(DeleteRangeRequest request) {
@@ -192,6 +204,7 @@ public final class KvService extends KVGrpc.KVImplBase {
     }
     checkOps(request.getSuccessList());
     checkOps(request.getFailureList());
+    checkSize(request);
   }
 
   private static void checkOps(java.util.List<RequestOp> ops) {

@@ -1,0 +1,137 @@
+package io.meridian.cluster.node;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.linecorp.armeria.client.WebClient;
+import com.linecorp.armeria.common.AggregatedHttpResponse;
+import com.linecorp.armeria.common.HttpMethod;
+import com.linecorp.armeria.common.HttpRequest;
+import com.linecorp.armeria.common.MediaType;
+import com.linecorp.armeria.common.RequestHeaders;
+import io.meridian.api.Limits;
+import java.nio.file.Path;
+import java.util.Base64;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Every kind of bad input over HTTP/JSON gets its code, its HTTP status and a message; none changes
+ * the state or stops the node.
+ */
+class BadInputTest {
+  @TempDir static Path dir;
+  static DevCluster cluster;
+  static WebClient http;
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  @BeforeAll
+  static void start() throws Exception {
+    cluster = TestClusters.start(dir);
+    http = WebClient.of(cluster.node(0).clientUrl());
+  }
+
+  @AfterAll
+  static void stop() {
+    cluster.close();
+  }
+
+  static JsonNode post(String path, String body, int expectedStatus) throws Exception {
+    AggregatedHttpResponse r =
+        http.execute(RequestHeaders.of(HttpMethod.POST, path), body).aggregate().join();
+    assertThat(r.status().code())
+        .as("%s %s -> %s", path, abbreviate(body), r.contentUtf8())
+        .isEqualTo(expectedStatus);
+    return JSON.readTree(r.contentUtf8());
+  }
+
+  static void expectError(String path, String body, String code, int status) throws Exception {
+    JsonNode error = post(path, body, status);
+    assertThat(error.path("code").asText()).isEqualTo(code);
+    assertThat(error.path("message").asText()).isNotBlank();
+  }
+
+  static long revision() throws Exception {
+    AggregatedHttpResponse r = http.get("/v1/cluster/status").aggregate().join();
+    return JSON.readTree(r.contentUtf8()).path("header").path("revision").asLong();
+  }
+
+  static String b64(int bytes) {
+    return Base64.getEncoder().encodeToString(new byte[bytes]);
+  }
+
+  static String abbreviate(String s) {
+    return s.length() > 80 ? s.substring(0, 80) + "..." : s;
+  }
+
+  @Test
+  void eachBadRequestGetsItsCodeAndLeavesStateUnchanged() throws Exception {
+    post("/v1/kv/put", "{\"key\":\"/ok/a\",\"value\":\"eA==\"}", 200);
+    long before = revision();
+
+    expectError("/v1/kv/put", "{\"key\":\"\",\"value\":\"eA==\"}", "INVALID_ARGUMENT", 400);
+    expectError(
+        "/v1/kv/put",
+        "{\"key\":\"/ok/" + "k".repeat(Limits.MAX_KEY_BYTES) + "\"}",
+        "KEY_TOO_LARGE",
+        413);
+    expectError(
+        "/v1/kv/put",
+        "{\"key\":\"/ok/big\",\"value\":\"" + b64(Limits.MAX_VALUE_BYTES + 1) + "\"}",
+        "VALUE_TOO_LARGE",
+        413);
+    String ops =
+        IntStream.range(0, Limits.MAX_TXN_OPS + 1)
+            .mapToObj(i -> "{\"requestPut\":{\"key\":\"/ok/t" + i + "\"}}")
+            .collect(Collectors.joining(","));
+    expectError("/v1/kv/txn", "{\"success\":[" + ops + "]}", "TOO_MANY_OPS", 400);
+    expectError("/v1/kv/put", "{\"key\":\"/ok/.meridian/x\"}", "RESERVED_KEY", 400);
+    expectError("/v1/lease/grant", "{\"namespace\":\"ok\",\"ttl\":1}", "INVALID_ARGUMENT", 400);
+    expectError("/v1/lease/grant", "{\"namespace\":\"ok\",\"ttl\":99999}", "INVALID_ARGUMENT", 400);
+    expectError("/v1/kv/put", "{\"key\":\"/ok/l\",\"lease\":\"12345\"}", "LEASE_NOT_FOUND", 404);
+    expectError("/v1/lease/keepalive", "{\"id\":\"12345\"}", "LEASE_NOT_FOUND", 404);
+    expectError("/v1/lease/revoke", "{\"id\":\"12345\"}", "LEASE_NOT_FOUND", 404);
+    expectError(
+        "/v1/lock/release", "{\"name\":\"/ok/job\",\"lease\":\"12345\"}", "LOCK_NOT_HELD", 404);
+    expectError("/v1/kv/put", "{\"key\":\"/ok/a\"", "INVALID_ARGUMENT", 400);
+    expectError("/v1/kv/put", "{\"key\":\"/ok/a\",\"colour\":\"red\"}", "INVALID_ARGUMENT", 400);
+    expectError("/v1/kv/range", "{\"key\":\"/ok/a\",\"limit\":-1}", "INVALID_ARGUMENT", 400);
+    expectError("/v1/kv/range", "{\"key\":\"/ok/a\",\"revision\":999999}", "FUTURE_REVISION", 422);
+
+    assertThat(revision()).isEqualTo(before);
+  }
+
+  @Test
+  void readingACompactedRevisionFailsWithTheCompactionRevision() throws Exception {
+    post("/v1/kv/put", "{\"key\":\"/c/a\",\"value\":\"MQ==\"}", 200);
+    long first = revision();
+    post("/v1/kv/put", "{\"key\":\"/c/a\",\"value\":\"Mg==\"}", 200);
+    long compactAt = revision();
+    post("/v1/kv/compact", "{\"revision\":\"" + compactAt + "\"}", 200);
+    JsonNode error = post("/v1/kv/range", "{\"key\":\"/c/a\",\"revision\":\"" + first + "\"}", 410);
+    assertThat(error.path("code").asText()).isEqualTo("COMPACTED");
+    assertThat(error.path("details").path("compact_revision").asLong()).isEqualTo(compactAt);
+    // The node still serves reads and writes.
+    post("/v1/kv/put", "{\"key\":\"/c/b\",\"value\":\"Mw==\"}", 200);
+  }
+
+  @Test
+  void plainCurlBodiesAreJson() throws Exception {
+    AggregatedHttpResponse r =
+        http.execute(
+                HttpRequest.of(
+                    RequestHeaders.builder(HttpMethod.POST, "/v1/kv/put")
+                        .contentType(MediaType.FORM_DATA)
+                        .build(),
+                    com.linecorp.armeria.common.HttpData.ofUtf8(
+                        "{\"key\":\"/curl/a\",\"value\":\"eA==\"}")))
+            .aggregate()
+            .join();
+    assertThat(r.status().code()).isEqualTo(200);
+  }
+}
