@@ -58,10 +58,13 @@ public final class ShardState {
   private final LockCommands locks;
 
   /**
-   * An empty, uninitialized shard state.
+   * An empty, uninitialized shard state: it takes writes once an {@code InitShard} command made it
+   * PRIMARY.
    *
-   * @param quotaBytes the state size above which growing writes are refused (NO_SPACE)
-   * @param dedupCapacity how many request ids to remember
+   * @param shard this replica's shard, 0..{@link io.meridian.api.LeaseId#MAX_SHARD}
+   * @param quotaBytes the state size above which growing writes are refused (NO_SPACE), > 0
+   * @param dedupCapacity how many request ids to remember, >= 0
+   * @throws IllegalArgumentException for an argument out of range
    */
   public ShardState(int shard, long quotaBytes, int dedupCapacity) {
     this(new StateCore(shard, quotaBytes, dedupCapacity));
@@ -198,6 +201,7 @@ public final class ShardState {
     return EpochStart.newBuilder().setEpoch(epoch).setStartRevision(core.revision + 1).build();
   }
 
+  /** This replica's shard. */
   public int shard() {
     return core.shard;
   }
@@ -212,14 +216,17 @@ public final class ShardState {
     return core.compactRevision;
   }
 
+  /** PRIMARY, STANDBY or FENCED; ROLE_UNSPECIFIED until initialized. */
   public Role role() {
     return core.role;
   }
 
+  /** The current epoch: it only grows, and every lock token carries it. */
   public long epoch() {
     return core.epoch;
   }
 
+  /** Whether an {@code InitShard} command has been applied. */
   public boolean initialized() {
     return core.initialized;
   }
@@ -244,6 +251,7 @@ public final class ShardState {
     return kv.range(request, core.header());
   }
 
+  /** Lease {@code id}, if it exists. */
   public Optional<LeaseView> lease(long id) {
     LeaseTable.Lease lease = core.leases.get(id);
     return lease == null ? Optional.empty() : Optional.of(LeaseCommands.view(lease));
@@ -276,6 +284,7 @@ public final class ShardState {
     return out;
   }
 
+  /** Sizes for status and metrics; computed from counters kept up to date by apply. */
   public StateStats stats() {
     return new StateStats(
         core.kv.liveKeys(),
@@ -292,7 +301,11 @@ public final class ShardState {
     SnapshotCodec.write(core, out);
   }
 
-  /** Loads a snapshot written by {@link #writeSnapshot}, rebuilding every derived index. */
+  /**
+   * Loads a snapshot written by {@link #writeSnapshot}, rebuilding every derived index.
+   *
+   * @throws IOException if the stream is truncated, corrupt or of an unknown format
+   */
   public static ShardState readSnapshot(InputStream in, long quotaBytes, int dedupCapacity)
       throws IOException {
     return new ShardState(SnapshotCodec.read(in, quotaBytes, dedupCapacity));

@@ -86,6 +86,16 @@ final class SnapshotCodec {
   }
 
   static StateCore read(InputStream in, long quotaBytes, int dedupCapacity) throws IOException {
+    try {
+      return readUnchecked(in, quotaBytes, dedupCapacity);
+    } catch (RuntimeException e) {
+      // Inconsistent records (a duplicate lease, a corrupt lock value, a bad shard number).
+      throw new IOException("snapshot: corrupt (" + e.getMessage() + ")", e);
+    }
+  }
+
+  private static StateCore readUnchecked(InputStream in, long quotaBytes, int dedupCapacity)
+      throws IOException {
     SnapshotHeader header = SnapshotHeader.parseDelimitedFrom(in);
     if (header == null || header.getFormatVersion() != FORMAT_VERSION) {
       throw new IOException(

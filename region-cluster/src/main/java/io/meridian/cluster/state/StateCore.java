@@ -2,6 +2,8 @@ package io.meridian.cluster.state;
 
 import com.google.protobuf.ByteString;
 import io.meridian.api.FencingToken;
+import io.meridian.api.KeyPath;
+import io.meridian.api.LeaseId;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.EpochStart;
 import io.meridian.api.v1.Error;
@@ -43,7 +45,7 @@ final class StateCore {
   boolean noSpaceAlarm;
 
   StateCore(int shard, long quotaBytes, int dedupCapacity) {
-    if (shard < 0 || shard > io.meridian.api.LeaseId.MAX_SHARD) {
+    if (shard < 0 || shard > LeaseId.MAX_SHARD) {
       throw new IllegalArgumentException("shard: " + shard + " (expected: 0..32767)");
     }
     if (quotaBytes <= 0) {
@@ -161,7 +163,7 @@ final class StateCore {
 
   /** Grants every waiter of {@code names} that became grantable, at the batch's revision. */
   void grantReady(Batch batch, Collection<String> names) {
-    Set<String> sorted = new TreeSet<>(io.meridian.api.KeyPath.ORDER);
+    Set<String> sorted = new TreeSet<>(KeyPath.ORDER);
     sorted.addAll(names);
     for (String name : sorted) {
       for (LockTable.Waiter w : locks.grantable(name)) {

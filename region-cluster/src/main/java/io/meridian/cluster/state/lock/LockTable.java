@@ -2,6 +2,7 @@ package io.meridian.cluster.state.lock;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.meridian.api.KeyPath;
+import io.meridian.api.Limits;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Error;
 import io.meridian.api.v1.KeyValue;
@@ -69,13 +70,13 @@ public final class LockTable {
           KeyPath.abbreviate(name));
     }
     int keyBytes = KeyPath.utf8Length(keyOf(name, 1));
-    if (keyBytes > io.meridian.api.Limits.MAX_KEY_BYTES) {
+    if (keyBytes > Limits.MAX_KEY_BYTES) {
       throw MeridianException.of(
           Error.Code.KEY_TOO_LARGE,
           "lock: %s (its waiter keys would be %d bytes, expected: <= %d)",
           KeyPath.abbreviate(name),
           keyBytes,
-          io.meridian.api.Limits.MAX_KEY_BYTES);
+          Limits.MAX_KEY_BYTES);
     }
   }
 

@@ -1,0 +1,260 @@
+package io.meridian.cluster.state;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.protobuf.ByteString;
+import io.meridian.api.v1.Compare;
+import io.meridian.api.v1.DeleteRangeRequest;
+import io.meridian.api.v1.Error;
+import io.meridian.api.v1.KeyValue;
+import io.meridian.api.v1.LeaseRevokeRequest;
+import io.meridian.api.v1.LockMode;
+import io.meridian.api.v1.LockReleaseRequest;
+import io.meridian.api.v1.PutRequest;
+import io.meridian.api.v1.RangeRequest;
+import io.meridian.api.v1.RangeResponse;
+import io.meridian.api.v1.RequestOp;
+import io.meridian.api.v1.Role;
+import io.meridian.api.v1.TxnRequest;
+import io.meridian.cluster.proto.Command;
+import io.meridian.cluster.proto.InitShard;
+import io.meridian.cluster.proto.LeaderStart;
+import io.meridian.cluster.proto.LeaseCheckpoint;
+import io.meridian.cluster.proto.LeaseExpire;
+import io.meridian.cluster.proto.LeaseGrant;
+import io.meridian.cluster.proto.LockAcquire;
+import io.meridian.cluster.proto.LockCancel;
+import io.meridian.cluster.proto.SetRole;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+/** A test driver around {@link ShardState}: builds commands, applies them, reads back. */
+final class Shard {
+  static final int SHARD = 3;
+  static final long QUOTA = 1L << 30;
+
+  final ShardState state;
+  long now = 1_000_000;
+  long term = 1;
+
+  Shard(ShardState state) {
+    this.state = state;
+  }
+
+  /** An initialized PRIMARY shard at epoch 1, with a generous quota. */
+  static Shard primary() {
+    return primary(QUOTA, 1000);
+  }
+
+  static Shard primary(long quota, int dedupCapacity) {
+    Shard s = new Shard(new ShardState(SHARD, quota, dedupCapacity));
+    s.ok(s.init(Role.PRIMARY, 1));
+    s.ok(s.apply(Command.newBuilder().setLeaderStart(LeaderStart.newBuilder().setLeader("n1"))));
+    return s;
+  }
+
+  static ByteString bytes(String s) {
+    return ByteString.copyFrom(s, StandardCharsets.UTF_8);
+  }
+
+  ApplyResult apply(Command.Builder command) {
+    return state.apply(command.setNowMs(now).build(), term);
+  }
+
+  ApplyResult ok(ApplyResult r) {
+    assertThat(r.result().hasError()).as("error: %s", r.result().getError()).isFalse();
+    return r;
+  }
+
+  static Error.Code code(ApplyResult r) {
+    assertThat(r.result().hasError()).as("expected an error, got %s", r.result()).isTrue();
+    return r.result().getError().getCode();
+  }
+
+  ApplyResult init(Role role, long epoch) {
+    return apply(
+        Command.newBuilder()
+            .setInitShard(InitShard.newBuilder().setShard(SHARD).setRole(role).setEpoch(epoch)));
+  }
+
+  ApplyResult setRole(Role role, long epoch) {
+    return apply(
+        Command.newBuilder().setSetRole(SetRole.newBuilder().setRole(role).setEpoch(epoch)));
+  }
+
+  ApplyResult leaderStart(long newTerm) {
+    term = newTerm;
+    return apply(Command.newBuilder().setLeaderStart(LeaderStart.getDefaultInstance()));
+  }
+
+  ApplyResult put(String key, String value) {
+    return put(key, value, 0);
+  }
+
+  ApplyResult put(String key, String value, long lease) {
+    return apply(Command.newBuilder().setPut(putReq(key, value, lease)));
+  }
+
+  static PutRequest putReq(String key, String value, long lease) {
+    return PutRequest.newBuilder()
+        .setKey(key)
+        .setValue(bytes(value))
+        .setLease(lease)
+        .setPrevKv(true)
+        .build();
+  }
+
+  ApplyResult delete(String key) {
+    return apply(
+        Command.newBuilder()
+            .setDeleteRange(DeleteRangeRequest.newBuilder().setKey(key).setPrevKv(true)));
+  }
+
+  ApplyResult deletePrefix(String prefix) {
+    return apply(
+        Command.newBuilder()
+            .setDeleteRange(
+                DeleteRangeRequest.newBuilder().setKey(prefix).setPrefix(true).setPrevKv(true)));
+  }
+
+  ApplyResult txn(TxnRequest.Builder txn) {
+    return apply(Command.newBuilder().setTxn(txn));
+  }
+
+  static RequestOp opPut(String key, String value) {
+    return RequestOp.newBuilder().setRequestPut(putReq(key, value, 0)).build();
+  }
+
+  static RequestOp opDelete(String key) {
+    return RequestOp.newBuilder()
+        .setRequestDeleteRange(DeleteRangeRequest.newBuilder().setKey(key))
+        .build();
+  }
+
+  static RequestOp opDeletePrefix(String key) {
+    return RequestOp.newBuilder()
+        .setRequestDeleteRange(DeleteRangeRequest.newBuilder().setKey(key).setPrefix(true))
+        .build();
+  }
+
+  static RequestOp opGet(String key) {
+    return RequestOp.newBuilder().setRequestRange(RangeRequest.newBuilder().setKey(key)).build();
+  }
+
+  static Compare cmpVersion(String key, Compare.Result result, long version) {
+    return Compare.newBuilder()
+        .setKey(key)
+        .setTarget(Compare.Target.VERSION)
+        .setResult(result)
+        .setVersion(version)
+        .build();
+  }
+
+  ApplyResult compact(long revision) {
+    return apply(
+        Command.newBuilder()
+            .setCompact(io.meridian.api.v1.CompactionRequest.newBuilder().setRevision(revision)));
+  }
+
+  ApplyResult grantResult(String namespace, long ttlMs, long id) {
+    return apply(
+        Command.newBuilder()
+            .setLeaseGrant(
+                LeaseGrant.newBuilder().setNamespace(namespace).setTtlMs(ttlMs).setId(id)));
+  }
+
+  long grant(String namespace) {
+    return ok(grantResult(namespace, 10_000, 0)).result().getLeaseGrant().getId();
+  }
+
+  ApplyResult revoke(long id) {
+    return apply(Command.newBuilder().setLeaseRevoke(LeaseRevokeRequest.newBuilder().setId(id)));
+  }
+
+  ApplyResult expire(long... ids) {
+    LeaseExpire.Builder b = LeaseExpire.newBuilder();
+    for (long id : ids) {
+      b.addIds(id);
+    }
+    return apply(Command.newBuilder().setLeaseExpire(b));
+  }
+
+  ApplyResult checkpoint(long id, long remainingMs) {
+    return apply(
+        Command.newBuilder()
+            .setLeaseCheckpoint(
+                LeaseCheckpoint.newBuilder()
+                    .addLeases(
+                        LeaseCheckpoint.Remaining.newBuilder()
+                            .setId(id)
+                            .setRemainingMs(remainingMs))));
+  }
+
+  ApplyResult acquire(String name, long lease, LockMode mode, long deadlineMs) {
+    return acquire(name, lease, mode, deadlineMs, false);
+  }
+
+  ApplyResult acquire(
+      String name, long lease, LockMode mode, long deadlineMs, boolean hierarchical) {
+    return apply(
+        Command.newBuilder()
+            .setLockAcquire(
+                LockAcquire.newBuilder()
+                    .setName(name)
+                    .setLease(lease)
+                    .setMode(mode)
+                    .setDeadlineMs(deadlineMs)
+                    .setHierarchical(hierarchical)));
+  }
+
+  ApplyResult release(String name, long lease) {
+    return apply(
+        Command.newBuilder()
+            .setLockRelease(LockReleaseRequest.newBuilder().setName(name).setLease(lease)));
+  }
+
+  ApplyResult cancel(String name, long lease) {
+    return apply(
+        Command.newBuilder()
+            .setLockCancel(
+                LockCancel.newBuilder()
+                    .addWaiters(LockCancel.Waiter.newBuilder().setName(name).setLease(lease))));
+  }
+
+  /** The current value of {@code key}, or null. */
+  KeyValue get(String key) {
+    RangeResponse r = state.range(RangeRequest.newBuilder().setKey(key).build());
+    return r.getKvsCount() == 0 ? null : r.getKvs(0);
+  }
+
+  String value(String key) {
+    KeyValue kv = get(key);
+    return kv == null ? null : kv.getValue().toStringUtf8();
+  }
+
+  List<KeyValue> prefix(String prefix) {
+    return state
+        .range(RangeRequest.newBuilder().setKey(prefix).setPrefix(true).build())
+        .getKvsList();
+  }
+
+  byte[] hash() {
+    return state.stateHash();
+  }
+
+  /** A copy made through a snapshot round trip. */
+  ShardState reloaded() {
+    try {
+      ByteArrayOutputStream out = new ByteArrayOutputStream();
+      state.writeSnapshot(out);
+      return ShardState.readSnapshot(
+          new ByteArrayInputStream(out.toByteArray()), state.stats().quotaBytes(), 1000);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}

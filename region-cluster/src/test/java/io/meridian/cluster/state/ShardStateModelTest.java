@@ -1,0 +1,254 @@
+package io.meridian.cluster.state;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.meridian.api.MeridianException;
+import io.meridian.api.v1.Compare;
+import io.meridian.api.v1.Error;
+import io.meridian.api.v1.KeyValue;
+import io.meridian.api.v1.LockInspectResponse;
+import io.meridian.api.v1.LockMode;
+import io.meridian.api.v1.LockOwner;
+import io.meridian.api.v1.RangeRequest;
+import io.meridian.api.v1.TxnRequest;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+
+/**
+ * Random command sequences against a simple model made of plain maps: after every step the result
+ * code, the revision, every key (current and at a random retained past revision) and every lock
+ * queue must match the model; at the end a snapshot round trip must give the same hash and the same
+ * reads.
+ *
+ * <p>jqwik prints the seed of a failing run; replay it with {@code @Property(seed = "...")} on
+ * {@link #behavesLikeTheModel}.
+ */
+class ShardStateModelTest {
+  private static final String[] KEYS = {"/a/k0", "/a/k1", "/a/k2", "/a/x/k3", "/b/k0", "/b/k1"};
+  private static final String[] PREFIXES = {"/a/", "/a/x/", "/b/", "/"};
+  private static final String[] LOCKS = {"/a/l0", "/a/l1"};
+
+  sealed interface Action {}
+
+  record Put(int key, int value, int lease) implements Action {}
+
+  record Delete(int key) implements Action {}
+
+  record DeletePrefix(int prefix) implements Action {}
+
+  record Txn(int cmpKey, int version, int putKey, int otherKey, boolean deleteOther)
+      implements Action {}
+
+  record Compact(int back) implements Action {}
+
+  record Grant(boolean namespaceA) implements Action {}
+
+  record Revoke(int lease, boolean expire) implements Action {}
+
+  record Acquire(int lock, int lease, boolean shared, boolean waits) implements Action {}
+
+  record Release(int lock, int lease) implements Action {}
+
+  @Provide
+  Arbitrary<List<Action>> actions() {
+    Arbitrary<Integer> key = Arbitraries.integers().between(0, KEYS.length - 1);
+    Arbitrary<Integer> small = Arbitraries.integers().between(0, 5);
+    Arbitrary<Action> put = Combinators.combine(key, small, small).as(Put::new);
+    Arbitrary<Action> delete = key.map(Delete::new);
+    Arbitrary<Action> deletePrefix =
+        Arbitraries.integers().between(0, PREFIXES.length - 1).map(DeletePrefix::new);
+    Arbitrary<Action> txn =
+        Combinators.combine(
+                key, Arbitraries.integers().between(0, 2), key, key, Arbitraries.of(true, false))
+            .as(Txn::new);
+    Arbitrary<Action> compact = Arbitraries.integers().between(0, 4).map(Compact::new);
+    Arbitrary<Action> grant = Arbitraries.of(true, true, false).map(Grant::new);
+    Arbitrary<Action> revoke =
+        Combinators.combine(small, Arbitraries.of(true, false)).as(Revoke::new);
+    Arbitrary<Action> acquire =
+        Combinators.combine(
+                Arbitraries.integers().between(0, 1),
+                small,
+                Arbitraries.of(true, false),
+                Arbitraries.of(true, false))
+            .as(Acquire::new);
+    Arbitrary<Action> release =
+        Combinators.combine(Arbitraries.integers().between(0, 1), small).as(Release::new);
+    return Arbitraries.frequencyOf(
+            net.jqwik.api.Tuple.of(6, put),
+            net.jqwik.api.Tuple.of(2, delete),
+            net.jqwik.api.Tuple.of(1, deletePrefix),
+            net.jqwik.api.Tuple.of(2, txn),
+            net.jqwik.api.Tuple.of(1, compact),
+            net.jqwik.api.Tuple.of(2, grant),
+            net.jqwik.api.Tuple.of(1, revoke),
+            net.jqwik.api.Tuple.of(3, acquire),
+            net.jqwik.api.Tuple.of(2, release))
+        .list()
+        .ofMinSize(1)
+        .ofMaxSize(60);
+  }
+
+  @Property(tries = 1000)
+  void behavesLikeTheModel(@ForAll("actions") List<Action> actions) {
+    Shard s = Shard.primary();
+    Model m = new Model();
+    for (Action action : actions) {
+      ApplyResult r = apply(s, m, action);
+      assertThat(r.revision()).as("revision after %s", action).isEqualTo(m.rev);
+      compare(s.state, m, action);
+    }
+    ShardState copy = s.reloaded();
+    assertThat(copy.stateHash()).isEqualTo(s.hash());
+    compare(copy, m, "snapshot");
+    assertThat(copy.stats()).isEqualTo(s.state.stats());
+  }
+
+  /** Applies {@code action} to both and checks the outcome code; returns the state's result. */
+  private ApplyResult apply(Shard s, Model m, Action action) {
+    Error.Code expected;
+    ApplyResult r;
+    if (action instanceof Put p) {
+      String key = KEYS[p.key()];
+      long lease = p.lease() == 0 ? 0 : m.leaseAt(p.lease());
+      r = s.put(key, "v" + p.value(), lease);
+      expected = m.put(key, "v" + p.value(), lease);
+    } else if (action instanceof Delete d) {
+      r = s.delete(KEYS[d.key()]);
+      expected = m.deletePrefix(KEYS[d.key()], true);
+    } else if (action instanceof DeletePrefix d) {
+      r = s.deletePrefix(PREFIXES[d.prefix()]);
+      expected = m.deletePrefix(PREFIXES[d.prefix()], false);
+    } else if (action instanceof Txn t) {
+      String cmpKey = KEYS[t.cmpKey()];
+      TxnRequest.Builder txn =
+          TxnRequest.newBuilder()
+              .addCompare(Shard.cmpVersion(cmpKey, Compare.Result.EQUAL, t.version()))
+              .addSuccess(Shard.opPut(KEYS[t.putKey()], "t"))
+              .addSuccess(
+                  t.deleteOther()
+                      ? Shard.opDelete(KEYS[t.otherKey()])
+                      : Shard.opPut(KEYS[t.otherKey()], "u"))
+              .addFailure(Shard.opDelete(KEYS[t.putKey()]));
+      r = s.txn(txn);
+      expected = m.txn(cmpKey, t.version(), KEYS[t.putKey()], KEYS[t.otherKey()], t.deleteOther());
+    } else if (action instanceof Compact c) {
+      long target = m.rev - c.back();
+      r = s.compact(target);
+      expected = m.compact(target);
+    } else if (action instanceof Grant g) {
+      r = s.grantResult(g.namespaceA() ? "a" : "b", 10_000, 0);
+      expected = m.grant(g.namespaceA() ? "a" : "b");
+      if (expected == null) {
+        assertThat(r.result().getLeaseGrant().getId()).isEqualTo(m.lastGranted);
+      }
+    } else if (action instanceof Revoke v) {
+      long id = m.leaseAt(v.lease());
+      r = v.expire() ? s.expire(id) : s.revoke(id);
+      expected = m.revoke(id, v.expire());
+    } else if (action instanceof Acquire a) {
+      long id = m.leaseAt(a.lease());
+      LockMode mode = a.shared() ? LockMode.SHARED : LockMode.EXCLUSIVE;
+      r = s.acquire(LOCKS[a.lock()], id, mode, a.waits() ? s.now + 1000 : 0);
+      expected = m.acquire(LOCKS[a.lock()], id, a.shared(), a.waits());
+    } else if (action instanceof Release rel) {
+      long id = m.leaseAt(rel.lease());
+      r = s.release(LOCKS[rel.lock()], id);
+      expected = m.release(LOCKS[rel.lock()], id);
+    } else {
+      throw new IllegalStateException("unknown action " + action);
+    }
+    if (expected == null) {
+      assertThat(r.result().hasError()).as("%s: %s", action, r.result().getError()).isFalse();
+    } else {
+      assertThat(r.result().getError().getCode()).as("%s", action).isEqualTo(expected);
+    }
+    return r;
+  }
+
+  private void compare(ShardState state, Model m, Object step) {
+    assertThat(userKeys(state, 0)).as("keys after %s", step).isEqualTo(m.live);
+    // One retained past revision per step.
+    long low = Math.max(1, m.compactRev);
+    if (m.rev >= low) {
+      long rev = low + Math.floorMod(m.rev * 31 + m.live.size(), m.rev - low + 1);
+      assertThat(userKeys(state, rev))
+          .as("keys at %d after %s", rev, step)
+          .isEqualTo(m.history.get(rev));
+    }
+    if (m.compactRev > 1) {
+      assertThatThrownBy(
+              () ->
+                  state.range(
+                      RangeRequest.newBuilder()
+                          .setKey("/")
+                          .setPrefix(true)
+                          .setRevision(m.compactRev - 1)
+                          .build()))
+          .isInstanceOfSatisfying(
+              MeridianException.class, e -> assertThat(e.code()).isEqualTo(Error.Code.COMPACTED));
+    }
+    for (String lock : LOCKS) {
+      LockInspectResponse inspect = state.inspectLock(lock);
+      List<String> actual = new ArrayList<>();
+      inspect.getHoldersList().forEach(o -> actual.add(describe(o, true)));
+      inspect.getWaitersList().forEach(o -> actual.add(describe(o, false)));
+      List<String> expected = new ArrayList<>();
+      for (Model.Entry e : m.locks.getOrDefault(lock, List.of())) {
+        if (e.grantRev != 0) {
+          expected.add(e.describe());
+        }
+      }
+      for (Model.Entry e : m.locks.getOrDefault(lock, List.of())) {
+        if (e.grantRev == 0) {
+          expected.add(e.describe());
+        }
+      }
+      assertThat(actual).as("lock %s after %s", lock, step).isEqualTo(expected);
+    }
+    assertThat(state.leases("").stream().map(LeaseView::id).toList())
+        .isEqualTo(new ArrayList<>(m.leases.keySet()));
+  }
+
+  private static String describe(LockOwner o, boolean holder) {
+    return o.getLease()
+        + "/"
+        + o.getMode()
+        + "/c"
+        + o.getCreateRevision()
+        + "/g"
+        + o.getGrantRevision()
+        + "/t"
+        + o.getFencingToken()
+        + (holder ? "/held" : "/waiting");
+  }
+
+  private static Map<String, String> userKeys(ShardState state, long rev) {
+    Map<String, String> out = new TreeMap<>();
+    for (KeyValue kv :
+        state
+            .range(RangeRequest.newBuilder().setKey("/").setPrefix(true).setRevision(rev).build())
+            .getKvsList()) {
+      if (!kv.getKey().contains("/.meridian/")) {
+        out.put(
+            kv.getKey(),
+            Model.describe(
+                kv.getValue().toStringUtf8(),
+                kv.getCreateRevision(),
+                kv.getModRevision(),
+                kv.getVersion(),
+                kv.getLease()));
+      }
+    }
+    return out;
+  }
+}
