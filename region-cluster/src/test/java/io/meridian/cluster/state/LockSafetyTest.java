@@ -29,6 +29,13 @@ class LockSafetyTest {
   /** A grant, open until released. */
   private record Hold(long lease, boolean shared, long grantRevision, long token) {}
 
+  /** A finished hold: [grantRevision, releaseRevision). */
+  private record Interval(boolean shared, long grantRevision, long releaseRevision) {
+    boolean overlaps(Interval o) {
+      return grantRevision < o.releaseRevision && o.grantRevision < releaseRevision;
+    }
+  }
+
   @Property(tries = 500)
   void holdsNeverOverlapAndTokensIncrease(
       @ForAll @IntRange(min = 2, max = 6) int leases,
@@ -44,6 +51,7 @@ class LockSafetyTest {
     }
     Set<Long> queued = new LinkedHashSet<>();
     Map<Long, Hold> open = new HashMap<>();
+    List<Interval> closed = new ArrayList<>();
     long lastToken = 0;
     long lastGrantRevision = 0;
     int grants = 0;
@@ -77,7 +85,10 @@ class LockSafetyTest {
       }
       for (LockEvent event : r.lockEvents()) {
         if (event instanceof LockEvent.Removed removed) {
-          open.remove(removed.lease());
+          Hold hold = open.remove(removed.lease());
+          if (hold != null) {
+            closed.add(new Interval(hold.shared(), hold.grantRevision(), removed.revision()));
+          }
           assertThat(removed.revision()).isEqualTo(r.revision());
         } else if (event instanceof LockEvent.Granted granted) {
           grants++;
@@ -107,6 +118,15 @@ class LockSafetyTest {
       assertThat(s.state.stats().lockHolders()).isEqualTo(open.size());
     }
     assertThat(grants).isPositive();
+    for (int i = 0; i < closed.size(); i++) {
+      for (int j = i + 1; j < closed.size(); j++) {
+        Interval a = closed.get(i);
+        Interval b = closed.get(j);
+        if (!a.shared() || !b.shared()) {
+          assertThat(a.overlaps(b)).as("%s overlaps %s", a, b).isFalse();
+        }
+      }
+    }
     assertThat(new Shard(s.reloaded()).state.inspectLock(LOCK))
         .isEqualTo(s.state.inspectLock(LOCK));
   }

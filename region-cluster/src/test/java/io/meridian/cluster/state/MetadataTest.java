@@ -68,6 +68,37 @@ class MetadataTest {
   }
 
   @Test
+  void everyWriteIsRefusedOutsidePrimaryAndChangesNothing() {
+    for (Role role : new Role[] {Role.STANDBY, Role.FENCED}) {
+      Shard s = Shard.primary();
+      long lease = s.grant("a");
+      s.ok(s.put("/a/k", "v"));
+      s.ok(s.acquire("/a/l", lease, io.meridian.api.v1.LockMode.EXCLUSIVE, 0));
+      s.ok(s.setRole(role, 2));
+      byte[] before = s.hash();
+      Error.Code expected = role == Role.STANDBY ? Error.Code.NOT_PRIMARY : Error.Code.FENCED;
+      java.util.List<ApplyResult> results =
+          java.util.List.of(
+              s.put("/a/k", "w"),
+              s.delete("/a/k"),
+              s.txn(io.meridian.api.v1.TxnRequest.newBuilder().addSuccess(Shard.opGet("/a/k"))),
+              s.grantResult("a", 1000, 0),
+              s.revoke(lease),
+              s.acquire("/a/m", lease, io.meridian.api.v1.LockMode.EXCLUSIVE, 0),
+              s.release("/a/l", lease),
+              s.cancel("/a/l", lease));
+      for (ApplyResult r : results) {
+        assertThat(code(r)).as("%s: %s", role, r).isEqualTo(expected);
+      }
+      // Lease expiry and checkpoints are silently ignored.
+      assertThat(s.ok(s.expire(lease)).changes()).isEmpty();
+      s.ok(s.checkpoint(lease, 5));
+      assertThat(s.hash()).isEqualTo(before);
+      assertThat(s.state.revision()).isEqualTo(3);
+    }
+  }
+
+  @Test
   void leaderStartRecordsTheTerm() {
     Shard s = Shard.primary();
     ApplyResult r = s.ok(s.leaderStart(12));

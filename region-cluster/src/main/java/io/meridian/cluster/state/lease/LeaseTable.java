@@ -4,6 +4,7 @@ import io.meridian.api.KeyPath;
 import io.meridian.cluster.proto.LeaseRecord;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeMap;
@@ -44,9 +45,9 @@ public final class LeaseTable {
       return record.getNamespace();
     }
 
-    /** The attached keys, in key order (a live view: copy before mutating the store). */
+    /** The attached keys, in key order (a read-only live view: copy before deleting them). */
     public Set<String> keys() {
-      return keys;
+      return Collections.unmodifiableSet(keys);
     }
   }
 
