@@ -57,6 +57,7 @@ public record NodeConfig(
       Long quotaBytes,
       Integer dedupCapacity,
       Long compactionRetentionRevisions,
+      Long compactionRetentionMs,
       Long compactionIntervalMs) {}
 
   private static final ObjectMapper YAML =
@@ -101,7 +102,7 @@ public record NodeConfig(
     Raft r = raft == null ? new Raft(null, null, null, null, null) : raft;
     Lease l = lease == null ? new Lease(null, null, null, null) : lease;
     Lock k = lock == null ? new Lock(null) : lock;
-    Storage s = storage == null ? new Storage(null, null, null, null) : storage;
+    Storage s = storage == null ? new Storage(null, null, null, null, null) : storage;
     return new NodeConfig(
         member,
         region == null ? "local" : region,
@@ -126,6 +127,7 @@ public record NodeConfig(
             or(s.quotaBytes(), 1L << 30),
             or(s.dedupCapacity(), 100_000),
             or(s.compactionRetentionRevisions(), 100_000L),
+            or(s.compactionRetentionMs(), 0L),
             or(s.compactionIntervalMs(), 60_000L)));
   }
 

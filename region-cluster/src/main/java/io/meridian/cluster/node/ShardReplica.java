@@ -75,6 +75,8 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   private final AtomicBoolean cancelInFlight = new AtomicBoolean();
   private final List<ScheduledFuture<?>> duties;
   private volatile long leaderTerm = -1;
+  // (wall time, revision) samples taken by the compaction duty, oldest first; duty thread only.
+  private final java.util.ArrayDeque<long[]> revisionsByTime = new java.util.ArrayDeque<>();
 
   ShardReplica(
       NodeConfig config,
@@ -102,6 +104,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     metrics.gauge("meridian.lock.holders", tags, this, r -> r.read(s -> s.stats().lockHolders()));
     metrics.gauge("meridian.revision", tags, this, r -> r.read(ShardState::revision));
     metrics.gauge("meridian.raft.applied.index", tags, this, r -> r.info().getLastAppliedIndex());
+    metrics.gauge("meridian.raft.commit.index", tags, this, ShardReplica::commitIndex);
     metrics.gauge("meridian.state.bytes", tags, this, r -> r.read(s -> s.stats().stateBytes()));
     stateMachine.setHooks(this);
     this.duties =
@@ -162,6 +165,33 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
 
   public ShardStateMachine stateMachine() {
     return stateMachine;
+  }
+
+  /** Takes a snapshot of this replica now; completes with its log index. */
+  public CompletableFuture<Long> snapshot() {
+    try {
+      return server
+          .snapshotManagementAsync(
+              org.apache.ratis.protocol.SnapshotManagementRequest.newCreate(
+                  org.apache.ratis.protocol.ClientId.randomId(),
+                  server.getId(),
+                  groupId,
+                  0,
+                  30_000))
+          .thenApply(
+              reply -> {
+                if (!reply.isSuccess()) {
+                  throw MeridianException.of(
+                      Error.Code.UNAVAILABLE,
+                      "shard %d: snapshot failed: %s",
+                      spec.id(),
+                      String.valueOf(reply.getException()));
+                }
+                return reply.getLogIndex();
+              });
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
   }
 
   /** The first index still in this node's Raft log (above 0 once a purge happened). */
@@ -505,13 +535,29 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     }
   }
 
+  /**
+   * Automatic compaction, by revision count and/or by age: keeps the last {@code
+   * compaction-retention-revisions} revisions and every revision younger than {@code
+   * compaction-retention-ms}, whichever keeps more. Ages come from (time, revision) samples this
+   * duty takes each round, so they are only as fine as {@code compaction-interval-ms}.
+   */
   private void compact() {
     try {
-      long retention = config.storage().compactionRetentionRevisions();
-      if (retention == 0 || !leading()) {
+      long now = clock.nowMillis();
+      long revision = read(ShardState::revision);
+      revisionsByTime.addLast(new long[] {now, revision});
+      long retentionRevisions = config.storage().compactionRetentionRevisions();
+      long retentionMs = config.storage().compactionRetentionMs();
+      if ((retentionRevisions == 0 && retentionMs == 0) || !leading()) {
         return;
       }
-      long target = read(s -> s.revision() - retention);
+      long target = Long.MAX_VALUE;
+      if (retentionRevisions > 0) {
+        target = revision - retentionRevisions;
+      }
+      if (retentionMs > 0) {
+        target = Math.min(target, revisionAtOrBefore(now - retentionMs));
+      }
       if (target <= read(ShardState::compactRevision)) {
         return;
       }
@@ -522,6 +568,19 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     } catch (RuntimeException e) {
       log.warn("shard={} automatic compaction failed", spec.id(), e);
     }
+  }
+
+  /** The newest sampled revision taken at or before {@code time}, 0 if none is that old. */
+  private long revisionAtOrBefore(long time) {
+    long found = 0;
+    while (!revisionsByTime.isEmpty() && revisionsByTime.peekFirst()[0] <= time) {
+      found = revisionsByTime.pollFirst()[1];
+    }
+    if (found > 0) {
+      // Keep it: it stays the answer until a younger sample ages past the window.
+      revisionsByTime.addFirst(new long[] {time, found});
+    }
+    return found;
   }
 
   @Override

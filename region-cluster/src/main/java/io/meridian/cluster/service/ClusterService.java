@@ -7,6 +7,8 @@ import io.meridian.api.v1.MemberListRequest;
 import io.meridian.api.v1.MemberListResponse;
 import io.meridian.api.v1.ResponseHeader;
 import io.meridian.api.v1.ShardStatus;
+import io.meridian.api.v1.SnapshotRequest;
+import io.meridian.api.v1.SnapshotResponse;
 import io.meridian.api.v1.StatusRequest;
 import io.meridian.api.v1.StatusResponse;
 import io.meridian.cluster.config.NodeConfig;
@@ -63,6 +65,32 @@ public final class ClusterService extends ClusterGrpc.ClusterImplBase {
       b.setCommitIndex(replica.commitIndex());
     }
     return b.setHeader(replica.header(ResponseHeader.getDefaultInstance())).build();
+  }
+
+  @Override
+  public void snapshot(SnapshotRequest request, StreamObserver<SnapshotResponse> observer) {
+    Calls.reply(
+        observer,
+        () -> {
+          SnapshotResponse.Builder b = SnapshotResponse.newBuilder();
+          CompletableFuture<Void> all = CompletableFuture.completedFuture(null);
+          for (ShardReplica replica : shards.all()) {
+            all =
+                all.thenCompose(
+                    v ->
+                        replica
+                            .snapshot()
+                            .thenAccept(
+                                index -> {
+                                  synchronized (b) {
+                                    b.putSnapshotIndex(replica.shard(), index);
+                                  }
+                                }));
+          }
+          ShardReplica first = shards.all().iterator().next();
+          return all.thenApply(
+              v -> b.setHeader(first.header(ResponseHeader.getDefaultInstance())).build());
+        });
   }
 
   @Override

@@ -146,6 +146,9 @@ class RegionClusterTest {
               .acquire(
                   LockAcquireRequest.newBuilder().setName("/r/jobs/a").setLease(lease).build());
       revision = c.cluster().status(StatusRequest.getDefaultInstance()).getHeader().getRevision();
+      // An on-demand snapshot as well as the automatic ones.
+      var snapshot = c.cluster().snapshot(io.meridian.api.v1.SnapshotRequest.getDefaultInstance());
+      assertThat(snapshot.getSnapshotIndexMap().get(0)).isGreaterThan(0);
     } finally {
       cluster.close();
     }
@@ -164,6 +167,29 @@ class RegionClusterTest {
       assertThat(lock.getHeader().getRevision()).isEqualTo(revision);
     } finally {
       cluster.close();
+    }
+  }
+
+  @Test
+  void automaticCompactionByAgeKeepsRecentHistoryOnly() throws Exception {
+    Map<String, Map<String, Object>> o = TestClusters.fast();
+    o.put(
+        "storage",
+        new HashMap<>(
+            Map.of(
+                "compaction-retention-revisions", 0,
+                "compaction-retention-ms", 1000,
+                "compaction-interval-ms", 200)));
+    try (DevCluster cluster = TestClusters.start(dir, o)) {
+      Clients c = Clients.of(cluster.node(0));
+      c.put("/age/a", "1");
+      c.put("/age/a", "2");
+      ShardReplica replica = cluster.node(0).replicas().get(0);
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> replica.read(s -> s.compactRevision()) >= 2);
+      // The latest version always survives compaction.
+      assertThat(c.prefix("/age/").getKvs(0).getValue().toStringUtf8()).isEqualTo("2");
     }
   }
 
