@@ -1,7 +1,6 @@
 package io.meridian.cluster.service;
 
 import io.grpc.stub.StreamObserver;
-import io.meridian.api.KeyPath;
 import io.meridian.api.Limits;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.CompactionRequest;
@@ -15,7 +14,6 @@ import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.PutResponse;
 import io.meridian.api.v1.RangeRequest;
 import io.meridian.api.v1.RangeResponse;
-import io.meridian.api.v1.RequestOp;
 import io.meridian.api.v1.TxnRequest;
 import io.meridian.api.v1.TxnResponse;
 import io.meridian.cluster.node.ShardReplica;
@@ -37,7 +35,6 @@ public final class KvService extends KVGrpc.KVImplBase {
     Calls.reply(
         observer,
         () -> {
-          checkRange(request);
           ShardReplica replica = shards.forRequest();
           return read(
                   replica, Query.newBuilder().setRange(request).build(), request.getConsistency())
@@ -83,7 +80,6 @@ public final class KvService extends KVGrpc.KVImplBase {
     Calls.reply(
         observer,
         () -> {
-          checkDelete(request);
           ShardReplica replica = shards.forRequest();
           return replica
               .propose(
@@ -137,39 +133,16 @@ public final class KvService extends KVGrpc.KVImplBase {
         });
   }
 
-  static void checkRange(RangeRequest request) {
-    if (request.getPrefix()) {
-      if (!request.getKey().startsWith("/")) {
-        throw MeridianException.of(
-            Error.Code.INVALID_ARGUMENT,
-            "key: %s (expected: a prefix that begins with '/')",
-            KeyPath.abbreviate(request.getKey()));
-      }
-    } else {
-      KeyPath.checkReadable(request.getKey());
-    }
-    if (request.getLimit() < 0) {
-      throw MeridianException.of(
-          Error.Code.INVALID_ARGUMENT, "limit: %d (expected: >= 0)", request.getLimit());
-    }
-    if (request.getRevision() < 0) {
-      throw MeridianException.of(
-          Error.Code.INVALID_ARGUMENT, "revision: %d (expected: >= 0)", request.getRevision());
-    }
-  }
+  // Requests are validated by the state machine, which refuses bad input without changing
+  // state. Here only what must hold before a log entry exists: sizes.
 
   static void checkPut(PutRequest request) {
-    KeyPath.checkWritable(request.getKey());
     if (request.getValue().size() > Limits.MAX_VALUE_BYTES) {
       throw MeridianException.of(
           Error.Code.VALUE_TOO_LARGE,
           "value: %d bytes (expected: <= %d)",
           request.getValue().size(),
           Limits.MAX_VALUE_BYTES);
-    }
-    if (request.getLease() < 0) {
-      throw MeridianException.of(
-          Error.Code.INVALID_ARGUMENT, "lease: %d (expected: >= 0)", request.getLease());
     }
     checkSize(request);
   }
@@ -185,37 +158,12 @@ public final class KvService extends KVGrpc.KVImplBase {
     }
   }
 
-  static void checkDelete(DeleteRangeRequest request) {
-    if (request.getPrefix()) {
-      KeyPath.checkReadable(request.getKey());
-    } else {
-      KeyPath.checkWritable(request.getKey());
-    }
-  }
-
   static void checkTxn(TxnRequest request) {
     int ops = request.getCompareCount() + request.getSuccessCount() + request.getFailureCount();
     if (ops > Limits.MAX_TXN_OPS) {
       throw MeridianException.of(
           Error.Code.TOO_MANY_OPS, "txn: %d ops (expected: <= %d)", ops, Limits.MAX_TXN_OPS);
     }
-    for (var c : request.getCompareList()) {
-      KeyPath.checkReadable(c.getKey());
-    }
-    checkOps(request.getSuccessList());
-    checkOps(request.getFailureList());
     checkSize(request);
-  }
-
-  private static void checkOps(java.util.List<RequestOp> ops) {
-    for (RequestOp op : ops) {
-      switch (op.getRequestCase()) {
-        case REQUEST_RANGE -> checkRange(op.getRequestRange());
-        case REQUEST_PUT -> checkPut(op.getRequestPut());
-        case REQUEST_DELETE_RANGE -> checkDelete(op.getRequestDeleteRange());
-        case REQUEST_NOT_SET ->
-            throw MeridianException.of(Error.Code.INVALID_ARGUMENT, "txn: an op without a request");
-      }
-    }
   }
 }

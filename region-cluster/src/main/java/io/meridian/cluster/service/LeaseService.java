@@ -1,7 +1,6 @@
 package io.meridian.cluster.service;
 
 import io.grpc.stub.StreamObserver;
-import io.meridian.api.KeyPath;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Error;
 import io.meridian.api.v1.LeaseGrantRequest;
@@ -40,7 +39,6 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
     Calls.reply(
         observer,
         () -> {
-          KeyPath.checkNamespace(request.getNamespace());
           long ttl = request.getTtl() == 0 ? limits.defaultTtlSeconds() : request.getTtl();
           if (ttl < limits.minTtlSeconds() || ttl > limits.maxTtlSeconds()) {
             throw MeridianException.of(
@@ -179,9 +177,7 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
     Calls.reply(
         observer,
         () -> {
-          if (!request.getNamespace().isEmpty()) {
-            KeyPath.checkNamespace(request.getNamespace());
-          }
+          if (!request.getNamespace().isEmpty()) {}
           ShardReplica replica = shards.forRequest();
           return replica
               .readLinearizable(Query.newBuilder().setLeaseList(request).build())

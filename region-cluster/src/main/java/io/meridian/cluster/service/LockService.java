@@ -1,7 +1,6 @@
 package io.meridian.cluster.service;
 
 import io.grpc.stub.StreamObserver;
-import io.meridian.api.KeyPath;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Error;
 import io.meridian.api.v1.LockAcquireRequest;
@@ -44,7 +43,6 @@ public final class LockService extends LockGrpc.LockImplBase {
   }
 
   private CompletableFuture<LockAcquireResponse> acquire(LockAcquireRequest request) {
-    checkName(request.getName());
     if (request.getTimeoutMs() < 0 || request.getTimeoutMs() > limits.maxWaitMs()) {
       throw MeridianException.of(
           Error.Code.INVALID_ARGUMENT,
@@ -128,7 +126,6 @@ public final class LockService extends LockGrpc.LockImplBase {
     Calls.reply(
         observer,
         () -> {
-          checkName(request.getName());
           ShardReplica replica = shards.forLease(request.getLease());
           return replica
               .propose(
@@ -149,7 +146,6 @@ public final class LockService extends LockGrpc.LockImplBase {
     Calls.reply(
         observer,
         () -> {
-          checkName(request.getName());
           ShardReplica replica = shards.forRequest();
           return replica
               .readLinearizable(Query.newBuilder().setLockInspect(request).build())
@@ -159,15 +155,5 @@ public final class LockService extends LockGrpc.LockImplBase {
                     return i.toBuilder().setHeader(replica.header(i.getHeader())).build();
                   });
         });
-  }
-
-  private static void checkName(String name) {
-    KeyPath.checkWritable(name);
-    if (name.indexOf('/', 1) < 0 || name.endsWith("/")) {
-      throw MeridianException.of(
-          Error.Code.INVALID_ARGUMENT,
-          "name: %s (expected: /<namespace>/<lock path>, e.g. /team-a/jobs/report)",
-          KeyPath.abbreviate(name));
-    }
   }
 }

@@ -17,7 +17,6 @@ import io.meridian.api.v1.ResponseHeader;
 import io.meridian.cluster.proto.CommandResult;
 import io.meridian.cluster.state.kv.KeyRange;
 import io.meridian.cluster.state.kv.MvccStore;
-import io.meridian.cluster.state.lease.LeaseTable;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -111,30 +110,12 @@ final class KvCommands {
     }
   }
 
-  /** Checks that lease {@code id} (if non-zero) exists and belongs to {@code key}'s namespace. */
-  void checkLeaseFor(long id, String key) {
-    if (id == 0) {
-      return;
-    }
-    LeaseTable.Lease lease = core.leases.get(id);
-    if (lease == null) {
-      throw MeridianException.of(Error.Code.LEASE_NOT_FOUND, "lease: %d (not found)", id);
-    }
-    String ns = KeyPath.namespaceOf(key);
-    if (!lease.namespace().equals(ns)) {
-      throw MeridianException.of(
-          Error.Code.INVALID_ARGUMENT,
-          "lease: %d belongs to namespace %s (expected: a lease of namespace %s)",
-          id,
-          lease.namespace(),
-          ns);
-    }
-  }
-
   CommandResult put(PutRequest req, Batch batch) {
     core.requireWritable();
     checkPutSyntax(req);
-    checkLeaseFor(req.getLease(), req.getKey());
+    if (req.getLease() != 0) {
+      core.requireLeaseOf(req.getLease(), req.getKey());
+    }
     core.checkQuota(MvccStore.versionBytes(req.getKey(), req.getValue().size()));
     PutResponse resp = applyPut(req, batch, null);
     return CommandResult.newBuilder().setPut(resp).build();

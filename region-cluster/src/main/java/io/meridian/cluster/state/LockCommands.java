@@ -17,7 +17,6 @@ import io.meridian.cluster.proto.LockAcquireResult;
 import io.meridian.cluster.proto.LockCancel;
 import io.meridian.cluster.proto.LockWaiterValue;
 import io.meridian.cluster.state.kv.MvccStore;
-import io.meridian.cluster.state.lease.LeaseTable;
 import io.meridian.cluster.state.lock.LockTable;
 import java.util.ArrayList;
 import java.util.List;
@@ -46,7 +45,7 @@ final class LockCommands {
       throw MeridianException.of(
           Error.Code.INVALID_ARGUMENT, "lock %s: unknown mode or negative deadline", name);
     }
-    checkLease(req.getLease(), name);
+    core.requireLeaseOf(req.getLease(), name);
     LockTable.Waiter existing = core.locks.find(name, req.getLease());
     if (existing != null) {
       // A retry of an acquire that already applied: report, change nothing.
@@ -100,22 +99,6 @@ final class LockCommands {
       core.putKey(batch, key, waiting.toByteString(), req.getLease());
     }
     return result(grantable, name, req.getLease(), token, key, batch);
-  }
-
-  private void checkLease(long id, String name) {
-    LeaseTable.Lease lease = core.leases.get(id);
-    if (lease == null) {
-      throw MeridianException.of(Error.Code.LEASE_NOT_FOUND, "lease: %d (not found)", id);
-    }
-    String ns = KeyPath.namespaceOf(name);
-    if (!lease.namespace().equals(ns)) {
-      throw MeridianException.of(
-          Error.Code.INVALID_ARGUMENT,
-          "lease: %d belongs to namespace %s (expected: a lease of namespace %s)",
-          id,
-          lease.namespace(),
-          ns);
-    }
   }
 
   private CommandResult result(

@@ -104,6 +104,26 @@ final class StateCore {
    * Refuses a write that grows the state by {@code growth} bytes when the alarm is on or the quota
    * would be exceeded; a refusal raises the alarm (the one state change an error makes).
    */
+  /**
+   * Checks that lease {@code id} exists and belongs to {@code key}'s namespace: keys and locks of a
+   * namespace may only be bound to that namespace's leases, which live on the same shard.
+   */
+  void requireLeaseOf(long id, String key) {
+    LeaseTable.Lease lease = leases.get(id);
+    if (lease == null) {
+      throw MeridianException.of(Error.Code.LEASE_NOT_FOUND, "lease: %d (not found)", id);
+    }
+    String ns = KeyPath.namespaceOf(key);
+    if (!lease.namespace().equals(ns)) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT,
+          "lease: %d belongs to namespace %s (expected: a lease of namespace %s)",
+          id,
+          lease.namespace(),
+          ns);
+    }
+  }
+
   void checkQuota(long growth) {
     long bytes = stateBytes();
     if (noSpaceAlarm || bytes + growth > quotaBytes) {

@@ -162,7 +162,9 @@ final class TxnCommand {
       switch (op.getRequestCase()) {
         case REQUEST_PUT -> {
           PutRequest put = op.getRequestPut();
-          kv.checkLeaseFor(put.getLease(), put.getKey());
+          if (put.getLease() != 0) {
+            core.requireLeaseOf(put.getLease(), put.getKey());
+          }
           if (!written.add(put.getKey())) {
             throw writtenTwice(put.getKey());
           }

@@ -90,13 +90,15 @@ class ProcessClusterTest {
       }
       assertThat(kills).isEqualTo(3);
       awaitLeader(clients);
+      int[] round = {0};
       Set<String> present =
           await()
-              .atMost(Duration.ofSeconds(30))
+              .atMost(Duration.ofSeconds(90))
               .ignoreExceptions()
               .until(
+                  // Any node will do: the one killed last may still be starting.
                   () ->
-                      clients.get(0).prefix("/p/").getKvsList().stream()
+                      clients.get(round[0]++ % 3).prefix("/p/").getKvsList().stream()
                           .map(KeyValue::getKey)
                           .collect(Collectors.toSet()),
                   s -> s.size() >= acked.size());
