@@ -172,17 +172,21 @@ public final class ShardStateMachine extends BaseStateMachine {
     File target = storage.getSnapshotFile(last.getTerm(), last.getIndex());
     File tmp = new File(target.getParentFile(), target.getName() + ".tmp");
     long revision;
-    try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp.toPath()))) {
-      revision = read(s -> s.revision());
-      read(
-          s -> {
-            try {
-              s.writeSnapshot(out);
-              return null;
-            } catch (IOException e) {
-              throw new java.io.UncheckedIOException(e);
-            }
-          });
+    try (java.io.FileOutputStream file = new java.io.FileOutputStream(tmp);
+        OutputStream out = new BufferedOutputStream(file)) {
+      revision =
+          read(
+              s -> {
+                try {
+                  s.writeSnapshot(out);
+                  return s.revision();
+                } catch (IOException e) {
+                  throw new java.io.UncheckedIOException(e);
+                }
+              });
+      out.flush();
+      // Durable before it is renamed into place and announced to Ratis.
+      file.getFD().sync();
     }
     Files.move(
         tmp.toPath(),
