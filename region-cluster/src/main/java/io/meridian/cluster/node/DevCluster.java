@@ -44,6 +44,16 @@ public final class DevCluster implements AutoCloseable {
    */
   public static DevCluster plan(
       Path stateDir, int size, String region, Map<String, Map<String, Object>> overrides) {
+    return plan(stateDir, size, region, overrides, Map.of(0, Role.PRIMARY));
+  }
+
+  /** Plans a cluster whose members replicate every shard in {@code shards}, each in its role. */
+  public static DevCluster plan(
+      Path stateDir,
+      int size,
+      String region,
+      Map<String, Map<String, Object>> overrides,
+      Map<Integer, Role> shards) {
     List<int[]> ports = new ArrayList<>();
     for (int i = 0; i < size; i++) {
       ports.add(new int[] {freePort(), freePort()});
@@ -66,7 +76,10 @@ public final class DevCluster implements AutoCloseable {
       yaml.put("client", Map.of("host", "127.0.0.1", "port", ports.get(i)[0]));
       yaml.put("peer", Map.of("host", "127.0.0.1", "port", ports.get(i)[1]));
       yaml.put("members", members);
-      yaml.put("shards", List.of(Map.of("id", 0, "role", Role.PRIMARY.name(), "epoch", 1)));
+      List<Map<String, Object>> shardList = new ArrayList<>();
+      shards.forEach(
+          (id, role) -> shardList.add(Map.of("id", id, "role", role.name(), "epoch", 1)));
+      yaml.put("shards", shardList);
       yaml.putAll(overrides);
       try {
         // JSON is YAML: one parser and one set of checks for every config.
