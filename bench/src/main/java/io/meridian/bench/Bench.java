@@ -69,7 +69,14 @@ public final class Bench implements Callable<Integer> {
   private Set<Workload> workloads;
 
   public static void main(String[] args) {
-    System.exit(new CommandLine(new Bench()).execute(args));
+    System.exit(
+        new CommandLine(new Bench())
+            .setExecutionExceptionHandler(
+                (e, commandLine, parseResult) -> {
+                  System.err.println("bench: failed: " + e);
+                  return 1;
+                })
+            .execute(args));
   }
 
   Duration duration() {
@@ -102,7 +109,11 @@ public final class Bench implements Callable<Integer> {
               "--duration %d, --warmup %d, --value-size %d (expected: >= 1, >= 0, 0..1500000)",
               durationSeconds, warmupSeconds, valueSize));
     }
-    workloads = Workload.parse(workloadNames);
+    try {
+      workloads = Workload.parse(workloadNames);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+    }
     long runSeed = seed != null ? seed : new Random().nextLong();
     Path launcher = home().resolve("bin/meridian");
     if (!Files.isExecutable(launcher)) {

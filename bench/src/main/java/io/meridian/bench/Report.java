@@ -22,7 +22,13 @@ final class Report {
     StringBuilder md = new StringBuilder();
     md.append("## Configuration\n\n");
     line(md, "date", ZonedDateTime.now().format(DateTimeFormatter.RFC_1123_DATE_TIME));
-    line(md, "commit", command("git", "-C", options.home().toString(), "rev-parse", "HEAD"));
+    String home = options.home().toString();
+    String dirty = command("git", "-C", home, "status", "--porcelain", "--untracked-files=no");
+    line(
+        md,
+        "commit",
+        command("git", "-C", home, "rev-parse", "HEAD")
+            + (dirty.isEmpty() ? "" : " (with uncommitted changes)"));
     line(md, "`uname -a`", command("uname", "-a"));
     line(
         md,
