@@ -7,6 +7,7 @@ import io.meridian.api.v1.RangeRequest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -68,7 +69,8 @@ final class KvWorkloads {
     return results;
   }
 
-  java.util.concurrent.CompletableFuture<?> put() {
+  /** One put to the next key, on the next node. */
+  CompletableFuture<?> put() {
     long n = Math.floorMod(sequence.getAndIncrement(), (long) KEYS);
     PutRequest request = PutRequest.newBuilder().setKey("/bench/k" + n).setValue(value).build();
     return Endpoints.call(endpoints.next().kv()::put, request);

@@ -30,6 +30,7 @@ final class LockWorkloads {
   static final int HOT_SESSIONS = 16;
   static final long HOT_TIMEOUT_MS = 10_000;
   static final int MANY_LOCKS = 1_000;
+  static final int MANY_SESSIONS = 1_000;
   static final int MANY_WORKERS = 128;
 
   /** Grants and revokes before and after a run are not measured; this many at a time. */
@@ -72,7 +73,7 @@ final class LockWorkloads {
    * worker is using, so an acquire never waits (timeout 0).
    */
   Result manyLocks() throws InterruptedException {
-    long[] leases = grant(MANY_LOCKS);
+    long[] leases = grant(MANY_SESSIONS);
     PairPool pool = new PairPool(leases.length, MANY_LOCKS, random);
     try (Renewal renewal = renew(leases)) {
       return Bench.progress(
