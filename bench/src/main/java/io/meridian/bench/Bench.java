@@ -124,6 +124,8 @@ public final class Bench implements Callable<Integer> {
     Path dir = stateDir != null ? stateDir : Files.createTempDirectory("meridian-bench-");
     Files.createDirectories(dir);
 
+    // Before the nodes start: their own start-up (JIT, three JVMs) raises the load.
+    String loadBefore = Report.loadAverage();
     NodeProcesses nodes = NodeProcesses.start(launcher, dir, nodeOptions);
     Thread hook = new Thread(nodes::close, "bench-stop-nodes");
     Runtime.getRuntime().addShutdownHook(hook);
@@ -131,7 +133,8 @@ public final class Bench implements Callable<Integer> {
     try {
       System.err.println("bench: 3 nodes starting, logs in " + dir);
       String leader = nodes.awaitReady(Duration.ofSeconds(120));
-      String configuration = Report.configuration(nodes, leader, nodeOptions, this, runSeed);
+      String configuration =
+          Report.configuration(nodes, leader, nodeOptions, this, runSeed, loadBefore);
       System.out.println("# Meridian benchmark\n\n" + configuration);
       List<Result> results = run(nodes, runSeed);
       String table = Report.table(results);

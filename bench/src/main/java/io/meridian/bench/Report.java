@@ -18,7 +18,12 @@ final class Report {
 
   /** What a run was: the machine, the JVMs, the cluster and the load, as a Markdown list. */
   static String configuration(
-      NodeProcesses nodes, String leader, String nodeJvmOptions, Bench options, long seed) {
+      NodeProcesses nodes,
+      String leader,
+      String nodeJvmOptions,
+      Bench options,
+      long seed,
+      String loadBefore) {
     StringBuilder md = new StringBuilder();
     md.append("## Configuration\n\n");
     line(md, "date", ZonedDateTime.now().format(DateTimeFormatter.RFC_1123_DATE_TIME));
@@ -38,7 +43,8 @@ final class Report {
             + command("nproc")
             + ")");
     line(md, "memory (`free -g`)", firstLine(command("free", "-g"), "Mem:"));
-    line(md, "load average at start (`/proc/loadavg`)", read(Path.of("/proc/loadavg")));
+    line(md, "load average before the nodes started (`/proc/loadavg`)", loadBefore);
+    line(md, "load average once the cluster was ready", loadAverage());
     line(md, "`java -version`", command("java", "-version").replace('\n', ' '));
     line(
         md,
@@ -154,6 +160,11 @@ final class Report {
 
   private static String firstLine(String text, String prefix) {
     return text.lines().filter(l -> l.startsWith(prefix)).findFirst().orElse(text).trim();
+  }
+
+  /** The 1, 5 and 15 minute load averages and run queue, from {@code /proc/loadavg}. */
+  static String loadAverage() {
+    return read(Path.of("/proc/loadavg"));
   }
 
   private static String read(Path file) {
