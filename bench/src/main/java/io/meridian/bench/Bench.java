@@ -1,0 +1,223 @@
+package io.meridian.bench;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code bench/run}: starts a 3-node region cluster as separate JVMs, waits for a leader, runs the
+ * selected workloads against all three nodes, prints the configuration and a Markdown table of
+ * results, and stops the nodes, also on failure or Ctrl-C.
+ */
+@Command(
+    name = "bench/run",
+    mixinStandardHelpOptions = true,
+    description = "Benchmarks a 3-node Meridian region cluster (3 JVMs on this machine).")
+public final class Bench implements Callable<Integer> {
+  /** Node JVM flags when {@code MERIDIAN_JAVA_OPTS} is not set. */
+  static final String DEFAULT_NODE_JVM_OPTIONS = "-Xms512m -Xmx512m";
+
+  @Option(
+      names = "--duration",
+      defaultValue = "10",
+      description = "Measured seconds per workload (default: ${DEFAULT-VALUE}).")
+  private int durationSeconds;
+
+  @Option(
+      names = "--warmup",
+      defaultValue = "3",
+      description = "Warm-up seconds before each workload's window (default: ${DEFAULT-VALUE}).")
+  private int warmupSeconds;
+
+  @Option(
+      names = "--workloads",
+      split = ",",
+      defaultValue = "all",
+      description =
+          "Comma list of put, put-open, range, lock-hot, lock-many (or 1..5) (default: all).")
+  private List<String> workloadNames;
+
+  @Option(
+      names = "--value-size",
+      defaultValue = "256",
+      description = "Bytes per put value (default: ${DEFAULT-VALUE}).")
+  private int valueSize;
+
+  @Option(names = "--output", description = "Also write the Markdown report to this file.")
+  private Path output;
+
+  @Option(names = "--seed", description = "Seed of the random values and lock choices.")
+  private Long seed;
+
+  @Option(
+      names = "--state-dir",
+      description = "Where the nodes keep data and logs (default: a new temporary directory).")
+  private Path stateDir;
+
+  private Set<Workload> workloads;
+
+  public static void main(String[] args) {
+    System.exit(
+        new CommandLine(new Bench())
+            .setExecutionExceptionHandler(
+                (e, commandLine, parseResult) -> {
+                  System.err.println("bench: failed: " + e);
+                  return 1;
+                })
+            .execute(args));
+  }
+
+  Duration duration() {
+    return Duration.ofSeconds(durationSeconds);
+  }
+
+  Duration warmup() {
+    return Duration.ofSeconds(warmupSeconds);
+  }
+
+  int valueSize() {
+    return valueSize;
+  }
+
+  Set<Workload> workloads() {
+    return workloads;
+  }
+
+  /** The project's root: where {@code bin/meridian} is ({@code -Dmeridian.home}, set by run). */
+  Path home() {
+    return Path.of(System.getProperty("meridian.home", ".")).toAbsolutePath().normalize();
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    if (durationSeconds < 1 || warmupSeconds < 0 || valueSize < 0 || valueSize > 1_500_000) {
+      throw new CommandLine.ParameterException(
+          new CommandLine(this),
+          String.format(
+              "--duration %d, --warmup %d, --value-size %d (expected: >= 1, >= 0, 0..1500000)",
+              durationSeconds, warmupSeconds, valueSize));
+    }
+    try {
+      workloads = Workload.parse(workloadNames);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+    }
+    long runSeed = seed != null ? seed : new Random().nextLong();
+    Path launcher = home().resolve("bin/meridian");
+    if (!Files.isExecutable(launcher)) {
+      throw new IllegalStateException(launcher + " not found: run from bench/run");
+    }
+    String env = System.getenv("MERIDIAN_JAVA_OPTS");
+    String nodeOptions = env == null || env.isBlank() ? DEFAULT_NODE_JVM_OPTIONS : env;
+    Path dir = stateDir != null ? stateDir : Files.createTempDirectory("meridian-bench-");
+    Files.createDirectories(dir);
+
+    // Before the nodes start: their own start-up (JIT, three JVMs) raises the load.
+    String loadBefore = Report.loadAverage();
+    NodeProcesses nodes = NodeProcesses.start(launcher, dir, nodeOptions);
+    Thread hook = new Thread(nodes::close, "bench-stop-nodes");
+    Runtime.getRuntime().addShutdownHook(hook);
+    boolean ok = false;
+    try {
+      System.err.println("bench: 3 nodes starting, logs in " + dir);
+      String leader = nodes.awaitReady(Duration.ofSeconds(120));
+      String configuration =
+          Report.configuration(nodes, leader, nodeOptions, this, runSeed, loadBefore);
+      System.out.println("# Meridian benchmark\n\n" + configuration);
+      List<Result> results = run(nodes, runSeed);
+      String table = Report.table(results);
+      System.out.println(table);
+      if (output != null) {
+        Files.writeString(output, "# Meridian benchmark\n\n" + configuration + "\n" + table);
+        System.err.println("bench: wrote " + output);
+      }
+      ok = true;
+      return 0;
+    } finally {
+      nodes.close();
+      try {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      } catch (IllegalStateException e) {
+        // Already shutting down (Ctrl-C): the hook is running or has run.
+      }
+      if (ok && stateDir == null) {
+        // Raft logs and snapshots can be large; the node logs and configs are kept.
+        for (var config : nodes.configs()) {
+          deleteRecursively(Path.of(config.dataDir()));
+        }
+        System.err.println("bench: node logs in " + dir);
+      } else if (!ok) {
+        System.err.println("bench: failed; node logs in " + dir);
+      }
+    }
+  }
+
+  private List<Result> run(NodeProcesses nodes, long runSeed) throws InterruptedException {
+    Random random = new Random(runSeed);
+    Endpoints endpoints = Endpoints.of(nodes.clientUrls());
+    LoadDriver driver = new LoadDriver(warmup(), duration());
+    KvWorkloads kv = new KvWorkloads(endpoints, driver, valueSize, random);
+    LockWorkloads locks = new LockWorkloads(endpoints, driver, random);
+    List<Result> results = new ArrayList<>();
+    List<Result> closedPuts = List.of();
+    if (workloads.contains(Workload.PUT)) {
+      closedPuts = kv.closedPuts();
+      results.addAll(closedPuts);
+      nodes.checkAlive();
+    }
+    if (workloads.contains(Workload.PUT_OPEN)) {
+      if (closedPuts.isEmpty()) {
+        System.err.println("bench: put-open without put: measuring put at concurrency 128 first");
+        closedPuts = List.of(progress(driver.closed("put (calibration)", 128, w -> kv.put())));
+        results.addAll(closedPuts);
+      }
+      double best = closedPuts.stream().mapToDouble(Result::opsPerSecond).max().orElse(0);
+      if (best < 2) {
+        throw new IllegalStateException("put throughput " + best + " ops/s: nothing to pace at");
+      }
+      results.add(kv.openPuts(best / 2));
+      nodes.checkAlive();
+    }
+    if (workloads.contains(Workload.RANGE)) {
+      results.addAll(kv.ranges());
+      nodes.checkAlive();
+    }
+    if (workloads.contains(Workload.LOCK_HOT)) {
+      results.add(locks.hotLock());
+      nodes.checkAlive();
+    }
+    if (workloads.contains(Workload.LOCK_MANY)) {
+      results.add(locks.manyLocks());
+      nodes.checkAlive();
+    }
+    return results;
+  }
+
+  /** Prints a finished measurement to standard error as progress; returns it. */
+  static Result progress(Result result) {
+    System.err.println("bench: " + result.summary());
+    return result;
+  }
+
+  private static void deleteRecursively(Path dir) {
+    try (Stream<Path> files = Files.walk(dir)) {
+      for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    } catch (IOException | UncheckedIOException e) {
+      System.err.println("bench: could not delete " + dir + ": " + e.getMessage());
+    }
+  }
+}

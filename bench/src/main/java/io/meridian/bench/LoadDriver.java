@@ -1,0 +1,174 @@
+package io.meridian.bench;
+
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import org.HdrHistogram.ConcurrentHistogram;
+import org.HdrHistogram.Histogram;
+
+/**
+ * Drives an asynchronous operation for a warm-up and then a measured window, each bounded in time.
+ *
+ * <ul>
+ *   <li><b>Closed loop</b> at concurrency N: N workers, each starting its next operation when the
+ *       previous one completes, so N operations are outstanding. An operation is measured when it
+ *       completes inside the window, latency from its start.
+ *   <li><b>Open loop</b> at rate R: operation i is due at {@code start + i / R} whatever happened
+ *       to the earlier ones; an operation is measured when it was due inside the window, latency
+ *       from when it was due (not from when it was actually sent), so a stall of the server or of
+ *       the sender shows in the latencies instead of being hidden (coordinated omission).
+ * </ul>
+ *
+ * After the window no new operation starts; outstanding ones are awaited (up to {@link #DRAIN}) so
+ * a workload leaves nothing in flight for the next.
+ */
+final class LoadDriver {
+  /**
+   * What the driver runs; {@code worker} is the closed-loop worker or open-loop sequence number.
+   */
+  interface Op {
+    CompletableFuture<?> start(int worker);
+  }
+
+  private static final Duration DRAIN = Duration.ofSeconds(60);
+
+  /** A failed worker waits this long before its next operation, so errors do not spin. */
+  private static final long ERROR_BACKOFF_MS = 10;
+
+  /** Two minutes in microseconds: longer latencies are recorded as two minutes. */
+  private static final long HIGHEST_US = 120_000_000L;
+
+  private final Duration warmup;
+  private final Duration duration;
+  private final ScheduledExecutorService backoff =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "bench-backoff");
+            t.setDaemon(true);
+            return t;
+          });
+
+  LoadDriver(Duration warmup, Duration duration) {
+    this.warmup = warmup;
+    this.duration = duration;
+  }
+
+  Duration warmup() {
+    return warmup;
+  }
+
+  Duration duration() {
+    return duration;
+  }
+
+  /** Runs {@code op} with {@code concurrency} outstanding operations. */
+  Result closed(String workload, int concurrency, Op op) throws InterruptedException {
+    Window window = new Window();
+    CountDownLatch done = new CountDownLatch(concurrency);
+    for (int w = 0; w < concurrency; w++) {
+      loop(w, op, window, done);
+    }
+    if (!done.await(window.end - System.nanoTime() + DRAIN.toNanos(), TimeUnit.NANOSECONDS)) {
+      System.err.printf(
+          "bench: %s: %d workers still waiting %d s after the window%n",
+          workload, done.getCount(), DRAIN.toSeconds());
+    }
+    return window.result(workload, "closed loop, concurrency " + concurrency);
+  }
+
+  private void loop(int worker, Op op, Window window, CountDownLatch done) {
+    long start = System.nanoTime();
+    if (start >= window.end) {
+      done.countDown();
+      return;
+    }
+    start(op, worker)
+        .whenComplete(
+            (r, e) -> {
+              long now = System.nanoTime();
+              if (now >= window.measureStart && now <= window.end) {
+                window.record(now - start, e);
+              }
+              if (e == null) {
+                loop(worker, op, window, done);
+              } else {
+                backoff.schedule(
+                    () -> loop(worker, op, window, done), ERROR_BACKOFF_MS, TimeUnit.MILLISECONDS);
+              }
+            });
+  }
+
+  /** Runs {@code op} at {@code rate} operations per second, on a fixed schedule. */
+  Result open(String workload, double rate, Op op) throws InterruptedException {
+    Window window = new Window();
+    AtomicLong outstanding = new AtomicLong();
+    double periodNanos = 1e9 / rate;
+    for (long i = 0; ; i++) {
+      long due = window.start + (long) (i * periodNanos);
+      if (due >= window.end) {
+        break;
+      }
+      for (long wait = due - System.nanoTime(); wait > 0; wait = due - System.nanoTime()) {
+        LockSupport.parkNanos(wait);
+      }
+      outstanding.incrementAndGet();
+      start(op, (int) i)
+          .whenComplete(
+              (r, e) -> {
+                long now = System.nanoTime();
+                if (due >= window.measureStart) {
+                  window.record(now - due, e);
+                }
+                outstanding.decrementAndGet();
+              });
+    }
+    long drainEnd = System.nanoTime() + DRAIN.toNanos();
+    while (outstanding.get() > 0 && System.nanoTime() < drainEnd) {
+      Thread.sleep(10);
+    }
+    if (outstanding.get() > 0) {
+      System.err.printf(
+          "bench: %s: %d operations outstanding %d s after the window%n",
+          workload, outstanding.get(), DRAIN.toSeconds());
+    }
+    return window.result(workload, String.format("open loop, %.0f ops/s scheduled", rate));
+  }
+
+  private static CompletableFuture<?> start(Op op, int worker) {
+    try {
+      return op.start(worker);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  /** The warm-up and measured window of one run and what was measured in it. */
+  private final class Window {
+    final long start = System.nanoTime();
+    final long measureStart = start + warmup.toNanos();
+    final long end = measureStart + duration.toNanos();
+    final Histogram latencies = new ConcurrentHistogram(HIGHEST_US, 3);
+    final AtomicLong errors = new AtomicLong();
+    final AtomicReference<String> firstError = new AtomicReference<>();
+
+    void record(long nanos, Throwable error) {
+      if (error == null) {
+        latencies.recordValue(Math.max(1, Math.min(HIGHEST_US, nanos / 1000)));
+      } else {
+        errors.incrementAndGet();
+        firstError.compareAndSet(null, Endpoints.describe(error));
+      }
+    }
+
+    Result result(String workload, String load) {
+      return Result.of(
+          workload, load, latencies, duration.toNanos() / 1e9, errors.get(), firstError.get());
+    }
+  }
+}
