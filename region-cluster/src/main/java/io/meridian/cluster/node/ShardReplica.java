@@ -249,16 +249,66 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
             });
   }
 
-  /** A linearizable read: confirmed with the leader through a read index. */
+  /**
+   * A linearizable read: confirmed with the leader through a read index. Sent unordered: the read
+   * index already orders it after every committed write, and an ordered send would queue it behind
+   * this node's earlier requests (some may still be retrying against a leader that died).
+   */
   public CompletableFuture<QueryResult> readLinearizable(Query query) {
     return client
         .async()
-        .sendReadOnly(RatisMessages.toMessage(query))
+        .sendReadOnlyUnordered(RatisMessages.toMessage(query))
         .thenApply(reply -> parse(reply, QueryResult.parser()))
         .exceptionally(
             t -> {
               throw unavailable(t);
             });
+  }
+
+  /**
+   * A read the leader itself must answer (lease keep-alives and remaining TTLs live in its memory):
+   * sent to the leader this node sees, after a read index confirmed its leadership. While
+   * leadership moves, a follower or a leader that has not started its term refuses with {@code
+   * UNAVAILABLE}; the read is retried every 100 ms for up to about 5 s.
+   */
+  public CompletableFuture<QueryResult> readAtLeader(Query query) {
+    return readAtLeader(RatisMessages.toMessage(query), 50);
+  }
+
+  private CompletableFuture<QueryResult> readAtLeader(
+      org.apache.ratis.protocol.Message message, int attemptsLeft) {
+    DivisionInfo info = info();
+    RaftPeerId leader = info == null ? null : info.getLeaderId();
+    CompletableFuture<QueryResult> attempt =
+        leader == null
+            ? CompletableFuture.completedFuture(notReady("no leader known yet"))
+            : client
+                .async()
+                .sendReadOnlyUnordered(message, leader)
+                .thenApply(reply -> parse(reply, QueryResult.parser()))
+                .exceptionally(t -> notReady(String.valueOf(t.getMessage())));
+    return attempt.thenCompose(
+        result -> {
+          boolean retry =
+              result.hasError()
+                  && result.getError().getCode() == Error.Code.UNAVAILABLE
+                  && attemptsLeft > 1;
+          if (!retry) {
+            return CompletableFuture.completedFuture(result);
+          }
+          return CompletableFuture.supplyAsync(
+                  () -> null, CompletableFuture.delayedExecutor(100, TimeUnit.MILLISECONDS))
+              .thenCompose(ignored -> readAtLeader(message, attemptsLeft - 1));
+        });
+  }
+
+  private static QueryResult notReady(String why) {
+    return QueryResult.newBuilder()
+        .setError(
+            io.meridian.api.v1.Error.newBuilder()
+                .setCode(Error.Code.UNAVAILABLE)
+                .setMessage("shard leader unavailable, retry: " + why))
+        .build();
   }
 
   /** A serializable read of this replica's applied state. */

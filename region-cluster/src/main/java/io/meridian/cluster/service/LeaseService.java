@@ -78,7 +78,7 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
   private CompletableFuture<LeaseKeepAliveResponse> renew(LeaseKeepAliveRequest request) {
     ShardReplica replica = shards.forLease(request.getId());
     return replica
-        .readLinearizable(Query.newBuilder().setLeaseRenew(request).build())
+        .readAtLeader(Query.newBuilder().setLeaseRenew(request).build())
         .thenApply(
             r -> {
               LeaseKeepAliveResponse k = Calls.ok(r).getLeaseRenew();
@@ -161,9 +161,9 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
         observer,
         () -> {
           ShardReplica replica = shards.forLease(request.getId());
-          // Linearizable: the leader holds the live deadline.
+          // The leader holds the live deadline.
           return replica
-              .readLinearizable(Query.newBuilder().setLeaseTtl(request).build())
+              .readAtLeader(Query.newBuilder().setLeaseTtl(request).build())
               .thenApply(
                   r -> {
                     LeaseTimeToLiveResponse t = Calls.ok(r).getLeaseTtl();
