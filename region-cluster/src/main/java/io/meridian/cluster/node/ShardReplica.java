@@ -305,9 +305,8 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   private static QueryResult notReady(String why) {
     return QueryResult.newBuilder()
         .setError(
-            io.meridian.api.v1.Error.newBuilder()
-                .setCode(Error.Code.UNAVAILABLE)
-                .setMessage("shard leader unavailable, retry: " + why))
+            MeridianException.of(Error.Code.UNAVAILABLE, "shard leader unavailable, retry: %s", why)
+                .toError())
         .build();
   }
 

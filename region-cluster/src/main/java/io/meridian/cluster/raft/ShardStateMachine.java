@@ -1,6 +1,7 @@
 package io.meridian.cluster.raft;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Error;
 import io.meridian.cluster.WallClock;
 import io.meridian.cluster.proto.Command;
@@ -236,9 +237,11 @@ public final class ShardStateMachine extends BaseStateMachine {
           RatisMessages.toMessage(
               CommandResult.newBuilder()
                   .setError(
-                      Error.newBuilder()
-                          .setCode(Error.Code.INTERNAL)
-                          .setMessage("malformed command in the log at index " + entry.getIndex()))
+                      MeridianException.of(
+                              Error.Code.INTERNAL,
+                              "malformed command in the log at index %d",
+                              entry.getIndex())
+                          .toError())
                   .build()));
     }
     ApplyResult result;
@@ -269,9 +272,8 @@ public final class ShardStateMachine extends BaseStateMachine {
           h == null
               ? QueryResult.newBuilder()
                   .setError(
-                      Error.newBuilder()
-                          .setCode(Error.Code.UNAVAILABLE)
-                          .setMessage("shard " + shard + " is starting"))
+                      MeridianException.of(Error.Code.UNAVAILABLE, "shard %d is starting", shard)
+                          .toError())
                   .build()
               : h.query(query);
       return CompletableFuture.completedFuture(RatisMessages.toMessage(result));

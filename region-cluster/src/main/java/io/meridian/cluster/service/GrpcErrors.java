@@ -64,6 +64,14 @@ public final class GrpcErrors {
     if (error == null) {
       error = fromStatus(status);
     }
+    return httpResponse(error);
+  }
+
+  /**
+   * The HTTP/JSON form of {@code error}: its code's HTTP status and {@code {code, message,
+   * details}}.
+   */
+  public static HttpResponse httpResponse(Error error) {
     try {
       return HttpResponse.of(
           HttpStatus.valueOf(ErrorCodes.httpStatus(error.getCode())),

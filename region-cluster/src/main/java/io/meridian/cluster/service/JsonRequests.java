@@ -12,12 +12,11 @@ import com.google.protobuf.util.JsonFormat;
 import com.linecorp.armeria.common.HttpMethod;
 import com.linecorp.armeria.common.HttpRequest;
 import com.linecorp.armeria.common.HttpResponse;
-import com.linecorp.armeria.common.HttpStatus;
 import com.linecorp.armeria.common.MediaType;
 import com.linecorp.armeria.server.DecoratingHttpServiceFunction;
 import com.linecorp.armeria.server.HttpService;
 import com.linecorp.armeria.server.ServiceRequestContext;
-import io.meridian.api.ErrorCodes;
+import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Error;
 import java.util.HashMap;
 import java.util.List;
@@ -31,8 +30,6 @@ import java.util.Map;
  */
 public final class JsonRequests implements DecoratingHttpServiceFunction {
   private static final JsonFormat.Parser STRICT = JsonFormat.parser();
-  private static final JsonFormat.Printer PRINTER =
-      JsonFormat.printer().omittingInsignificantWhitespace();
 
   private final Map<String, Descriptor> bodyTypes = new HashMap<>();
 
@@ -83,18 +80,12 @@ public final class JsonRequests implements DecoratingHttpServiceFunction {
   }
 
   private static HttpResponse invalid(Descriptor type, Exception e) {
-    Error error =
-        Error.newBuilder()
-            .setCode(Error.Code.INVALID_ARGUMENT)
-            .setMessage("body: not a valid " + type.getName() + " in JSON: " + e.getMessage())
-            .build();
-    try {
-      return HttpResponse.of(
-          HttpStatus.valueOf(ErrorCodes.httpStatus(error.getCode())),
-          MediaType.JSON_UTF_8,
-          PRINTER.print(error));
-    } catch (InvalidProtocolBufferException impossible) {
-      return HttpResponse.of(HttpStatus.BAD_REQUEST);
-    }
+    return GrpcErrors.httpResponse(
+        MeridianException.of(
+                Error.Code.INVALID_ARGUMENT,
+                "body: not a valid %s in JSON: %s",
+                type.getName(),
+                e.getMessage())
+            .toError());
   }
 }
