@@ -444,6 +444,8 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
               read(s -> s.inspectLock(query.getLockInspect().getName()));
           yield QueryResult.newBuilder().setLockInspect(inspect).build();
         }
+        case REGISTRY_DISCOVER, REGISTRY_LIST, REGISTRY_HEARTBEAT ->
+            throw MeridianException.of(Error.Code.UNAVAILABLE, "registry: not served yet");
         case Q_NOT_SET -> throw MeridianException.of(Error.Code.INVALID_ARGUMENT, "empty query");
       };
     } catch (MeridianException e) {

@@ -133,6 +133,8 @@ public final class ShardState {
         yield ack();
       }
       case SET_ROLE -> setRole(c.getSetRole());
+      case REGISTRY_REGISTER, REGISTRY_SET_HEALTH, REGISTRY_DEREGISTER, SET_SELF_PRESERVATION ->
+          throw MeridianException.of(Error.Code.INVALID_ARGUMENT, "registry: not applied yet");
       case OP_NOT_SET ->
           throw MeridianException.of(Error.Code.INVALID_ARGUMENT, "command: no operation set");
     };
