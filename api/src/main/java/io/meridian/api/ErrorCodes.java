@@ -27,7 +27,7 @@ public final class ErrorCodes {
           FUTURE_REVISION ->
           Status.Code.FAILED_PRECONDITION;
       case COMPACTED -> Status.Code.OUT_OF_RANGE;
-      case NO_SPACE -> Status.Code.RESOURCE_EXHAUSTED;
+      case NO_SPACE, SLOW_CONSUMER -> Status.Code.RESOURCE_EXHAUSTED;
       case UNAVAILABLE -> Status.Code.UNAVAILABLE;
       case UNAUTHENTICATED -> Status.Code.UNAUTHENTICATED;
       case PERMISSION_DENIED -> Status.Code.PERMISSION_DENIED;
@@ -47,6 +47,7 @@ public final class ErrorCodes {
       case COMPACTED -> 410;
       case KEY_TOO_LARGE, VALUE_TOO_LARGE, REQUEST_TOO_LARGE -> 413;
       case FUTURE_REVISION, NOT_INITIALIZED -> 422;
+      case SLOW_CONSUMER -> 429;
       case NO_SPACE -> 507;
       case UNAVAILABLE -> 503;
       case INTERNAL, ERROR_CODE_UNSPECIFIED, UNRECOGNIZED -> 500;

@@ -30,7 +30,9 @@ public record NodeConfig(
     Raft raft,
     Lease lease,
     Lock lock,
-    Storage storage) {
+    Storage storage,
+    Watch watch,
+    Registry registry) {
 
   /** host:port. */
   public record Endpoint(String host, Integer port) {}
@@ -59,6 +61,20 @@ public record NodeConfig(
       Long compactionRetentionRevisions,
       Long compactionRetentionMs,
       Long compactionIntervalMs) {}
+
+  /**
+   * Watch streams: progress notifications of idle watches, the per-stream buffer beyond which a
+   * slow reader is cut off, and how many events one replay chunk carries.
+   */
+  public record Watch(Long progressIntervalMs, Long maxPendingBytes, Integer replayEvents) {}
+
+  /** Registry: the default instance TTL and self-preservation (seed 000). */
+  public record Registry(
+      Long defaultTtlSeconds,
+      Boolean selfPreservation,
+      Double renewalThreshold,
+      Integer minInstances,
+      Long checkIntervalMs) {}
 
   private static final ObjectMapper YAML =
       new ObjectMapper(new YAMLFactory())
@@ -103,6 +119,8 @@ public record NodeConfig(
     Lease l = lease == null ? new Lease(null, null, null, null) : lease;
     Lock k = lock == null ? new Lock(null) : lock;
     Storage s = storage == null ? new Storage(null, null, null, null, null) : storage;
+    Watch w = watch == null ? new Watch(null, null, null) : watch;
+    Registry g = registry == null ? new Registry(null, null, null, null, null) : registry;
     return new NodeConfig(
         member,
         region == null ? "local" : region,
@@ -128,7 +146,17 @@ public record NodeConfig(
             or(s.dedupCapacity(), 100_000),
             or(s.compactionRetentionRevisions(), 100_000L),
             or(s.compactionRetentionMs(), 0L),
-            or(s.compactionIntervalMs(), 60_000L)));
+            or(s.compactionIntervalMs(), 60_000L)),
+        new Watch(
+            or(w.progressIntervalMs(), 10_000L),
+            or(w.maxPendingBytes(), 8L << 20),
+            or(w.replayEvents(), 1000)),
+        new Registry(
+            or(g.defaultTtlSeconds(), 30L),
+            or(g.selfPreservation(), true),
+            or(g.renewalThreshold(), 0.85),
+            or(g.minInstances(), 10),
+            or(g.checkIntervalMs(), 60_000L)));
   }
 
   private static <T> T or(T value, T fallback) {
@@ -231,6 +259,38 @@ public record NodeConfig(
         storage.compactionIntervalMs() >= 100,
         "storage.compaction-interval-ms: %s (expected: >= 100)",
         storage.compactionIntervalMs());
+    require(
+        watch.progressIntervalMs() >= 100,
+        "watch.progress-interval-ms: %s (expected: >= 100)",
+        watch.progressIntervalMs());
+    require(
+        watch.maxPendingBytes() >= 64 * 1024,
+        "watch.max-pending-bytes: %s (expected: >= 65536)",
+        watch.maxPendingBytes());
+    require(
+        watch.replayEvents() >= 1,
+        "watch.replay-events: %s (expected: >= 1)",
+        watch.replayEvents());
+    require(
+        registry.defaultTtlSeconds() >= lease.minTtlSeconds()
+            && registry.defaultTtlSeconds() <= lease.maxTtlSeconds(),
+        "registry.default-ttl-seconds: %s (expected: within lease.min-ttl-seconds %s and"
+            + " lease.max-ttl-seconds %s)",
+        registry.defaultTtlSeconds(),
+        lease.minTtlSeconds(),
+        lease.maxTtlSeconds());
+    require(
+        registry.renewalThreshold() > 0 && registry.renewalThreshold() <= 1,
+        "registry.renewal-threshold: %s (expected: > 0 and <= 1)",
+        registry.renewalThreshold());
+    require(
+        registry.minInstances() >= 1,
+        "registry.min-instances: %s (expected: >= 1)",
+        registry.minInstances());
+    require(
+        registry.checkIntervalMs() >= 100,
+        "registry.check-interval-ms: %s (expected: >= 100)",
+        registry.checkIntervalMs());
     return this;
   }
 

@@ -19,6 +19,7 @@ import io.meridian.cluster.service.KvService;
 import io.meridian.cluster.service.LeaseService;
 import io.meridian.cluster.service.LockService;
 import io.meridian.cluster.service.Shards;
+import io.meridian.cluster.service.WatchService;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -215,12 +216,14 @@ public final class MeridianNode implements AutoCloseable {
 
   private static Server httpServer(
       NodeConfig config, Shards shards, PrometheusMeterRegistry metrics) {
+    WatchService watch = new WatchService(shards, config.watch().maxPendingBytes(), metrics);
     GrpcService grpc =
         GrpcService.builder()
             .addService(new KvService(shards))
             .addService(new LeaseService(shards, config.lease()))
             .addService(new LockService(shards, config.lock()))
             .addService(new ClusterService(shards, config))
+            .addService(watch)
             .enableHttpJsonTranscoding(
                 HttpJsonTranscodingOptions.builder()
                     .errorHandler(GrpcErrors.httpErrorHandler())
@@ -246,6 +249,7 @@ public final class MeridianNode implements AutoCloseable {
             grpc,
             MetricCollectingService.newDecorator(
                 MeterIdPrefixFunction.ofDefault("meridian.request")))
+        .service("/v1/watch", watch.http())
         .service("/health", HealthCheckService.of())
         .service("/metrics", PrometheusExpositionService.of(metrics.getPrometheusRegistry()))
         .serviceUnder("/docs", DocService.builder().build())

@@ -28,6 +28,7 @@ import io.meridian.cluster.state.LeaseEvent;
 import io.meridian.cluster.state.LeaseView;
 import io.meridian.cluster.state.LockEvent;
 import io.meridian.cluster.state.ShardState;
+import io.meridian.cluster.watch.WatchHub;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
@@ -69,6 +70,9 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   private final WallClock clock;
   private final LeaseClock leaseClock;
   private final LockWaits lockWaits = new LockWaits();
+  private final WatchHub watchHub;
+  // Leader-check ticks in a row without a known leader; duty thread only.
+  private int leaderlessTicks;
   private final MeterRegistry metrics;
   private final Timer applyTimer;
   private final AtomicBoolean expiryInFlight = new AtomicBoolean();
@@ -106,12 +110,26 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     metrics.gauge("meridian.raft.applied.index", tags, this, r -> r.info().getLastAppliedIndex());
     metrics.gauge("meridian.raft.commit.index", tags, this, ShardReplica::commitIndex);
     metrics.gauge("meridian.state.bytes", tags, this, r -> r.read(s -> s.stats().stateBytes()));
+    metrics.gauge("meridian.watch.watches", tags, this, r -> r.watchHub.watches());
+    this.watchHub =
+        new WatchHub(
+            spec.id(),
+            stateMachine,
+            this::header,
+            new WatchHub.Options(
+                config.watch().progressIntervalMs(),
+                config.watch().replayEvents(),
+                config.watch().maxPendingBytes() / 4),
+            config.member());
     stateMachine.setHooks(this);
+    watchHub.start();
     this.duties =
         List.of(
             scheduler.scheduleWithFixedDelay(this::expireLeases, 200, 200, TimeUnit.MILLISECONDS),
             scheduler.scheduleWithFixedDelay(
                 this::cancelLateWaiters, 500, 500, TimeUnit.MILLISECONDS),
+            scheduler.scheduleWithFixedDelay(
+                this::checkLeader, LEADER_CHECK_MS, LEADER_CHECK_MS, TimeUnit.MILLISECONDS),
             scheduler.scheduleWithFixedDelay(
                 this::checkpointLeases,
                 config.lease().checkpointIntervalMs(),
@@ -131,6 +149,11 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
 
   public int shard() {
     return spec.id();
+  }
+
+  /** The watches served by this member for this shard. */
+  public WatchHub watchHub() {
+    return watchHub;
   }
 
   public LockWaits lockWaits() {
@@ -346,6 +369,10 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     if (command.getNowMs() > 0) {
       applyTimer.record(Math.max(0, now - command.getNowMs()), TimeUnit.MILLISECONDS);
     }
+    if (!result.changes().isEmpty()) {
+      Object[] position = stateMachine.read(s -> new Object[] {s.epoch(), s.role()});
+      watchHub.applied(result.revision(), (Long) position[0], (Role) position[1], result.changes());
+    }
     for (LockEvent event : result.lockEvents()) {
       lockWaits.onEvent(event);
     }
@@ -372,6 +399,11 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
           result.revision());
       initializeIfNew();
     }
+  }
+
+  @Override
+  public void onStateReloaded() {
+    watchHub.reloaded();
   }
 
   @Override
@@ -518,7 +550,34 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
                 .build());
   }
 
-  // ---- Leader duties ----
+  // ---- Duties ----
+
+  private static final long LEADER_CHECK_MS = 200;
+
+  /**
+   * Watches are served from this member's applied state; without a leader it stops advancing. After
+   * twice the longest election timeout without one, its watches fail so clients resume elsewhere.
+   */
+  private void checkLeader() {
+    DivisionInfo info = info();
+    if (info != null && info.getLeaderId() != null) {
+      leaderlessTicks = 0;
+      watchHub.available();
+      return;
+    }
+    leaderlessTicks++;
+    long leaderlessMs = leaderlessTicks * LEADER_CHECK_MS;
+    if (leaderlessMs >= 2 * config.raft().electionTimeoutMaxMs()) {
+      watchHub.unavailable(
+          MeridianException.of(
+              Error.Code.UNAVAILABLE,
+              "member %s has had no leader for shard %d for %d ms: its watches would go stale;"
+                  + " resume at another member from the revision after the last one received",
+              config.member(),
+              spec.id(),
+              leaderlessMs));
+    }
+  }
 
   private boolean leading() {
     return leaseClock.ready() && read(s -> s.role() == Role.PRIMARY);
@@ -637,6 +696,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   @Override
   public void close() throws IOException {
     duties.forEach(f -> f.cancel(false));
+    watchHub.close();
     leaseClock.stop();
     client.close();
   }

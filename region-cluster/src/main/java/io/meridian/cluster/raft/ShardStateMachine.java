@@ -63,6 +63,9 @@ public final class ShardStateMachine extends BaseStateMachine {
 
     /** Serves a read; on the leader a read index has already confirmed leadership. */
     QueryResult query(Query query);
+
+    /** The state was replaced by a snapshot installed from the leader. */
+    void onStateReloaded();
   }
 
   private final int shard;
@@ -128,6 +131,10 @@ public final class ShardStateMachine extends BaseStateMachine {
     reinitializations.incrementAndGet();
     loadLatestSnapshot();
     getLifeCycle().transition(LifeCycle.State.RUNNING);
+    Hooks h = hooks;
+    if (h != null) {
+      h.onStateReloaded();
+    }
   }
 
   @Override

@@ -8,6 +8,7 @@ import com.google.protobuf.Descriptors.MethodDescriptor;
 import com.google.protobuf.Descriptors.ServiceDescriptor;
 import com.google.protobuf.DynamicMessage;
 import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Message;
 import com.google.protobuf.util.JsonFormat;
 import com.linecorp.armeria.common.HttpMethod;
 import com.linecorp.armeria.common.HttpRequest;
@@ -60,11 +61,10 @@ public final class JsonRequests implements DecoratingHttpServiceFunction {
         req.aggregate()
             .thenApply(
                 body -> {
-                  String json = body.contentUtf8();
                   try {
-                    STRICT.merge(json.isBlank() ? "{}" : json, DynamicMessage.newBuilder(type));
-                  } catch (InvalidProtocolBufferException | RuntimeException e) {
-                    return invalid(type, e);
+                    parse(body.contentUtf8(), DynamicMessage.newBuilder(type));
+                  } catch (MeridianException e) {
+                    return GrpcErrors.httpResponse(e.toError());
                   }
                   HttpRequest asJson =
                       HttpRequest.of(
@@ -79,13 +79,21 @@ public final class JsonRequests implements DecoratingHttpServiceFunction {
                 }));
   }
 
-  private static HttpResponse invalid(Descriptor type, Exception e) {
-    return GrpcErrors.httpResponse(
-        MeridianException.of(
-                Error.Code.INVALID_ARGUMENT,
-                "body: not a valid %s in JSON: %s",
-                type.getName(),
-                e.getMessage())
-            .toError());
+  /**
+   * Parses a JSON body strictly into {@code builder} (an empty body is an empty message).
+   *
+   * @throws MeridianException INVALID_ARGUMENT for malformed JSON or an unknown field
+   */
+  static <B extends Message.Builder> B parse(String json, B builder) {
+    try {
+      STRICT.merge(json.isBlank() ? "{}" : json, builder);
+      return builder;
+    } catch (InvalidProtocolBufferException | RuntimeException e) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT,
+          "body: not a valid %s in JSON: %s",
+          builder.getDescriptorForType().getName(),
+          e.getMessage());
+    }
   }
 }

@@ -63,7 +63,7 @@ final class KvCommands {
     return range;
   }
 
-  private MeridianException compacted(long rev) {
+  MeridianException compacted(long rev) {
     return new MeridianException(
         Error.Code.COMPACTED,
         String.format(

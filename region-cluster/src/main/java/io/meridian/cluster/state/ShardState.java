@@ -4,6 +4,7 @@ import io.meridian.api.FencingToken;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.EpochStart;
 import io.meridian.api.v1.Error;
+import io.meridian.api.v1.KeyValue;
 import io.meridian.api.v1.LockInspectResponse;
 import io.meridian.api.v1.RangeRequest;
 import io.meridian.api.v1.RangeResponse;
@@ -14,6 +15,8 @@ import io.meridian.cluster.proto.CommandResult;
 import io.meridian.cluster.proto.InitShard;
 import io.meridian.cluster.proto.LockCancel;
 import io.meridian.cluster.proto.SetRole;
+import io.meridian.cluster.state.kv.KeyRange;
+import io.meridian.cluster.state.kv.MvccStore;
 import io.meridian.cluster.state.lease.LeaseTable;
 import io.meridian.cluster.state.lock.LockTable;
 import java.io.IOException;
@@ -251,6 +254,51 @@ public final class ShardState {
    */
   public RangeResponse range(RangeRequest request) {
     return kv.range(request, core.header());
+  }
+
+  /**
+   * The key changes in {@code range} at revisions {@code from..to}, ordered by revision and by key
+   * within a revision: what a watch that starts at {@code from} replays. A put's {@code prev} is
+   * the version it replaced (null if the key was created); a delete's {@code prev} is the deleted
+   * one.
+   *
+   * @throws MeridianException COMPACTED (details "compact_revision") if {@code from} is at or below
+   *     the compaction revision, where deletions may no longer be retained
+   */
+  public List<Change> changes(KeyRange range, long from, long to) {
+    checkWatchable(from);
+    List<Change> out = new ArrayList<>();
+    core.kv.versions(
+        range,
+        from,
+        to,
+        (kv, replaced) -> {
+          KeyValue prev = replaced == null || MvccStore.isTombstone(replaced) ? null : replaced;
+          out.add(
+              MvccStore.isTombstone(kv)
+                  ? new Change.KvDelete(kv.getKey(), kv.getModRevision(), prev)
+                  : new Change.KvPut(kv, prev));
+        });
+    // Stable: key order, and each key's versions in write order, within a revision.
+    out.sort(
+        java.util.Comparator.comparingLong(
+            c ->
+                c instanceof Change.KvPut p
+                    ? p.kv().getModRevision()
+                    : ((Change.KvDelete) c).revision()));
+    return out;
+  }
+
+  /**
+   * Checks that a watch may replay from {@code revision}: deletions at or below the compaction
+   * revision may no longer be retained.
+   *
+   * @throws MeridianException COMPACTED (details "compact_revision")
+   */
+  public void checkWatchable(long revision) {
+    if (revision <= core.compactRevision) {
+      throw kv.compacted(revision);
+    }
   }
 
   /** Lease {@code id}, if it exists. */

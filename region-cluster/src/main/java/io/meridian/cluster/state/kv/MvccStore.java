@@ -133,6 +133,42 @@ public final class MvccStore {
     return out;
   }
 
+  /** Receives one retained version and the version it replaced (null if none was retained). */
+  @FunctionalInterface
+  public interface VersionVisitor {
+    void visit(KeyValue version, KeyValue replaced);
+  }
+
+  /**
+   * Visits every retained version of the keys of {@code range} written at revisions {@code
+   * from..to} (inclusive), key by key in key order, each key's versions oldest first. What a watch
+   * replays: a tombstone is a deletion. Versions above a compaction are all retained, and so is the
+   * version each of them replaced.
+   */
+  public void versions(KeyRange range, long from, long to, VersionVisitor visitor) {
+    Iterable<Map.Entry<String, List<KeyValue>>> scan =
+        range.single()
+            ? (keys.containsKey(range.start())
+                ? List.of(Map.entry(range.start(), keys.get(range.start())))
+                : List.of())
+            : keys.tailMap(range.start(), true).entrySet();
+    for (Map.Entry<String, List<KeyValue>> e : scan) {
+      if (range.isPast(e.getKey())) {
+        break;
+      }
+      if (!range.contains(e.getKey())) {
+        continue;
+      }
+      List<KeyValue> versions = e.getValue();
+      for (int i = 0; i < versions.size(); i++) {
+        KeyValue kv = versions.get(i);
+        if (kv.getModRevision() >= from && kv.getModRevision() <= to) {
+          visitor.visit(kv, i == 0 ? null : versions.get(i - 1));
+        }
+      }
+    }
+  }
+
   /** The current versions of the keys of {@code range}, in key order. */
   public List<KeyValue> currentRange(KeyRange range) {
     return range(range, Long.MAX_VALUE);

@@ -1,0 +1,41 @@
+package io.meridian.cluster.watch;
+
+import io.meridian.cluster.state.kv.KeyRange;
+
+/**
+ * One watch of a {@link WatchStream}: its range, options and how far it got. Its progress fields
+ * belong to the {@link WatchHub} dispatcher thread.
+ */
+final class Watch {
+  final long id;
+  final WatchStream stream;
+  final KeyRange range;
+  final boolean prevKv;
+  final boolean progressNotify;
+
+  /** The next revision to deliver. */
+  long next;
+
+  /** Receives live revisions; false while it replays history. */
+  boolean synced;
+
+  /** Delivered events since the last progress tick. */
+  boolean active;
+
+  volatile boolean ended;
+
+  Watch(
+      long id,
+      WatchStream stream,
+      KeyRange range,
+      boolean prevKv,
+      boolean progressNotify,
+      long next) {
+    this.id = id;
+    this.stream = stream;
+    this.range = range;
+    this.prevKv = prevKv;
+    this.progressNotify = progressNotify;
+    this.next = next;
+  }
+}

@@ -1,0 +1,552 @@
+package io.meridian.cluster.watch;
+
+import io.meridian.api.KeyPath;
+import io.meridian.api.MeridianException;
+import io.meridian.api.v1.EpochStart;
+import io.meridian.api.v1.Error;
+import io.meridian.api.v1.Event;
+import io.meridian.api.v1.KeyValue;
+import io.meridian.api.v1.ResponseHeader;
+import io.meridian.api.v1.Role;
+import io.meridian.api.v1.WatchCreateRequest;
+import io.meridian.api.v1.WatchResponse;
+import io.meridian.cluster.raft.ShardStateMachine;
+import io.meridian.cluster.state.Change;
+import io.meridian.cluster.state.ShardState;
+import io.meridian.cluster.state.kv.KeyRange;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.UnaryOperator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Serves the watches of one shard replica from its applied state, on any member: leader or
+ * follower.
+ *
+ * <p>One dispatcher thread owns every watch's progress. Applied revisions are handed to it in
+ * order; it matches their key changes against the watched keys and ranges (watches of one range
+ * share one match, so 10,000 watchers of a prefix cost one comparison per change) and queues one
+ * response per watch and revision. A watch that starts in the past first replays the retained
+ * history in chunks of whole revisions, paced by its stream's queue, then joins the live watches;
+ * since both run on the dispatcher thread, no revision is missed or sent twice in between.
+ *
+ * <p>A member that has had no leader for a while fails its watches with {@code UNAVAILABLE} rather
+ * than let them go silently stale; after a snapshot install every watch replays from where it was.
+ */
+public final class WatchHub implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(WatchHub.class);
+
+  /**
+   * @param progressIntervalMs how often idle watches that asked for it get a progress notification
+   * @param replayEvents events per replay chunk (a chunk never splits a revision)
+   * @param replayBytes value bytes per replay chunk
+   */
+  public record Options(long progressIntervalMs, int replayEvents, long replayBytes) {}
+
+  private final int shard;
+  private final ShardStateMachine state;
+  private final UnaryOperator<ResponseHeader> headers;
+  private final Options options;
+  private final ScheduledExecutorService dispatcher;
+  private final AtomicInteger watchCount = new AtomicInteger();
+  private volatile MeridianException unavailable;
+
+  // Dispatcher thread only.
+  private long dispatched = -1;
+  private long epoch;
+  private Role role = Role.ROLE_UNSPECIFIED;
+  private final Map<String, Set<Watch>> byKey = new HashMap<>();
+  private final Map<KeyRange, Set<Watch>> byRange = new HashMap<>();
+  private final Set<Watch> replaying = new LinkedHashSet<>();
+
+  /**
+   * @param headers completes a header (shard, region, member, leader, term) around a position
+   */
+  public WatchHub(
+      int shard,
+      ShardStateMachine state,
+      UnaryOperator<ResponseHeader> headers,
+      Options options,
+      String member) {
+    this.shard = shard;
+    this.state = state;
+    this.headers = headers;
+    this.options = options;
+    this.dispatcher =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "meridian-watch-" + member + "-shard-" + shard);
+              t.setDaemon(true);
+              return t;
+            });
+  }
+
+  /** Starts dispatching at the replica's current revision. Call after the apply hook is set. */
+  public void start() {
+    dispatcher.execute(this::resync);
+    dispatcher.scheduleWithFixedDelay(
+        this::progressTick,
+        options.progressIntervalMs(),
+        options.progressIntervalMs(),
+        TimeUnit.MILLISECONDS);
+  }
+
+  /** Number of watches being served. */
+  public int watches() {
+    return watchCount.get();
+  }
+
+  /**
+   * Hands an applied write to the dispatcher. Called on the apply thread, in revision order.
+   *
+   * @param changes the command's changes, all at {@code revision}
+   */
+  public void applied(long revision, long epoch, Role role, List<Change> changes) {
+    dispatcher.execute(() -> dispatch(revision, epoch, role, changes));
+  }
+
+  /**
+   * Creates a watch on {@code stream}. Checks run here, so a bad request fails at once; the watch
+   * then starts on the dispatcher.
+   *
+   * @return the watch id
+   * @throws MeridianException INVALID_ARGUMENT, KEY_TOO_LARGE, COMPACTED (details
+   *     "compact_revision"), HISTORY_DIVERGED or UNAVAILABLE
+   */
+  public long create(WatchStream stream, WatchCreateRequest request) {
+    KeyRange range = KeyRange.of(request.getKey(), request.getRangeEnd(), request.getPrefix());
+    long start = request.getStartRevision();
+    if (start < 0) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT, "start_revision: %d (expected: >= 0)", start);
+    }
+    MeridianException down = unavailable;
+    if (down != null) {
+      throw down;
+    }
+    if (start > 0) {
+      state.read(
+          s -> {
+            s.checkWatchable(start);
+            checkPosition(s, request.getStartEpoch(), start - 1);
+            return null;
+          });
+    }
+    long id = stream.reserveId(request.getWatchId());
+    Watch watch =
+        new Watch(id, stream, range, request.getPrevKv(), request.getProgressNotify(), start);
+    stream.register(watch, this);
+    dispatcher.execute(() -> begin(watch));
+    return id;
+  }
+
+  /**
+   * Checks that the caller's position (epoch, revision) lies on this shard's history: a failover
+   * that lost an unshipped tail started the next epoch at or below {@code revision}.
+   */
+  private static void checkPosition(ShardState s, long epoch, long revision) {
+    if (epoch == 0) {
+      return;
+    }
+    List<EpochStart> history = s.epochHistory();
+    for (int i = 0; i < history.size(); i++) {
+      if (history.get(i).getEpoch() != epoch) {
+        continue;
+      }
+      if (i + 1 < history.size() && revision >= history.get(i + 1).getStartRevision()) {
+        break;
+      }
+      return;
+    }
+    throw MeridianException.of(
+        Error.Code.HISTORY_DIVERGED,
+        "position (epoch %d, revision %d): not on shard %d's history %s; re-read the state and"
+            + " watch from its revision",
+        epoch,
+        revision,
+        s.shard(),
+        history.stream().map(e -> e.getEpoch() + "@" + e.getStartRevision()).toList());
+  }
+
+  /**
+   * Cancels watch {@code id} of {@code stream}: its last response says {@code canceled}. An id that
+   * is not live on the stream gets a canceled response with NOT_FOUND.
+   */
+  public void cancel(WatchStream stream, long id) {
+    WatchStream.Registration r = stream.registration(id);
+    if (r == null) {
+      refuse(
+          stream,
+          id,
+          MeridianException.of(Error.Code.NOT_FOUND, "watch %d: not live on this stream", id));
+      return;
+    }
+    dispatcher.execute(
+        () -> {
+          if (!r.watch().ended) {
+            end(r.watch(), null);
+          }
+        });
+  }
+
+  /** Answers a create or cancel request that failed: a canceled response carrying the error. */
+  public void refuse(WatchStream stream, long id, MeridianException error) {
+    dispatcher.execute(
+        () -> {
+          stream.offer(
+              canceled(
+                  WatchResponse.newBuilder()
+                      .setHeader(header(Math.max(dispatched, 0)))
+                      .setWatchId(id),
+                  error));
+        });
+  }
+
+  /** Sends a progress notification to every watch of {@code stream} that is live on this hub. */
+  public void progress(WatchStream stream) {
+    dispatcher.execute(
+        () -> {
+          for (WatchStream.Registration r : stream.registrations()) {
+            if (r.hub() == this && r.watch().synced && !r.watch().ended) {
+              stream.offer(progressResponse(r.watch()));
+            }
+          }
+        });
+  }
+
+  /** Forgets a watch whose stream ended; sends nothing. */
+  void remove(Watch watch) {
+    dispatcher.execute(
+        () -> {
+          if (!watch.ended) {
+            watch.ended = true;
+            detach(watch);
+          }
+        });
+  }
+
+  /**
+   * This member lost its leader: fails every watch with {@code error} and refuses new ones until
+   * {@link #available()}.
+   */
+  public void unavailable(MeridianException error) {
+    if (unavailable != null) {
+      return;
+    }
+    unavailable = error;
+    log.warn("shard={} watches failed: {}", shard, error.getMessage());
+    dispatcher.execute(
+        () -> {
+          for (Watch w : allWatches()) {
+            end(w, error);
+          }
+        });
+  }
+
+  /** This member has a leader again: new watches are accepted. */
+  public void available() {
+    unavailable = null;
+  }
+
+  /** The replica's state was replaced by an installed snapshot: every watch replays from there. */
+  public void reloaded() {
+    dispatcher.execute(this::resync);
+  }
+
+  // ---- Dispatcher thread ----
+
+  private void resync() {
+    long[] position = state.read(s -> new long[] {s.revision(), s.epoch(), s.role().getNumber()});
+    dispatched = position[0];
+    epoch = position[1];
+    role = Role.forNumber((int) position[2]);
+    for (Watch w : allWatches()) {
+      if (w.synced) {
+        detach(w);
+        w.synced = false;
+        replaying.add(w);
+        replay(w);
+      }
+    }
+  }
+
+  private void dispatch(long revision, long epoch, Role role, List<Change> changes) {
+    if (dispatched < 0 || revision <= dispatched) {
+      return; // Covered by the state read at start or by a reload.
+    }
+    dispatched = revision;
+    this.epoch = epoch;
+    this.role = role;
+    List<Change> keyChanges = new ArrayList<>(changes.size());
+    for (Change c : changes) {
+      if (c instanceof Change.KvPut || c instanceof Change.KvDelete) {
+        keyChanges.add(c);
+      }
+    }
+    if (keyChanges.isEmpty() || watchCount.get() == 0) {
+      return;
+    }
+    keyChanges.sort(Comparator.comparing(WatchHub::keyOf, KeyPath.ORDER));
+    Map<Set<Watch>, List<Change>> matched = new IdentityHashMap<>();
+    for (Change c : keyChanges) {
+      Set<Watch> exact = byKey.get(keyOf(c));
+      if (exact != null) {
+        matched.computeIfAbsent(exact, k -> new ArrayList<>()).add(c);
+      }
+    }
+    for (Map.Entry<KeyRange, Set<Watch>> e : byRange.entrySet()) {
+      for (Change c : keyChanges) {
+        if (e.getKey().contains(keyOf(c))) {
+          matched.computeIfAbsent(e.getValue(), k -> new ArrayList<>()).add(c);
+        }
+      }
+    }
+    if (matched.isEmpty()) {
+      return;
+    }
+    ResponseHeader header = header(revision);
+    for (Map.Entry<Set<Watch>, List<Change>> e : matched.entrySet()) {
+      List<Event> withPrev = null;
+      List<Event> withoutPrev = null;
+      for (Watch w : List.copyOf(e.getKey())) {
+        if (revision < w.next) {
+          continue; // Starts at a later revision.
+        }
+        List<Event> events;
+        if (w.prevKv) {
+          events = withPrev == null ? (withPrev = events(e.getValue(), true)) : withPrev;
+        } else {
+          events = withoutPrev == null ? (withoutPrev = events(e.getValue(), false)) : withoutPrev;
+        }
+        w.next = revision + 1;
+        w.active = true;
+        w.stream.offer(
+            WatchResponse.newBuilder()
+                .setHeader(header)
+                .setWatchId(w.id)
+                .addAllEvents(events)
+                .build());
+      }
+    }
+  }
+
+  private void begin(Watch w) {
+    if (w.ended) {
+      return;
+    }
+    if (dispatched < 0) {
+      dispatcher.schedule(() -> begin(w), 10, TimeUnit.MILLISECONDS);
+      return;
+    }
+    if (unavailable != null) {
+      end(w, unavailable);
+      return;
+    }
+    watchCount.incrementAndGet();
+    long seen = w.next == 0 ? dispatched : Math.min(w.next - 1, dispatched);
+    if (w.next == 0) {
+      w.next = dispatched + 1;
+    }
+    w.stream.offer(
+        WatchResponse.newBuilder()
+            .setHeader(header(seen))
+            .setWatchId(w.id)
+            .setCreated(true)
+            .build());
+    if (w.next <= dispatched) {
+      replaying.add(w);
+      replay(w);
+    } else {
+      attach(w);
+    }
+  }
+
+  /** Sends the next chunk of history; joins the live watches once it reached the present. */
+  private void replay(Watch w) {
+    if (w.ended || !replaying.contains(w)) {
+      return;
+    }
+    if (!w.stream.hasRoom()) {
+      dispatcher.schedule(() -> replay(w), 20, TimeUnit.MILLISECONDS);
+      return;
+    }
+    long to = dispatched;
+    List<Change> changes;
+    try {
+      changes = state.read(s -> s.changes(w.range, w.next, to));
+    } catch (MeridianException e) {
+      end(w, e);
+      return;
+    }
+    int taken = 0;
+    long bytes = 0;
+    long last = w.next - 1;
+    while (taken < changes.size()) {
+      long revision = revisionOf(changes.get(taken));
+      if (taken > 0 && (taken >= options.replayEvents() || bytes >= options.replayBytes())) {
+        break;
+      }
+      while (taken < changes.size() && revisionOf(changes.get(taken)) == revision) {
+        bytes += valueBytes(changes.get(taken));
+        taken++;
+      }
+      last = revision;
+    }
+    boolean complete = taken == changes.size();
+    long reached = complete ? to : last;
+    if (taken > 0) {
+      boolean sent =
+          w.stream.offer(
+              WatchResponse.newBuilder()
+                  .setHeader(header(reached))
+                  .setWatchId(w.id)
+                  .addAllEvents(events(changes.subList(0, taken), w.prevKv))
+                  .build());
+      if (!sent) {
+        return;
+      }
+      w.active = true;
+    }
+    w.next = reached + 1;
+    if (complete) {
+      replaying.remove(w);
+      attach(w);
+    } else {
+      dispatcher.execute(() -> replay(w));
+    }
+  }
+
+  private void progressTick() {
+    for (Watch w : allWatches()) {
+      if (w.synced && w.progressNotify && !w.active) {
+        w.stream.offer(progressResponse(w));
+      }
+      w.active = false;
+    }
+  }
+
+  /** The revision up to which {@code w} has been sent every event. */
+  private long seen(Watch w) {
+    return w.synced ? Math.max(dispatched, w.next - 1) : w.next - 1;
+  }
+
+  private WatchResponse progressResponse(Watch w) {
+    return WatchResponse.newBuilder()
+        .setHeader(header(seen(w)))
+        .setWatchId(w.id)
+        .setProgress(true)
+        .build();
+  }
+
+  /** Ends a watch: cancelled by its client ({@code error == null}) or failed. */
+  private void end(Watch w, MeridianException error) {
+    long seen = seen(w);
+    w.ended = true;
+    detach(w);
+    w.stream.offer(
+        canceled(WatchResponse.newBuilder().setHeader(header(seen)).setWatchId(w.id), error));
+    w.stream.unregister(w);
+  }
+
+  /** A watch's last response; with the error (and compaction revision) when it failed. */
+  private static WatchResponse canceled(WatchResponse.Builder r, MeridianException error) {
+    r.setCanceled(true);
+    if (error != null) {
+      r.setError(error.toError());
+      String compact = error.details().get("compact_revision");
+      if (compact != null) {
+        r.setCompactRevision(Long.parseLong(compact));
+      }
+    }
+    return r.build();
+  }
+
+  private void attach(Watch w) {
+    w.synced = true;
+    if (w.range.single()) {
+      byKey.computeIfAbsent(w.range.start(), k -> new LinkedHashSet<>()).add(w);
+    } else {
+      byRange.computeIfAbsent(w.range, k -> new LinkedHashSet<>()).add(w);
+    }
+  }
+
+  private void detach(Watch w) {
+    boolean counted = replaying.remove(w) || w.synced;
+    if (w.synced) {
+      Map<?, Set<Watch>> index = w.range.single() ? byKey : byRange;
+      Object k = w.range.single() ? w.range.start() : w.range;
+      Set<Watch> group = index.get(k);
+      if (group != null && group.remove(w) && group.isEmpty()) {
+        index.remove(k);
+      }
+      w.synced = false;
+    }
+    if (counted) {
+      watchCount.decrementAndGet();
+    }
+  }
+
+  private List<Watch> allWatches() {
+    List<Watch> all = new ArrayList<>(replaying);
+    byKey.values().forEach(all::addAll);
+    byRange.values().forEach(all::addAll);
+    return all;
+  }
+
+  private ResponseHeader header(long revision) {
+    return headers.apply(
+        ResponseHeader.newBuilder().setRevision(revision).setEpoch(epoch).setRole(role).build());
+  }
+
+  private static List<Event> events(List<Change> changes, boolean prevKv) {
+    List<Event> out = new ArrayList<>(changes.size());
+    for (Change c : changes) {
+      Event.Builder e = Event.newBuilder();
+      KeyValue prev;
+      if (c instanceof Change.KvPut put) {
+        e.setType(Event.EventType.PUT).setKv(put.kv());
+        prev = put.prev();
+      } else {
+        Change.KvDelete delete = (Change.KvDelete) c;
+        e.setType(Event.EventType.DELETE)
+            .setKv(KeyValue.newBuilder().setKey(delete.key()).setModRevision(delete.revision()));
+        prev = delete.prev();
+      }
+      if (prevKv && prev != null) {
+        e.setPrevKv(prev);
+      }
+      out.add(e.build());
+    }
+    return out;
+  }
+
+  private static String keyOf(Change c) {
+    return c instanceof Change.KvPut put ? put.kv().getKey() : ((Change.KvDelete) c).key();
+  }
+
+  private static long revisionOf(Change c) {
+    return c instanceof Change.KvPut put
+        ? put.kv().getModRevision()
+        : ((Change.KvDelete) c).revision();
+  }
+
+  private static long valueBytes(Change c) {
+    return c instanceof Change.KvPut put ? put.kv().getValue().size() : 0;
+  }
+
+  @Override
+  public void close() {
+    dispatcher.shutdownNow();
+  }
+}
