@@ -25,7 +25,9 @@ import java.util.List;
  * lock waiters and holders included, and then grants whoever became first in those locks' queues at
  * the same revision. An expiry is the leader's proposal and is dropped if it comes from a term
  * older than the last {@code LeaderStart} (a deposed leader must not expire a lease the new leader
- * has seen renewed, etcd #15247) or if this cluster is not the PRIMARY.
+ * has seen renewed, etcd #15247) or if this cluster is not the PRIMARY. While registry
+ * self-preservation is on, an expiry skips every lease that holds registry instances and no lock
+ * (see {@link StateCore#preservable}); the leader proposes it again later.
  */
 final class LeaseCommands {
   private static final CommandResult ACK =
@@ -52,22 +54,7 @@ final class LeaseCommands {
       }
     }
     core.checkQuota(LeaseTable.LEASE_BYTES);
-    if (id == 0) {
-      // Skip sequence numbers a client chose explicitly.
-      do {
-        id = LeaseId.of(core.shard, ++core.nextLeaseSeq);
-      } while (core.leases.contains(id));
-    }
-    LeaseRecord record =
-        LeaseRecord.newBuilder()
-            .setId(id)
-            .setNamespace(req.getNamespace())
-            .setTtlMs(req.getTtlMs())
-            .setGrantRevision(batch.revision)
-            .build();
-    core.leases.add(record);
-    batch.changes.add(new Change.LeaseGranted(record));
-    batch.leaseEvents.add(new LeaseEvent.Granted(id, req.getTtlMs()));
+    id = core.grantLease(batch, req.getNamespace(), req.getTtlMs(), id);
     return CommandResult.newBuilder()
         .setLeaseGrant(
             LeaseGrantResponse.newBuilder()
@@ -94,7 +81,8 @@ final class LeaseCommands {
     }
     List<String> lockNames = new ArrayList<>();
     for (long id : req.getIdsList()) {
-      if (core.leases.contains(id)) {
+      // Self-preservation keeps registry instances through a renewal outage; locks still expire.
+      if (core.leases.contains(id) && !(core.selfPreservation && core.preservable(id))) {
         lockNames.addAll(core.endLease(batch, id));
       }
     }

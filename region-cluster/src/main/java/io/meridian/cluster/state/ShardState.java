@@ -2,9 +2,13 @@ package io.meridian.cluster.state;
 
 import io.meridian.api.FencingToken;
 import io.meridian.api.MeridianException;
+import io.meridian.api.v1.DiscoverRequest;
+import io.meridian.api.v1.DiscoverResponse;
 import io.meridian.api.v1.EpochStart;
 import io.meridian.api.v1.Error;
+import io.meridian.api.v1.Instance;
 import io.meridian.api.v1.KeyValue;
+import io.meridian.api.v1.ListServicesResponse;
 import io.meridian.api.v1.LockInspectResponse;
 import io.meridian.api.v1.RangeRequest;
 import io.meridian.api.v1.RangeResponse;
@@ -31,8 +35,8 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The deterministic state machine of one shard replica: MVCC key-value store, leases, locks and
- * cluster metadata (role, epoch, epoch history).
+ * The deterministic state machine of one shard replica: MVCC key-value store, leases, locks, the
+ * service registry and cluster metadata (role, epoch, epoch history, self-preservation).
  *
  * <p>Guarantees:
  *
@@ -59,6 +63,8 @@ public final class ShardState {
   private final TxnCommand txn;
   private final LeaseCommands leases;
   private final LockCommands locks;
+  private final RegistryCommands registry;
+  private final RegistryReads registryReads;
 
   /**
    * An empty, uninitialized shard state: it takes writes once an {@code InitShard} command made it
@@ -79,6 +85,8 @@ public final class ShardState {
     this.txn = new TxnCommand(core, kv);
     this.leases = new LeaseCommands(core);
     this.locks = new LockCommands(core);
+    this.registry = new RegistryCommands(core);
+    this.registryReads = new RegistryReads(core);
   }
 
   /**
@@ -136,8 +144,10 @@ public final class ShardState {
         yield ack();
       }
       case SET_ROLE -> setRole(c.getSetRole());
-      case REGISTRY_REGISTER, REGISTRY_SET_HEALTH, REGISTRY_DEREGISTER, SET_SELF_PRESERVATION ->
-          throw MeridianException.of(Error.Code.INVALID_ARGUMENT, "registry: not applied yet");
+      case REGISTRY_REGISTER -> registry.register(c.getRegistryRegister(), batch);
+      case REGISTRY_SET_HEALTH -> registry.setHealth(c.getRegistrySetHealth(), batch);
+      case REGISTRY_DEREGISTER -> registry.deregister(c.getRegistryDeregister(), batch);
+      case SET_SELF_PRESERVATION -> registry.setSelfPreservation(c.getSetSelfPreservation());
       case OP_NOT_SET ->
           throw MeridianException.of(Error.Code.INVALID_ARGUMENT, "command: no operation set");
     };
@@ -334,6 +344,58 @@ public final class ShardState {
     return out;
   }
 
+  /**
+   * The instances of a service that pass the request's filters, zone-local first, then
+   * region-local, then the rest, by id within each tier. {@code wait_revision}, {@code wait_ms} and
+   * {@code consistency} are the node's business and ignored here.
+   *
+   * @throws MeridianException INVALID_ARGUMENT for a bad namespace or service name
+   */
+  public DiscoverResponse discover(DiscoverRequest request) {
+    return registryReads.discover(request);
+  }
+
+  /** The services of a namespace by name, with counts; INVALID_ARGUMENT for a bad namespace. */
+  public ListServicesResponse listServices(String namespace) {
+    return registryReads.listServices(namespace);
+  }
+
+  /** One registry instance, if registered; INVALID_ARGUMENT for a bad name or id. */
+  public Optional<Instance> instance(String namespace, String service, String id) {
+    return registryReads.instance(namespace, service, id);
+  }
+
+  /** Whether registry self-preservation is on: expiries skip preservable leases. */
+  public boolean selfPreservation() {
+    return core.selfPreservation;
+  }
+
+  /** Number of registered instances. */
+  public long registryInstances() {
+    return core.registry.size();
+  }
+
+  /**
+   * Heartbeats the registered instances promised in {@code windowMs}: the sum over instances of
+   * {@code windowMs / heartbeat_interval_ms}, the denominator of self-preservation's renewal ratio.
+   */
+  public double expectedRenewals(long windowMs) {
+    return core.registry.expectedRenewals(windowMs);
+  }
+
+  /** Number of registry instances bound to lease {@code leaseId}. */
+  public int registryInstancesOf(long leaseId) {
+    return core.registry.instancesOf(leaseId);
+  }
+
+  /**
+   * Whether self-preservation keeps lease {@code leaseId} from expiring while on: it holds at least
+   * one registry instance and no lock key.
+   */
+  public boolean preservable(long leaseId) {
+    return core.preservable(leaseId);
+  }
+
   /** Sizes for status and metrics; computed from counters kept up to date by apply. */
   public StateStats stats() {
     return new StateStats(
@@ -343,7 +405,9 @@ public final class ShardState {
         core.locks.waiters(),
         core.stateBytes(),
         core.quotaBytes,
-        core.noSpaceAlarm);
+        core.noSpaceAlarm,
+        core.registry.size(),
+        core.selfPreservation);
   }
 
   /** Writes the canonical snapshot (see {@link SnapshotCodec}); does not close {@code out}. */

@@ -9,6 +9,7 @@ import io.meridian.cluster.proto.LeaseRecord;
 import io.meridian.cluster.proto.SnapshotHeader;
 import io.meridian.cluster.state.lease.LeaseTable;
 import io.meridian.cluster.state.lock.LockTable;
+import io.meridian.cluster.state.registry.RegistryIndex;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -26,7 +27,7 @@ import java.util.List;
  *
  * Every record is written with deterministic protobuf serialization, so equal states produce equal
  * bytes (and equal {@link ShardState#stateHash()}). Derived indexes (lease attachments, lock
- * queues, sizes) are not stored: loading rebuilds them from the keys.
+ * queues, registry counts, sizes) are not stored: loading rebuilds them from the keys.
  */
 final class SnapshotCodec {
   static final int FORMAT_VERSION = 1;
@@ -51,6 +52,7 @@ final class SnapshotCodec {
             .setNextLeaseSeq(core.nextLeaseSeq)
             .setNoSpaceAlarm(core.noSpaceAlarm)
             .setInitialized(core.initialized)
+            .setSelfPreservation(core.selfPreservation)
             .setKeyCount(core.kv.historyCount())
             .setLeaseCount(core.leases.size())
             .setDedupCount(dedup.size())
@@ -115,6 +117,7 @@ final class SnapshotCodec {
     core.nextLeaseSeq = header.getNextLeaseSeq();
     core.noSpaceAlarm = header.getNoSpaceAlarm();
     core.initialized = header.getInitialized();
+    core.selfPreservation = header.getSelfPreservation();
     KeyHistory[] histories = new KeyHistory[Math.toIntExact(header.getKeyCount())];
     for (int i = 0; i < histories.length; i++) {
       histories[i] = required(KeyHistory.parseDelimitedFrom(in), "key history");
@@ -126,7 +129,8 @@ final class SnapshotCodec {
     for (long i = 0; i < header.getDedupCount(); i++) {
       core.dedup.load(required(DedupEntry.parseDelimitedFrom(in), "dedup entry"));
     }
-    // Derived indexes: lease attachments and lock queues follow the current versions.
+    // Derived indexes: lease attachments, lock queues and registry counts follow the current
+    // versions.
     for (KeyHistory history : histories) {
       KeyValue kv = core.kv.current(history.getKey());
       if (kv == null) {
@@ -141,6 +145,9 @@ final class SnapshotCodec {
       LockTable.LockRef ref = LockTable.parseKey(kv.getKey());
       if (ref != null) {
         core.locks.upsert(ref, kv);
+      }
+      if (RegistryIndex.parseKey(kv.getKey()) != null) {
+        core.registry.upsert(kv);
       }
     }
     return core;

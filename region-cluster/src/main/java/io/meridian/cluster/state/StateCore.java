@@ -10,10 +10,12 @@ import io.meridian.api.v1.Error;
 import io.meridian.api.v1.KeyValue;
 import io.meridian.api.v1.ResponseHeader;
 import io.meridian.api.v1.Role;
+import io.meridian.cluster.proto.LeaseRecord;
 import io.meridian.cluster.proto.LockWaiterValue;
 import io.meridian.cluster.state.kv.MvccStore;
 import io.meridian.cluster.state.lease.LeaseTable;
 import io.meridian.cluster.state.lock.LockTable;
+import io.meridian.cluster.state.registry.RegistryIndex;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -22,8 +24,9 @@ import java.util.TreeSet;
 
 /**
  * The whole state of a shard replica and the key-writing primitives every command uses, so the
- * derived indexes (lease attachments, lock queues) and the change list never drift from the
- * key-value store. Command classes validate first and call these only once nothing can fail.
+ * derived indexes (lease attachments, lock queues, registry counts) and the change list never drift
+ * from the key-value store. Command classes validate first and call these only once nothing can
+ * fail.
  */
 final class StateCore {
   final int shard;
@@ -31,6 +34,7 @@ final class StateCore {
   final MvccStore kv = new MvccStore();
   final LeaseTable leases = new LeaseTable();
   final LockTable locks = new LockTable();
+  final RegistryIndex registry = new RegistryIndex();
   final DedupTable dedup;
 
   // Cluster metadata: replicated and snapshotted, outside the revision sequence.
@@ -43,6 +47,7 @@ final class StateCore {
   final List<EpochStart> epochHistory = new ArrayList<>();
   long nextLeaseSeq;
   boolean noSpaceAlarm;
+  boolean selfPreservation;
 
   StateCore(int shard, long quotaBytes, int dedupCapacity) {
     if (shard < 0 || shard > LeaseId.MAX_SHARD) {
@@ -101,10 +106,6 @@ final class StateCore {
   }
 
   /**
-   * Refuses a write that grows the state by {@code growth} bytes when the alarm is on or the quota
-   * would be exceeded; a refusal raises the alarm (the one state change an error makes).
-   */
-  /**
    * Checks that lease {@code id} exists and belongs to {@code key}'s namespace: keys and locks of a
    * namespace may only be bound to that namespace's leases, which live on the same shard.
    */
@@ -124,6 +125,10 @@ final class StateCore {
     }
   }
 
+  /**
+   * Refuses a write that grows the state by {@code growth} bytes when the alarm is on or the quota
+   * would be exceeded; a refusal raises the alarm (the one state change an error makes).
+   */
   void checkQuota(long growth) {
     long bytes = stateBytes();
     if (noSpaceAlarm || bytes + growth > quotaBytes) {
@@ -158,6 +163,9 @@ final class StateCore {
     if (ref != null) {
       locks.upsert(ref, now);
     }
+    if (RegistryIndex.parseKey(key) != null) {
+      registry.upsert(now);
+    }
     batch.changes.add(new Change.KvPut(now, prev));
     return prev;
   }
@@ -176,6 +184,9 @@ final class StateCore {
     LockTable.LockRef ref = LockTable.parseKey(key);
     if (ref != null && locks.remove(ref) != null) {
       batch.lockEvents.add(new LockEvent.Removed(ref.name(), ref.lease(), reason, batch.revision));
+    }
+    if (RegistryIndex.parseKey(key) != null) {
+      registry.remove(key);
     }
     batch.changes.add(new Change.KvDelete(key, batch.revision, prev));
     return prev;
@@ -201,6 +212,59 @@ final class StateCore {
     LockTable.LockRef ref = LockTable.parseKey(key);
     batch.lockEvents.add(new LockEvent.Granted(ref.name(), lease, token, key, batch.revision));
     return token;
+  }
+
+  /** The id the next grant without a chosen id gets: the next sequence number no lease holds. */
+  long nextLeaseId() {
+    long seq = nextLeaseSeq;
+    long id;
+    do {
+      id = LeaseId.of(shard, ++seq);
+    } while (leases.contains(id));
+    return id;
+  }
+
+  /**
+   * Grants a lease of {@code namespace} at the batch's revision: {@code id} 0 takes {@link
+   * #nextLeaseId()}, else it must be an unused id of this shard. The caller validated the arguments
+   * and checked the quota.
+   *
+   * @return the lease's id
+   */
+  long grantLease(Batch batch, String namespace, long ttlMs, long id) {
+    if (id == 0) {
+      id = nextLeaseId();
+      nextLeaseSeq = LeaseId.sequenceOf(id);
+    }
+    LeaseRecord record =
+        LeaseRecord.newBuilder()
+            .setId(id)
+            .setNamespace(namespace)
+            .setTtlMs(ttlMs)
+            .setGrantRevision(batch.revision)
+            .build();
+    leases.add(record);
+    batch.changes.add(new Change.LeaseGranted(record));
+    batch.leaseEvents.add(new LeaseEvent.Granted(id, ttlMs));
+    return id;
+  }
+
+  /**
+   * Whether self-preservation would keep lease {@code id} from expiring: it holds at least one
+   * registry instance and no lock key (a lock's holder must lose it on time, whatever the
+   * registry's renewal rate).
+   */
+  boolean preservable(long id) {
+    LeaseTable.Lease lease = leases.get(id);
+    if (lease == null || registry.instancesOf(id) == 0) {
+      return false;
+    }
+    for (String key : lease.keys()) {
+      if (LockTable.parseKey(key) != null) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

@@ -21,7 +21,10 @@ final class Model {
   final Map<String, String> values = new HashMap<>();
   final Map<Long, Map<String, String>> history = new HashMap<>();
   final TreeMap<Long, String> leases = new TreeMap<>();
+  final Map<Long, Long> leaseTtl = new HashMap<>();
   final Map<String, List<Entry>> locks = new HashMap<>();
+  // Registry instances of a/web: id -> {lease, 1 if the registry granted (owns) it}.
+  final TreeMap<String, long[]> instances = new TreeMap<>();
 
   static final class Entry {
     final long lease;
@@ -142,6 +145,7 @@ final class Model {
     bump();
     lastGranted = LeaseId.of(Shard.SHARD, ++nextSeq);
     leases.put(lastGranted, ns);
+    leaseTtl.put(lastGranted, 10_000L);
     record();
     return null;
   }
@@ -154,6 +158,7 @@ final class Model {
     leases.remove(id);
     List<String> attached = live.keySet().stream().filter(k -> meta.get(k)[3] == id).toList();
     attached.forEach(this::remove);
+    instances.values().removeIf(i -> i[0] == id);
     for (List<Entry> queue : locks.values()) {
       queue.removeIf(e -> e.lease == id);
       grantReady(queue);
@@ -193,6 +198,64 @@ final class Model {
     bump();
     grantReady(queue);
     record();
+    return null;
+  }
+
+  /** Whether no user key, lock entry or instance is attached to lease {@code id}. */
+  private boolean unused(long id) {
+    return live.keySet().stream().noneMatch(k -> meta.get(k)[3] == id)
+        && locks.values().stream().flatMap(List::stream).noneMatch(e -> e.lease == id)
+        && instances.values().stream().noneMatch(i -> i[0] == id);
+  }
+
+  /** Registers a/web/{@code id} with a TTL ({@code given} 0) or bound to lease {@code given}. */
+  Error.Code register(String id, long ttlMs, long given) {
+    if (given != 0 && !leases.containsKey(given)) {
+      return Error.Code.LEASE_NOT_FOUND;
+    }
+    if (given != 0 && !leases.get(given).equals("a")) {
+      return Error.Code.INVALID_ARGUMENT;
+    }
+    long[] cur = instances.get(id);
+    boolean ownedBefore = cur != null && cur[1] == 1;
+    long lease;
+    boolean owns;
+    if (given != 0) {
+      lease = given;
+      owns = ownedBefore && cur[0] == given;
+    } else if (ownedBefore && leaseTtl.get(cur[0]) == ttlMs) {
+      lease = cur[0];
+      owns = true;
+    } else {
+      lease = 0;
+      owns = true;
+    }
+    if (cur != null && cur[0] == lease && ownedBefore == owns) {
+      return null; // the same value: nothing written
+    }
+    bump();
+    if (lease == 0) {
+      lease = LeaseId.of(Shard.SHARD, ++nextSeq);
+      leases.put(lease, "a");
+      leaseTtl.put(lease, ttlMs);
+    }
+    instances.put(id, new long[] {lease, owns ? 1 : 0});
+    if (ownedBefore && cur[0] != lease && unused(cur[0])) {
+      leases.remove(cur[0]);
+    }
+    record();
+    return null;
+  }
+
+  Error.Code deregister(String id) {
+    long[] cur = instances.remove(id);
+    if (cur != null) {
+      bump();
+      if (cur[1] == 1 && unused(cur[0])) {
+        leases.remove(cur[0]);
+      }
+      record();
+    }
     return null;
   }
 

@@ -5,7 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.google.protobuf.ByteString;
 import io.meridian.api.v1.Compare;
 import io.meridian.api.v1.DeleteRangeRequest;
+import io.meridian.api.v1.DeregisterRequest;
+import io.meridian.api.v1.DiscoverRequest;
 import io.meridian.api.v1.Error;
+import io.meridian.api.v1.HealthStatus;
+import io.meridian.api.v1.Instance;
 import io.meridian.api.v1.KeyValue;
 import io.meridian.api.v1.LeaseRevokeRequest;
 import io.meridian.api.v1.LockMode;
@@ -13,8 +17,10 @@ import io.meridian.api.v1.LockReleaseRequest;
 import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.RangeRequest;
 import io.meridian.api.v1.RangeResponse;
+import io.meridian.api.v1.RegisterRequest;
 import io.meridian.api.v1.RequestOp;
 import io.meridian.api.v1.Role;
+import io.meridian.api.v1.SetHealthRequest;
 import io.meridian.api.v1.TxnRequest;
 import io.meridian.cluster.proto.Command;
 import io.meridian.cluster.proto.InitShard;
@@ -24,7 +30,9 @@ import io.meridian.cluster.proto.LeaseExpire;
 import io.meridian.cluster.proto.LeaseGrant;
 import io.meridian.cluster.proto.LockAcquire;
 import io.meridian.cluster.proto.LockCancel;
+import io.meridian.cluster.proto.RegistryRegister;
 import io.meridian.cluster.proto.SetRole;
+import io.meridian.cluster.proto.SetSelfPreservation;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -223,6 +231,64 @@ final class Shard {
             .setLockCancel(
                 LockCancel.newBuilder()
                     .addWaiters(LockCancel.Waiter.newBuilder().setName(name).setLease(lease))));
+  }
+
+  /** A registration of {@code ns/service/id} at 10.0.0.1:8080, everything else default. */
+  static RegisterRequest.Builder instance(String ns, String service, String id) {
+    return RegisterRequest.newBuilder()
+        .setNamespace(ns)
+        .setService(service)
+        .setInstanceId(id)
+        .setAddress("10.0.0.1")
+        .setPort(8080);
+  }
+
+  ApplyResult register(RegisterRequest.Builder request, long ttlMs) {
+    return apply(
+        Command.newBuilder()
+            .setRegistryRegister(
+                RegistryRegister.newBuilder().setRequest(request).setTtlMs(ttlMs)));
+  }
+
+  /** Registers with a 30 s registry-granted lease and returns the instance. */
+  Instance registered(RegisterRequest.Builder request) {
+    return ok(register(request, 30_000)).result().getRegistryRegister().getInstance();
+  }
+
+  ApplyResult setHealth(String ns, String service, String id, HealthStatus health, String note) {
+    return apply(
+        Command.newBuilder()
+            .setRegistrySetHealth(
+                SetHealthRequest.newBuilder()
+                    .setNamespace(ns)
+                    .setService(service)
+                    .setInstanceId(id)
+                    .setHealth(health)
+                    .setNote(note)));
+  }
+
+  ApplyResult deregister(String ns, String service, String id) {
+    return apply(
+        Command.newBuilder()
+            .setRegistryDeregister(
+                DeregisterRequest.newBuilder()
+                    .setNamespace(ns)
+                    .setService(service)
+                    .setInstanceId(id)));
+  }
+
+  ApplyResult selfPreservation(boolean active) {
+    return apply(
+        Command.newBuilder()
+            .setSetSelfPreservation(
+                SetSelfPreservation.newBuilder().setActive(active).setReason("test")));
+  }
+
+  /** The ids that discovery returns, in order. */
+  List<String> discover(DiscoverRequest.Builder request) {
+    return state.discover(request.build()).getInstancesList().stream()
+        .map(Instance::getId)
+        .toList();
   }
 
   /** The current value of {@code key}, or null. */

@@ -12,6 +12,7 @@ import io.meridian.api.v1.LockMode;
 import io.meridian.api.v1.LockOwner;
 import io.meridian.api.v1.RangeRequest;
 import io.meridian.api.v1.TxnRequest;
+import io.meridian.cluster.state.registry.RegistryIndex;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -36,6 +37,7 @@ class ShardStateModelTest {
   private static final String[] KEYS = {"/a/k0", "/a/k1", "/a/k2", "/a/x/k3", "/b/k0", "/b/k1"};
   private static final String[] PREFIXES = {"/a/", "/a/x/", "/b/", "/"};
   private static final String[] LOCKS = {"/a/l0", "/a/l1"};
+  private static final String[] INSTANCES = {"i0", "i1", "i2"};
 
   sealed interface Action {}
 
@@ -57,6 +59,11 @@ class ShardStateModelTest {
   record Acquire(int lock, int lease, boolean shared, boolean waits) implements Action {}
 
   record Release(int lock, int lease) implements Action {}
+
+  /** lease 0: a registry-granted lease of 10 s ({@code longTtl}: 20 s); else a named lease. */
+  record Register(int instance, boolean longTtl, int lease) implements Action {}
+
+  record Deregister(int instance) implements Action {}
 
   @Provide
   Arbitrary<List<Action>> actions() {
@@ -83,6 +90,16 @@ class ShardStateModelTest {
             .as(Acquire::new);
     Arbitrary<Action> release =
         Combinators.combine(Arbitraries.integers().between(0, 1), small).as(Release::new);
+    Arbitrary<Integer> instance = Arbitraries.integers().between(0, INSTANCES.length - 1);
+    Arbitrary<Action> register =
+        Combinators.combine(
+                instance,
+                Arbitraries.of(true, false),
+                Arbitraries.frequencyOf(
+                    net.jqwik.api.Tuple.of(3, Arbitraries.just(0)),
+                    net.jqwik.api.Tuple.of(2, small)))
+            .as(Register::new);
+    Arbitrary<Action> deregister = instance.map(Deregister::new);
     return Arbitraries.frequencyOf(
             net.jqwik.api.Tuple.of(6, put),
             net.jqwik.api.Tuple.of(2, delete),
@@ -92,7 +109,9 @@ class ShardStateModelTest {
             net.jqwik.api.Tuple.of(2, grant),
             net.jqwik.api.Tuple.of(1, revoke),
             net.jqwik.api.Tuple.of(3, acquire),
-            net.jqwik.api.Tuple.of(2, release))
+            net.jqwik.api.Tuple.of(2, release),
+            net.jqwik.api.Tuple.of(3, register),
+            net.jqwik.api.Tuple.of(2, deregister))
         .list()
         .ofMinSize(1)
         .ofMaxSize(60);
@@ -164,6 +183,16 @@ class ShardStateModelTest {
       long id = m.leaseAt(rel.lease());
       r = s.release(LOCKS[rel.lock()], id);
       expected = m.release(LOCKS[rel.lock()], id);
+    } else if (action instanceof Register reg) {
+      long given = reg.lease() == 0 ? 0 : m.leaseAt(reg.lease());
+      long ttl = reg.longTtl() ? 20_000 : 10_000;
+      String id = INSTANCES[reg.instance()];
+      r = s.register(Shard.instance("a", "web", id).setLease(given), ttl);
+      expected = m.register(id, ttl, given);
+    } else if (action instanceof Deregister d) {
+      String id = INSTANCES[d.instance()];
+      r = s.deregister("a", "web", id);
+      expected = m.deregister(id);
     } else {
       throw new IllegalStateException("unknown action " + action);
     }
@@ -216,7 +245,28 @@ class ShardStateModelTest {
       assertThat(actual).as("lock %s after %s", lock, step).isEqualTo(expected);
     }
     assertThat(state.leases("").stream().map(LeaseView::id).toList())
+        .as("leases after %s", step)
         .isEqualTo(new ArrayList<>(m.leases.keySet()));
+    assertThat(state.registryInstances())
+        .as("instances after %s", step)
+        .isEqualTo(m.instances.size());
+    for (String id : INSTANCES) {
+      long[] expected = m.instances.get(id);
+      String key = RegistryIndex.keyOf("a", "web", id);
+      KeyValue kv =
+          state.range(RangeRequest.newBuilder().setKey(key).build()).getKvsList().stream()
+              .findFirst()
+              .orElse(null);
+      if (expected == null) {
+        assertThat(kv).as("instance %s after %s", id, step).isNull();
+      } else {
+        assertThat(kv).as("instance %s after %s", id, step).isNotNull();
+        assertThat(kv.getLease()).as("lease of %s after %s", id, step).isEqualTo(expected[0]);
+        assertThat(RegistryIndex.decode(kv).getOwnsLease())
+            .as("owns_lease of %s after %s", id, step)
+            .isEqualTo(expected[1] == 1);
+      }
+    }
   }
 
   private static String describe(LockOwner o, boolean holder) {
