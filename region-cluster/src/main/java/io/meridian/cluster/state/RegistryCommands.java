@@ -64,6 +64,12 @@ final class RegistryCommands {
     String key = RegistryIndex.keyOf(req.getNamespace(), req.getService(), req.getInstanceId());
     KeyValue current = core.kv.current(key);
     InstanceValue old = current == null ? null : RegistryIndex.decode(current);
+    String note = "";
+    if (old != null && req.getHealth() == HealthStatus.HEALTH_UNSPECIFIED) {
+      // A re-registration that does not say its health keeps what SetHealth recorded.
+      health = old.getInstance().getHealth();
+      note = old.getInstance().getHealthNote();
+    }
     LeaseChoice lease = chooseLease(req, cmd.getTtlMs(), key, current, old);
     long heartbeat = RegistryRules.heartbeatInterval(req.getHeartbeatIntervalMs(), lease.ttlMs());
     InstanceValue value =
@@ -77,6 +83,7 @@ final class RegistryCommands {
                     .addAllTags(req.getTagsList())
                     .putAllMetadata(req.getMetadataMap())
                     .setHealth(health)
+                    .setHealthNote(note)
                     .setLease(lease.id())
                     .setHeartbeatIntervalMs(heartbeat))
             .setOwnsLease(lease.owned())

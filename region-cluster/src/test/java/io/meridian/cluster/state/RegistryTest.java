@@ -218,6 +218,22 @@ class RegistryTest {
   }
 
   @Test
+  void reRegisterWithoutAHealthKeepsTheRecordedOneAndAnExplicitHealthReplacesIt() {
+    s.registered(instance("a", "web", "i1"));
+    s.ok(s.setHealth("a", "web", "i1", HealthStatus.WARNING, "slow disk"));
+    Instance kept = response(s.ok(s.register(instance("a", "web", "i1"), 30_000))).getInstance();
+    assertThat(kept.getHealth()).isEqualTo(HealthStatus.WARNING);
+    assertThat(kept.getHealthNote()).isEqualTo("slow disk");
+    Instance replaced =
+        response(
+                s.ok(
+                    s.register(instance("a", "web", "i1").setHealth(HealthStatus.PASSING), 30_000)))
+            .getInstance();
+    assertThat(replaced.getHealth()).isEqualTo(HealthStatus.PASSING);
+    assertThat(replaced.getHealthNote()).isEmpty();
+  }
+
+  @Test
   void deregisterEndsAnOwnedLeaseButNotOneSharedWithAnotherKey() {
     long shared = s.registered(instance("a", "web", "i1")).getLease();
     s.ok(s.put("/a/x", "1", shared));
