@@ -91,6 +91,11 @@ public final class DevCluster implements AutoCloseable {
     return new DevCluster(stateDir, configs, WallClock.system());
   }
 
+  /** The same plan with every member reading time from {@code clock} (tests drive it by hand). */
+  public DevCluster withClock(WallClock clock) {
+    return new DevCluster(stateDir, configs, clock);
+  }
+
   /** Starts every member and writes {@code topology.json}. */
   public DevCluster start() throws IOException {
     for (NodeConfig config : configs) {

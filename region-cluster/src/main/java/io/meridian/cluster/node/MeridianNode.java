@@ -18,6 +18,7 @@ import io.meridian.cluster.service.JsonRequests;
 import io.meridian.cluster.service.KvService;
 import io.meridian.cluster.service.LeaseService;
 import io.meridian.cluster.service.LockService;
+import io.meridian.cluster.service.RegistryService;
 import io.meridian.cluster.service.Shards;
 import io.meridian.cluster.service.WatchService;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -224,6 +225,7 @@ public final class MeridianNode implements AutoCloseable {
             .addService(new LockService(shards, config.lock()))
             .addService(new ClusterService(shards, config))
             .addService(watch)
+            .addService(new RegistryService(shards, config))
             .enableHttpJsonTranscoding(
                 HttpJsonTranscodingOptions.builder()
                     .errorHandler(GrpcErrors.httpErrorHandler())
@@ -244,7 +246,8 @@ public final class MeridianNode implements AutoCloseable {
                     io.meridian.api.v1.PutRequest.getDescriptor().getFile(),
                     io.meridian.api.v1.LeaseGrantRequest.getDescriptor().getFile(),
                     io.meridian.api.v1.LockAcquireRequest.getDescriptor().getFile(),
-                    io.meridian.api.v1.StatusRequest.getDescriptor().getFile())))
+                    io.meridian.api.v1.StatusRequest.getDescriptor().getFile(),
+                    io.meridian.api.v1.RegisterRequest.getDescriptor().getFile())))
         .service(
             grpc,
             MetricCollectingService.newDecorator(

@@ -1,11 +1,16 @@
 package io.meridian.cluster.node;
 
 import io.meridian.api.MeridianException;
+import io.meridian.api.v1.DiscoverResponse;
 import io.meridian.api.v1.Error;
+import io.meridian.api.v1.HeartbeatRequest;
+import io.meridian.api.v1.HeartbeatResponse;
+import io.meridian.api.v1.Instance;
 import io.meridian.api.v1.LeaseKeepAliveResponse;
 import io.meridian.api.v1.LeaseListResponse;
 import io.meridian.api.v1.LeaseStatus;
 import io.meridian.api.v1.LeaseTimeToLiveResponse;
+import io.meridian.api.v1.ListServicesResponse;
 import io.meridian.api.v1.ResponseHeader;
 import io.meridian.api.v1.Role;
 import io.meridian.cluster.WallClock;
@@ -21,8 +26,10 @@ import io.meridian.cluster.proto.LeaseExpire;
 import io.meridian.cluster.proto.LockCancel;
 import io.meridian.cluster.proto.Query;
 import io.meridian.cluster.proto.QueryResult;
+import io.meridian.cluster.proto.SetSelfPreservation;
 import io.meridian.cluster.raft.RatisMessages;
 import io.meridian.cluster.raft.ShardStateMachine;
+import io.meridian.cluster.registry.SelfPreservation;
 import io.meridian.cluster.state.ApplyResult;
 import io.meridian.cluster.state.LeaseEvent;
 import io.meridian.cluster.state.LeaseView;
@@ -35,6 +42,7 @@ import io.micrometer.core.instrument.Timer;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -71,6 +79,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   private final LeaseClock leaseClock;
   private final LockWaits lockWaits = new LockWaits();
   private final WatchHub watchHub;
+  private final SelfPreservation selfPreservation;
   // Leader-check ticks in a row without a known leader; duty thread only.
   private int leaderlessTicks;
   private final MeterRegistry metrics;
@@ -111,6 +120,20 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     metrics.gauge("meridian.raft.commit.index", tags, this, ShardReplica::commitIndex);
     metrics.gauge("meridian.state.bytes", tags, this, r -> r.read(s -> s.stats().stateBytes()));
     metrics.gauge("meridian.watch.watches", tags, this, r -> r.watchHub.watches());
+    metrics.gauge(
+        "meridian.registry.instances", tags, this, r -> r.read(ShardState::registryInstances));
+    metrics.gauge(
+        "meridian.registry.self.preservation",
+        tags,
+        this,
+        r -> r.read(s -> s.selfPreservation() ? 1 : 0));
+    metrics.gauge(
+        "meridian.registry.renewal.ratio", tags, this, r -> r.selfPreservation.lastRatio());
+    this.selfPreservation =
+        new SelfPreservation(
+            config.registry().selfPreservation(),
+            config.registry().renewalThreshold(),
+            config.registry().minInstances());
     this.watchHub =
         new WatchHub(
             spec.id(),
@@ -128,6 +151,11 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
             scheduler.scheduleWithFixedDelay(this::expireLeases, 200, 200, TimeUnit.MILLISECONDS),
             scheduler.scheduleWithFixedDelay(
                 this::cancelLateWaiters, 500, 500, TimeUnit.MILLISECONDS),
+            scheduler.scheduleWithFixedDelay(
+                this::checkSelfPreservation,
+                config.registry().checkIntervalMs(),
+                config.registry().checkIntervalMs(),
+                TimeUnit.MILLISECONDS),
             scheduler.scheduleWithFixedDelay(
                 this::checkLeader, LEADER_CHECK_MS, LEADER_CHECK_MS, TimeUnit.MILLISECONDS),
             scheduler.scheduleWithFixedDelay(
@@ -409,6 +437,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   @Override
   public void onLeaderChanged(RaftPeerId leader, boolean self) {
     leaseClock.stop();
+    selfPreservation.restart();
     if (!self) {
       leaderTerm = -1;
       log.info(
@@ -476,8 +505,16 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
               read(s -> s.inspectLock(query.getLockInspect().getName()));
           yield QueryResult.newBuilder().setLockInspect(inspect).build();
         }
-        case REGISTRY_DISCOVER, REGISTRY_LIST, REGISTRY_HEARTBEAT ->
-            throw MeridianException.of(Error.Code.UNAVAILABLE, "registry: not served yet");
+        case REGISTRY_DISCOVER -> {
+          DiscoverResponse found = read(s -> s.discover(query.getRegistryDiscover()));
+          yield QueryResult.newBuilder().setRegistryDiscover(found).build();
+        }
+        case REGISTRY_LIST -> {
+          ListServicesResponse list =
+              read(s -> s.listServices(query.getRegistryList().getNamespace()));
+          yield QueryResult.newBuilder().setRegistryList(list).build();
+        }
+        case REGISTRY_HEARTBEAT -> heartbeat(query.getRegistryHeartbeat());
         case Q_NOT_SET -> throw MeridianException.of(Error.Code.INVALID_ARGUMENT, "empty query");
       };
     } catch (MeridianException e) {
@@ -495,12 +532,37 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     if (ttl.isEmpty()) {
       throw MeridianException.of(Error.Code.LEASE_NOT_FOUND, "lease %d: not found or expired", id);
     }
+    selfPreservation.renewed(read(s -> s.registryInstancesOf(id)));
     return QueryResult.newBuilder()
         .setLeaseRenew(
             LeaseKeepAliveResponse.newBuilder()
                 .setId(id)
                 .setTtl(ttl.getAsLong() / 1000)
                 .setHeader(stateHeader()))
+        .build();
+  }
+
+  /** A registry heartbeat: a keep-alive of the instance's lease, counted for self-preservation. */
+  private QueryResult heartbeat(HeartbeatRequest request) {
+    Instance instance =
+        read(s -> s.instance(request.getNamespace(), request.getService(), request.getInstanceId()))
+            .orElseThrow(
+                () ->
+                    MeridianException.of(
+                        Error.Code.NOT_FOUND,
+                        "instance %s/%s/%s: not registered (evicted or deregistered: register it"
+                            + " again)",
+                        request.getNamespace(),
+                        request.getService(),
+                        request.getInstanceId()));
+    LeaseKeepAliveResponse renewed = renew(instance.getLease()).getLeaseRenew();
+    return QueryResult.newBuilder()
+        .setRegistryHeartbeat(
+            HeartbeatResponse.newBuilder()
+                .setHeader(renewed.getHeader())
+                .setLease(instance.getLease())
+                .setTtl(renewed.getTtl())
+                .setSelfPreservation(read(ShardState::selfPreservation)))
         .build();
   }
 
@@ -588,7 +650,17 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
       if (!leading() || expiryInFlight.get()) {
         return;
       }
-      List<Long> expired = leaseClock.expired(clock.nowMillis());
+      List<Long> due = leaseClock.expired(clock.nowMillis());
+      // Under self-preservation, registry leases without locks are kept (the state machine
+      // would ignore their expiry too); a lease that holds a lock always expires on time.
+      List<Long> expired =
+          due.isEmpty()
+              ? due
+              : read(
+                  s ->
+                      s.selfPreservation()
+                          ? due.stream().filter(id -> !s.preservable(id)).toList()
+                          : due);
       if (expired.isEmpty()) {
         return;
       }
@@ -677,6 +749,41 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
               .build());
     } catch (RuntimeException e) {
       log.warn("shard={} automatic compaction failed", spec.id(), e);
+    }
+  }
+
+  /** Every check interval on the leader: turns self-preservation on or off when it should. */
+  private void checkSelfPreservation() {
+    try {
+      if (!leading()) {
+        return;
+      }
+      long[] facts = read(s -> new long[] {s.registryInstances(), s.selfPreservation() ? 1 : 0});
+      Optional<SelfPreservation.Decision> decision =
+          selfPreservation.evaluate(
+              clock.nowMillis(),
+              facts[0],
+              window -> read(s -> s.expectedRenewals(window)),
+              facts[1] == 1);
+      if (decision.isEmpty()) {
+        return;
+      }
+      SelfPreservation.Decision d = decision.get();
+      propose(
+              Command.newBuilder()
+                  .setSetSelfPreservation(
+                      SetSelfPreservation.newBuilder().setActive(d.active()).setReason(d.reason()))
+                  .build())
+          .thenAccept(
+              r ->
+                  log.warn(
+                      "shard={} region={} self-preservation {}: {}",
+                      spec.id(),
+                      config.region(),
+                      d.active() ? "ACTIVATED, registry evictions suspended" : "deactivated",
+                      d.reason()));
+    } catch (RuntimeException e) {
+      log.warn("shard={} self-preservation check failed", spec.id(), e);
     }
   }
 

@@ -46,7 +46,9 @@ public final class ClusterService extends ClusterGrpc.ClusterImplBase {
     replica.read(
         s -> {
           StateStats stats = s.stats();
-          b.setCompactRevision(s.compactRevision())
+          b.setSelfPreservation(stats.selfPreservation())
+              .setRegistryInstances(stats.registryInstances())
+              .setCompactRevision(s.compactRevision())
               .setKeys(stats.keys())
               .setLeases(stats.leases())
               .setLockHolders(stats.lockHolders())
@@ -56,6 +58,9 @@ public final class ClusterService extends ClusterGrpc.ClusterImplBase {
               .addAllEpochHistory(s.epochHistory());
           if (stats.noSpaceAlarm()) {
             b.addAlarms("NO_SPACE");
+          }
+          if (stats.selfPreservation()) {
+            b.addAlarms("SELF_PRESERVATION");
           }
           return null;
         });

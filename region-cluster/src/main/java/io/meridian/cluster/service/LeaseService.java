@@ -34,20 +34,30 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
     this.limits = limits;
   }
 
+  /**
+   * A requested TTL in seconds (0: {@code defaultSeconds}) as milliseconds, within the bounds.
+   *
+   * @throws MeridianException INVALID_ARGUMENT outside {@code limits}' min and max
+   */
+  static long ttlMs(long requestedSeconds, long defaultSeconds, NodeConfig.Lease limits) {
+    long ttl = requestedSeconds == 0 ? defaultSeconds : requestedSeconds;
+    if (ttl < limits.minTtlSeconds() || ttl > limits.maxTtlSeconds()) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT,
+          "ttl: %d (expected: %d..%d seconds)",
+          requestedSeconds,
+          limits.minTtlSeconds(),
+          limits.maxTtlSeconds());
+    }
+    return ttl * 1000;
+  }
+
   @Override
   public void grant(LeaseGrantRequest request, StreamObserver<LeaseGrantResponse> observer) {
     Calls.reply(
         observer,
         () -> {
-          long ttl = request.getTtl() == 0 ? limits.defaultTtlSeconds() : request.getTtl();
-          if (ttl < limits.minTtlSeconds() || ttl > limits.maxTtlSeconds()) {
-            throw MeridianException.of(
-                Error.Code.INVALID_ARGUMENT,
-                "ttl: %d (expected: %d..%d seconds)",
-                request.getTtl(),
-                limits.minTtlSeconds(),
-                limits.maxTtlSeconds());
-          }
+          long ttlMs = ttlMs(request.getTtl(), limits.defaultTtlSeconds(), limits);
           ShardReplica replica =
               request.getId() == 0 ? shards.forRequest() : shards.forLease(request.getId());
           Command command =
@@ -56,7 +66,7 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
                   .setLeaseGrant(
                       LeaseGrant.newBuilder()
                           .setNamespace(request.getNamespace())
-                          .setTtlMs(ttl * 1000)
+                          .setTtlMs(ttlMs)
                           .setId(request.getId()))
                   .build();
           return replica

@@ -68,7 +68,9 @@ public final class WatchService extends WatchGrpc.WatchImplBase {
     }
     WatchStream stream =
         new WatchStream(
-            new GrpcSink(call, ctx.eventLoop()), maxPendingBytes, slowConsumers::increment);
+            new GrpcWatchSink<>(call, ctx.eventLoop(), r -> r),
+            maxPendingBytes,
+            slowConsumers::increment);
     call.setOnCancelHandler(stream::close);
     return new StreamObserver<>() {
       @Override
@@ -145,44 +147,6 @@ public final class WatchService extends WatchGrpc.WatchImplBase {
             .build());
     writer.whenComplete().handle((ok, error) -> stream.close());
     return writer;
-  }
-
-  /** Sends on a gRPC stream, respecting its flow control. */
-  private static final class GrpcSink implements WatchSink {
-    private final ServerCallStreamObserver<WatchResponse> call;
-    private final Executor executor;
-
-    GrpcSink(ServerCallStreamObserver<WatchResponse> call, Executor executor) {
-      this.call = call;
-      this.executor = executor;
-    }
-
-    @Override
-    public Executor executor() {
-      return executor;
-    }
-
-    @Override
-    public boolean isReady() {
-      return call.isReady() && !call.isCancelled();
-    }
-
-    @Override
-    public void send(WatchResponse response) {
-      call.onNext(response);
-    }
-
-    @Override
-    public void onReady(Runnable drain) {
-      call.setOnReadyHandler(drain);
-    }
-
-    @Override
-    public void fail(MeridianException error) {
-      if (!call.isCancelled()) {
-        call.onError(error);
-      }
-    }
   }
 
   /** Writes JSON lines; a write waits until the client consumed the previous one. */
