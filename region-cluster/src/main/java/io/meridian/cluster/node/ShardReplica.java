@@ -133,7 +133,8 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
         new SelfPreservation(
             config.registry().selfPreservation(),
             config.registry().renewalThreshold(),
-            config.registry().minInstances());
+            config.registry().minInstances(),
+            config.registry().checkIntervalMs());
     this.watchHub =
         new WatchHub(
             spec.id(),
@@ -151,10 +152,12 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
             scheduler.scheduleWithFixedDelay(this::expireLeases, 200, 200, TimeUnit.MILLISECONDS),
             scheduler.scheduleWithFixedDelay(
                 this::cancelLateWaiters, 500, 500, TimeUnit.MILLISECONDS),
+            // Windows are measured on the leader's clock; polling more often than a window keeps
+            // them close to check-interval-ms.
             scheduler.scheduleWithFixedDelay(
                 this::checkSelfPreservation,
-                config.registry().checkIntervalMs(),
-                config.registry().checkIntervalMs(),
+                Math.min(1000, config.registry().checkIntervalMs()),
+                Math.min(1000, config.registry().checkIntervalMs()),
                 TimeUnit.MILLISECONDS),
             scheduler.scheduleWithFixedDelay(
                 this::checkLeader, LEADER_CHECK_MS, LEADER_CHECK_MS, TimeUnit.MILLISECONDS),

@@ -24,6 +24,7 @@ public final class SelfPreservation {
   private final boolean enabled;
   private final double threshold;
   private final int minInstances;
+  private final long checkIntervalMs;
   private final AtomicLong renewals = new AtomicLong();
   private long windowStart = -1;
   private volatile double lastRatio = Double.NaN;
@@ -32,11 +33,15 @@ public final class SelfPreservation {
    * @param enabled when false, self-preservation is only ever turned off
    * @param threshold renewal ratio below which it turns on (seed 000: 0.85)
    * @param minInstances fewer registry instances than this never turn it on (seed 000: 10)
+   * @param checkIntervalMs the length of a window (seed 000: 60 s); {@link #evaluate} decides only
+   *     once a window this long has passed on the leader's clock
    */
-  public SelfPreservation(boolean enabled, double threshold, int minInstances) {
+  public SelfPreservation(
+      boolean enabled, double threshold, int minInstances, long checkIntervalMs) {
     this.enabled = enabled;
     this.threshold = threshold;
     this.minInstances = minInstances;
+    this.checkIntervalMs = checkIntervalMs;
   }
 
   /** Counts one renewal of a lease that {@code instances} registry instances are bound to. */
@@ -54,7 +59,8 @@ public final class SelfPreservation {
   }
 
   /**
-   * Closes the current window and decides.
+   * Closes the current window and decides, once it is at least the check interval long; call it
+   * more often than that.
    *
    * @param nowMs the leader's time
    * @param instances registry instances in the shard now
@@ -70,8 +76,8 @@ public final class SelfPreservation {
       return Optional.empty();
     }
     long window = nowMs - windowStart;
-    if (window <= 0) {
-      return Optional.empty(); // No time passed: keep counting into this window.
+    if (window < checkIntervalMs) {
+      return Optional.empty(); // The window is still open: keep counting into it.
     }
     long counted = renewals.getAndSet(0);
     windowStart = nowMs;

@@ -9,6 +9,7 @@ import io.meridian.api.v1.LockGrpc;
 import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.RangeRequest;
 import io.meridian.api.v1.RangeResponse;
+import io.meridian.api.v1.RegistryGrpc;
 import java.time.Duration;
 
 /** gRPC stubs for one node of a test cluster. */
@@ -16,7 +17,8 @@ record Clients(
     KVGrpc.KVBlockingStub kv,
     LeaseGrpc.LeaseBlockingStub lease,
     LockGrpc.LockBlockingStub lock,
-    ClusterGrpc.ClusterBlockingStub cluster) {
+    ClusterGrpc.ClusterBlockingStub cluster,
+    RegistryGrpc.RegistryBlockingStub registry) {
 
   static Clients of(MeridianNode node) {
     return of(node.clientUrl());
@@ -28,7 +30,8 @@ record Clients(
         builder.build(KVGrpc.KVBlockingStub.class),
         builder.build(LeaseGrpc.LeaseBlockingStub.class),
         builder.build(LockGrpc.LockBlockingStub.class),
-        builder.build(ClusterGrpc.ClusterBlockingStub.class));
+        builder.build(ClusterGrpc.ClusterBlockingStub.class),
+        builder.build(RegistryGrpc.RegistryBlockingStub.class));
   }
 
   void put(String key, String value) {

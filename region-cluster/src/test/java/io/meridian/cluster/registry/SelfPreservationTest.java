@@ -7,7 +7,7 @@ import org.junit.jupiter.api.Test;
 
 /** The leader's self-preservation decision, driven by explicit times. */
 class SelfPreservationTest {
-  private final SelfPreservation sp = new SelfPreservation(true, 0.85, 10);
+  private final SelfPreservation sp = new SelfPreservation(true, 0.85, 10, 60_000);
 
   /** 20 instances each promising a heartbeat per second. */
   private static double promised(long windowMs) {
@@ -47,10 +47,11 @@ class SelfPreservationTest {
   }
 
   @Test
-  void noTimePassedKeepsCountingIntoTheSameWindow() {
+  void aWindowShorterThanTheCheckIntervalKeepsCounting() {
     sp.evaluate(0, 20, SelfPreservationTest::promised, false);
     renew(600);
-    assertThat(sp.evaluate(0, 20, SelfPreservationTest::promised, false)).isEmpty();
+    assertThat(sp.evaluate(30_000, 20, SelfPreservationTest::promised, false)).isEmpty();
+    assertThat(sp.lastRatio()).isNaN();
     renew(600);
     assertThat(sp.evaluate(60_000, 20, SelfPreservationTest::promised, false)).isEmpty();
     assertThat(sp.lastRatio()).isEqualTo(1.0);
@@ -68,7 +69,7 @@ class SelfPreservationTest {
 
   @Test
   void whenDisabledItIsOnlyEverTurnedOff() {
-    SelfPreservation disabled = new SelfPreservation(false, 0.85, 10);
+    SelfPreservation disabled = new SelfPreservation(false, 0.85, 10, 60_000);
     disabled.evaluate(0, 20, SelfPreservationTest::promised, false);
     assertThat(disabled.evaluate(60_000, 20, SelfPreservationTest::promised, false)).isEmpty();
     assertThat(
