@@ -77,7 +77,21 @@ public final class Main {
       System.out.println(
           "  curl -s " + url + "/v1/kv/put -d '{\"key\":\"/demo/hello\",\"value\":\"d29ybGQ=\"}'");
       System.out.println("  curl -s " + url + "/v1/kv/range -d '{\"key\":\"/demo/hello\"}'");
-      System.out.println("Press Ctrl-C to stop.");
+      System.out.println(
+          "  curl -s "
+              + url
+              + "/v1/registry/register -d '{\"namespace\":\"demo\",\"service\":\"payments\","
+              + "\"instanceId\":\"p1\",\"address\":\"10.0.0.1\",\"port\":8080,\"ttl\":10}'");
+      System.out.println(
+          "  curl -s "
+              + url
+              + "/v1/registry/discover -d '{\"namespace\":\"demo\",\"service\":\"payments\"}'");
+      System.out.println(
+          "  curl -sN "
+              + url
+              + "/v1/watch -d '{\"key\":\"/demo/\",\"prefix\":true}'   # JSON lines; Ctrl-C ends"
+              + " it");
+      System.out.println("More in the README's walk-through. Press Ctrl-C to stop.");
       awaitShutdown(cluster);
       return 0;
     }
