@@ -220,6 +220,34 @@ class WatchTest {
     }
   }
 
+  @Test
+  void aStalledGrpcStreamIsCutOffAndSeesWhyOnceItReads() {
+    MeridianNode node = cluster.node(leader);
+    double cutOffsBefore = node.metrics().counter("meridian.watch.slow.consumers").count();
+    try (Watcher stalled = Watcher.stalled(node.clientUrl())) {
+      stalled.watchPrefix(1, "/stalled/", 0);
+      await().until(() -> node.replicas().get(0).watchHub().watches() >= 1);
+      String big = "x".repeat(256 * 1024);
+      for (int i = 0;
+          i < 200
+              && node.metrics().counter("meridian.watch.slow.consumers").count() == cutOffsBefore;
+          i++) {
+        put(writer, "/stalled/k" + i, big);
+      }
+      await()
+          .until(
+              () ->
+                  node.metrics().counter("meridian.watch.slow.consumers").count() > cutOffsBefore);
+      await().until(() -> node.replicas().get(0).watchHub().watches() == 0);
+      stalled.resume();
+      await().atMost(Duration.ofSeconds(30)).until(() -> stalled.failure != null);
+      assertThat(io.grpc.Status.fromThrowable(stalled.failure).getCode())
+          .isEqualTo(io.grpc.Status.Code.RESOURCE_EXHAUSTED);
+      assertThat(io.grpc.Status.fromThrowable(stalled.failure).getDescription())
+          .contains("cut off");
+    }
+  }
+
   /** Reads a socket to its end (bounded) and returns the last non-empty chunked-body line. */
   private static String lastLine(Socket socket) throws IOException {
     socket.setSoTimeout(30_000);

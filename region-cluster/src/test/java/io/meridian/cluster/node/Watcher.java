@@ -75,6 +75,11 @@ final class Watcher implements AutoCloseable {
             });
   }
 
+  /** A stalled stream starts reading. */
+  void resume() {
+    call.request(Integer.MAX_VALUE);
+  }
+
   void create(WatchCreateRequest request) {
     requests.onNext(WatchRequest.newBuilder().setCreateRequest(request).build());
   }
