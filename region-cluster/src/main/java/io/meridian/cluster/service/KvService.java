@@ -38,11 +38,7 @@ public final class KvService extends KVGrpc.KVImplBase {
           ShardReplica replica = shards.forRequest();
           return read(
                   replica, Query.newBuilder().setRange(request).build(), request.getConsistency())
-              .thenApply(
-                  r -> {
-                    RangeResponse range = Calls.ok(r).getRange();
-                    return range.toBuilder().setHeader(replica.header(range.getHeader())).build();
-                  });
+              .thenApply(r -> Calls.served(replica, Calls.ok(r).getRange()));
         });
   }
 
@@ -66,11 +62,7 @@ public final class KvService extends KVGrpc.KVImplBase {
           return replica
               .propose(
                   Command.newBuilder().setRequestId(request.getRequestId()).setPut(request).build())
-              .thenApply(
-                  r -> {
-                    PutResponse put = Calls.ok(r).getPut();
-                    return put.toBuilder().setHeader(replica.header(put.getHeader())).build();
-                  });
+              .thenApply(r -> Calls.served(replica, Calls.ok(r).getPut()));
         });
   }
 
@@ -87,11 +79,7 @@ public final class KvService extends KVGrpc.KVImplBase {
                       .setRequestId(request.getRequestId())
                       .setDeleteRange(request)
                       .build())
-              .thenApply(
-                  r -> {
-                    DeleteRangeResponse d = Calls.ok(r).getDeleteRange();
-                    return d.toBuilder().setHeader(replica.header(d.getHeader())).build();
-                  });
+              .thenApply(r -> Calls.served(replica, Calls.ok(r).getDeleteRange()));
         });
   }
 
@@ -105,11 +93,7 @@ public final class KvService extends KVGrpc.KVImplBase {
           return replica
               .propose(
                   Command.newBuilder().setRequestId(request.getRequestId()).setTxn(request).build())
-              .thenApply(
-                  r -> {
-                    TxnResponse t = Calls.ok(r).getTxn();
-                    return t.toBuilder().setHeader(replica.header(t.getHeader())).build();
-                  });
+              .thenApply(r -> Calls.served(replica, Calls.ok(r).getTxn()));
         });
   }
 
@@ -125,11 +109,7 @@ public final class KvService extends KVGrpc.KVImplBase {
           ShardReplica replica = shards.forRequest();
           return replica
               .propose(Command.newBuilder().setCompact(request).build())
-              .thenApply(
-                  r -> {
-                    CompactionResponse c = Calls.ok(r).getCompact();
-                    return c.toBuilder().setHeader(replica.header(c.getHeader())).build();
-                  });
+              .thenApply(r -> Calls.served(replica, Calls.ok(r).getCompact()));
         });
   }
 

@@ -71,11 +71,7 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
                   .build();
           return replica
               .propose(command)
-              .thenApply(
-                  r -> {
-                    LeaseGrantResponse g = Calls.ok(r).getLeaseGrant();
-                    return g.toBuilder().setHeader(replica.header(g.getHeader())).build();
-                  });
+              .thenApply(r -> Calls.served(replica, Calls.ok(r).getLeaseGrant()));
         });
   }
 
@@ -89,11 +85,7 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
     ShardReplica replica = shards.forLease(request.getId());
     return replica
         .readAtLeader(Query.newBuilder().setLeaseRenew(request).build())
-        .thenApply(
-            r -> {
-              LeaseKeepAliveResponse k = Calls.ok(r).getLeaseRenew();
-              return k.toBuilder().setHeader(replica.header(k.getHeader())).build();
-            });
+        .thenApply(r -> Calls.served(replica, Calls.ok(r).getLeaseRenew()));
   }
 
   @Override
@@ -156,11 +148,7 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
                       .setRequestId(request.getRequestId())
                       .setLeaseRevoke(request)
                       .build())
-              .thenApply(
-                  r -> {
-                    LeaseRevokeResponse v = Calls.ok(r).getLeaseRevoke();
-                    return v.toBuilder().setHeader(replica.header(v.getHeader())).build();
-                  });
+              .thenApply(r -> Calls.served(replica, Calls.ok(r).getLeaseRevoke()));
         });
   }
 
@@ -174,11 +162,7 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
           // The leader holds the live deadline.
           return replica
               .readAtLeader(Query.newBuilder().setLeaseTtl(request).build())
-              .thenApply(
-                  r -> {
-                    LeaseTimeToLiveResponse t = Calls.ok(r).getLeaseTtl();
-                    return t.toBuilder().setHeader(replica.header(t.getHeader())).build();
-                  });
+              .thenApply(r -> Calls.served(replica, Calls.ok(r).getLeaseTtl()));
         });
   }
 
@@ -191,11 +175,7 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
           ShardReplica replica = shards.forRequest();
           return replica
               .readLinearizable(Query.newBuilder().setLeaseList(request).build())
-              .thenApply(
-                  r -> {
-                    LeaseListResponse l = Calls.ok(r).getLeaseList();
-                    return l.toBuilder().setHeader(replica.header(l.getHeader())).build();
-                  });
+              .thenApply(r -> Calls.served(replica, Calls.ok(r).getLeaseList()));
         });
   }
 }

@@ -75,8 +75,7 @@ public final class LockService extends LockGrpc.LockImplBase {
               if (result.getGranted()) {
                 wait.cancel();
                 LockAcquireResponse response = result.getResponse();
-                return CompletableFuture.completedFuture(
-                    response.toBuilder().setHeader(replica.header(response.getHeader())).build());
+                return CompletableFuture.completedFuture(Calls.served(replica, response));
               }
               wait.arm(result.getResponse().getHeader().getRevision());
               scheduleCancel(replica, request, wait.future());
@@ -133,11 +132,7 @@ public final class LockService extends LockGrpc.LockImplBase {
                       .setRequestId(request.getRequestId())
                       .setLockRelease(request)
                       .build())
-              .thenApply(
-                  r -> {
-                    LockReleaseResponse v = Calls.ok(r).getLockRelease();
-                    return v.toBuilder().setHeader(replica.header(v.getHeader())).build();
-                  });
+              .thenApply(r -> Calls.served(replica, Calls.ok(r).getLockRelease()));
         });
   }
 
@@ -149,11 +144,7 @@ public final class LockService extends LockGrpc.LockImplBase {
           ShardReplica replica = shards.forRequest();
           return replica
               .readLinearizable(Query.newBuilder().setLockInspect(request).build())
-              .thenApply(
-                  r -> {
-                    LockInspectResponse i = Calls.ok(r).getLockInspect();
-                    return i.toBuilder().setHeader(replica.header(i.getHeader())).build();
-                  });
+              .thenApply(r -> Calls.served(replica, Calls.ok(r).getLockInspect()));
         });
   }
 }

@@ -31,7 +31,6 @@ import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.node.ShardReplica;
 import io.meridian.cluster.proto.Command;
 import io.meridian.cluster.proto.Query;
-import io.meridian.cluster.proto.QueryResult;
 import io.meridian.cluster.proto.RegistryRegister;
 import io.meridian.cluster.state.registry.RegistryIndex;
 import io.meridian.cluster.watch.WatchSink;
@@ -79,11 +78,7 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
                       .setRegistryRegister(
                           RegistryRegister.newBuilder().setRequest(request).setTtlMs(ttlMs))
                       .build())
-              .thenApply(
-                  r -> {
-                    RegisterResponse out = Calls.ok(r).getRegistryRegister();
-                    return out.toBuilder().setHeader(replica.header(out.getHeader())).build();
-                  });
+              .thenApply(r -> Calls.served(replica, Calls.ok(r).getRegistryRegister()));
         });
   }
 
@@ -95,11 +90,7 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
           ShardReplica replica = shards.forRequest();
           return replica
               .readAtLeader(Query.newBuilder().setRegistryHeartbeat(request).build())
-              .thenApply(
-                  r -> {
-                    HeartbeatResponse out = Calls.ok(r).getRegistryHeartbeat();
-                    return out.toBuilder().setHeader(replica.header(out.getHeader())).build();
-                  });
+              .thenApply(r -> Calls.served(replica, Calls.ok(r).getRegistryHeartbeat()));
         });
   }
 
@@ -116,11 +107,7 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
                       .setRequestId(request.getRequestId())
                       .setRegistrySetHealth(request)
                       .build())
-              .thenApply(
-                  r -> {
-                    SetHealthResponse out = Calls.ok(r).getRegistrySetHealth();
-                    return out.toBuilder().setHeader(replica.header(out.getHeader())).build();
-                  });
+              .thenApply(r -> Calls.served(replica, Calls.ok(r).getRegistrySetHealth()));
         });
   }
 
@@ -136,11 +123,7 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
                       .setRequestId(request.getRequestId())
                       .setRegistryDeregister(request)
                       .build())
-              .thenApply(
-                  r -> {
-                    DeregisterResponse out = Calls.ok(r).getRegistryDeregister();
-                    return out.toBuilder().setHeader(replica.header(out.getHeader())).build();
-                  });
+              .thenApply(r -> Calls.served(replica, Calls.ok(r).getRegistryDeregister()));
         });
   }
 
@@ -178,16 +161,16 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
 
   private static CompletableFuture<DiscoverResponse> discoverNow(
       ShardReplica replica, DiscoverRequest request) {
-    Query query = Query.newBuilder().setRegistryDiscover(request).build();
-    CompletableFuture<QueryResult> read =
-        request.getConsistency() == Consistency.LINEARIZABLE
-            ? replica.readLinearizable(query)
-            : CompletableFuture.completedFuture(replica.readLocal(query));
-    return read.thenApply(
-        r -> {
-          DiscoverResponse out = Calls.ok(r).getRegistryDiscover();
-          return out.toBuilder().setHeader(replica.header(out.getHeader())).build();
-        });
+    return KvService.read(
+            replica,
+            Query.newBuilder().setRegistryDiscover(request).build(),
+            localByDefault(request.getConsistency()))
+        .thenApply(r -> Calls.served(replica, Calls.ok(r).getRegistryDiscover()));
+  }
+
+  /** Discovery favours availability (seed 000): unless the caller says otherwise, LOCAL. */
+  private static Consistency localByDefault(Consistency requested) {
+    return requested == Consistency.CONSISTENCY_UNSPECIFIED ? Consistency.LOCAL : requested;
   }
 
   /**
@@ -254,16 +237,11 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
         observer,
         () -> {
           ShardReplica replica = shards.forRequest();
-          Query query = Query.newBuilder().setRegistryList(request).build();
-          CompletableFuture<QueryResult> read =
-              request.getConsistency() == Consistency.LINEARIZABLE
-                  ? replica.readLinearizable(query)
-                  : CompletableFuture.completedFuture(replica.readLocal(query));
-          return read.thenApply(
-              r -> {
-                ListServicesResponse out = Calls.ok(r).getRegistryList();
-                return out.toBuilder().setHeader(replica.header(out.getHeader())).build();
-              });
+          return KvService.read(
+                  replica,
+                  Query.newBuilder().setRegistryList(request).build(),
+                  localByDefault(request.getConsistency()))
+              .thenApply(r -> Calls.served(replica, Calls.ok(r).getRegistryList()));
         });
   }
 
