@@ -28,6 +28,11 @@ class NodeConfigTest {
     assertThat(c.lease().minTtlSeconds()).isEqualTo(5);
     assertThat(c.lease().maxTtlSeconds()).isEqualTo(3600);
     assertThat(c.raft().snapshotThreshold()).isEqualTo(10_000);
+    assertThat(c.registry().renewalThreshold()).isEqualTo(0.85);
+    assertThat(c.registry().minInstances()).isEqualTo(10);
+    assertThat(c.registry().checkIntervalMs()).isEqualTo(60_000);
+    assertThat(c.registry().selfPreservation()).isTrue();
+    assertThat(c.watch().maxPendingBytes()).isEqualTo(8L << 20);
   }
 
   @Test
@@ -41,6 +46,12 @@ class NodeConfigTest {
         .hasMessageContaining("client.port");
     assertThatThrownBy(() -> NodeConfig.parse(GOOD + "lease: {min-ttl-seconds: 60}\n"))
         .hasMessageContaining("min-ttl-seconds");
+    assertThatThrownBy(() -> NodeConfig.parse(GOOD + "registry: {renewal-threshold: 1.5}\n"))
+        .hasMessageContaining("registry.renewal-threshold");
+    assertThatThrownBy(() -> NodeConfig.parse(GOOD + "registry: {default-ttl-seconds: 1}\n"))
+        .hasMessageContaining("registry.default-ttl-seconds");
+    assertThatThrownBy(() -> NodeConfig.parse(GOOD + "watch: {max-pending-bytes: 10}\n"))
+        .hasMessageContaining("watch.max-pending-bytes");
     assertThatThrownBy(() -> NodeConfig.parse(GOOD.replace("member: n1", "member: n9")))
         .hasMessageContaining("does not list this member");
     assertThatThrownBy(() -> NodeConfig.parse("member: [unclosed"))
