@@ -122,15 +122,17 @@ public final class MeridianNode implements AutoCloseable {
               "cannot add group of shard " + e.getValue().id(), reply.getException());
         }
       }
-      RaftClient client =
-          RaftClient.newBuilder()
-              .setRaftGroup(group)
-              .setLeaderId(null)
-              .setProperties(properties)
-              .setRetryPolicy(
-                  RetryPolicies.retryUpToMaximumCountWithFixedSleep(
-                      60, TimeDuration.valueOf(100, java.util.concurrent.TimeUnit.MILLISECONDS)))
-              .build();
+      java.util.function.Supplier<RaftClient> client =
+          () ->
+              RaftClient.newBuilder()
+                  .setRaftGroup(group)
+                  .setLeaderId(null)
+                  .setProperties(properties)
+                  .setRetryPolicy(
+                      RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+                          60,
+                          TimeDuration.valueOf(100, java.util.concurrent.TimeUnit.MILLISECONDS)))
+                  .build();
       replicas.add(
           new ShardReplica(
               config,
@@ -210,6 +212,9 @@ public final class MeridianNode implements AutoCloseable {
     // appender's buffer by at least 1 MB.
     RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, SizeInBytes.valueOf("4MB"));
     GrpcConfigKeys.setMessageSizeMax(p, SizeInBytes.valueOf("6MB"));
+    // The Raft client blocks the sending thread (a server event loop) once this many async
+    // requests are outstanding; ShardReplica fails writes fast before that happens.
+    RaftClientConfigKeys.Async.setOutstandingRequestsMax(p, ShardReplica.MAX_WRITES_IN_FLIGHT + 64);
     RaftClientConfigKeys.Rpc.setRequestTimeout(
         p, TimeDuration.valueOf(3, java.util.concurrent.TimeUnit.SECONDS));
     return p;

@@ -74,7 +74,18 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   private final RaftServer server;
   private final RaftGroupId groupId;
   private final ShardStateMachine stateMachine;
-  private final RaftClient client;
+  // Replaced when Ratis closes it: an ordered-async client whose request ran out of retries stays
+  // closed for every later request (AlreadyClosedException).
+  private final java.util.concurrent.atomic.AtomicReference<RaftClient> client;
+  private final java.util.function.Supplier<RaftClient> newClient;
+  // Writes in flight through this member: beyond the bound a write fails fast with UNAVAILABLE
+  // instead of blocking a server thread inside the Raft client.
+  private final java.util.concurrent.Semaphore writesInFlight =
+      new java.util.concurrent.Semaphore(MAX_WRITES_IN_FLIGHT);
+
+  /** Writes one member may have in flight per shard; the Raft client allows as many. */
+  public static final int MAX_WRITES_IN_FLIGHT = 1024;
+
   private final WallClock clock;
   private final LeaseClock leaseClock;
   private final LockWaits lockWaits = new LockWaits();
@@ -97,7 +108,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
       RaftServer server,
       RaftGroupId groupId,
       ShardStateMachine stateMachine,
-      RaftClient client,
+      java.util.function.Supplier<RaftClient> newClient,
       WallClock clock,
       ScheduledExecutorService scheduler,
       MeterRegistry metrics) {
@@ -106,7 +117,8 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     this.server = server;
     this.groupId = groupId;
     this.stateMachine = stateMachine;
-    this.client = client;
+    this.newClient = newClient;
+    this.client = new java.util.concurrent.atomic.AtomicReference<>(newClient.get());
     this.clock = clock;
     this.metrics = metrics;
     this.leaseClock = new LeaseClock(config.raft().electionTimeoutMaxMs());
@@ -291,16 +303,73 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     return b.build();
   }
 
-  /** Proposes {@code command}; completes with its result, or fails with UNAVAILABLE. */
+  /**
+   * Proposes {@code command}; completes with its result, or fails with UNAVAILABLE (no leader
+   * reachable, or too many writes in flight on this member: retry with backoff).
+   */
   public CompletableFuture<CommandResult> propose(Command command) {
-    return client
-        .async()
-        .send(RatisMessages.toMessage(command))
+    if (!writesInFlight.tryAcquire()) {
+      return CompletableFuture.failedFuture(
+          MeridianException.of(
+              Error.Code.UNAVAILABLE,
+              "shard %d: %d writes in flight on member %s; retry with backoff",
+              spec.id(),
+              MAX_WRITES_IN_FLIGHT,
+              config.member()));
+    }
+    RaftClient raft = client.get();
+    CompletableFuture<org.apache.ratis.protocol.RaftClientReply> sent;
+    try {
+      sent = raft.async().send(RatisMessages.toMessage(command));
+    } catch (RuntimeException e) {
+      sent = CompletableFuture.failedFuture(e);
+    }
+    return sent.whenComplete(
+            (reply, t) -> {
+              writesInFlight.release();
+              if (t != null) {
+                replaceIfClosed(raft, t);
+              }
+            })
         .thenApply(reply -> parse(reply, CommandResult.parser()))
         .exceptionally(
             t -> {
               throw unavailable(t);
             });
+  }
+
+  /** Swaps in a new Raft client when {@code failed} was closed under us (once per client). */
+  private void replaceIfClosed(RaftClient failed, Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof org.apache.ratis.protocol.exceptions.AlreadyClosedException) {
+        RaftClient fresh = newClient.get();
+        if (client.compareAndSet(failed, fresh)) {
+          log.warn(
+              "shard={} region={} member={} Raft client was closed ({}); replaced it",
+              spec.id(),
+              config.region(),
+              config.member(),
+              c.getMessage());
+          try {
+            failed.close();
+          } catch (IOException | RuntimeException e) {
+            log.debug("closing the old Raft client", e);
+          }
+        } else {
+          try {
+            fresh.close();
+          } catch (IOException | RuntimeException e) {
+            log.debug("closing an unused Raft client", e);
+          }
+        }
+        return;
+      }
+    }
+  }
+
+  /** Closes the current Raft client, as Ratis does after a request ran out of retries (tests). */
+  void closeRaftClientForTest() throws IOException {
+    client.get().close();
   }
 
   /**
@@ -309,9 +378,15 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
    * this node's earlier requests (some may still be retrying against a leader that died).
    */
   public CompletableFuture<QueryResult> readLinearizable(Query query) {
-    return client
-        .async()
+    RaftClient raft = client.get();
+    return raft.async()
         .sendReadOnlyUnordered(RatisMessages.toMessage(query))
+        .whenComplete(
+            (reply, t) -> {
+              if (t != null) {
+                replaceIfClosed(raft, t);
+              }
+            })
         .thenApply(reply -> parse(reply, QueryResult.parser()))
         .exceptionally(
             t -> {
@@ -337,6 +412,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
         leader == null
             ? CompletableFuture.completedFuture(notReady("no leader known yet"))
             : client
+                .get()
                 .async()
                 .sendReadOnlyUnordered(message, leader)
                 .thenApply(reply -> parse(reply, QueryResult.parser()))
@@ -808,6 +884,6 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     duties.forEach(f -> f.cancel(false));
     watchHub.close();
     leaseClock.stop();
-    client.close();
+    client.get().close();
   }
 }
