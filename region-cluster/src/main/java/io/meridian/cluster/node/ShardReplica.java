@@ -408,20 +408,26 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
       org.apache.ratis.protocol.Message message, int attemptsLeft) {
     DivisionInfo info = info();
     RaftPeerId leader = info == null ? null : info.getLeaderId();
+    RaftClient raft = client.get();
     CompletableFuture<QueryResult> attempt =
         leader == null
             ? CompletableFuture.completedFuture(notReady("no leader known yet"))
-            : client
-                .get()
-                .async()
+            : raft.async()
                 .sendReadOnlyUnordered(message, leader)
                 .thenApply(reply -> parse(reply, QueryResult.parser()))
-                .exceptionally(t -> notReady(String.valueOf(t.getMessage())));
+                .exceptionally(
+                    t -> {
+                      replaceIfClosed(raft, t);
+                      return timedOut(t)
+                          ? overloaded(String.valueOf(t.getMessage()))
+                          : notReady(String.valueOf(t.getMessage()));
+                    });
     return attempt.thenCompose(
         result -> {
           boolean retry =
               result.hasError()
                   && result.getError().getCode() == Error.Code.UNAVAILABLE
+                  && !result.getError().containsDetails(OVERLOADED)
                   && attemptsLeft > 1;
           if (!retry) {
             return CompletableFuture.completedFuture(result);
@@ -430,6 +436,33 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
                   () -> null, CompletableFuture.delayedExecutor(100, TimeUnit.MILLISECONDS))
               .thenCompose(ignored -> readAtLeader(message, attemptsLeft - 1));
         });
+  }
+
+  private static final String OVERLOADED = "overloaded";
+
+  private static boolean timedOut(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof org.apache.ratis.protocol.exceptions.TimeoutIOException
+          || c instanceof java.util.concurrent.TimeoutException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * A read the leader did not answer in time: not retried here, since retrying a slow leader is how
+   * an overload snowballs into lost leadership. The caller backs off and retries.
+   */
+  private static QueryResult overloaded(String why) {
+    return QueryResult.newBuilder()
+        .setError(
+            new MeridianException(
+                    Error.Code.UNAVAILABLE,
+                    "shard leader did not answer in time, retry with backoff: " + why,
+                    Map.of(OVERLOADED, "true"))
+                .toError())
+        .build();
   }
 
   private static QueryResult notReady(String why) {

@@ -27,6 +27,8 @@ public final class SelfPreservation {
   private final long checkIntervalMs;
   private final AtomicLong renewals = new AtomicLong();
   private long windowStart = -1;
+  // Renewals per ms the instances promised when the window opened.
+  private double startRate;
   private volatile double lastRatio = Double.NaN;
 
   /**
@@ -73,6 +75,7 @@ public final class SelfPreservation {
     if (windowStart < 0) {
       renewals.set(0);
       windowStart = nowMs;
+      startRate = expectedRenewals.applyAsDouble(checkIntervalMs) / checkIntervalMs;
       return Optional.empty();
     }
     long window = nowMs - windowStart;
@@ -81,6 +84,11 @@ public final class SelfPreservation {
     }
     long counted = renewals.getAndSet(0);
     windowStart = nowMs;
+    // The lower of the promised rates at the window's start and end: instances registered during
+    // the window were not due for all of it, and evicted ones no longer are.
+    double nowRate = expectedRenewals.applyAsDouble(window) / window;
+    double rate = Math.min(startRate, nowRate);
+    startRate = nowRate;
     if (!enabled) {
       return active
           ? Optional.of(new Decision(false, Double.NaN, "self-preservation is off in the config"))
@@ -98,7 +106,7 @@ public final class SelfPreservation {
                       instances, minInstances)))
           : Optional.empty();
     }
-    double expected = expectedRenewals.applyAsDouble(window);
+    double expected = rate * window;
     if (expected <= 0) {
       return Optional.empty();
     }

@@ -41,7 +41,9 @@ public final class WatchStream {
     this.sink = sink;
     this.maxPendingBytes = maxPendingBytes;
     this.onSlowConsumer = onSlowConsumer;
-    sink.onReady(this::drain);
+    // Through the executor, never directly: a transport may call its ready handler from inside
+    // send(), and a direct drain would then recurse once per queued response.
+    sink.onReady(this::scheduleDrain);
   }
 
   /**

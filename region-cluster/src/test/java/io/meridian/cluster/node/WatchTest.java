@@ -46,7 +46,7 @@ class WatchTest {
     Map<String, Map<String, Object>> o = TestClusters.fast();
     o.put(
         "watch",
-        new HashMap<>(Map.of("progress-interval-ms", 300, "max-pending-bytes", 64 * 1024)));
+        new HashMap<>(Map.of("progress-interval-ms", 300, "max-pending-bytes", 1 << 20)));
     return o;
   }
 
@@ -293,17 +293,24 @@ class WatchTest {
                               w -> w.responses.stream().filter(WatchResponse::getCreated).count())
                           .sum()
                       == 2000);
-      put(writer, "/fan/k", "v");
+      // A burst: each stream queues many responses at once (a transport that signals readiness
+      // from inside a send once made the drain recurse until the stack overflowed).
+      for (int i = 0; i < 20; i++) {
+        put(writer, "/fan/k" + i, "v");
+      }
       await()
-          .atMost(Duration.ofSeconds(30))
+          .atMost(Duration.ofSeconds(60))
           .until(
               () ->
                   streams.stream()
                           .mapToLong(
                               w ->
-                                  w.responses.stream().filter(r -> r.getEventsCount() == 1).count())
+                                  w.responses.stream()
+                                      .mapToLong(WatchResponse::getEventsCount)
+                                      .sum())
                           .sum()
-                      == 2000);
+                      == 2000 * 20);
+      assertThat(streams).allMatch(w -> w.failure == null);
     } finally {
       streams.forEach(Watcher::close);
     }

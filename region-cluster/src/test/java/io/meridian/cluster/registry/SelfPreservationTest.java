@@ -58,6 +58,15 @@ class SelfPreservationTest {
   }
 
   @Test
+  void instancesRegisteredDuringAWindowAreNotCountedAsMissedRenewals() {
+    // 20 instances when the window opens; 200 more arrive during it and renew once each.
+    sp.evaluate(0, 20, SelfPreservationTest::promised, false);
+    renew(1200 + 200);
+    assertThat(sp.evaluate(60_000, 220, w -> 220 * w / 1000.0, false)).isEmpty();
+    assertThat(sp.lastRatio()).isGreaterThan(0.85);
+  }
+
+  @Test
   void tooFewInstancesNeverTurnItOnAndTurnItOff() {
     sp.evaluate(0, 9, SelfPreservationTest::promised, false);
     assertThat(sp.evaluate(60_000, 9, SelfPreservationTest::promised, false)).isEmpty();
