@@ -182,13 +182,17 @@ final class LoadDriver {
     }
     double seconds = (System.nanoTime() - start) / 1e9;
     int started = Math.min(next.get(), count);
+    String load = String.format("%,d operations, concurrency %d", count, concurrency);
     if (started < count) {
       System.err.printf(
           "bench: %s: stopped after %d s with %d of %d started%n",
           workload, timeout.toSeconds(), started, count);
+      load =
+          String.format(
+              "%,d operations planned, concurrency %d; stopped at the %d s limit, %,d started",
+              count, concurrency, timeout.toSeconds(), started);
     }
-    return tally.result(
-        workload, String.format("%,d operations, concurrency %d", count, concurrency), seconds);
+    return tally.result(workload, load, seconds);
   }
 
   /** An operation on item {@code i} of a batch. */

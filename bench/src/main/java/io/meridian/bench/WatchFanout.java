@@ -23,6 +23,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -31,6 +32,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -46,7 +48,7 @@ import picocli.CommandLine.Option;
  *   LAST &lt;write index&gt; &lt;send µs&gt; &lt;first watcher µs&gt; &lt;last watcher µs&gt;
  *   ERROR &lt;what&gt;                        (at most 20)
  *   PARTIAL &lt;write index&gt; &lt;watchers that saw it&gt;   (at exit, writes not seen by all)
- *   STATS events=&lt;n&gt; failed-streams=&lt;n&gt; canceled-watches=&lt;n&gt;
+ *   STATS events=&lt;n&gt; failed-streams=&lt;n&gt; canceled-watches=&lt;n&gt; events-per-connection-min/median/max=...
  * </pre>
  *
  * A write is key {@code <prefix>k<index>} with the writer's wall-clock send time in microseconds as
@@ -89,6 +91,7 @@ public final class WatchFanout implements Callable<Integer> {
   private final Map<Integer, Tracker> writes = new ConcurrentHashMap<>();
   private final AtomicInteger created = new AtomicInteger();
   private final AtomicLong events = new AtomicLong();
+  private AtomicLongArray eventsPerConnection;
   private final AtomicInteger failedStreams = new AtomicInteger();
   private final AtomicInteger canceledWatches = new AtomicInteger();
   private final AtomicInteger errorLines = new AtomicInteger();
@@ -118,6 +121,7 @@ public final class WatchFanout implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     total = connections * watchesPerConnection;
+    eventsPerConnection = new AtomicLongArray(connections);
     Thread limit =
         new Thread(
             () -> {
@@ -170,9 +174,20 @@ public final class WatchFanout implements Callable<Integer> {
       for (var w : writes.entrySet()) {
         out.println("PARTIAL " + w.getKey() + " " + w.getValue().seen.get());
       }
+      long[] perConnection = new long[connections];
+      for (int c = 0; c < connections; c++) {
+        perConnection[c] = eventsPerConnection.get(c);
+      }
+      Arrays.sort(perConnection);
       out.printf(
-          "STATS events=%d failed-streams=%d canceled-watches=%d%n",
-          events.get(), failedStreams.get(), canceledWatches.get());
+          "STATS events=%d failed-streams=%d canceled-watches=%d"
+              + " events-per-connection-min/median/max=%d/%d/%d%n",
+          events.get(),
+          failedStreams.get(),
+          canceledWatches.get(),
+          perConnection[0],
+          perConnection[connections / 2],
+          perConnection[connections - 1]);
       for (ClientFactory f : factories) {
         f.closeAsync();
       }
@@ -227,6 +242,7 @@ public final class WatchFanout implements Callable<Integer> {
       }
       for (Event e : response.getEventsList()) {
         events.incrementAndGet();
+        eventsPerConnection.incrementAndGet(connection);
         seen(e, now);
       }
     }
