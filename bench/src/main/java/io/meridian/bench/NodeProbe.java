@@ -61,6 +61,20 @@ final class NodeProbe {
         max.find() ? Long.parseLong(max.group(1)) : -1);
   }
 
+  /**
+   * The {@code top} largest classes by bytes in JVM {@code pid}'s heap ({@code jcmd <pid>
+   * GC.class_histogram}, which runs a full GC first), as the histogram's own lines.
+   */
+  static List<String> classHistogram(long pid, int top) {
+    List<String> rows = new ArrayList<>();
+    for (String line : jcmd(Long.toString(pid), "GC.class_histogram").lines().toList()) {
+      if (rows.size() < top + 2 && !line.isBlank() && !line.endsWith(":")) {
+        rows.add(line);
+      }
+    }
+    return rows;
+  }
+
   /** {@code jcmd} of this JDK, else the one on the PATH. */
   private static String jcmdPath() {
     Path here = Path.of(System.getProperty("java.home"), "bin", "jcmd");
@@ -146,20 +160,38 @@ final class NodeProbe {
   }
 
   /**
-   * A node log in brief: how many WARN and ERROR lines it has, and the first {@code max} lines that
-   * contain {@code needle} (each cut to 300 characters).
+   * The first {@code max} lines of {@code log} that contain {@code needle}, each followed by the
+   * first exception line of the stack trace printed under it, if any (each cut to 300 characters).
    */
   static List<String> logLines(Path log, String needle, int max) {
     List<String> found = new ArrayList<>();
-    try (Stream<String> lines = Files.lines(log, StandardCharsets.UTF_8)) {
-      lines
-          .filter(l -> l.contains(needle))
-          .limit(max)
-          .forEach(l -> found.add(l.length() > 300 ? l.substring(0, 300) + "..." : l));
+    try (Stream<String> stream = Files.lines(log, StandardCharsets.UTF_8)) {
+      List<String> lines = stream.toList();
+      for (int i = 0; i < lines.size() && found.size() < max; i++) {
+        if (!lines.get(i).contains(needle)) {
+          continue;
+        }
+        String line = cut(lines.get(i));
+        for (int j = i + 1; j < Math.min(lines.size(), i + 4); j++) {
+          String next = lines.get(j);
+          if (Character.isDigit(next.isEmpty() ? ' ' : next.charAt(0))) {
+            break; // The next log record.
+          }
+          if (next.contains("Exception") || next.contains("Error")) {
+            line += " / " + cut(next.trim());
+            break;
+          }
+        }
+        found.add(line);
+      }
     } catch (IOException | java.io.UncheckedIOException e) {
       found.add("unreadable: " + e.getMessage());
     }
     return found;
+  }
+
+  private static String cut(String line) {
+    return line.length() > 300 ? line.substring(0, 300) + "..." : line;
   }
 
   /** The number of lines of {@code log} at level WARN and at level ERROR. */

@@ -1,10 +1,12 @@
 package io.meridian.bench;
 
+import java.util.List;
 import java.util.Locale;
 
 /** The registry workload's heap figures as Markdown. */
 final class RegistryReport {
   private static final double MIB = 1024 * 1024;
+  private static final int CLASSES = 15;
 
   private RegistryReport() {}
 
@@ -91,6 +93,7 @@ final class RegistryReport {
             .orElse("unknown");
     md.append("\nMaximum heap of each node JVM (`-XX:MaxHeapSize`): ").append(max).append(".\n");
     for (ClusterSnapshot s : new ClusterSnapshot[] {empty, registered, full}) {
+      md.append("- ").append(s.label()).append(": ").append(s.convergence()).append('\n');
       for (ClusterSnapshot.Node n : s.nodes()) {
         if (n.error() != null) {
           md.append("- ")
@@ -103,6 +106,26 @@ final class RegistryReport {
         }
       }
     }
+    full.nodes().stream()
+        .filter(n -> n.member().equals(full.leader()))
+        .findFirst()
+        .ifPresent(
+            leader -> {
+              try {
+                List<String> rows = NodeProbe.classHistogram(leader.pid(), CLASSES);
+                md.append("\nThe leader's ")
+                    .append(CLASSES)
+                    .append(" largest classes after the last measurement (`jcmd ")
+                    .append(leader.pid())
+                    .append(" GC.class_histogram`):\n\n```\n")
+                    .append(String.join("\n", rows))
+                    .append("\n```\n");
+              } catch (IllegalStateException e) {
+                md.append("\nNo class histogram of the leader: `")
+                    .append(e.getMessage())
+                    .append("`\n");
+              }
+            });
     return md.toString();
   }
 
