@@ -20,8 +20,8 @@ import java.util.concurrent.atomic.LongAdder;
  * cluster with heartbeats every 10 s", in phases on one cluster:
  *
  * <pre>
- *   heap ─► register 50,000 ─► heap ─► heartbeats (measured) + Discover ─► acquire 100,000 locks ─► heap
- *           |◄──── every registered instance heartbeats every 10 s, from its registration on ────►|
+ *   heap ─► register 50,000 ─► heap ─► heartbeats + Discover ─► acquire 100,000 locks ─► heap
+ *           |◄─── each registered instance heartbeats every 10 s, from registration on ───►|
  * </pre>
  *
  * <ol>

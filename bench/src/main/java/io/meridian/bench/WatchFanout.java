@@ -48,7 +48,8 @@ import picocli.CommandLine.Option;
  *   LAST &lt;write index&gt; &lt;send µs&gt; &lt;first watcher µs&gt; &lt;last watcher µs&gt;
  *   ERROR &lt;what&gt;                        (at most 20)
  *   PARTIAL &lt;write index&gt; &lt;watchers that saw it&gt;   (at exit, writes not seen by all)
- *   STATS events=&lt;n&gt; failed-streams=&lt;n&gt; canceled-watches=&lt;n&gt; events-per-connection-min/median/max=...
+ *   STATS events=&lt;n&gt; failed-streams=&lt;n&gt; canceled-watches=&lt;n&gt;
+ *         events-per-connection-min/median/max=&lt;n&gt;/&lt;n&gt;/&lt;n&gt;
  * </pre>
  *
  * A write is key {@code <prefix>k<index>} with the writer's wall-clock send time in microseconds as
