@@ -29,6 +29,12 @@ public final class Bench implements Callable<Integer> {
   /** Node JVM flags when {@code MERIDIAN_JAVA_OPTS} is not set. */
   static final String DEFAULT_NODE_JVM_OPTIONS = "-Xms512m -Xmx512m";
 
+  /**
+   * Node JVM flags when {@code MERIDIAN_JAVA_OPTS} is not set and a workload that measures node
+   * heaps (watch-fanout, registry) is selected: the issue's heap goals are for a 1 GiB heap.
+   */
+  static final String HEAP_NODE_JVM_OPTIONS = "-Xmx1g";
+
   @Option(
       names = "--duration",
       defaultValue = "10",
@@ -44,10 +50,20 @@ public final class Bench implements Callable<Integer> {
   @Option(
       names = "--workloads",
       split = ",",
-      defaultValue = "all",
+      defaultValue = "default",
       description =
-          "Comma list of put, put-open, range, lock-hot, lock-many (or 1..5) (default: all).")
+          "Comma list of put, put-open, range, lock-hot, lock-many, watch-fanout, registry (or"
+              + " 1..7); default is 1..5, all is 1..7 (default: default).")
   private List<String> workloadNames;
+
+  @Option(
+      names = "--scale",
+      defaultValue = "1",
+      description =
+          "Multiplies the counts of watch-fanout and registry (instances, locks, sessions,"
+              + " connections) to check the harness quickly; the issue's figures need 1"
+              + " (default: ${DEFAULT-VALUE}).")
+  private double scale;
 
   @Option(
       names = "--value-size",
@@ -95,6 +111,10 @@ public final class Bench implements Callable<Integer> {
     return workloads;
   }
 
+  double scale() {
+    return scale;
+  }
+
   /** The project's root: where {@code bin/meridian} is ({@code -Dmeridian.home}, set by run). */
   Path home() {
     return Path.of(System.getProperty("meridian.home", ".")).toAbsolutePath().normalize();
@@ -102,12 +122,17 @@ public final class Bench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (durationSeconds < 1 || warmupSeconds < 0 || valueSize < 0 || valueSize > 1_500_000) {
+    if (durationSeconds < 1
+        || warmupSeconds < 0
+        || valueSize < 0
+        || valueSize > 1_500_000
+        || !(scale > 0 && scale <= 1)) {
       throw new CommandLine.ParameterException(
           new CommandLine(this),
           String.format(
-              "--duration %d, --warmup %d, --value-size %d (expected: >= 1, >= 0, 0..1500000)",
-              durationSeconds, warmupSeconds, valueSize));
+              "--duration %d, --warmup %d, --value-size %d, --scale %s (expected: >= 1, >= 0,"
+                  + " 0..1500000, > 0 and <= 1)",
+              durationSeconds, warmupSeconds, valueSize, scale));
     }
     try {
       workloads = Workload.parse(workloadNames);
@@ -120,7 +145,11 @@ public final class Bench implements Callable<Integer> {
       throw new IllegalStateException(launcher + " not found: run from bench/run");
     }
     String env = System.getenv("MERIDIAN_JAVA_OPTS");
-    String nodeOptions = env == null || env.isBlank() ? DEFAULT_NODE_JVM_OPTIONS : env;
+    boolean heapMeasured = workloads.stream().anyMatch(Workload.HEAP_MEASURED::contains);
+    String nodeOptions =
+        env != null && !env.isBlank()
+            ? env
+            : heapMeasured ? HEAP_NODE_JVM_OPTIONS : DEFAULT_NODE_JVM_OPTIONS;
     Path dir = stateDir != null ? stateDir : Files.createTempDirectory("meridian-bench-");
     Files.createDirectories(dir);
 
@@ -136,12 +165,26 @@ public final class Bench implements Callable<Integer> {
       String configuration =
           Report.configuration(nodes, leader, nodeOptions, this, runSeed, loadBefore);
       System.out.println("# Meridian benchmark\n\n" + configuration);
-      List<Result> results = run(nodes, runSeed);
-      String table = Report.table(results);
+      List<String> notes = new ArrayList<>();
+      List<Result> results = new ArrayList<>();
+      RuntimeException failure = null;
+      try {
+        run(nodes, runSeed, results, notes);
+      } catch (RuntimeException e) {
+        // Print what was measured before the failure, and the node logs that may say why.
+        failure = e;
+        notes.add(
+            0, "**The run failed: " + e + "**; the rows above are what it measured before.\n");
+      }
+      notes.add(Report.nodeLogs(nodes));
+      String table = Report.table(results) + Report.notes(notes);
       System.out.println(table);
       if (output != null) {
         Files.writeString(output, "# Meridian benchmark\n\n" + configuration + "\n" + table);
         System.err.println("bench: wrote " + output);
+      }
+      if (failure != null) {
+        throw failure;
       }
       ok = true;
       return 0;
@@ -164,13 +207,14 @@ public final class Bench implements Callable<Integer> {
     }
   }
 
-  private List<Result> run(NodeProcesses nodes, long runSeed) throws InterruptedException {
+  /** Runs the selected workloads, adding each result to {@code results} as it is measured. */
+  private void run(NodeProcesses nodes, long runSeed, List<Result> results, List<String> notes)
+      throws InterruptedException, IOException {
     Random random = new Random(runSeed);
     Endpoints endpoints = Endpoints.of(nodes.clientUrls());
     LoadDriver driver = new LoadDriver(warmup(), duration());
     KvWorkloads kv = new KvWorkloads(endpoints, driver, valueSize, random);
     LockWorkloads locks = new LockWorkloads(endpoints, driver, random);
-    List<Result> results = new ArrayList<>();
     List<Result> closedPuts = List.of();
     if (workloads.contains(Workload.PUT)) {
       closedPuts = kv.closedPuts();
@@ -202,7 +246,14 @@ public final class Bench implements Callable<Integer> {
       results.add(locks.manyLocks());
       nodes.checkAlive();
     }
-    return results;
+    if (workloads.contains(Workload.WATCH_FANOUT)) {
+      new WatchFanoutWorkload(driver, scale).run(nodes, results, notes);
+      nodes.checkAlive();
+    }
+    if (workloads.contains(Workload.REGISTRY)) {
+      new RegistryWorkloads(endpoints, driver, random, scale).run(nodes, results, notes);
+      nodes.checkAlive();
+    }
   }
 
   /** Prints a finished measurement to standard error as progress; returns it. */

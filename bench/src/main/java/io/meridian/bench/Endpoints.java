@@ -7,6 +7,7 @@ import io.grpc.stub.StreamObserver;
 import io.meridian.api.v1.KVGrpc;
 import io.meridian.api.v1.LeaseGrpc;
 import io.meridian.api.v1.LockGrpc;
+import io.meridian.api.v1.RegistryGrpc;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,7 +27,12 @@ final class Endpoints {
   private static final Duration RESPONSE_TIMEOUT = Duration.ofSeconds(30);
 
   /** The stubs of one node. */
-  record Node(String url, KVGrpc.KVStub kv, LeaseGrpc.LeaseStub lease, LockGrpc.LockStub lock) {}
+  record Node(
+      String url,
+      KVGrpc.KVStub kv,
+      LeaseGrpc.LeaseStub lease,
+      LockGrpc.LockStub lock,
+      RegistryGrpc.RegistryStub registry) {}
 
   private final List<Node> nodes;
   private final AtomicLong counter = new AtomicLong();
@@ -44,7 +50,8 @@ final class Endpoints {
               url,
               builder.build(KVGrpc.KVStub.class),
               builder.build(LeaseGrpc.LeaseStub.class),
-              builder.build(LockGrpc.LockStub.class)));
+              builder.build(LockGrpc.LockStub.class),
+              builder.build(RegistryGrpc.RegistryStub.class)));
     }
     return new Endpoints(nodes);
   }
@@ -52,6 +59,11 @@ final class Endpoints {
   /** The next node in round-robin order. */
   Node next() {
     return nodes.get((int) Math.floorMod(counter.getAndIncrement(), (long) nodes.size()));
+  }
+
+  /** Every node, in the order of the URLs given to {@link #of}. */
+  List<Node> nodes() {
+    return nodes;
   }
 
   /** Calls a unary method of an asynchronous stub, e.g. {@code call(node.kv()::put, request)}. */

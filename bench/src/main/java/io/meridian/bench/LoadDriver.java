@@ -5,7 +5,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
@@ -36,13 +38,13 @@ final class LoadDriver {
     CompletableFuture<?> start(int worker);
   }
 
-  private static final Duration DRAIN = Duration.ofSeconds(60);
+  static final Duration DRAIN = Duration.ofSeconds(60);
 
   /** A failed worker waits this long before its next operation, so errors do not spin. */
   private static final long ERROR_BACKOFF_MS = 10;
 
   /** Two minutes in microseconds: longer latencies are recorded as two minutes. */
-  private static final long HIGHEST_US = 120_000_000L;
+  static final long HIGHEST_US = 120_000_000L;
 
   private final Duration warmup;
   private final Duration duration;
@@ -140,6 +142,92 @@ final class LoadDriver {
     return window.result(workload, String.format("open loop, %.0f ops/s scheduled", rate));
   }
 
+  /**
+   * Runs {@code op} once for each of {@code count} items ({@code 0..count-1}), {@code concurrency}
+   * at a time; every operation is measured, latency from its start, and ops/s counts successful
+   * operations per second of the whole batch. A failed item is counted, not retried. No item starts
+   * after {@code timeout}; progress is printed every 15 s.
+   */
+  Result batch(String workload, int concurrency, int count, Duration timeout, IntOp op)
+      throws InterruptedException {
+    Tally tally = new Tally();
+    AtomicInteger next = new AtomicInteger();
+    long start = System.nanoTime();
+    long deadline = start + timeout.toNanos();
+    CountDownLatch done = new CountDownLatch(concurrency);
+    ScheduledFuture<?> progress =
+        backoff.scheduleAtFixedRate(
+            () ->
+                System.err.printf(
+                    "bench: %s: %d of %d done, %d errors, %.0f s%n",
+                    workload,
+                    tally.latencies.getTotalCount() + tally.errors.get(),
+                    count,
+                    tally.errors.get(),
+                    (System.nanoTime() - start) / 1e9),
+            15,
+            15,
+            TimeUnit.SECONDS);
+    try {
+      for (int w = 0; w < concurrency; w++) {
+        batchLoop(op, next, count, deadline, tally, done);
+      }
+      if (!done.await(timeout.toNanos() + DRAIN.toNanos(), TimeUnit.NANOSECONDS)) {
+        System.err.printf(
+            "bench: %s: %d workers still waiting %d s after the time limit%n",
+            workload, done.getCount(), DRAIN.toSeconds());
+      }
+    } finally {
+      progress.cancel(false);
+    }
+    double seconds = (System.nanoTime() - start) / 1e9;
+    int started = Math.min(next.get(), count);
+    String load = String.format("%,d operations, concurrency %d", count, concurrency);
+    if (started < count) {
+      System.err.printf(
+          "bench: %s: stopped after %d s with %d of %d started%n",
+          workload, timeout.toSeconds(), started, count);
+      load =
+          String.format(
+              "%,d operations planned, concurrency %d; stopped at the %d s limit, %,d started",
+              count, concurrency, timeout.toSeconds(), started);
+    }
+    return tally.result(workload, load, seconds);
+  }
+
+  /** An operation on item {@code i} of a batch. */
+  interface IntOp {
+    CompletableFuture<?> start(int i);
+  }
+
+  private void batchLoop(
+      IntOp op, AtomicInteger next, int count, long deadline, Tally tally, CountDownLatch done) {
+    int i = next.getAndIncrement();
+    long start = System.nanoTime();
+    if (i >= count || start >= deadline) {
+      done.countDown();
+      return;
+    }
+    CompletableFuture<?> call;
+    try {
+      call = op.start(i);
+    } catch (RuntimeException e) {
+      call = CompletableFuture.failedFuture(e);
+    }
+    call.whenComplete(
+        (r, e) -> {
+          tally.record(System.nanoTime() - start, e);
+          if (e == null) {
+            batchLoop(op, next, count, deadline, tally, done);
+          } else {
+            backoff.schedule(
+                () -> batchLoop(op, next, count, deadline, tally, done),
+                ERROR_BACKOFF_MS,
+                TimeUnit.MILLISECONDS);
+          }
+        });
+  }
+
   private static CompletableFuture<?> start(Op op, int worker) {
     try {
       return op.start(worker);
@@ -149,10 +237,18 @@ final class LoadDriver {
   }
 
   /** The warm-up and measured window of one run and what was measured in it. */
-  private final class Window {
+  private final class Window extends Tally {
     final long start = System.nanoTime();
     final long measureStart = start + warmup.toNanos();
     final long end = measureStart + duration.toNanos();
+
+    Result result(String workload, String load) {
+      return result(workload, load, duration.toNanos() / 1e9);
+    }
+  }
+
+  /** Latencies (microseconds) and errors of measured operations; thread-safe. */
+  static class Tally {
     final Histogram latencies = new ConcurrentHistogram(HIGHEST_US, 3);
     final AtomicLong errors = new AtomicLong();
     final AtomicReference<String> firstError = new AtomicReference<>();
@@ -166,9 +262,9 @@ final class LoadDriver {
       }
     }
 
-    Result result(String workload, String load) {
-      return Result.of(
-          workload, load, latencies, duration.toNanos() / 1e9, errors.get(), firstError.get());
+    /** What was measured, with ops/s counted over {@code seconds}. */
+    Result result(String workload, String load, double seconds) {
+      return Result.of(workload, load, latencies, seconds, errors.get(), firstError.get());
     }
   }
 }

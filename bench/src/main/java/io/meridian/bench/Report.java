@@ -90,6 +90,19 @@ final class Report {
       md.append("  - ").append(w.number).append(". ").append(w.id).append(": ");
       md.append(w.description).append('\n');
     }
+    if (options.workloads().contains(Workload.WATCH_FANOUT)) {
+      line(md, "watch-fanout", WatchFanoutWorkload.describe(options.scale()));
+    }
+    if (options.workloads().contains(Workload.REGISTRY)) {
+      line(md, "registry", RegistryWorkloads.describe(options.scale()));
+    }
+    if (options.scale() != 1) {
+      line(
+          md,
+          "scale",
+          options.scale()
+              + " (counts of watch-fanout and registry shrunk: not the issue's figures)");
+    }
     line(
         md,
         "concurrency",
@@ -139,7 +152,11 @@ final class Report {
             + " operation is one acquire+release pair (pairs/s) and its latency runs from the"
             + " acquire sent to the release acknowledged. Closed loop: latency from each"
             + " operation's start. Open loop: latency from each operation's scheduled send time,"
-            + " so coordinated omission is not hidden. measured: operations in the histogram.\n");
+            + " so coordinated omission is not hidden. Rows of a fixed count of operations"
+            + " (registry register and lock acquire): ops/s over the whole batch, latency from each"
+            + " operation's start, the acquires held, not released. Watch fan-out rows: latency"
+            + " from a put to its event at the last of all watchers, one value per write."
+            + " measured: operations in the histogram.\n");
     for (Result r : results) {
       if (r.firstError() != null) {
         md.append("\nFirst error of ")
@@ -149,6 +166,36 @@ final class Report {
             .append("]: `")
             .append(r.firstError())
             .append("`\n");
+      }
+    }
+    return md.toString();
+  }
+
+  /** Free-form findings of the workloads (heap figures, what the servers said), Markdown. */
+  static String notes(List<String> notes) {
+    if (notes.isEmpty()) {
+      return "";
+    }
+    return "\n## Notes\n\n" + String.join("\n", notes);
+  }
+
+  /**
+   * Per node: WARN and ERROR lines in its log so far, its self-preservation lines, and its first
+   * ERROR lines.
+   */
+  static String nodeLogs(NodeProcesses nodes) {
+    StringBuilder md = new StringBuilder("Node logs (read before the nodes were stopped):\n\n");
+    for (var c : nodes.configs()) {
+      Path log = nodes.dir().resolve(c.member() + ".log");
+      long[] counts = NodeProbe.warnAndErrorCounts(log);
+      md.append(
+          String.format(
+              "- %s: %d WARN and %d ERROR lines (%s)%n", c.member(), counts[0], counts[1], log));
+      for (String l : NodeProbe.logLines(log, "self-preservation", 10)) {
+        md.append("  - `").append(l.replace('`', '\'')).append("`\n");
+      }
+      for (String l : NodeProbe.logLines(log, " ERROR ", 3)) {
+        md.append("  - `").append(l.replace('`', '\'')).append("`\n");
       }
     }
     return md.toString();
