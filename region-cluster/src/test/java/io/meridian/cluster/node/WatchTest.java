@@ -45,8 +45,7 @@ class WatchTest {
   static Map<String, Map<String, Object>> config() {
     Map<String, Map<String, Object>> o = TestClusters.fast();
     o.put(
-        "watch",
-        new HashMap<>(Map.of("progress-interval-ms", 300, "max-pending-bytes", 1 << 20)));
+        "watch", new HashMap<>(Map.of("progress-interval-ms", 300, "max-pending-bytes", 1 << 20)));
     return o;
   }
 
