@@ -454,9 +454,10 @@ public final class WatchHub implements AutoCloseable {
     long seen = seen(w);
     w.ended = true;
     detach(w);
+    // Free the id before the client can read the cancellation and reuse it.
+    w.stream.unregister(w);
     w.stream.offer(
         canceled(WatchResponse.newBuilder().setHeader(header(seen)).setWatchId(w.id), error));
-    w.stream.unregister(w);
   }
 
   /** A watch's last response; with the error (and compaction revision) when it failed. */

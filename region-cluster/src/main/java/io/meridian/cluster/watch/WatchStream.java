@@ -74,8 +74,9 @@ public final class WatchStream {
     watches.put(watch.id, new Registration(watch, hub));
   }
 
+  /** Frees the id of {@code watch}, and only of that watch (the id may have been reused since). */
   void unregister(Watch watch) {
-    watches.remove(watch.id, watches.get(watch.id));
+    watches.computeIfPresent(watch.id, (id, r) -> r.watch() == watch ? null : r);
   }
 
   /** The watch with {@code id}, if it is live on this stream. */
