@@ -230,7 +230,7 @@ public final class MeridianNode implements AutoCloseable {
             .addService(new LockService(shards, config.lock()))
             .addService(new ClusterService(shards, config))
             .addService(watch)
-            .addService(new RegistryService(shards, config))
+            .addService(new RegistryService(shards, config, metrics))
             .enableHttpJsonTranscoding(
                 HttpJsonTranscodingOptions.builder()
                     .errorHandler(GrpcErrors.httpErrorHandler())

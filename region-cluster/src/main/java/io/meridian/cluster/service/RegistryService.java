@@ -35,6 +35,8 @@ import io.meridian.cluster.proto.RegistryRegister;
 import io.meridian.cluster.state.registry.RegistryIndex;
 import io.meridian.cluster.watch.WatchSink;
 import io.meridian.cluster.watch.WatchStream;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
@@ -54,9 +56,12 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
   private final Shards shards;
   private final NodeConfig config;
 
-  public RegistryService(Shards shards, NodeConfig config) {
+  private final Counter slowConsumers;
+
+  public RegistryService(Shards shards, NodeConfig config, MeterRegistry metrics) {
     this.shards = shards;
     this.config = config;
+    this.slowConsumers = metrics.counter(WatchService.SLOW_CONSUMERS);
   }
 
   @Override
@@ -284,7 +289,7 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
           new WatchStream(
               new GrpcWatchSink<>(call, ctx.eventLoop(), RegistryService::instanceChanges),
               config.watch().maxPendingBytes(),
-              () -> {});
+              slowConsumers::increment);
       call.setOnCancelHandler(stream::close);
       if (snapshot != null) {
         call.onNext(snapshot);

@@ -34,6 +34,9 @@ public final class WatchService extends WatchGrpc.WatchImplBase {
   private static final JsonFormat.Printer JSON =
       JsonFormat.printer().omittingInsignificantWhitespace();
 
+  /** Counts watch streams (Watch and Registry.WatchService) cut off as slow consumers. */
+  static final String SLOW_CONSUMERS = "meridian.watch.slow.consumers";
+
   private final Shards shards;
   private final long maxPendingBytes;
   private final Counter slowConsumers;
@@ -41,7 +44,7 @@ public final class WatchService extends WatchGrpc.WatchImplBase {
   public WatchService(Shards shards, long maxPendingBytes, MeterRegistry metrics) {
     this.shards = shards;
     this.maxPendingBytes = maxPendingBytes;
-    this.slowConsumers = metrics.counter("meridian.watch.slow.consumers");
+    this.slowConsumers = metrics.counter(SLOW_CONSUMERS);
   }
 
   @Override
