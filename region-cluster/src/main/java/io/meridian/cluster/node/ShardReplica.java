@@ -48,9 +48,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftGroupId;
@@ -76,12 +79,11 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   private final ShardStateMachine stateMachine;
   // Replaced when Ratis closes it: an ordered-async client whose request ran out of retries stays
   // closed for every later request (AlreadyClosedException).
-  private final java.util.concurrent.atomic.AtomicReference<RaftClient> client;
-  private final java.util.function.Supplier<RaftClient> newClient;
+  private final AtomicReference<RaftClient> client;
+  private final Supplier<RaftClient> newClient;
   // Writes in flight through this member: beyond the bound a write fails fast with UNAVAILABLE
   // instead of blocking a server thread inside the Raft client.
-  private final java.util.concurrent.Semaphore writesInFlight =
-      new java.util.concurrent.Semaphore(MAX_WRITES_IN_FLIGHT);
+  private final Semaphore writesInFlight = new Semaphore(MAX_WRITES_IN_FLIGHT);
 
   /** Writes one member may have in flight per shard; the Raft client allows as many. */
   public static final int MAX_WRITES_IN_FLIGHT = 1024;
@@ -108,7 +110,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
       RaftServer server,
       RaftGroupId groupId,
       ShardStateMachine stateMachine,
-      java.util.function.Supplier<RaftClient> newClient,
+      Supplier<RaftClient> newClient,
       WallClock clock,
       ScheduledExecutorService scheduler,
       MeterRegistry metrics) {
@@ -118,7 +120,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     this.groupId = groupId;
     this.stateMachine = stateMachine;
     this.newClient = newClient;
-    this.client = new java.util.concurrent.atomic.AtomicReference<>(newClient.get());
+    this.client = new AtomicReference<>(newClient.get());
     this.clock = clock;
     this.metrics = metrics;
     this.leaseClock = new LeaseClock(config.raft().electionTimeoutMaxMs());

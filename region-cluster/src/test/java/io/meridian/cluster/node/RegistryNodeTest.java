@@ -38,6 +38,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
@@ -434,37 +437,34 @@ class RegistryNodeTest {
       for (int i = 0; i < 5; i++) {
         first.registry().register(instance("hb", "api", "i" + i).setTtl(4).build());
       }
-      AtomicBoolean beating = new AtomicBoolean(true);
       List<Clients> all = new ArrayList<>();
       c.nodes().forEach(n -> all.add(Clients.of(n)));
-      List<Thread> hearts = new ArrayList<>();
+      // Each instance beats every 300 ms, each beat through the next node; a beat that fails
+      // (a stopped node, an election) is simply followed by the next one.
+      ScheduledExecutorService hearts = Executors.newScheduledThreadPool(5);
       for (int i = 0; i < 5; i++) {
         String id = "i" + i;
-        hearts.add(
-            new Thread(
-                () -> {
-                  long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-                  for (int n = 0; beating.get() && System.nanoTime() < end; n++) {
-                    try {
-                      all.get(n % 3)
-                          .registry()
-                          .withDeadlineAfter(1, java.util.concurrent.TimeUnit.SECONDS)
-                          .heartbeat(
-                              HeartbeatRequest.newBuilder()
-                                  .setNamespace("hb")
-                                  .setService("api")
-                                  .setInstanceId(id)
-                                  .build());
-                      Thread.sleep(300);
-                    } catch (StatusRuntimeException e) {
-                      // A stopped node or an election: the next beat goes to another node.
-                    } catch (InterruptedException e) {
-                      return;
-                    }
-                  }
-                }));
+        AtomicLong beats = new AtomicLong();
+        hearts.scheduleWithFixedDelay(
+            () -> {
+              try {
+                all.get((int) (beats.getAndIncrement() % 3))
+                    .registry()
+                    .withDeadlineAfter(1, TimeUnit.SECONDS)
+                    .heartbeat(
+                        HeartbeatRequest.newBuilder()
+                            .setNamespace("hb")
+                            .setService("api")
+                            .setInstanceId(id)
+                            .build());
+              } catch (StatusRuntimeException e) {
+                // Next beat goes to another node.
+              }
+            },
+            0,
+            300,
+            TimeUnit.MILLISECONDS);
       }
-      hearts.forEach(Thread::start);
       try {
         c.stop(lead);
         int next = TestClusters.awaitReady(c);
@@ -475,10 +475,8 @@ class RegistryNodeTest {
             .atMost(Duration.ofSeconds(12))
             .until(() -> discover(now, "hb", "api").getInstancesCount() == 5);
       } finally {
-        beating.set(false);
-        for (Thread t : hearts) {
-          t.join();
-        }
+        hearts.shutdownNow();
+        assertThat(hearts.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
       }
     }
   }
