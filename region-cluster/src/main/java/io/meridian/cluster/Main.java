@@ -20,7 +20,22 @@ import picocli.CommandLine.Option;
     subcommands = {Main.Node.class, Main.Dev.class})
 public final class Main {
   public static void main(String[] args) {
+    asyncCallbacksOnCommonPool();
     System.exit(new CommandLine(new Main()).execute(args));
+  }
+
+  /**
+   * Ratis completes every unordered request with {@code whenCompleteAsync} on the default executor.
+   * With fewer than 3 cores the JDK makes that executor start a new thread per task, so each read
+   * forwarded to the leader created a thread; under load that alone starved the Raft heartbeats.
+   * Giving the common pool 2 threads makes those callbacks reuse threads. This must run before
+   * anything touches {@code CompletableFuture}; {@link MeridianNode#start} warns when it did not.
+   */
+  private static void asyncCallbacksOnCommonPool() {
+    String key = "java.util.concurrent.ForkJoinPool.common.parallelism";
+    if (System.getProperty(key) == null && Runtime.getRuntime().availableProcessors() < 3) {
+      System.setProperty(key, "2");
+    }
   }
 
   @Command(name = "node", description = "Run one region-cluster node from a YAML config.")

@@ -162,6 +162,14 @@ public final class MeridianNode implements AutoCloseable {
     // that exits; a node that embeds it must stay up and report instead.
     ExitUtils.disableSystemExit();
     ExitUtils.setTerminateOnUncaughtException(false);
+    if (java.util.concurrent.ForkJoinPool.getCommonPoolParallelism() < 2) {
+      log.warn(
+          "member={} the common pool has {} thread: Ratis starts a thread per forwarded read."
+              + " Start the JVM with -Djava.util.concurrent.ForkJoinPool.common.parallelism=2"
+              + " (bin/meridian does)",
+          config.member(),
+          java.util.concurrent.ForkJoinPool.getCommonPoolParallelism());
+    }
     return new MeridianNode(config, clock);
   }
 
@@ -208,6 +216,10 @@ public final class MeridianNode implements AutoCloseable {
     RaftServerConfigKeys.Log.setPurgeGap(p, raft.purgeGap());
     RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(raft.logSegmentSizeBytes()));
     RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
+    // Reads the leader submits to itself have no client timeout: bound the read index wait as the
+    // client's request timeout bounds a forwarded read.
+    RaftServerConfigKeys.Read.setTimeout(
+        p, TimeDuration.valueOf(3, java.util.concurrent.TimeUnit.SECONDS));
     // The largest entry is a request of Limits.MAX_REQUEST_BYTES; gRPC messages must exceed the
     // appender's buffer by at least 1 MB.
     RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, SizeInBytes.valueOf("4MB"));

@@ -26,6 +26,7 @@ import io.meridian.cluster.proto.LeaseExpire;
 import io.meridian.cluster.proto.LockCancel;
 import io.meridian.cluster.proto.Query;
 import io.meridian.cluster.proto.QueryResult;
+import io.meridian.cluster.proto.QueryResultBatch;
 import io.meridian.cluster.proto.SetSelfPreservation;
 import io.meridian.cluster.raft.RatisMessages;
 import io.meridian.cluster.raft.ShardStateMachine;
@@ -80,7 +81,23 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   // Replaced when Ratis closes it: an ordered-async client whose request ran out of retries stays
   // closed for every later request (AlreadyClosedException).
   private final AtomicReference<RaftClient> client;
+  // Reads sent to other members have their own client: on a failed request the Ratis client drops
+  // its connection to the leader and fails everything in flight on it, and a slow read must not
+  // take this member's writes down with it.
+  private final AtomicReference<RaftClient> readClient;
   private final Supplier<RaftClient> newClient;
+  // Reads this member submits to its own Raft server while it leads (no client, no network hop).
+  private final org.apache.ratis.protocol.ClientId localReads =
+      org.apache.ratis.protocol.ClientId.randomId();
+  private final java.util.concurrent.atomic.AtomicLong localCallIds =
+      new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.ExecutorService localReadThreads;
+  private final LeaderReadQueue leaderReads;
+
+  /** Batches of leader reads one member has in flight per shard, and the reads in one batch. */
+  static final int LEADER_READS_IN_FLIGHT = 2;
+
+  static final int LEADER_READ_BATCH = 512;
   // Writes in flight through this member: beyond the bound a write fails fast with UNAVAILABLE
   // instead of blocking a server thread inside the Raft client.
   private final Semaphore writesInFlight = new Semaphore(MAX_WRITES_IN_FLIGHT);
@@ -121,11 +138,29 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     this.stateMachine = stateMachine;
     this.newClient = newClient;
     this.client = new AtomicReference<>(newClient.get());
+    this.readClient = new AtomicReference<>(newClient.get());
+    this.localReadThreads =
+        java.util.concurrent.Executors.newFixedThreadPool(
+            2,
+            r -> {
+              Thread t = new Thread(r, "meridian-reads-" + config.member() + "-shard-" + spec.id());
+              t.setDaemon(true);
+              return t;
+            });
     this.clock = clock;
     this.metrics = metrics;
     this.leaseClock = new LeaseClock(config.raft().electionTimeoutMaxMs());
     Tags tags = Tags.of("shard", Integer.toString(spec.id()));
     this.applyTimer = metrics.timer("meridian.apply", tags);
+    io.micrometer.core.instrument.DistributionSummary batches =
+        io.micrometer.core.instrument.DistributionSummary.builder("meridian.leader.read.batch")
+            .description("Leader-bound reads (keep-alives, heartbeats, TTLs) per Raft read sent")
+            .tags(tags)
+            .register(metrics);
+    this.leaderReads =
+        new LeaderReadQueue(
+            this::sendToLeader, LEADER_READS_IN_FLIGHT, LEADER_READ_BATCH, batches::record);
+    metrics.gauge("meridian.leader.reads.waiting", tags, leaderReads, LeaderReadQueue::waiting);
     metrics.gauge("meridian.leases", tags, this, r -> r.read(s -> s.stats().leases()));
     metrics.gauge("meridian.lock.waiters", tags, this, r -> r.read(s -> s.stats().lockWaiters()));
     metrics.gauge("meridian.lock.holders", tags, this, r -> r.read(s -> s.stats().lockHolders()));
@@ -330,7 +365,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
             (reply, t) -> {
               writesInFlight.release();
               if (t != null) {
-                replaceIfClosed(raft, t);
+                replaceIfClosed(client, raft, t);
               }
             })
         .thenApply(reply -> parse(reply, CommandResult.parser()))
@@ -341,11 +376,11 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   }
 
   /** Swaps in a new Raft client when {@code failed} was closed under us (once per client). */
-  private void replaceIfClosed(RaftClient failed, Throwable t) {
+  private void replaceIfClosed(AtomicReference<RaftClient> holder, RaftClient failed, Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof org.apache.ratis.protocol.exceptions.AlreadyClosedException) {
         RaftClient fresh = newClient.get();
-        if (client.compareAndSet(failed, fresh)) {
+        if (holder.compareAndSet(failed, fresh)) {
           log.warn(
               "shard={} region={} member={} Raft client was closed ({}); replaced it",
               spec.id(),
@@ -369,7 +404,10 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     }
   }
 
-  /** Closes the current Raft client, as Ratis does after a request ran out of retries (tests). */
+  /**
+   * Closes the current Raft client for writes, as Ratis does after a request ran out of retries
+   * (tests).
+   */
   void closeRaftClientForTest() throws IOException {
     client.get().close();
   }
@@ -380,50 +418,112 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
    * this node's earlier requests (some may still be retrying against a leader that died).
    */
   public CompletableFuture<QueryResult> readLinearizable(Query query) {
-    RaftClient raft = client.get();
-    return raft.async()
-        .sendReadOnlyUnordered(RatisMessages.toMessage(query))
-        .whenComplete(
-            (reply, t) -> {
-              if (t != null) {
-                replaceIfClosed(raft, t);
-              }
-            })
-        .thenApply(reply -> parse(reply, QueryResult.parser()))
+    org.apache.ratis.protocol.Message message = RatisMessages.toMessage(query);
+    CompletableFuture<RaftClientReply> reply;
+    if (leadingNow()) {
+      reply = readHere(message);
+    } else {
+      reply = readThere(message, null);
+    }
+    return reply
+        .thenApply(r -> parse(r, QueryResult.parser()))
         .exceptionally(
             t -> {
               throw unavailable(t);
             });
   }
 
-  /**
-   * A read the leader itself must answer (lease keep-alives and remaining TTLs live in its memory):
-   * sent to the leader this node sees, after a read index confirmed its leadership. While
-   * leadership moves, a follower or a leader that has not started its term refuses with {@code
-   * UNAVAILABLE}; the read is retried every 100 ms for up to about 5 s.
-   */
-  public CompletableFuture<QueryResult> readAtLeader(Query query) {
-    return readAtLeader(RatisMessages.toMessage(query), 50);
+  /** This member leads the shard now, as far as its Raft server knows. */
+  private boolean leadingNow() {
+    DivisionInfo info = info();
+    return info != null && info.isLeader();
   }
 
-  private CompletableFuture<QueryResult> readAtLeader(
-      org.apache.ratis.protocol.Message message, int attemptsLeft) {
+  /**
+   * Submits a read to this member's own Raft server: the read index confirms leadership as for any
+   * client, without a loopback connection whose failure handling would drop every read on it.
+   *
+   * <p>Both ends run on {@link #localReadThreads}, as the gRPC server's executor would: submitting
+   * blocks until Raft accepts the request, and Ratis completes a read index while holding its own
+   * locks, so a continuation run there (the next batch, say) could wait on a step-down that waits
+   * on that lock.
+   */
+  private CompletableFuture<RaftClientReply> readHere(org.apache.ratis.protocol.Message message) {
+    org.apache.ratis.protocol.RaftClientRequest request =
+        org.apache.ratis.protocol.RaftClientRequest.newBuilder()
+            .setClientId(localReads)
+            .setServerId(server.getId())
+            .setGroupId(groupId)
+            .setCallId(localCallIds.incrementAndGet())
+            .setMessage(message)
+            .setType(org.apache.ratis.protocol.RaftClientRequest.readRequestType())
+            .build();
+    return CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                return server.submitClientRequestAsync(request);
+              } catch (IOException e) {
+                throw new CompletionException(e);
+              }
+            },
+            localReadThreads)
+        .thenCompose(reply -> reply.whenCompleteAsync((r, t) -> {}, localReadThreads));
+  }
+
+  /**
+   * Sends a read through the read client: to {@code member}, or where the client sees the leader.
+   */
+  private CompletableFuture<RaftClientReply> readThere(
+      org.apache.ratis.protocol.Message message, RaftPeerId member) {
+    RaftClient raft = readClient.get();
+    CompletableFuture<RaftClientReply> sent =
+        member == null
+            ? raft.async().sendReadOnlyUnordered(message)
+            : raft.async().sendReadOnlyUnordered(message, member);
+    return sent.whenComplete(
+        (r, t) -> {
+          if (t != null) {
+            replaceIfClosed(readClient, raft, t);
+          }
+        });
+  }
+
+  /**
+   * A read the leader itself must answer (lease keep-alives and remaining TTLs live in its memory):
+   * sent to the leader this node sees, after a read index confirmed its leadership, in a batch with
+   * the other leader reads this member has waiting ({@link LeaderReadQueue}). While leadership
+   * moves, a follower or a leader that has not started its term refuses with {@code UNAVAILABLE};
+   * the read is retried every 100 ms for up to about 5 s.
+   */
+  public CompletableFuture<QueryResult> readAtLeader(Query query) {
+    return readAtLeader(query, 50);
+  }
+
+  /** One attempt at a leader read (or a batch of them); failures come back as error results. */
+  private CompletableFuture<QueryResult> sendToLeader(Query query) {
     DivisionInfo info = info();
     RaftPeerId leader = info == null ? null : info.getLeaderId();
-    RaftClient raft = client.get();
-    CompletableFuture<QueryResult> attempt =
-        leader == null
-            ? CompletableFuture.completedFuture(notReady("no leader known yet"))
-            : raft.async()
-                .sendReadOnlyUnordered(message, leader)
-                .thenApply(reply -> parse(reply, QueryResult.parser()))
-                .exceptionally(
-                    t -> {
-                      replaceIfClosed(raft, t);
-                      return timedOut(t)
-                          ? overloaded(String.valueOf(t.getMessage()))
-                          : notReady(String.valueOf(t.getMessage()));
-                    });
+    if (leader == null) {
+      return CompletableFuture.completedFuture(notReady("no leader known yet"));
+    }
+    org.apache.ratis.protocol.Message message = RatisMessages.toMessage(query);
+    CompletableFuture<RaftClientReply> reply;
+    if (leader.equals(server.getId())) {
+      reply = readHere(message);
+    } else {
+      reply = readThere(message, leader);
+    }
+    return reply
+        .thenApply(r -> parse(r, QueryResult.parser()))
+        .exceptionally(
+            t ->
+                timedOut(t)
+                    ? overloaded(String.valueOf(t.getMessage()))
+                    : notReady(String.valueOf(t.getMessage())));
+  }
+
+  private CompletableFuture<QueryResult> readAtLeader(Query query, int attemptsLeft) {
+    CompletableFuture<QueryResult> attempt = leaderReads.submit(query);
     return attempt.thenCompose(
         result -> {
           boolean retry =
@@ -436,7 +536,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
           }
           return CompletableFuture.supplyAsync(
                   () -> null, CompletableFuture.delayedExecutor(100, TimeUnit.MILLISECONDS))
-              .thenCompose(ignored -> readAtLeader(message, attemptsLeft - 1));
+              .thenCompose(ignored -> readAtLeader(query, attemptsLeft - 1));
         });
   }
 
@@ -629,6 +729,21 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
           yield QueryResult.newBuilder().setRegistryList(list).build();
         }
         case REGISTRY_HEARTBEAT -> heartbeat(query.getRegistryHeartbeat());
+        case BATCH -> {
+          QueryResultBatch.Builder b = QueryResultBatch.newBuilder();
+          for (Query q : query.getBatch().getQueriesList()) {
+            b.addResults(
+                q.hasBatch()
+                    ? QueryResult.newBuilder()
+                        .setError(
+                            MeridianException.of(
+                                    Error.Code.INVALID_ARGUMENT, "a batch holds no batch")
+                                .toError())
+                        .build()
+                    : query(q));
+          }
+          yield QueryResult.newBuilder().setBatch(b).build();
+        }
         case Q_NOT_SET -> throw MeridianException.of(Error.Code.INVALID_ARGUMENT, "empty query");
       };
     } catch (MeridianException e) {
@@ -920,5 +1035,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     watchHub.close();
     leaseClock.stop();
     client.get().close();
+    readClient.get().close();
+    localReadThreads.shutdownNow();
   }
 }

@@ -13,6 +13,7 @@ import io.meridian.api.v1.DiscoverRequest;
 import io.meridian.api.v1.DiscoverResponse;
 import io.meridian.api.v1.HealthStatus;
 import io.meridian.api.v1.HeartbeatRequest;
+import io.meridian.api.v1.HeartbeatResponse;
 import io.meridian.api.v1.Instance;
 import io.meridian.api.v1.LeaseGrantRequest;
 import io.meridian.api.v1.ListServicesRequest;
@@ -260,6 +261,65 @@ class RegistryNodeTest {
               assertThat(follower.registry().heartbeat(beat).getTtl()).isEqualTo(1);
               return ids(discover(leader, "ttl", "api")).equals(List.of("alive"));
             });
+  }
+
+  /**
+   * Every member gathers the heartbeats it forwards to the leader into batches (the leader batches
+   * its own too): a burst through each member gets one answer per heartbeat, its own, and an
+   * unknown instance fails alone without failing its batch.
+   */
+  @Test
+  void aBurstOfHeartbeatsThroughEveryMemberGetsOneAnswerEach() throws Exception {
+    int instances = 40;
+    List<Long> leases = new ArrayList<>();
+    for (int i = 0; i < instances; i++) {
+      leases.add(
+          leader
+              .registry()
+              .register(instance("burst", "api", "i" + i).setTtl(7).build())
+              .getInstance()
+              .getLease());
+    }
+    List<com.google.common.util.concurrent.ListenableFuture<HeartbeatResponse>> known =
+        new ArrayList<>();
+    List<com.google.common.util.concurrent.ListenableFuture<HeartbeatResponse>> unknown =
+        new ArrayList<>();
+    for (int m = 0; m < 3; m++) {
+      RegistryGrpc.RegistryFutureStub stub =
+          GrpcClients.newClient(cluster.node(m).clientUrl(), RegistryGrpc.RegistryFutureStub.class);
+      for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < instances; i++) {
+          known.add(stub.heartbeat(beat("burst", "api", "i" + i)));
+          if (i % 8 == 0) {
+            unknown.add(stub.heartbeat(beat("burst", "api", "gone" + i)));
+          }
+        }
+      }
+    }
+    for (int i = 0; i < known.size(); i++) {
+      HeartbeatResponse r = known.get(i).get(30, TimeUnit.SECONDS);
+      assertThat(r.getTtl()).isEqualTo(7);
+      assertThat(r.getLease()).isEqualTo(leases.get(i % instances));
+    }
+    assertThat(leases).doesNotHaveDuplicates();
+    for (var f : unknown) {
+      assertThatThrownBy(() -> f.get(30, TimeUnit.SECONDS))
+          .cause()
+          .isInstanceOfSatisfying(
+              StatusRuntimeException.class,
+              e -> {
+                assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
+                assertThat(e.getStatus().getDescription()).contains("not registered");
+              });
+    }
+  }
+
+  private static HeartbeatRequest beat(String ns, String service, String id) {
+    return HeartbeatRequest.newBuilder()
+        .setNamespace(ns)
+        .setService(service)
+        .setInstanceId(id)
+        .build();
   }
 
   @Test
