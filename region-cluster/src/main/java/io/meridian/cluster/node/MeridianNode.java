@@ -224,6 +224,10 @@ public final class MeridianNode implements AutoCloseable {
     // appender's buffer by at least 1 MB.
     RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, SizeInBytes.valueOf("4MB"));
     GrpcConfigKeys.setMessageSizeMax(p, SizeInBytes.valueOf("6MB"));
+    // Snapshots go to a lagging follower in chunks of this size (Ratis's default is 16 MB): it must
+    // fit in one gRPC message, or a snapshot above 6 MB can never be installed and the follower
+    // never catches up once the leader has purged its log.
+    RaftServerConfigKeys.Log.Appender.setSnapshotChunkSizeMax(p, SizeInBytes.valueOf("4MB"));
     // The Raft client blocks the sending thread (a server event loop) once this many async
     // requests are outstanding; ShardReplica fails writes fast before that happens.
     RaftClientConfigKeys.Async.setOutstandingRequestsMax(p, ShardReplica.MAX_WRITES_IN_FLIGHT + 64);

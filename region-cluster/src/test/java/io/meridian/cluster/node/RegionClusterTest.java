@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
 import io.grpc.StatusRuntimeException;
+import io.meridian.api.Limits;
 import io.meridian.api.v1.Consistency;
 import io.meridian.api.v1.KeyValue;
 import io.meridian.api.v1.LeaseGrantRequest;
@@ -86,7 +87,8 @@ class RegionClusterTest {
   }
 
   @Test
-  void followerCatchesUpBySnapshotInstallAfterTheLeaderPurgedItsLog() throws Exception {
+  void followerCatchesUpBySnapshotInstallLargerThanOneMessageAfterTheLeaderPurgedItsLog()
+      throws Exception {
     Map<String, Map<String, Object>> o = TestClusters.fast();
     o.get("raft")
         .putAll(Map.of("snapshot-threshold", 40, "log-segment-size-bytes", 4096, "purge-gap", 1));
@@ -95,6 +97,10 @@ class RegionClusterTest {
       int follower = (leader + 1) % 3;
       cluster.stop(follower);
       Clients c = Clients.of(cluster.node(leader));
+      // Large values make the snapshot bigger than one gRPC message (6 MB): it must go in chunks.
+      for (int i = 0; i < 6; i++) {
+        c.put("/snap/big" + i, "b".repeat(Limits.MAX_VALUE_BYTES - 1024));
+      }
       for (int i = 0; i < 400; i++) {
         c.put("/snap/k" + i, "x".repeat(100));
       }
@@ -119,7 +125,7 @@ class RegionClusterTest {
                       .setCountOnly(true)
                       .setConsistency(Consistency.SERIALIZABLE)
                       .build());
-      assertThat(local.getCount()).isEqualTo(400);
+      assertThat(local.getCount()).isEqualTo(406);
     }
   }
 
