@@ -19,6 +19,7 @@ public final class ErrorCodes {
           Status.Code.INVALID_ARGUMENT;
       case LEASE_NOT_FOUND, NOT_FOUND, LOCK_NOT_HELD -> Status.Code.NOT_FOUND;
       case LOCK_TIMEOUT, DEADLINE_EXCEEDED -> Status.Code.DEADLINE_EXCEEDED;
+      case OUTCOME_UNKNOWN -> Status.Code.UNKNOWN;
       case LOCK_PARENT_NOT_HELD,
           NOT_PRIMARY,
           FENCED,
@@ -50,6 +51,7 @@ public final class ErrorCodes {
       case SLOW_CONSUMER -> 429;
       case NO_SPACE -> 507;
       case UNAVAILABLE -> 503;
+      case OUTCOME_UNKNOWN -> 504;
       case INTERNAL, ERROR_CODE_UNSPECIFIED, UNRECOGNIZED -> 500;
     };
   }
