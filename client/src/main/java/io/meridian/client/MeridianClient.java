@@ -1,0 +1,274 @@
+package io.meridian.client;
+
+import static java.util.Objects.requireNonNull;
+
+import com.linecorp.armeria.client.ClientFactory;
+import com.linecorp.armeria.client.ClientFactoryBuilder;
+import com.linecorp.armeria.client.Endpoint;
+import com.linecorp.armeria.client.HttpClient;
+import com.linecorp.armeria.client.circuitbreaker.CircuitBreaker;
+import com.linecorp.armeria.client.circuitbreaker.CircuitBreakerClient;
+import com.linecorp.armeria.client.circuitbreaker.CircuitBreakerListener;
+import com.linecorp.armeria.client.circuitbreaker.CircuitBreakerRule;
+import com.linecorp.armeria.client.endpoint.EndpointGroup;
+import com.linecorp.armeria.client.endpoint.EndpointSelectionStrategy;
+import com.linecorp.armeria.client.endpoint.dns.DnsAddressEndpointGroup;
+import com.linecorp.armeria.client.endpoint.healthcheck.HealthCheckedEndpointGroup;
+import com.linecorp.armeria.client.grpc.GrpcClientBuilder;
+import com.linecorp.armeria.client.grpc.GrpcClients;
+import com.linecorp.armeria.client.metric.MetricCollectingClient;
+import com.linecorp.armeria.client.retry.RetryConfig;
+import com.linecorp.armeria.client.retry.RetryRule;
+import com.linecorp.armeria.client.retry.RetryingClient;
+import com.linecorp.armeria.common.SessionProtocol;
+import com.linecorp.armeria.common.metric.MeterIdPrefixFunction;
+import io.meridian.api.v1.KVGrpc;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * A client of a Meridian deployment: a region cluster's members, or (once they exist) routers.
+ * Thread-safe; build one per application and share it.
+ *
+ * <p>Calls go round-robin over the endpoints that pass their {@code /health} check. A call that
+ * fails is retried on another endpoint after 100 ms, 500 ms and 2 s (see {@link RetryPolicy} for
+ * which failures are retried), and each endpoint has its own circuit breaker: an endpoint that
+ * keeps failing is skipped until its breaker lets a trial call through. Failures surface as {@link
+ * io.meridian.api.MeridianException} with a Meridian error code.
+ *
+ * <pre>{@code
+ * try (MeridianClient client =
+ *     MeridianClient.builder()
+ *         .endpoints("http://10.0.0.1:2379", "http://10.0.0.2:2379", "http://10.0.0.3:2379")
+ *         .meterRegistry(registry)
+ *         .build()) {
+ *   client.kv().put("/orders/config/limit", ByteString.copyFromUtf8("100"));
+ *   Optional<KeyValue> limit = client.kv().get("/orders/config/limit");
+ * }
+ * }</pre>
+ */
+public final class MeridianClient implements AutoCloseable {
+  private final ClientFactory factory;
+  private final EndpointGroup endpoints;
+  private final KvClient kv;
+
+  private MeridianClient(Builder b) {
+    ClientFactoryBuilder factoryBuilder = ClientFactory.builder().meterRegistry(b.meterRegistry);
+    b.clientFactory.accept(factoryBuilder);
+    this.factory = factoryBuilder.build();
+    EndpointGroup configured =
+        b.dnsHost != null
+            ? DnsAddressEndpointGroup.builder(b.dnsHost)
+                .port(b.dnsPort)
+                .selectionStrategy(EndpointSelectionStrategy.roundRobin())
+                .build()
+            : EndpointGroup.of(EndpointSelectionStrategy.roundRobin(), b.endpoints);
+    this.endpoints =
+        HealthCheckedEndpointGroup.builder(configured, "/health")
+            .clientFactory(factory)
+            .retryInterval(b.healthCheckInterval)
+            // With every endpoint failing its check, keep the last healthy set rather than none:
+            // the circuit breakers and retries still steer calls (seed 000, "try all if none").
+            .allowEmptyEndpoints(false)
+            .build();
+    Function<Boolean, GrpcClientBuilder> stubs =
+        repeatable -> grpc(b, repeatable ? b.retry.idempotent() : b.retry.atMostOnce());
+    this.kv =
+        new KvClient(
+            stubs.apply(true).build(KVGrpc.KVStub.class),
+            stubs.apply(false).build(KVGrpc.KVStub.class));
+  }
+
+  private GrpcClientBuilder grpc(Builder b, RetryRule rule) {
+    CircuitBreakerListener listener =
+        CircuitBreakerListener.metricCollecting(b.meterRegistry, "meridian.client.circuit.breaker");
+    Function<String, CircuitBreaker> breakers =
+        host ->
+            CircuitBreaker.builder("meridian-" + host)
+                .failureRateThreshold(b.breakerFailureRate)
+                .minimumRequestThreshold(b.breakerMinimumRequests)
+                .circuitOpenWindow(b.breakerOpenWindow)
+                .listener(listener)
+                .build();
+    CircuitBreakerRule failures =
+        CircuitBreakerRule.of(
+            CircuitBreakerRule.builder().onException().thenFailure(),
+            CircuitBreakerRule.builder()
+                .onGrpcTrailers((ctx, trailers) -> "14".equals(trailers.get("grpc-status")))
+                .thenFailure(),
+            CircuitBreakerRule.builder().thenSuccess());
+    GrpcClientBuilder builder =
+        GrpcClients.builder(SessionProtocol.HTTP, endpoints)
+            .factory(factory)
+            .responseTimeout(b.requestTimeout)
+            // Innermost first: each attempt is counted against its own endpoint's breaker.
+            .decorator(CircuitBreakerClient.newPerHostDecorator(breakers, failures))
+            .decorator(
+                RetryingClient.newDecorator(
+                    RetryConfig.builder(rule)
+                        .maxTotalAttempts(b.retry.maxAttempts())
+                        .responseTimeoutForEachAttempt(b.attemptTimeout)
+                        .build()))
+            .decorator(
+                MetricCollectingClient.newDecorator(
+                    MeterIdPrefixFunction.ofDefault("meridian.client.requests")));
+    for (Function<? super HttpClient, ? extends HttpClient> d : b.decorators) {
+      builder.decorator(d);
+    }
+    return builder;
+  }
+
+  /** Starts a builder; at least one endpoint (or a DNS name) is required. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Keys and values: get, put, delete, range, transactions. */
+  public KvClient kv() {
+    return kv;
+  }
+
+  /** The endpoints calls currently go to: those passing their health check. */
+  public List<Endpoint> healthyEndpoints() {
+    return endpoints.endpoints();
+  }
+
+  @Override
+  public void close() {
+    endpoints.close();
+    factory.close();
+  }
+
+  /** Configures a {@link MeridianClient}. Every setting has a default but the endpoints. */
+  public static final class Builder {
+    private final List<Endpoint> endpoints = new ArrayList<>();
+    private String dnsHost;
+    private int dnsPort;
+    private Duration requestTimeout = Duration.ofSeconds(10);
+    private Duration attemptTimeout = Duration.ofSeconds(3);
+    private RetryPolicy retry = RetryPolicy.ofDefault();
+    private double breakerFailureRate = 0.5;
+    private long breakerMinimumRequests = 5;
+    private Duration breakerOpenWindow = Duration.ofSeconds(10);
+    private Duration healthCheckInterval = Duration.ofSeconds(3);
+    private MeterRegistry meterRegistry = new SimpleMeterRegistry();
+    private Consumer<ClientFactoryBuilder> clientFactory = f -> {};
+    private final List<Function<? super HttpClient, ? extends HttpClient>> decorators =
+        new ArrayList<>();
+
+    private Builder() {}
+
+    /** Members' (or routers') client URLs, such as {@code http://10.0.0.1:2379}. */
+    public Builder endpoints(String... urls) {
+      return endpoints(List.of(urls));
+    }
+
+    /** Members' (or routers') client URLs, such as {@code http://10.0.0.1:2379}. */
+    public Builder endpoints(List<String> urls) {
+      for (String url : urls) {
+        URI uri = URI.create(url.contains("://") ? url : "http://" + url);
+        if (uri.getHost() == null || uri.getPort() < 0) {
+          throw new IllegalArgumentException(
+              "endpoint: " + url + " (expected: http://host:port or host:port)");
+        }
+        endpoints.add(Endpoint.of(uri.getHost(), uri.getPort()));
+      }
+      return this;
+    }
+
+    /** Every address {@code host} resolves to (re-resolved as DNS says), on {@code port}. */
+    public Builder dns(String host, int port) {
+      this.dnsHost = requireNonNull(host, "host");
+      this.dnsPort = port;
+      return this;
+    }
+
+    /** The most one call may take, retries included (default 10 s). */
+    public Builder requestTimeout(Duration timeout) {
+      this.requestTimeout = positive(timeout, "requestTimeout");
+      return this;
+    }
+
+    /** The most one attempt may take before it is abandoned and retried (default 3 s). */
+    public Builder attemptTimeout(Duration timeout) {
+      this.attemptTimeout = positive(timeout, "attemptTimeout");
+      return this;
+    }
+
+    /** Pauses between attempts (default 100 ms, 500 ms, 2 s). */
+    public Builder retry(RetryPolicy policy) {
+      this.retry = requireNonNull(policy, "policy");
+      return this;
+    }
+
+    /**
+     * Each endpoint's circuit breaker (defaults 0.5, 5 requests, 10 s): it opens when at least
+     * {@code minimumRequests} calls were made and {@code failureRate} of them failed, stays open
+     * for {@code openWindow}, then lets one trial call through.
+     */
+    public Builder circuitBreaker(double failureRate, long minimumRequests, Duration openWindow) {
+      if (!(failureRate > 0 && failureRate <= 1) || minimumRequests < 1) {
+        throw new IllegalArgumentException(
+            "circuitBreaker: failureRate "
+                + failureRate
+                + ", minimumRequests "
+                + minimumRequests
+                + " (expected: 0 < failureRate <= 1, minimumRequests >= 1)");
+      }
+      this.breakerFailureRate = failureRate;
+      this.breakerMinimumRequests = minimumRequests;
+      this.breakerOpenWindow = positive(openWindow, "openWindow");
+      return this;
+    }
+
+    /** How often each endpoint's {@code /health} is checked (default 3 s). */
+    public Builder healthCheckInterval(Duration interval) {
+      this.healthCheckInterval = positive(interval, "healthCheckInterval");
+      return this;
+    }
+
+    /**
+     * Where the client's metrics go: {@code meridian.client.requests} per method and outcome,
+     * {@code meridian.client.circuit.breaker} per endpoint, and the connection pool's.
+     */
+    public Builder meterRegistry(MeterRegistry registry) {
+      this.meterRegistry = requireNonNull(registry, "registry");
+      return this;
+    }
+
+    /** Customizes the connections, for example TLS ({@code tlsCustomizer}). */
+    public Builder clientFactory(Consumer<ClientFactoryBuilder> customizer) {
+      this.clientFactory = requireNonNull(customizer, "customizer");
+      return this;
+    }
+
+    /** Wraps every call, outermost last: credentials, tracing. */
+    public Builder decorator(Function<? super HttpClient, ? extends HttpClient> decorator) {
+      decorators.add(requireNonNull(decorator, "decorator"));
+      return this;
+    }
+
+    public MeridianClient build() {
+      if (endpoints.isEmpty() && dnsHost == null) {
+        throw new IllegalStateException("no endpoints: call endpoints(...) or dns(host, port)");
+      }
+      if (!endpoints.isEmpty() && dnsHost != null) {
+        throw new IllegalStateException("endpoints(...) and dns(...) are exclusive: pick one");
+      }
+      return new MeridianClient(this);
+    }
+
+    private static Duration positive(Duration d, String name) {
+      if (d == null || d.isZero() || d.isNegative()) {
+        throw new IllegalArgumentException(name + ": " + d + " (expected: > 0)");
+      }
+      return d;
+    }
+  }
+}

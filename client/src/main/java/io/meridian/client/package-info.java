@@ -1,0 +1,2 @@
+/** The Java client of Meridian. Start with {@link io.meridian.client.MeridianClient#builder()}. */
+package io.meridian.client;

@@ -1,0 +1,176 @@
+package io.meridian.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.google.protobuf.ByteString;
+import com.linecorp.armeria.server.Server;
+import com.linecorp.armeria.server.grpc.GrpcService;
+import com.linecorp.armeria.server.healthcheck.HealthCheckService;
+import io.grpc.stub.StreamObserver;
+import io.meridian.api.MeridianException;
+import io.meridian.api.v1.Error;
+import io.meridian.api.v1.KVGrpc;
+import io.meridian.api.v1.KeyValue;
+import io.meridian.api.v1.PutRequest;
+import io.meridian.api.v1.PutResponse;
+import io.meridian.api.v1.RangeRequest;
+import io.meridian.cluster.node.DevCluster;
+import io.meridian.cluster.node.MeridianNode;
+import io.meridian.cluster.node.ShardReplica;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The client against a real 3-node cluster, and against endpoints that fail in known ways. */
+class FailoverTest {
+  @TempDir Path dir;
+
+  private static DevCluster startCluster(Path dir) throws Exception {
+    Map<String, Map<String, Object>> o = new HashMap<>();
+    o.put(
+        "raft",
+        new HashMap<>(Map.of("election-timeout-min-ms", 300, "election-timeout-max-ms", 600)));
+    DevCluster cluster = DevCluster.plan(dir, 3, "test", o).start();
+    awaitLeader(cluster);
+    return cluster;
+  }
+
+  /** The index of the member that leads and has started its term. */
+  private static int awaitLeader(DevCluster cluster) {
+    int[] leader = {-1};
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () -> {
+              for (int i = 0; i < cluster.nodes().size(); i++) {
+                MeridianNode n = cluster.node(i);
+                ShardReplica r = n == null ? null : n.replicas().get(0);
+                if (r != null
+                    && r.info() != null
+                    && r.info().isLeader()
+                    && r.leaseClock().ready()
+                    && r.read(s -> s.initialized())) {
+                  leader[0] = i;
+                  return true;
+                }
+              }
+              return false;
+            });
+    return leader[0];
+  }
+
+  @Test
+  void writesGoOnThroughALeaderKillAndEachTakesEffectOnce() throws Exception {
+    try (DevCluster cluster = startCluster(dir);
+        MeridianClient client =
+            MeridianClient.builder()
+                .endpoints(cluster.nodes().stream().map(MeridianNode::clientUrl).toList())
+                .healthCheckInterval(Duration.ofMillis(200))
+                .build()) {
+      int leader = awaitLeader(cluster);
+      int writes = 120;
+      for (int i = 0; i < writes; i++) {
+        if (i == 40) {
+          cluster.stop(leader);
+        }
+        PutResponse r = client.kv().put("/failover/k" + i, ByteString.copyFromUtf8("v" + i));
+        assertThat(r.getHeader().getRevision()).isPositive();
+      }
+
+      List<KeyValue> kvs =
+          client
+              .kv()
+              .range(RangeRequest.newBuilder().setKey("/failover/").setPrefix(true).build())
+              .getKvsList();
+      assertThat(kvs).hasSize(writes);
+      // A put retried after the leader died was applied once: no key has a second version.
+      assertThat(kvs).allSatisfy(kv -> assertThat(kv.getVersion()).isEqualTo(1));
+      String stopped = cluster.configs().get(leader).client().port() + "";
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(
+              () ->
+                  client.healthyEndpoints().stream()
+                      .noneMatch(e -> Integer.toString(e.port()).equals(stopped)));
+    }
+  }
+
+  @Test
+  void withEveryEndpointDownACallFailsUnavailableWithoutWaitingForever() {
+    try (MeridianClient client =
+        MeridianClient.builder()
+            .endpoints(
+                "127.0.0.1:" + DevCluster.freePort(),
+                "127.0.0.1:" + DevCluster.freePort(),
+                "127.0.0.1:" + DevCluster.freePort())
+            .retry(RetryPolicy.of(Duration.ofMillis(10), Duration.ofMillis(10)))
+            .requestTimeout(Duration.ofSeconds(3))
+            .build()) {
+      assertThatThrownBy(() -> client.kv().get("/nowhere"))
+          .isInstanceOfSatisfying(
+              MeridianException.class,
+              e -> {
+                assertThat(e.code()).isEqualTo(Error.Code.UNAVAILABLE);
+                assertThat(e.getMessage()).contains("no Meridian endpoint reachable");
+              });
+      assertThat(client.healthyEndpoints()).isEmpty();
+    }
+  }
+
+  /**
+   * A member that takes a write and never answers: a write that is safe to repeat is retried on
+   * every attempt, one that is not is sent once and reported as of unknown outcome.
+   */
+  @Test
+  void aWriteThatIsNotSafeToRepeatIsSentOnceAndReportedAsOfUnknownOutcome() {
+    AtomicInteger received = new AtomicInteger();
+    Server silent =
+        Server.builder()
+            .http(0)
+            .service("/health", HealthCheckService.of())
+            .service(
+                GrpcService.builder()
+                    .addService(
+                        new KVGrpc.KVImplBase() {
+                          @Override
+                          public void put(PutRequest request, StreamObserver<PutResponse> out) {
+                            received.incrementAndGet();
+                          }
+                        })
+                    .build())
+            .build();
+    silent.start().join();
+    try (MeridianClient client =
+        MeridianClient.builder()
+            .endpoints("127.0.0.1:" + silent.activeLocalPort())
+            .retry(RetryPolicy.of(Duration.ofMillis(10), Duration.ofMillis(10)))
+            .attemptTimeout(Duration.ofMillis(300))
+            .requestTimeout(Duration.ofSeconds(5))
+            .build()) {
+      PutRequest put =
+          PutRequest.newBuilder().setKey("/x").setValue(ByteString.copyFromUtf8("1")).build();
+
+      assertThatThrownBy(() -> Unary.await(client.kv().putOnceAsync(put)))
+          .isInstanceOfSatisfying(
+              MeridianException.class,
+              e -> assertThat(e.code()).isEqualTo(Error.Code.OUTCOME_UNKNOWN));
+      assertThat(received).hasValue(1);
+
+      received.set(0);
+      assertThatThrownBy(() -> client.kv().put(put))
+          .isInstanceOfSatisfying(
+              MeridianException.class,
+              e -> assertThat(e.code()).isIn(Error.Code.DEADLINE_EXCEEDED, Error.Code.UNAVAILABLE));
+      assertThat(received).hasValue(3);
+    } finally {
+      silent.stop().join();
+    }
+  }
+}
