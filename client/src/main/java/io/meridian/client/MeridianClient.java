@@ -23,6 +23,7 @@ import com.linecorp.armeria.client.retry.RetryingClient;
 import com.linecorp.armeria.common.SessionProtocol;
 import com.linecorp.armeria.common.metric.MeterIdPrefixFunction;
 import io.meridian.api.v1.KVGrpc;
+import io.meridian.api.v1.LeaseGrpc;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.net.URI;
@@ -57,6 +58,7 @@ public final class MeridianClient implements AutoCloseable {
   private final ClientFactory factory;
   private final EndpointGroup endpoints;
   private final KvClient kv;
+  private final LeaseClient leases;
 
   private MeridianClient(Builder b) {
     ClientFactoryBuilder factoryBuilder = ClientFactory.builder().meterRegistry(b.meterRegistry);
@@ -83,6 +85,10 @@ public final class MeridianClient implements AutoCloseable {
         new KvClient(
             stubs.apply(true).build(KVGrpc.KVStub.class),
             stubs.apply(false).build(KVGrpc.KVStub.class));
+    // Session timers run on one of the client's event loops: their work never blocks.
+    this.leases =
+        new LeaseClient(
+            stubs.apply(true).build(LeaseGrpc.LeaseStub.class), factory.eventLoopGroup().next());
   }
 
   private GrpcClientBuilder grpc(Builder b, RetryRule rule) {
@@ -132,6 +138,11 @@ public final class MeridianClient implements AutoCloseable {
   /** Keys and values: get, put, delete, range, transactions. */
   public KvClient kv() {
     return kv;
+  }
+
+  /** Leases and {@link Session}s. */
+  public LeaseClient leases() {
+    return leases;
   }
 
   /** The endpoints calls currently go to: those passing their health check. */

@@ -17,13 +17,9 @@ import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.PutResponse;
 import io.meridian.api.v1.RangeRequest;
 import io.meridian.cluster.node.DevCluster;
-import io.meridian.cluster.node.MeridianNode;
-import io.meridian.cluster.node.ShardReplica;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,49 +28,15 @@ import org.junit.jupiter.api.io.TempDir;
 class FailoverTest {
   @TempDir Path dir;
 
-  private static DevCluster startCluster(Path dir) throws Exception {
-    Map<String, Map<String, Object>> o = new HashMap<>();
-    o.put(
-        "raft",
-        new HashMap<>(Map.of("election-timeout-min-ms", 300, "election-timeout-max-ms", 600)));
-    DevCluster cluster = DevCluster.plan(dir, 3, "test", o).start();
-    awaitLeader(cluster);
-    return cluster;
-  }
-
-  /** The index of the member that leads and has started its term. */
-  private static int awaitLeader(DevCluster cluster) {
-    int[] leader = {-1};
-    await()
-        .atMost(Duration.ofSeconds(30))
-        .until(
-            () -> {
-              for (int i = 0; i < cluster.nodes().size(); i++) {
-                MeridianNode n = cluster.node(i);
-                ShardReplica r = n == null ? null : n.replicas().get(0);
-                if (r != null
-                    && r.info() != null
-                    && r.info().isLeader()
-                    && r.leaseClock().ready()
-                    && r.read(s -> s.initialized())) {
-                  leader[0] = i;
-                  return true;
-                }
-              }
-              return false;
-            });
-    return leader[0];
-  }
-
   @Test
   void writesGoOnThroughALeaderKillAndEachTakesEffectOnce() throws Exception {
-    try (DevCluster cluster = startCluster(dir);
+    try (DevCluster cluster = LocalCluster.start(dir);
         MeridianClient client =
             MeridianClient.builder()
-                .endpoints(cluster.nodes().stream().map(MeridianNode::clientUrl).toList())
+                .endpoints(LocalCluster.urls(cluster))
                 .healthCheckInterval(Duration.ofMillis(200))
                 .build()) {
-      int leader = awaitLeader(cluster);
+      int leader = LocalCluster.awaitLeader(cluster);
       int writes = 120;
       for (int i = 0; i < writes; i++) {
         if (i == 40) {
