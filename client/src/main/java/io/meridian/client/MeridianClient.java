@@ -24,6 +24,7 @@ import com.linecorp.armeria.common.SessionProtocol;
 import com.linecorp.armeria.common.metric.MeterIdPrefixFunction;
 import io.meridian.api.v1.KVGrpc;
 import io.meridian.api.v1.LeaseGrpc;
+import io.meridian.api.v1.LockGrpc;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.net.URI;
@@ -59,6 +60,7 @@ public final class MeridianClient implements AutoCloseable {
   private final EndpointGroup endpoints;
   private final KvClient kv;
   private final LeaseClient leases;
+  private final LockClient locks;
 
   private MeridianClient(Builder b) {
     ClientFactoryBuilder factoryBuilder = ClientFactory.builder().meterRegistry(b.meterRegistry);
@@ -80,7 +82,8 @@ public final class MeridianClient implements AutoCloseable {
             .allowEmptyEndpoints(false)
             .build();
     Function<Boolean, GrpcClientBuilder> stubs =
-        repeatable -> grpc(b, repeatable ? b.retry.idempotent() : b.retry.atMostOnce());
+        repeatable ->
+            grpc(b, repeatable ? b.retry.idempotent() : b.retry.atMostOnce(), b.attemptTimeout);
     this.kv =
         new KvClient(
             stubs.apply(true).build(KVGrpc.KVStub.class),
@@ -89,9 +92,15 @@ public final class MeridianClient implements AutoCloseable {
     this.leases =
         new LeaseClient(
             stubs.apply(true).build(LeaseGrpc.LeaseStub.class), factory.eventLoopGroup().next());
+    // An acquire waits as long as its caller asked: no per-attempt timeout, one set per call.
+    this.locks =
+        new LockClient(
+            grpc(b, b.retry.idempotent(), Duration.ZERO).build(LockGrpc.LockStub.class),
+            kv,
+            leases);
   }
 
-  private GrpcClientBuilder grpc(Builder b, RetryRule rule) {
+  private GrpcClientBuilder grpc(Builder b, RetryRule rule, Duration perAttempt) {
     CircuitBreakerListener listener =
         CircuitBreakerListener.metricCollecting(b.meterRegistry, "meridian.client.circuit.breaker");
     Function<String, CircuitBreaker> breakers =
@@ -119,7 +128,7 @@ public final class MeridianClient implements AutoCloseable {
                 RetryingClient.newDecorator(
                     RetryConfig.builder(rule)
                         .maxTotalAttempts(b.retry.maxAttempts())
-                        .responseTimeoutForEachAttempt(b.attemptTimeout)
+                        .responseTimeoutMillisForEachAttempt(perAttempt.toMillis())
                         .build()))
             .decorator(
                 MetricCollectingClient.newDecorator(
@@ -145,6 +154,11 @@ public final class MeridianClient implements AutoCloseable {
     return leases;
   }
 
+  /** Fenced locks: {@code try (LockHandle h = client.locks().lock(name, wait)) {...}}. */
+  public LockClient locks() {
+    return locks;
+  }
+
   /** The endpoints calls currently go to: those passing their health check. */
   public List<Endpoint> healthyEndpoints() {
     return endpoints.endpoints();
@@ -152,6 +166,7 @@ public final class MeridianClient implements AutoCloseable {
 
   @Override
   public void close() {
+    locks.close();
     endpoints.close();
     factory.close();
   }

@@ -14,9 +14,9 @@ import java.util.List;
  *
  * <p>A call whose request never left the client (connection refused, circuit open, no endpoint) is
  * always retried on the next endpoint. A call that reached a member and came back {@code
- * UNAVAILABLE} (no leader, member overloaded) or timed out is retried only when repeating it cannot
- * apply it twice: reads, and writes that carry a request id the shard deduplicates. Other calls
- * fail with {@code OUTCOME_UNKNOWN}.
+ * UNAVAILABLE} (no leader, member overloaded), or whose answer never came (timeout, broken
+ * connection), is retried only when repeating it cannot apply it twice: reads, and writes that
+ * carry a request id the shard deduplicates. Other calls fail with {@code OUTCOME_UNKNOWN}.
  *
  * <pre>{@code
  * RetryPolicy.of(Duration.ofMillis(50), Duration.ofMillis(200)); // three attempts
@@ -24,7 +24,6 @@ import java.util.List;
  */
 public final class RetryPolicy {
   private static final String UNAVAILABLE = "14";
-  private static final String DEADLINE_EXCEEDED = "4";
 
   private final List<Duration> pauses;
 
@@ -72,11 +71,9 @@ public final class RetryPolicy {
     return RetryRule.of(
         neverSent(backoff),
         RetryRule.builder()
-            .onGrpcTrailers(
-                (ctx, trailers) -> {
-                  String status = trailers.get("grpc-status");
-                  return UNAVAILABLE.equals(status) || DEADLINE_EXCEEDED.equals(status);
-                })
+            // A member's other answers are final: DEADLINE_EXCEEDED from a member is a lock wait
+            // or a blocking read that ran out (LOCK_TIMEOUT), not a lost request.
+            .onGrpcTrailers((ctx, trailers) -> UNAVAILABLE.equals(trailers.get("grpc-status")))
             .thenBackoff(backoff),
         // Any transport failure: a reset stream, a timeout, a member gone mid-call.
         RetryRule.builder().onException().thenBackoff(backoff));

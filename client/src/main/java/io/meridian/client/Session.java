@@ -110,24 +110,30 @@ public final class Session implements AutoCloseable {
   /** Stops renewing and revokes the lease (best effort: a failed revoke lets it expire). */
   @Override
   public void close() {
+    closeAsync();
+  }
+
+  /** As {@link #close()}; completes when the revoke was answered (or failed). */
+  public CompletableFuture<Void> closeAsync() {
     synchronized (lock) {
       if (closed) {
-        return;
+        return CompletableFuture.completedFuture(null);
       }
       closed = true;
       cancelTimers();
     }
-    if (!lost.isDone()) {
-      leases
-          .revokeAsync(id)
-          .whenComplete(
-              (r, t) -> {
-                if (t != null) {
-                  log.debug(
-                      "lease {}: revoke on close failed, it will expire: {}", id, t.toString());
-                }
-              });
+    if (lost.isDone()) {
+      return CompletableFuture.completedFuture(null);
     }
+    return leases
+        .revokeAsync(id)
+        .handle(
+            (r, t) -> {
+              if (t != null) {
+                log.debug("lease {}: revoke on close failed, it will expire: {}", id, t.toString());
+              }
+              return null;
+            });
   }
 
   private void renew() {
