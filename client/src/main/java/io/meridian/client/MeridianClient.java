@@ -25,6 +25,7 @@ import com.linecorp.armeria.common.metric.MeterIdPrefixFunction;
 import io.meridian.api.v1.KVGrpc;
 import io.meridian.api.v1.LeaseGrpc;
 import io.meridian.api.v1.LockGrpc;
+import io.meridian.api.v1.WatchGrpc;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.net.URI;
@@ -61,6 +62,7 @@ public final class MeridianClient implements AutoCloseable {
   private final KvClient kv;
   private final LeaseClient leases;
   private final LockClient locks;
+  private final WatchClient watches;
 
   private MeridianClient(Builder b) {
     ClientFactoryBuilder factoryBuilder = ClientFactory.builder().meterRegistry(b.meterRegistry);
@@ -98,6 +100,15 @@ public final class MeridianClient implements AutoCloseable {
             grpc(b, b.retry.idempotent(), Duration.ZERO).build(LockGrpc.LockStub.class),
             kv,
             leases);
+    // Streams: no retrying decorator (the watch resumes itself) and no response timeout.
+    this.watches =
+        new WatchClient(
+            grpc(b, null, Duration.ZERO)
+                .responseTimeout(Duration.ZERO)
+                .maxResponseLength(0)
+                .build(WatchGrpc.WatchStub.class),
+            factory.eventLoopGroup().next(),
+            b.retry);
   }
 
   private GrpcClientBuilder grpc(Builder b, RetryRule rule, Duration perAttempt) {
@@ -123,16 +134,18 @@ public final class MeridianClient implements AutoCloseable {
             .factory(factory)
             .responseTimeout(b.requestTimeout)
             // Innermost first: each attempt is counted against its own endpoint's breaker.
-            .decorator(CircuitBreakerClient.newPerHostDecorator(breakers, failures))
-            .decorator(
-                RetryingClient.newDecorator(
-                    RetryConfig.builder(rule)
-                        .maxTotalAttempts(b.retry.maxAttempts())
-                        .responseTimeoutMillisForEachAttempt(perAttempt.toMillis())
-                        .build()))
-            .decorator(
-                MetricCollectingClient.newDecorator(
-                    MeterIdPrefixFunction.ofDefault("meridian.client.requests")));
+            .decorator(CircuitBreakerClient.newPerHostDecorator(breakers, failures));
+    if (rule != null) {
+      builder.decorator(
+          RetryingClient.newDecorator(
+              RetryConfig.builder(rule)
+                  .maxTotalAttempts(b.retry.maxAttempts())
+                  .responseTimeoutMillisForEachAttempt(perAttempt.toMillis())
+                  .build()));
+    }
+    builder.decorator(
+        MetricCollectingClient.newDecorator(
+            MeterIdPrefixFunction.ofDefault("meridian.client.requests")));
     for (Function<? super HttpClient, ? extends HttpClient> d : b.decorators) {
       builder.decorator(d);
     }
@@ -157,6 +170,11 @@ public final class MeridianClient implements AutoCloseable {
   /** Fenced locks: {@code try (LockHandle h = client.locks().lock(name, wait)) {...}}. */
   public LockClient locks() {
     return locks;
+  }
+
+  /** Watches that resume after disconnects and leader changes, with no gap and no duplicate. */
+  public WatchClient watches() {
+    return watches;
   }
 
   /** The endpoints calls currently go to: those passing their health check. */
