@@ -25,6 +25,7 @@ import com.linecorp.armeria.common.metric.MeterIdPrefixFunction;
 import io.meridian.api.v1.KVGrpc;
 import io.meridian.api.v1.LeaseGrpc;
 import io.meridian.api.v1.LockGrpc;
+import io.meridian.api.v1.RegistryGrpc;
 import io.meridian.api.v1.WatchGrpc;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -63,6 +64,8 @@ public final class MeridianClient implements AutoCloseable {
   private final LeaseClient leases;
   private final LockClient locks;
   private final WatchClient watches;
+  private final RegistryClient registry;
+  private final Discovery discovery;
 
   private MeridianClient(Builder b) {
     ClientFactoryBuilder factoryBuilder = ClientFactory.builder().meterRegistry(b.meterRegistry);
@@ -109,6 +112,20 @@ public final class MeridianClient implements AutoCloseable {
                 .build(WatchGrpc.WatchStub.class),
             factory.eventLoopGroup().next(),
             b.retry);
+    this.registry = new RegistryClient(stubs.apply(true).build(RegistryGrpc.RegistryStub.class));
+    this.discovery =
+        new Discovery(
+            registry,
+            b.discovery,
+            id ->
+                CircuitBreaker.builder("meridian-instance-" + id)
+                    .failureRateThreshold(b.breakerFailureRate)
+                    .minimumRequestThreshold(b.breakerMinimumRequests)
+                    .circuitOpenWindow(b.breakerOpenWindow)
+                    .listener(
+                        CircuitBreakerListener.metricCollecting(
+                            b.meterRegistry, "meridian.client.instance.circuit.breaker"))
+                    .build());
   }
 
   private GrpcClientBuilder grpc(Builder b, RetryRule rule, Duration perAttempt) {
@@ -177,6 +194,16 @@ public final class MeridianClient implements AutoCloseable {
     return watches;
   }
 
+  /** The registry's calls: register, heartbeat, health, deregister, discover, list. */
+  public RegistryClient registry() {
+    return registry;
+  }
+
+  /** Discovery that degrades (cache, static instances, policy) and instance selection. */
+  public Discovery discovery() {
+    return discovery;
+  }
+
   /** The endpoints calls currently go to: those passing their health check. */
   public List<Endpoint> healthyEndpoints() {
     return endpoints.endpoints();
@@ -205,6 +232,7 @@ public final class MeridianClient implements AutoCloseable {
     private Consumer<ClientFactoryBuilder> clientFactory = f -> {};
     private final List<Function<? super HttpClient, ? extends HttpClient>> decorators =
         new ArrayList<>();
+    private Discovery.Options discovery = Discovery.Options.defaults();
 
     private Builder() {}
 
@@ -289,6 +317,15 @@ public final class MeridianClient implements AutoCloseable {
     /** Customizes the connections, for example TLS ({@code tlsCustomizer}). */
     public Builder clientFactory(Consumer<ClientFactoryBuilder> customizer) {
       this.clientFactory = requireNonNull(customizer, "customizer");
+      return this;
+    }
+
+    /**
+     * How discovery degrades: cache limits, static instances per {@code namespace/service}, and
+     * fail-open/fail-closed policies (default: 10 minutes, 10,000 services, none, fail-open).
+     */
+    public Builder discovery(Discovery.Options options) {
+      this.discovery = requireNonNull(options, "options");
       return this;
     }
 

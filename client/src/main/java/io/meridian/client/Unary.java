@@ -59,13 +59,13 @@ final class Unary {
     return result;
   }
 
-  /** Waits for {@code future}, rethrowing its {@link MeridianException} as is. */
+  /** Waits for {@code future}, rethrowing its failure ({@link MeridianException} mostly) as is. */
   static <R> R await(CompletableFuture<R> future) {
     try {
       return future.join();
     } catch (CompletionException e) {
-      if (e.getCause() instanceof MeridianException m) {
-        throw m;
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
       }
       throw e;
     }
@@ -127,7 +127,15 @@ final class Unary {
 
   private static String describe(Throwable t) {
     if (t instanceof StatusRuntimeException s) {
-      return s.getStatus().getCode() + ": " + s.getStatus().getDescription();
+      Status status = s.getStatus();
+      String text = status.getCode().toString();
+      if (status.getDescription() != null) {
+        text += ": " + status.getDescription();
+      }
+      if (status.getCause() != null) {
+        text += " (" + describe(status.getCause()) + ")";
+      }
+      return text;
     }
     Throwable root = t;
     while (root.getCause() != null && root.getCause() != root) {
