@@ -86,6 +86,75 @@ class FailoverTest {
     }
   }
 
+  /** A server that passes its health check and takes every put without ever answering it. */
+  private static Server silentMember(AtomicInteger received) {
+    return Server.builder()
+        .http(0)
+        .service("/health", HealthCheckService.of())
+        .service(
+            GrpcService.builder()
+                .addService(
+                    new KVGrpc.KVImplBase() {
+                      @Override
+                      public void put(PutRequest request, StreamObserver<PutResponse> out) {
+                        received.incrementAndGet();
+                      }
+                    })
+                .build())
+        .build();
+  }
+
+  /**
+   * An endpoint whose calls keep failing opens its circuit breaker: calls then fail fast without
+   * reaching it, and after the open window one trial call goes through.
+   */
+  @Test
+  void anEndpointsBreakerOpensAfterFailuresAndLetsATrialThroughAfterItsWindow() {
+    AtomicInteger received = new AtomicInteger();
+    Server silent = silentMember(received);
+    silent.start().join();
+    try (MeridianClient client =
+        MeridianClient.builder()
+            .endpoints("127.0.0.1:" + silent.activeLocalPort())
+            .retry(RetryPolicy.none())
+            .attemptTimeout(Duration.ofMillis(100))
+            .circuitBreaker(0.5, 2, Duration.ofSeconds(2))
+            .build()) {
+      PutRequest put =
+          PutRequest.newBuilder().setKey("/x").setValue(ByteString.copyFromUtf8("1")).build();
+      // Failures keep coming until the breaker (which counts in intervals) opens.
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> failureOf(() -> client.kv().put(put)).contains("request not sent"));
+      int reached = received.get();
+      for (int i = 0; i < 5; i++) {
+        assertThat(failureOf(() -> client.kv().put(put))).contains("request not sent");
+      }
+      assertThat(received).hasValue(reached);
+
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .pollInterval(Duration.ofMillis(200))
+          .until(
+              () -> {
+                failureOf(() -> client.kv().put(put));
+                return received.get() > reached;
+              });
+      assertThat(received).hasValue(reached + 1);
+    } finally {
+      silent.stop().join();
+    }
+  }
+
+  private static String failureOf(Runnable call) {
+    try {
+      call.run();
+      return "succeeded";
+    } catch (MeridianException e) {
+      return e.getMessage();
+    }
+  }
+
   /**
    * A member that takes a write and never answers: a write that is safe to repeat is retried on
    * every attempt, one that is not is sent once and reported as of unknown outcome.
@@ -93,21 +162,7 @@ class FailoverTest {
   @Test
   void aWriteThatIsNotSafeToRepeatIsSentOnceAndReportedAsOfUnknownOutcome() {
     AtomicInteger received = new AtomicInteger();
-    Server silent =
-        Server.builder()
-            .http(0)
-            .service("/health", HealthCheckService.of())
-            .service(
-                GrpcService.builder()
-                    .addService(
-                        new KVGrpc.KVImplBase() {
-                          @Override
-                          public void put(PutRequest request, StreamObserver<PutResponse> out) {
-                            received.incrementAndGet();
-                          }
-                        })
-                    .build())
-            .build();
+    Server silent = silentMember(received);
     silent.start().join();
     try (MeridianClient client =
         MeridianClient.builder()
