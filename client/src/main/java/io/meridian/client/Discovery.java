@@ -45,7 +45,11 @@ public final class Discovery {
   public enum Source {
     /** The registry answered this call. */
     REGISTRY,
-    /** The registry was unreachable: the last answer it gave, {@link Result#age()} old. */
+    /**
+     * The last answer the registry gave, {@link Result#age()} old: young enough to use without
+     * asking ({@link Options#freshFor()}), or the registry was unreachable ({@link
+     * Result#stale()}).
+     */
     CACHE,
     /** The registry was unreachable and nothing was cached: the configured static instances. */
     STATIC,
@@ -60,25 +64,52 @@ public final class Discovery {
   }
 
   /**
-   * An answer: the instances, where they came from and how old they are (zero when fresh). {@code
-   * stale} is true for anything but a fresh registry answer.
+   * An answer: the instances, where they came from, how old they are (zero when just fetched), and
+   * whether it is stale: given because the registry could not be asked.
    */
-  public record Result(List<Instance> instances, Source source, Duration age) {
-    public boolean stale() {
-      return source != Source.REGISTRY;
-    }
-  }
+  public record Result(List<Instance> instances, Source source, Duration age, boolean stale) {}
 
-  /** How discovery degrades: cache limits, static instances and per-service policies. */
+  /**
+   * How discovery caches and degrades.
+   *
+   * @param maxStaleness the oldest cached answer used when the registry is unreachable
+   * @param maxCachedServices how many services' answers are cached
+   * @param staticInstances instances per {@code namespace/service} for when nothing is cached
+   * @param policies fail-open or fail-closed per {@code namespace/service}
+   * @param defaultPolicy the policy of every other service
+   * @param freshFor answers younger than this are served from the cache without asking the registry
+   *     (0: always ask); only for {@link #discoverAsync(String, String)}
+   */
   public record Options(
       Duration maxStaleness,
       long maxCachedServices,
       Map<String, List<Instance>> staticInstances,
       Map<String, Policy> policies,
-      Policy defaultPolicy) {
-    /** Cached answers up to 10 minutes old, 10,000 services, no static instances, fail-open. */
+      Policy defaultPolicy,
+      Duration freshFor) {
+    /** As the full constructor, always asking the registry ({@code freshFor} 0). */
+    public Options(
+        Duration maxStaleness,
+        long maxCachedServices,
+        Map<String, List<Instance>> staticInstances,
+        Map<String, Policy> policies,
+        Policy defaultPolicy) {
+      this(
+          maxStaleness, maxCachedServices, staticInstances, policies, defaultPolicy, Duration.ZERO);
+    }
+
+    /**
+     * Cached answers up to 10 minutes old, 10,000 services, no static instances, fail-open, always
+     * ask the registry.
+     */
     public static Options defaults() {
       return new Options(Duration.ofMinutes(10), 10_000, Map.of(), Map.of(), Policy.FAIL_OPEN);
+    }
+
+    /** These options, serving answers younger than {@code freshFor} from the cache. */
+    public Options withFreshFor(Duration freshFor) {
+      return new Options(
+          maxStaleness, maxCachedServices, staticInstances, policies, defaultPolicy, freshFor);
     }
 
     Policy policyFor(String key) {
@@ -114,8 +145,22 @@ public final class Discovery {
     return namespace + "/" + service;
   }
 
-  /** The passing instances of {@code service}, degrading as the class describes. */
+  /**
+   * The passing instances of {@code service}: from the cache while its answer is younger than
+   * {@link Options#freshFor()}, else from the registry, degrading as the class describes.
+   */
   public CompletableFuture<Result> discoverAsync(String namespace, String service) {
+    long freshForNanos = options.freshFor().toNanos();
+    if (freshForNanos > 0) {
+      Cached cached = cache.getIfPresent(key(namespace, service));
+      if (cached != null) {
+        long age = System.nanoTime() - cached.atNanos();
+        if (age < freshForNanos) {
+          return CompletableFuture.completedFuture(
+              new Result(cached.instances(), Source.CACHE, Duration.ofNanos(age), false));
+        }
+      }
+    }
     return discoverAsync(
         DiscoverRequest.newBuilder()
             .setNamespace(namespace)
@@ -133,7 +178,7 @@ public final class Discovery {
             (fresh, t) -> {
               if (t == null) {
                 cache.put(key, new Cached(fresh.getInstancesList(), System.nanoTime()));
-                return new Result(fresh.getInstancesList(), Source.REGISTRY, Duration.ZERO);
+                return new Result(fresh.getInstancesList(), Source.REGISTRY, Duration.ZERO, false);
               }
               MeridianException cause = unwrap(t);
               if (!unreachable(cause)) {
@@ -156,7 +201,7 @@ public final class Discovery {
           key,
           cause.getMessage(),
           age);
-      return new Result(cached.instances(), Source.CACHE, age);
+      return new Result(cached.instances(), Source.CACHE, age, true);
     }
     List<Instance> fixed = options.staticInstances().get(key);
     if (fixed != null) {
@@ -164,7 +209,7 @@ public final class Discovery {
           "discovery {}: registry unreachable ({}); using static instances",
           key,
           cause.getMessage());
-      return new Result(fixed, Source.STATIC, Duration.ZERO);
+      return new Result(fixed, Source.STATIC, Duration.ZERO, true);
     }
     if (options.policyFor(key) == Policy.FAIL_CLOSED) {
       throw new DiscoveryUnavailableException(key, cause);
@@ -174,7 +219,7 @@ public final class Discovery {
             + " with no instances",
         key,
         cause.getMessage());
-    return new Result(List.of(), Source.NONE, Duration.ZERO);
+    return new Result(List.of(), Source.NONE, Duration.ZERO, true);
   }
 
   /**

@@ -5,6 +5,14 @@ import io.meridian.api.MeridianException;
 /**
  * Discovery could not answer: the registry was unreachable, nothing was cached or configured and
  * the service's policy is fail-closed; or {@link Discovery#choose} found no instance to call.
+ *
+ * <pre>{@code
+ * try {
+ *   Instance ledger = client.discovery().choose("shop", "ledger");
+ * } catch (DiscoveryUnavailableException e) {
+ *   return Response.status(503).entity("ledger unavailable: " + e.getMessage());
+ * }
+ * }</pre>
  */
 public final class DiscoveryUnavailableException extends RuntimeException {
   private static final long serialVersionUID = 1L;

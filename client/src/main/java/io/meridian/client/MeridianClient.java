@@ -78,7 +78,7 @@ public final class MeridianClient implements AutoCloseable {
                 .selectionStrategy(EndpointSelectionStrategy.roundRobin())
                 .build()
             : EndpointGroup.of(EndpointSelectionStrategy.roundRobin(), b.endpoints);
-    this.endpoints =
+    HealthCheckedEndpointGroup checked =
         HealthCheckedEndpointGroup.builder(configured, "/health")
             .clientFactory(factory)
             .retryInterval(b.healthCheckInterval)
@@ -86,6 +86,8 @@ public final class MeridianClient implements AutoCloseable {
             // the circuit breakers and retries still steer calls (seed 000, "try all if none").
             .allowEmptyEndpoints(false)
             .build();
+    checked.newMeterBinder("meridian.client.endpoints").bindTo(b.meterRegistry);
+    this.endpoints = checked;
     Function<Boolean, GrpcClientBuilder> stubs =
         repeatable ->
             grpc(b, repeatable ? b.retry.idempotent() : b.retry.atMostOnce(), b.attemptTimeout);
@@ -182,6 +184,15 @@ public final class MeridianClient implements AutoCloseable {
   /** Leases and {@link Session}s. */
   public LeaseClient leases() {
     return leases;
+  }
+
+  /**
+   * Acquires the exclusive lock {@code name} through the client's session for its namespace,
+   * waiting up to {@code wait}: {@code try (LockHandle h = client.lock("/ns/jobs/report",
+   * Duration.ofSeconds(10))) {...}}. See {@link LockClient}.
+   */
+  public LockHandle lock(String name, Duration wait) {
+    return locks.lock(name, wait);
   }
 
   /** Fenced locks: {@code try (LockHandle h = client.locks().lock(name, wait)) {...}}. */

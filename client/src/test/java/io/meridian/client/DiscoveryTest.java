@@ -93,6 +93,38 @@ class DiscoveryTest {
   }
 
   @Test
+  void answersYoungerThanFreshForComeFromTheCacheWithoutAskingTheRegistry() throws Exception {
+    try (DevCluster cluster = LocalCluster.start(dir);
+        MeridianClient client =
+            MeridianClient.builder()
+                .endpoints(LocalCluster.urls(cluster))
+                .discovery(Discovery.Options.defaults().withFreshFor(Duration.ofHours(1)))
+                .build()) {
+      client.registry().register(instance("search", "a1"));
+      Discovery.Result first = client.discovery().discover("shop", "search");
+      assertThat(first.source()).isEqualTo(Discovery.Source.REGISTRY);
+
+      client.registry().register(instance("search", "a2"));
+      Discovery.Result second = client.discovery().discover("shop", "search");
+
+      // Served from the cache: the registry, asked directly, already has the second instance.
+      assertThat(second.source()).isEqualTo(Discovery.Source.CACHE);
+      assertThat(second.stale()).isFalse();
+      assertThat(second.instances()).extracting(Instance::getId).containsExactly("a1");
+      assertThat(
+              client
+                  .registry()
+                  .discover(
+                      io.meridian.api.v1.DiscoverRequest.newBuilder()
+                          .setNamespace("shop")
+                          .setService("search")
+                          .build())
+                  .getInstancesCount())
+          .isEqualTo(2);
+    }
+  }
+
+  @Test
   void chooseSkipsAnInstanceWhoseBreakerOpenedAndTriesItAgainAfterTheWindow() throws Exception {
     try (DevCluster cluster = LocalCluster.start(dir);
         MeridianClient client =

@@ -51,8 +51,12 @@ class WatchResumeTest {
     }
   }
 
+  /**
+   * Through a leader change and the death of the member serving the stream (the same member, or
+   * another one afterwards), the watch delivers every event once, in order.
+   */
   @Test
-  void aWatchResumesOnAnotherMemberWhenItsMemberDiesWithNoGapAndNoDuplicate() throws Exception {
+  void aWatchSurvivesALeaderChangeAndItsMembersDeathWithNoGapAndNoDuplicate() throws Exception {
     try (DevCluster cluster = LocalCluster.start(dir);
         MeridianClient client =
             MeridianClient.builder()
@@ -73,34 +77,52 @@ class WatchResumeTest {
                       .setProgressNotify(true)
                       .build(),
                   seen)) {
-        for (int i = 0; i < 50; i++) {
-          client.kv().put("/w/k" + i, ByteString.copyFromUtf8("v"));
-        }
+        putRange(client, 0, 50);
         await().atMost(Duration.ofSeconds(20)).until(() -> seen.keys().size() == 50);
-        // Stop the member serving the watch: the stream breaks, the watch resumes elsewhere.
-        String member = seen.position.get().getMember();
-        int serving = -1;
-        for (int i = 0; i < 3; i++) {
-          if (cluster.configs().get(i).member().equals(member)) {
-            serving = i;
-          }
-        }
-        assertThat(serving).isNotNegative();
-        cluster.stop(serving);
-        for (int i = 50; i < 100; i++) {
-          client.kv().put("/w/k" + i, ByteString.copyFromUtf8("v"));
-        }
+        String serving = seen.position.get().getMember();
 
+        // A leader change, with writes going on.
+        int leader = LocalCluster.awaitLeader(cluster);
+        cluster.stop(leader);
+        putRange(client, 50, 100);
         await().atMost(Duration.ofSeconds(30)).until(() -> seen.keys().size() >= 100);
+        cluster.restart(leader);
+        LocalCluster.awaitLeader(cluster);
+
+        // If the stream's member survived the leader change, it dies now: the stream must move.
+        int servingIndex = indexOf(cluster, serving);
+        boolean servingWasLeader = servingIndex == leader;
+        if (!servingWasLeader) {
+          cluster.stop(servingIndex);
+        }
+        putRange(client, 100, 150);
+        await().atMost(Duration.ofSeconds(30)).until(() -> seen.keys().size() >= 150);
+
         List<String> expected = new ArrayList<>();
-        for (int i = 0; i < 100; i++) {
+        for (int i = 0; i < 150; i++) {
           expected.add("/w/k" + i);
         }
         assertThat(seen.keys()).containsExactlyElementsOf(expected);
-        assertThat(seen.position.get().getMember()).isNotEqualTo(member);
+        assertThat(seen.position.get().getMember()).isNotEqualTo(serving);
         assertThat(seen.error).isNotDone();
+        assertThat(w.revision()).isGreaterThanOrEqualTo(start + 150);
       }
     }
+  }
+
+  private static void putRange(MeridianClient client, int from, int to) {
+    for (int i = from; i < to; i++) {
+      client.kv().put("/w/k" + i, ByteString.copyFromUtf8("v"));
+    }
+  }
+
+  private static int indexOf(DevCluster cluster, String member) {
+    for (int i = 0; i < cluster.configs().size(); i++) {
+      if (cluster.configs().get(i).member().equals(member)) {
+        return i;
+      }
+    }
+    throw new AssertionError("no member " + member);
   }
 
   @Test
