@@ -2,6 +2,7 @@ package io.meridian.client;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Ticker;
 import com.linecorp.armeria.client.circuitbreaker.CircuitBreaker;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.DiscoverRequest;
@@ -125,16 +126,20 @@ public final class Discovery {
   private final Map<String, CircuitBreaker> breakers = new ConcurrentHashMap<>();
   private final Map<String, AtomicLong> cursors = new ConcurrentHashMap<>();
   private final java.util.function.Function<String, CircuitBreaker> newBreaker;
+  private final Ticker ticker;
 
   Discovery(
       RegistryClient registry,
       Options options,
-      java.util.function.Function<String, CircuitBreaker> newBreaker) {
+      java.util.function.Function<String, CircuitBreaker> newBreaker,
+      Ticker ticker) {
     this.registry = registry;
     this.options = options;
     this.newBreaker = newBreaker;
+    this.ticker = ticker;
     this.cache =
         Caffeine.newBuilder()
+            .ticker(ticker)
             .maximumSize(options.maxCachedServices())
             .expireAfterWrite(options.maxStaleness())
             .build();
@@ -154,7 +159,7 @@ public final class Discovery {
     if (freshForNanos > 0) {
       Cached cached = cache.getIfPresent(key(namespace, service));
       if (cached != null) {
-        long age = System.nanoTime() - cached.atNanos();
+        long age = ticker.read() - cached.atNanos();
         if (age < freshForNanos) {
           return CompletableFuture.completedFuture(
               new Result(cached.instances(), Source.CACHE, Duration.ofNanos(age), false));
@@ -177,7 +182,7 @@ public final class Discovery {
         .handle(
             (fresh, t) -> {
               if (t == null) {
-                cache.put(key, new Cached(fresh.getInstancesList(), System.nanoTime()));
+                cache.put(key, new Cached(fresh.getInstancesList(), ticker.read()));
                 return new Result(fresh.getInstancesList(), Source.REGISTRY, Duration.ZERO, false);
               }
               MeridianException cause = unwrap(t);
@@ -195,7 +200,7 @@ public final class Discovery {
   private Result degraded(String key, MeridianException cause) {
     Cached cached = cache.getIfPresent(key);
     if (cached != null) {
-      Duration age = Duration.ofNanos(System.nanoTime() - cached.atNanos());
+      Duration age = Duration.ofNanos(ticker.read() - cached.atNanos());
       log.warn(
           "discovery {}: registry unreachable ({}); using the cached answer, {} old",
           key,

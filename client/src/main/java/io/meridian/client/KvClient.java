@@ -13,8 +13,8 @@ import io.meridian.api.v1.RangeResponse;
 import io.meridian.api.v1.TxnRequest;
 import io.meridian.api.v1.TxnResponse;
 import java.util.Optional;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Supplier;
 
 /**
  * Keys and values, with etcd v3 semantics (revisions, versions, leases), sync and async.
@@ -38,10 +38,12 @@ import java.util.concurrent.CompletableFuture;
 public final class KvClient {
   private final KVGrpc.KVStub repeatable;
   private final KVGrpc.KVStub once;
+  private final Supplier<String> requestIds;
 
-  KvClient(KVGrpc.KVStub repeatable, KVGrpc.KVStub once) {
+  KvClient(KVGrpc.KVStub repeatable, KVGrpc.KVStub once, Supplier<String> requestIds) {
     this.repeatable = repeatable;
     this.once = once;
+    this.requestIds = requestIds;
   }
 
   /** The keys {@code request} selects. */
@@ -68,7 +70,7 @@ public final class KvClient {
   public CompletableFuture<PutResponse> putAsync(PutRequest request) {
     PutRequest withId =
         request.getRequestId().isEmpty()
-            ? request.toBuilder().setRequestId(newRequestId()).build()
+            ? request.toBuilder().setRequestId(requestIds.get()).build()
             : request;
     return Unary.call(repeatable::put, withId, true);
   }
@@ -85,7 +87,7 @@ public final class KvClient {
   public CompletableFuture<DeleteRangeResponse> deleteAsync(DeleteRangeRequest request) {
     DeleteRangeRequest withId =
         request.getRequestId().isEmpty()
-            ? request.toBuilder().setRequestId(newRequestId()).build()
+            ? request.toBuilder().setRequestId(requestIds.get()).build()
             : request;
     return Unary.call(repeatable::deleteRange, withId, true);
   }
@@ -102,7 +104,7 @@ public final class KvClient {
   public CompletableFuture<TxnResponse> txnAsync(TxnRequest request) {
     TxnRequest withId =
         request.getRequestId().isEmpty()
-            ? request.toBuilder().setRequestId(newRequestId()).build()
+            ? request.toBuilder().setRequestId(requestIds.get()).build()
             : request;
     return Unary.call(repeatable::txn, withId, true);
   }
@@ -118,9 +120,5 @@ public final class KvClient {
    */
   public CompletableFuture<PutResponse> putOnceAsync(PutRequest request) {
     return Unary.call(once::put, request, false);
-  }
-
-  private static String newRequestId() {
-    return "client-" + UUID.randomUUID();
   }
 }

@@ -1,5 +1,6 @@
 package io.meridian.client;
 
+import com.github.benmanes.caffeine.cache.Ticker;
 import io.meridian.api.v1.LeaseGrantRequest;
 import io.meridian.api.v1.LeaseGrantResponse;
 import io.meridian.api.v1.LeaseGrpc;
@@ -10,9 +11,9 @@ import io.meridian.api.v1.LeaseRevokeResponse;
 import io.meridian.api.v1.LeaseTimeToLiveRequest;
 import io.meridian.api.v1.LeaseTimeToLiveResponse;
 import java.time.Duration;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.Supplier;
 
 /**
  * Leases: grant, renew, revoke, time to live, and {@link Session}s that keep a lease alive. Every
@@ -28,10 +29,18 @@ import java.util.concurrent.ScheduledExecutorService;
 public final class LeaseClient {
   private final LeaseGrpc.LeaseStub stub;
   private final ScheduledExecutorService timer;
+  private final Ticker ticker;
+  private final Supplier<String> requestIds;
 
-  LeaseClient(LeaseGrpc.LeaseStub stub, ScheduledExecutorService timer) {
+  LeaseClient(
+      LeaseGrpc.LeaseStub stub,
+      ScheduledExecutorService timer,
+      Ticker ticker,
+      Supplier<String> requestIds) {
     this.stub = stub;
     this.timer = timer;
+    this.ticker = ticker;
+    this.requestIds = requestIds;
   }
 
   /** Grants a lease of {@code ttl} (whole seconds) in {@code namespace}. */
@@ -41,7 +50,7 @@ public final class LeaseClient {
         LeaseGrantRequest.newBuilder()
             .setNamespace(namespace)
             .setTtl(ttl.toSeconds())
-            .setRequestId("client-" + UUID.randomUUID())
+            .setRequestId(requestIds.get())
             .build(),
         true);
   }
@@ -71,10 +80,7 @@ public final class LeaseClient {
   public CompletableFuture<LeaseRevokeResponse> revokeAsync(long id) {
     return Unary.call(
         stub::revoke,
-        LeaseRevokeRequest.newBuilder()
-            .setId(id)
-            .setRequestId("client-" + UUID.randomUUID())
-            .build(),
+        LeaseRevokeRequest.newBuilder().setId(id).setRequestId(requestIds.get()).build(),
         true);
   }
 
@@ -84,9 +90,9 @@ public final class LeaseClient {
 
   /** Grants a lease and keeps it alive in the background until the session is closed or lost. */
   public CompletableFuture<Session> sessionAsync(String namespace, Duration ttl) {
-    long sent = System.nanoTime();
+    long sent = ticker.read();
     return grantAsync(namespace, ttl)
-        .thenApply(granted -> Session.start(this, timer, granted, sent));
+        .thenApply(granted -> Session.start(this, timer, ticker, granted, sent));
   }
 
   public Session session(String namespace, Duration ttl) {

@@ -11,9 +11,9 @@ import io.meridian.api.v1.LockGrpc;
 import io.meridian.api.v1.LockReleaseRequest;
 import java.time.Duration;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 
 /**
  * Fenced locks held through a {@link Session}. {@link #lock(String, Duration)} uses the client's
@@ -37,12 +37,14 @@ public final class LockClient {
   private final LockGrpc.LockStub stub;
   private final KvClient kv;
   private final LeaseClient leases;
+  private final Supplier<String> requestIds;
   private final Map<String, CompletableFuture<Session>> sessions = new ConcurrentHashMap<>();
 
-  LockClient(LockGrpc.LockStub stub, KvClient kv, LeaseClient leases) {
+  LockClient(LockGrpc.LockStub stub, KvClient kv, LeaseClient leases, Supplier<String> requestIds) {
     this.stub = stub;
     this.kv = kv;
     this.leases = leases;
+    this.requestIds = requestIds;
   }
 
   KvClient kv() {
@@ -63,7 +65,7 @@ public final class LockClient {
             .setName(name)
             .setLease(session.leaseId())
             .setTimeoutMs(wait.toMillis())
-            .setRequestId("client-" + UUID.randomUUID())
+            .setRequestId(requestIds.get())
             .build();
     try (SafeCloseable ignored =
         Clients.withContextCustomizer(
@@ -100,7 +102,7 @@ public final class LockClient {
             LockReleaseRequest.newBuilder()
                 .setName(name)
                 .setLease(lease)
-                .setRequestId("client-" + UUID.randomUUID())
+                .setRequestId(requestIds.get())
                 .build(),
             true)
         .thenApply(r -> null);

@@ -2,6 +2,7 @@ package io.meridian.client;
 
 import static java.util.Objects.requireNonNull;
 
+import com.github.benmanes.caffeine.cache.Ticker;
 import com.linecorp.armeria.client.ClientFactory;
 import com.linecorp.armeria.client.ClientFactoryBuilder;
 import com.linecorp.armeria.client.Endpoint;
@@ -33,8 +34,10 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.UUID;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * A client of a Meridian deployment: a region cluster's members, or (once they exist) routers.
@@ -94,17 +97,22 @@ public final class MeridianClient implements AutoCloseable {
     this.kv =
         new KvClient(
             stubs.apply(true).build(KVGrpc.KVStub.class),
-            stubs.apply(false).build(KVGrpc.KVStub.class));
+            stubs.apply(false).build(KVGrpc.KVStub.class),
+            b.requestIds);
     // Session timers run on one of the client's event loops: their work never blocks.
     this.leases =
         new LeaseClient(
-            stubs.apply(true).build(LeaseGrpc.LeaseStub.class), factory.eventLoopGroup().next());
+            stubs.apply(true).build(LeaseGrpc.LeaseStub.class),
+            factory.eventLoopGroup().next(),
+            b.ticker,
+            b.requestIds);
     // An acquire waits as long as its caller asked: no per-attempt timeout, one set per call.
     this.locks =
         new LockClient(
             grpc(b, b.retry.idempotent(), Duration.ZERO).build(LockGrpc.LockStub.class),
             kv,
-            leases);
+            leases,
+            b.requestIds);
     // Streams: no retrying decorator (the watch resumes itself) and no response timeout.
     this.watches =
         new WatchClient(
@@ -127,7 +135,8 @@ public final class MeridianClient implements AutoCloseable {
                     .listener(
                         CircuitBreakerListener.metricCollecting(
                             b.meterRegistry, "meridian.client.instance.circuit.breaker"))
-                    .build());
+                    .build(),
+            b.ticker);
   }
 
   private GrpcClientBuilder grpc(Builder b, RetryRule rule, Duration perAttempt) {
@@ -244,6 +253,8 @@ public final class MeridianClient implements AutoCloseable {
     private final List<Function<? super HttpClient, ? extends HttpClient>> decorators =
         new ArrayList<>();
     private Discovery.Options discovery = Discovery.Options.defaults();
+    private Ticker ticker = Ticker.systemTicker();
+    private Supplier<String> requestIds = () -> "client-" + UUID.randomUUID();
 
     private Builder() {}
 
@@ -337,6 +348,24 @@ public final class MeridianClient implements AutoCloseable {
      */
     public Builder discovery(Discovery.Options options) {
       this.discovery = requireNonNull(options, "options");
+      return this;
+    }
+
+    /**
+     * The clock of session deadlines and discovery cache ages (default: {@link System#nanoTime()};
+     * tests pass one they advance).
+     */
+    public Builder ticker(Ticker ticker) {
+      this.ticker = requireNonNull(ticker, "ticker");
+      return this;
+    }
+
+    /**
+     * Where the request ids of writes come from (default: {@code client-} and a random UUID). Each
+     * call must return an id no other write uses.
+     */
+    public Builder requestIds(Supplier<String> requestIds) {
+      this.requestIds = requireNonNull(requestIds, "requestIds");
       return this;
     }
 

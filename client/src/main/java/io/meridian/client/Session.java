@@ -1,5 +1,6 @@
 package io.meridian.client;
 
+import com.github.benmanes.caffeine.cache.Ticker;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Error;
 import io.meridian.api.v1.LeaseGrantResponse;
@@ -34,11 +35,15 @@ import org.slf4j.LoggerFactory;
 public final class Session implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Session.class);
 
-  /** Why and when a session was lost. {@code deadlineNanos}: {@link System#nanoTime()} scale. */
+  /**
+   * Why and when a session was lost. {@code deadlineNanos}: on the client's ticker ({@link
+   * System#nanoTime()} unless the builder was given another).
+   */
   public record Loss(long leaseId, String reason, long deadlineNanos) {}
 
   private final LeaseClient leases;
   private final ScheduledExecutorService timer;
+  private final Ticker ticker;
   private final long id;
   private final long ttlNanos;
   private final long marginNanos;
@@ -52,9 +57,14 @@ public final class Session implements AutoCloseable {
   private boolean closed;
 
   private Session(
-      LeaseClient leases, ScheduledExecutorService timer, LeaseGrantResponse granted, long sent) {
+      LeaseClient leases,
+      ScheduledExecutorService timer,
+      Ticker ticker,
+      LeaseGrantResponse granted,
+      long sent) {
     this.leases = leases;
     this.timer = timer;
+    this.ticker = ticker;
     this.id = granted.getId();
     this.ttlNanos = TimeUnit.SECONDS.toNanos(granted.getTtl());
     this.marginNanos =
@@ -66,8 +76,12 @@ public final class Session implements AutoCloseable {
   }
 
   static Session start(
-      LeaseClient leases, ScheduledExecutorService timer, LeaseGrantResponse granted, long sent) {
-    Session s = new Session(leases, timer, granted, sent);
+      LeaseClient leases,
+      ScheduledExecutorService timer,
+      Ticker ticker,
+      LeaseGrantResponse granted,
+      long sent) {
+    Session s = new Session(leases, timer, ticker, granted, sent);
     synchronized (s.lock) {
       s.scheduleExpiry();
       s.scheduleRenewal(s.ttlNanos / 3);
@@ -96,11 +110,11 @@ public final class Session implements AutoCloseable {
   /** Whether the lease is still certainly alive: not lost, and its deadline not passed. */
   public boolean isAlive() {
     synchronized (lock) {
-      return !lost.isDone() && System.nanoTime() < deadlineNanos;
+      return !lost.isDone() && ticker.read() < deadlineNanos;
     }
   }
 
-  /** Until when (on the {@link System#nanoTime()} scale) the lease is certainly alive. */
+  /** Until when, on the client's ticker, the lease is certainly alive. */
   public long deadlineNanos() {
     synchronized (lock) {
       return deadlineNanos;
@@ -137,7 +151,7 @@ public final class Session implements AutoCloseable {
   }
 
   private void renew() {
-    long sent = System.nanoTime();
+    long sent = ticker.read();
     leases
         .renewAsync(id)
         .whenComplete(
@@ -233,14 +247,14 @@ public final class Session implements AutoCloseable {
     if (expiry != null) {
       expiry.cancel(false);
     }
-    long delay = deadlineNanos - System.nanoTime();
+    long delay = deadlineNanos - ticker.read();
     expiry = timer.schedule(this::checkExpiry, Math.max(0, delay), TimeUnit.NANOSECONDS);
   }
 
   private void checkExpiry() {
     boolean due;
     synchronized (lock) {
-      due = System.nanoTime() >= deadlineNanos;
+      due = ticker.read() >= deadlineNanos;
       if (!due && !closed && !lost.isDone()) {
         scheduleExpiry();
       }
