@@ -26,16 +26,16 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The client against a real 3-node cluster, and against endpoints that fail in known ways. */
 class FailoverTest {
+  /** The write sent to the endpoints that never answer. */
+  private static final PutRequest PUT =
+      PutRequest.newBuilder().setKey("/x").setValue(ByteString.copyFromUtf8("1")).build();
+
   @TempDir Path dir;
 
   @Test
   void writesGoOnThroughALeaderKillAndEachTakesEffectOnce() throws Exception {
     try (DevCluster cluster = LocalCluster.start(dir);
-        MeridianClient client =
-            MeridianClient.builder()
-                .endpoints(LocalCluster.urls(cluster))
-                .healthCheckInterval(Duration.ofMillis(200))
-                .build()) {
+        MeridianClient client = LocalCluster.client(cluster).build()) {
       int leader = LocalCluster.awaitLeader(cluster);
       int writes = 120;
       for (int i = 0; i < writes; i++) {
@@ -120,15 +120,13 @@ class FailoverTest {
             .attemptTimeout(Duration.ofMillis(100))
             .circuitBreaker(0.5, 2, Duration.ofSeconds(2))
             .build()) {
-      PutRequest put =
-          PutRequest.newBuilder().setKey("/x").setValue(ByteString.copyFromUtf8("1")).build();
       // Failures keep coming until the breaker (which counts in intervals) opens.
       await()
           .atMost(Duration.ofSeconds(10))
-          .until(() -> failureOf(() -> client.kv().put(put)).contains("request not sent"));
+          .until(() -> failureOf(() -> client.kv().put(PUT)).contains("request not sent"));
       int reached = received.get();
       for (int i = 0; i < 5; i++) {
-        assertThat(failureOf(() -> client.kv().put(put))).contains("request not sent");
+        assertThat(failureOf(() -> client.kv().put(PUT))).contains("request not sent");
       }
       assertThat(received).hasValue(reached);
 
@@ -137,7 +135,7 @@ class FailoverTest {
           .pollInterval(Duration.ofMillis(200))
           .until(
               () -> {
-                failureOf(() -> client.kv().put(put));
+                failureOf(() -> client.kv().put(PUT));
                 return received.get() > reached;
               });
       assertThat(received).hasValue(reached + 1);
@@ -171,17 +169,15 @@ class FailoverTest {
             .attemptTimeout(Duration.ofMillis(300))
             .requestTimeout(Duration.ofSeconds(5))
             .build()) {
-      PutRequest put =
-          PutRequest.newBuilder().setKey("/x").setValue(ByteString.copyFromUtf8("1")).build();
 
-      assertThatThrownBy(() -> Unary.await(client.kv().putOnceAsync(put)))
+      assertThatThrownBy(() -> Unary.await(client.kv().putOnceAsync(PUT)))
           .isInstanceOfSatisfying(
               MeridianException.class,
               e -> assertThat(e.code()).isEqualTo(Error.Code.OUTCOME_UNKNOWN));
       assertThat(received).hasValue(1);
 
       received.set(0);
-      assertThatThrownBy(() -> client.kv().put(put))
+      assertThatThrownBy(() -> client.kv().put(PUT))
           .isInstanceOfSatisfying(
               MeridianException.class,
               e -> assertThat(e.code()).isIn(Error.Code.DEADLINE_EXCEEDED, Error.Code.UNAVAILABLE));

@@ -4,7 +4,6 @@ import static org.awaitility.Awaitility.await;
 
 import io.meridian.cluster.node.DevCluster;
 import io.meridian.cluster.node.MeridianNode;
-import io.meridian.cluster.node.ShardReplica;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -34,24 +33,16 @@ final class LocalCluster {
   /** The index of the member that leads and has started its term. */
   static int awaitLeader(DevCluster cluster) {
     int[] leader = {-1};
-    await()
-        .atMost(Duration.ofSeconds(30))
-        .until(
-            () -> {
-              for (int i = 0; i < cluster.nodes().size(); i++) {
-                MeridianNode n = cluster.node(i);
-                ShardReplica r = n == null ? null : n.replicas().get(0);
-                if (r != null
-                    && r.info() != null
-                    && r.info().isLeader()
-                    && r.leaseClock().ready()
-                    && r.read(s -> s.initialized())) {
-                  leader[0] = i;
-                  return true;
-                }
-              }
-              return false;
-            });
+    await().atMost(Duration.ofSeconds(30)).until(() -> (leader[0] = cluster.readyLeader()) >= 0);
     return leader[0];
+  }
+
+  /**
+   * A client of every member, rechecking their health every 200 ms so failover tests stay short.
+   */
+  static MeridianClient.Builder client(DevCluster cluster) {
+    return MeridianClient.builder()
+        .endpoints(urls(cluster))
+        .healthCheckInterval(Duration.ofMillis(200));
   }
 }

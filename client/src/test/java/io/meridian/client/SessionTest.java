@@ -16,11 +16,7 @@ class SessionTest {
   @TempDir Path dir;
 
   private static MeridianClient client(DevCluster cluster) {
-    return MeridianClient.builder()
-        .endpoints(LocalCluster.urls(cluster))
-        .healthCheckInterval(Duration.ofMillis(200))
-        .attemptTimeout(Duration.ofSeconds(1))
-        .build();
+    return LocalCluster.client(cluster).attemptTimeout(Duration.ofSeconds(1)).build();
   }
 
   @Test

@@ -58,11 +58,7 @@ class WatchResumeTest {
   @Test
   void aWatchSurvivesALeaderChangeAndItsMembersDeathWithNoGapAndNoDuplicate() throws Exception {
     try (DevCluster cluster = LocalCluster.start(dir);
-        MeridianClient client =
-            MeridianClient.builder()
-                .endpoints(LocalCluster.urls(cluster))
-                .healthCheckInterval(Duration.ofMillis(200))
-                .build()) {
+        MeridianClient client = LocalCluster.client(cluster).build()) {
       long start =
           client.kv().put("/w/start", ByteString.copyFromUtf8("0")).getHeader().getRevision();
       Collected seen = new Collected();

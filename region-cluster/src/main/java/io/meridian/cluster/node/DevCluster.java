@@ -123,6 +123,28 @@ public final class DevCluster implements AutoCloseable {
     return nodes;
   }
 
+  /**
+   * The index of the member that leads the first shard, has started its term and initialized the
+   * shard: the cluster is ready for requests once there is one. -1 if none yet.
+   */
+  public int readyLeader() {
+    for (int i = 0; i < nodes.size(); i++) {
+      MeridianNode n = nodes.get(i);
+      if (n == null) {
+        continue;
+      }
+      ShardReplica r = n.replicas().get(0);
+      var info = r.info();
+      if (info != null
+          && info.isLeader()
+          && r.leaseClock().ready()
+          && r.read(s -> s.initialized())) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
   public MeridianNode node(int index) {
     return nodes.get(index);
   }

@@ -33,27 +33,7 @@ final class TestClusters {
   /** Waits for a leader that has started its term and initialized the shard; returns its index. */
   static int awaitReady(DevCluster cluster) {
     int[] leader = {-1};
-    await()
-        .atMost(Duration.ofSeconds(30))
-        .until(
-            () -> {
-              for (int i = 0; i < cluster.nodes().size(); i++) {
-                MeridianNode n = cluster.node(i);
-                if (n == null) {
-                  continue;
-                }
-                ShardReplica r = n.replicas().get(0);
-                var info = r.info();
-                if (info != null
-                    && info.isLeader()
-                    && r.leaseClock().ready()
-                    && r.read(s -> s.initialized())) {
-                  leader[0] = i;
-                  return true;
-                }
-              }
-              return false;
-            });
+    await().atMost(Duration.ofSeconds(30)).until(() -> (leader[0] = cluster.readyLeader()) >= 0);
     return leader[0];
   }
 }
