@@ -1,11 +1,16 @@
 package io.meridian.api;
 
+import io.grpc.Metadata;
 import io.grpc.Status;
 import io.meridian.api.v1.Error;
 
 /** Maps each Meridian error code to one gRPC status code and one HTTP status. */
 public final class ErrorCodes {
   private ErrorCodes() {}
+
+  /** The gRPC trailer in which a member sends the {@link Error} of a failed call. */
+  public static final Metadata.Key<byte[]> TRAILER =
+      Metadata.Key.of("meridian-error-bin", Metadata.BINARY_BYTE_MARSHALLER);
 
   /** The gRPC status code a client sees for {@code code}. */
   public static Status.Code grpcStatus(Error.Code code) {

@@ -7,6 +7,7 @@ import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
+import io.meridian.api.ErrorCodes;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Error;
 import java.util.concurrent.CompletableFuture;
@@ -19,10 +20,6 @@ import java.util.function.BiConsumer;
  */
 final class Unary {
   private Unary() {}
-
-  /** The trailer in which members send the {@link Error} of a failed call. */
-  static final Metadata.Key<byte[]> ERROR_KEY =
-      Metadata.Key.of("meridian-error-bin", Metadata.BINARY_BYTE_MARSHALLER);
 
   /**
    * Calls {@code method} with {@code request}. {@code repeatable}: whether a retry after the
@@ -82,7 +79,7 @@ final class Unary {
     }
     Status status = Status.fromThrowable(t);
     Metadata trailers = Status.trailersFromThrowable(t);
-    byte[] encoded = trailers == null ? null : trailers.get(ERROR_KEY);
+    byte[] encoded = trailers == null ? null : trailers.get(ErrorCodes.TRAILER);
     MeridianException sent = null;
     if (encoded != null) {
       try {

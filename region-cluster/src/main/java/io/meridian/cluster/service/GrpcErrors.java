@@ -9,7 +9,6 @@ import com.linecorp.armeria.common.MediaType;
 import com.linecorp.armeria.common.grpc.GrpcExceptionHandlerFunction;
 import com.linecorp.armeria.server.ServiceRequestContext;
 import com.linecorp.armeria.server.grpc.UnframedGrpcErrorHandler;
-import io.grpc.Metadata;
 import io.grpc.Status;
 import io.meridian.api.ErrorCodes;
 import io.meridian.api.MeridianException;
@@ -25,10 +24,6 @@ import java.util.concurrent.CompletionException;
 public final class GrpcErrors {
   private GrpcErrors() {}
 
-  /** The trailer that carries the serialized {@link Error}. */
-  public static final Metadata.Key<byte[]> ERROR_KEY =
-      Metadata.Key.of("meridian-error-bin", Metadata.BINARY_BYTE_MARSHALLER);
-
   private static final JsonFormat.Printer JSON =
       JsonFormat.printer().omittingInsignificantWhitespace();
 
@@ -36,7 +31,7 @@ public final class GrpcErrors {
   public static GrpcExceptionHandlerFunction exceptionHandler() {
     return (ctx, status, cause, metadata) -> {
       Error error = toError(cause, status);
-      metadata.put(ERROR_KEY, error.toByteArray());
+      metadata.put(ErrorCodes.TRAILER, error.toByteArray());
       return Status.fromCode(ErrorCodes.grpcStatus(error.getCode()))
           .withDescription(error.getMessage());
     };
@@ -50,9 +45,9 @@ public final class GrpcErrors {
   private static HttpResponse httpError(
       ServiceRequestContext ctx, Status status, AggregatedHttpResponse response) {
     Error error = null;
-    String encoded = response.trailers().get(ERROR_KEY.name());
+    String encoded = response.trailers().get(ErrorCodes.TRAILER.name());
     if (encoded == null) {
-      encoded = response.headers().get(ERROR_KEY.name());
+      encoded = response.headers().get(ErrorCodes.TRAILER.name());
     }
     if (encoded != null) {
       try {
