@@ -1,26 +1,17 @@
 package io.meridian.cluster.node;
 
-import com.linecorp.armeria.common.metric.MeterIdPrefixFunction;
 import com.linecorp.armeria.server.Server;
-import com.linecorp.armeria.server.docs.DocService;
-import com.linecorp.armeria.server.grpc.GrpcService;
-import com.linecorp.armeria.server.grpc.HttpJsonTranscodingOptions;
-import com.linecorp.armeria.server.healthcheck.HealthCheckService;
-import com.linecorp.armeria.server.metric.MetricCollectingService;
-import com.linecorp.armeria.server.prometheus.PrometheusExpositionService;
-import io.meridian.api.Limits;
 import io.meridian.cluster.WallClock;
 import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.raft.ShardStateMachine;
 import io.meridian.cluster.service.ClusterService;
-import io.meridian.cluster.service.GrpcErrors;
-import io.meridian.cluster.service.JsonRequests;
 import io.meridian.cluster.service.KvService;
 import io.meridian.cluster.service.LeaseService;
 import io.meridian.cluster.service.LockService;
 import io.meridian.cluster.service.RegistryService;
 import io.meridian.cluster.service.Shards;
 import io.meridian.cluster.service.WatchService;
+import io.meridian.serving.ApiServer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -239,44 +230,19 @@ public final class MeridianNode implements AutoCloseable {
   private static Server httpServer(
       NodeConfig config, Shards shards, PrometheusMeterRegistry metrics) {
     WatchService watch = new WatchService(shards, config.watch().maxPendingBytes(), metrics);
-    GrpcService grpc =
-        GrpcService.builder()
-            .addService(new KvService(shards))
-            .addService(new LeaseService(shards, config.lease()))
-            .addService(new LockService(shards, config.lock()))
-            .addService(new ClusterService(shards, config))
-            .addService(watch)
-            .addService(new RegistryService(shards, config, metrics))
-            .enableHttpJsonTranscoding(
-                HttpJsonTranscodingOptions.builder()
-                    .errorHandler(GrpcErrors.httpErrorHandler())
-                    .build())
-            .exceptionHandler(GrpcErrors.exceptionHandler())
-            // The services enforce Limits.MAX_REQUEST_BYTES on the decoded request; the transport
-            // also carries the JSON form, where a largest value takes a third more room in base64.
-            .maxRequestMessageLength(Limits.MAX_REQUEST_BYTES * 3 / 2)
-            .build();
-    return Server.builder()
-        .http(new InetSocketAddress(config.client().host(), config.client().port()))
-        .meterRegistry(metrics)
-        // JSON carries values as base64: room for a largest value plus its encoding overhead.
-        .maxRequestLength(Limits.MAX_REQUEST_BYTES * 3L / 2)
-        .decorator(
-            new JsonRequests(
-                List.of(
-                    io.meridian.api.v1.PutRequest.getDescriptor().getFile(),
-                    io.meridian.api.v1.LeaseGrantRequest.getDescriptor().getFile(),
-                    io.meridian.api.v1.LockAcquireRequest.getDescriptor().getFile(),
-                    io.meridian.api.v1.StatusRequest.getDescriptor().getFile(),
-                    io.meridian.api.v1.RegisterRequest.getDescriptor().getFile())))
-        .service(
-            grpc,
-            MetricCollectingService.newDecorator(
-                MeterIdPrefixFunction.ofDefault("meridian.request")))
+    return ApiServer.serve(
+            Server.builder()
+                .http(new InetSocketAddress(config.client().host(), config.client().port())),
+            List.of(
+                new KvService(shards),
+                new LeaseService(shards, config.lease()),
+                new LockService(shards, config.lock()),
+                new ClusterService(shards, config),
+                watch,
+                new RegistryService(shards, config, metrics)),
+            metrics,
+            "meridian.request")
         .service("/v1/watch", watch.http())
-        .service("/health", HealthCheckService.of())
-        .service("/metrics", PrometheusExpositionService.of(metrics.getPrometheusRegistry()))
-        .serviceUnder("/docs", DocService.builder().build())
         .build();
   }
 

@@ -2,40 +2,17 @@ package io.meridian.cluster.service;
 
 import com.google.protobuf.Descriptors;
 import com.google.protobuf.Message;
-import io.grpc.stub.StreamObserver;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.ResponseHeader;
 import io.meridian.cluster.node.ShardReplica;
 import io.meridian.cluster.proto.CommandResult;
 import io.meridian.cluster.proto.QueryResult;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.function.Supplier;
 
-/** Small glue between futures and gRPC observers, shared by the services. */
+/** Small glue between the replicas' results and the services' answers. */
 final class Calls {
   private Calls() {}
-
-  /** Completes {@code observer} with the call's outcome; synchronous throws become errors too. */
-  static <T> void reply(StreamObserver<T> observer, Supplier<CompletableFuture<T>> call) {
-    CompletableFuture<T> future;
-    try {
-      future = call.get();
-    } catch (RuntimeException e) {
-      observer.onError(e);
-      return;
-    }
-    future.whenComplete(
-        (value, error) -> {
-          if (error != null) {
-            observer.onError(error);
-          } else {
-            observer.onNext(value);
-            observer.onCompleted();
-          }
-        });
-  }
 
   private static final Map<Descriptors.Descriptor, Descriptors.FieldDescriptor> HEADERS =
       new ConcurrentHashMap<>();

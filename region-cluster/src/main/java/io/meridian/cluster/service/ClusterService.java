@@ -14,6 +14,7 @@ import io.meridian.api.v1.StatusResponse;
 import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.node.ShardReplica;
 import io.meridian.cluster.state.StateStats;
+import io.meridian.serving.Replies;
 import java.util.concurrent.CompletableFuture;
 import org.apache.ratis.server.DivisionInfo;
 
@@ -29,7 +30,7 @@ public final class ClusterService extends ClusterGrpc.ClusterImplBase {
 
   @Override
   public void status(StatusRequest request, StreamObserver<StatusResponse> observer) {
-    Calls.reply(
+    Replies.reply(
         observer,
         () -> {
           StatusResponse.Builder b = StatusResponse.newBuilder();
@@ -74,7 +75,7 @@ public final class ClusterService extends ClusterGrpc.ClusterImplBase {
 
   @Override
   public void snapshot(SnapshotRequest request, StreamObserver<SnapshotResponse> observer) {
-    Calls.reply(
+    Replies.reply(
         observer,
         () -> {
           SnapshotResponse.Builder b = SnapshotResponse.newBuilder();
@@ -100,7 +101,7 @@ public final class ClusterService extends ClusterGrpc.ClusterImplBase {
 
   @Override
   public void memberList(MemberListRequest request, StreamObserver<MemberListResponse> observer) {
-    Calls.reply(
+    Replies.reply(
         observer,
         () -> {
           ShardReplica replica = shards.all().iterator().next();

@@ -20,6 +20,7 @@ import io.meridian.cluster.node.ShardReplica;
 import io.meridian.cluster.proto.Command;
 import io.meridian.cluster.proto.Query;
 import io.meridian.cluster.proto.QueryResult;
+import io.meridian.serving.Replies;
 import java.util.concurrent.CompletableFuture;
 
 /** The KV service: checks requests, proposes writes, serves reads at their consistency. */
@@ -32,7 +33,7 @@ public final class KvService extends KVGrpc.KVImplBase {
 
   @Override
   public void range(RangeRequest request, StreamObserver<RangeResponse> observer) {
-    Calls.reply(
+    Replies.reply(
         observer,
         () -> {
           ShardReplica replica = shards.forRequest();
@@ -54,7 +55,7 @@ public final class KvService extends KVGrpc.KVImplBase {
 
   @Override
   public void put(PutRequest request, StreamObserver<PutResponse> observer) {
-    Calls.reply(
+    Replies.reply(
         observer,
         () -> {
           checkPut(request);
@@ -69,7 +70,7 @@ public final class KvService extends KVGrpc.KVImplBase {
   @Override
   public void deleteRange(
       DeleteRangeRequest request, StreamObserver<DeleteRangeResponse> observer) {
-    Calls.reply(
+    Replies.reply(
         observer,
         () -> {
           ShardReplica replica = shards.forRequest();
@@ -85,7 +86,7 @@ public final class KvService extends KVGrpc.KVImplBase {
 
   @Override
   public void txn(TxnRequest request, StreamObserver<TxnResponse> observer) {
-    Calls.reply(
+    Replies.reply(
         observer,
         () -> {
           checkTxn(request);
@@ -99,7 +100,7 @@ public final class KvService extends KVGrpc.KVImplBase {
 
   @Override
   public void compact(CompactionRequest request, StreamObserver<CompactionResponse> observer) {
-    Calls.reply(
+    Replies.reply(
         observer,
         () -> {
           if (request.getRevision() <= 0) {

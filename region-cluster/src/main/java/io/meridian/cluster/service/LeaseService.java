@@ -19,6 +19,7 @@ import io.meridian.cluster.node.ShardReplica;
 import io.meridian.cluster.proto.Command;
 import io.meridian.cluster.proto.LeaseGrant;
 import io.meridian.cluster.proto.Query;
+import io.meridian.serving.Replies;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -54,7 +55,7 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
 
   @Override
   public void grant(LeaseGrantRequest request, StreamObserver<LeaseGrantResponse> observer) {
-    Calls.reply(
+    Replies.reply(
         observer,
         () -> {
           long ttlMs = ttlMs(request.getTtl(), limits.defaultTtlSeconds(), limits);
@@ -78,7 +79,7 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
   @Override
   public void renew(
       LeaseKeepAliveRequest request, StreamObserver<LeaseKeepAliveResponse> observer) {
-    Calls.reply(observer, () -> renew(request));
+    Replies.reply(observer, () -> renew(request));
   }
 
   private CompletableFuture<LeaseKeepAliveResponse> renew(LeaseKeepAliveRequest request) {
@@ -138,7 +139,7 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
 
   @Override
   public void revoke(LeaseRevokeRequest request, StreamObserver<LeaseRevokeResponse> observer) {
-    Calls.reply(
+    Replies.reply(
         observer,
         () -> {
           ShardReplica replica = shards.forLease(request.getId());
@@ -155,7 +156,7 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
   @Override
   public void timeToLive(
       LeaseTimeToLiveRequest request, StreamObserver<LeaseTimeToLiveResponse> observer) {
-    Calls.reply(
+    Replies.reply(
         observer,
         () -> {
           ShardReplica replica = shards.forLease(request.getId());
@@ -168,7 +169,7 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
 
   @Override
   public void list(LeaseListRequest request, StreamObserver<LeaseListResponse> observer) {
-    Calls.reply(
+    Replies.reply(
         observer,
         () -> {
           if (!request.getNamespace().isEmpty()) {}

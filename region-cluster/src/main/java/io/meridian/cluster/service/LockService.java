@@ -19,6 +19,7 @@ import io.meridian.cluster.proto.LockAcquire;
 import io.meridian.cluster.proto.LockAcquireResult;
 import io.meridian.cluster.proto.LockCancel;
 import io.meridian.cluster.proto.Query;
+import io.meridian.serving.Replies;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -39,7 +40,7 @@ public final class LockService extends LockGrpc.LockImplBase {
 
   @Override
   public void acquire(LockAcquireRequest request, StreamObserver<LockAcquireResponse> observer) {
-    Calls.reply(observer, () -> acquire(request));
+    Replies.reply(observer, () -> acquire(request));
   }
 
   private CompletableFuture<LockAcquireResponse> acquire(LockAcquireRequest request) {
@@ -122,7 +123,7 @@ public final class LockService extends LockGrpc.LockImplBase {
 
   @Override
   public void release(LockReleaseRequest request, StreamObserver<LockReleaseResponse> observer) {
-    Calls.reply(
+    Replies.reply(
         observer,
         () -> {
           ShardReplica replica = shards.forLease(request.getLease());
@@ -138,7 +139,7 @@ public final class LockService extends LockGrpc.LockImplBase {
 
   @Override
   public void inspect(LockInspectRequest request, StreamObserver<LockInspectResponse> observer) {
-    Calls.reply(
+    Replies.reply(
         observer,
         () -> {
           ShardReplica replica = shards.forRequest();

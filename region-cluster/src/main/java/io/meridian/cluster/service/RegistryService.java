@@ -35,6 +35,7 @@ import io.meridian.cluster.proto.RegistryRegister;
 import io.meridian.cluster.state.registry.RegistryIndex;
 import io.meridian.cluster.watch.WatchSink;
 import io.meridian.cluster.watch.WatchStream;
+import io.meridian.serving.Replies;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.concurrent.CompletableFuture;
@@ -66,7 +67,7 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
 
   @Override
   public void register(RegisterRequest request, StreamObserver<RegisterResponse> observer) {
-    Calls.reply(
+    Replies.reply(
         observer,
         () -> {
           KvService.checkSize(request);
@@ -89,7 +90,7 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
 
   @Override
   public void heartbeat(HeartbeatRequest request, StreamObserver<HeartbeatResponse> observer) {
-    Calls.reply(
+    Replies.reply(
         observer,
         () -> {
           ShardReplica replica = shards.forRequest();
@@ -101,7 +102,7 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
 
   @Override
   public void setHealth(SetHealthRequest request, StreamObserver<SetHealthResponse> observer) {
-    Calls.reply(
+    Replies.reply(
         observer,
         () -> {
           KvService.checkSize(request);
@@ -118,7 +119,7 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
 
   @Override
   public void deregister(DeregisterRequest request, StreamObserver<DeregisterResponse> observer) {
-    Calls.reply(
+    Replies.reply(
         observer,
         () -> {
           ShardReplica replica = shards.forRequest();
@@ -134,7 +135,7 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
 
   @Override
   public void discover(DiscoverRequest request, StreamObserver<DiscoverResponse> observer) {
-    Calls.reply(
+    Replies.reply(
         observer,
         () -> {
           ShardReplica replica = shards.forRequest();
@@ -238,7 +239,7 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
   @Override
   public void listServices(
       ListServicesRequest request, StreamObserver<ListServicesResponse> observer) {
-    Calls.reply(
+    Replies.reply(
         observer,
         () -> {
           ShardReplica replica = shards.forRequest();

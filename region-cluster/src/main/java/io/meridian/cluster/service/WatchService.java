@@ -20,6 +20,8 @@ import io.meridian.api.v1.WatchResponse;
 import io.meridian.cluster.node.ShardReplica;
 import io.meridian.cluster.watch.WatchSink;
 import io.meridian.cluster.watch.WatchStream;
+import io.meridian.serving.GrpcErrors;
+import io.meridian.serving.JsonRequests;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.concurrent.Executor;

@@ -1,4 +1,4 @@
-package io.meridian.cluster.service;
+package io.meridian.serving;
 
 import com.google.api.AnnotationsProto;
 import com.google.api.HttpRule;
@@ -84,7 +84,7 @@ public final class JsonRequests implements DecoratingHttpServiceFunction {
    *
    * @throws MeridianException INVALID_ARGUMENT for malformed JSON or an unknown field
    */
-  static <B extends Message.Builder> B parse(String json, B builder) {
+  public static <B extends Message.Builder> B parse(String json, B builder) {
     try {
       STRICT.merge(json.isBlank() ? "{}" : json, builder);
       return builder;

@@ -1,4 +1,4 @@
-package io.meridian.cluster.service;
+package io.meridian.serving;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;

@@ -1,0 +1,74 @@
+package io.meridian.serving;
+
+import com.google.protobuf.Descriptors.FileDescriptor;
+import com.linecorp.armeria.common.metric.MeterIdPrefixFunction;
+import com.linecorp.armeria.server.ServerBuilder;
+import com.linecorp.armeria.server.docs.DocService;
+import com.linecorp.armeria.server.grpc.GrpcService;
+import com.linecorp.armeria.server.grpc.GrpcServiceBuilder;
+import com.linecorp.armeria.server.grpc.HttpJsonTranscodingOptions;
+import com.linecorp.armeria.server.healthcheck.HealthCheckService;
+import com.linecorp.armeria.server.metric.MetricCollectingService;
+import com.linecorp.armeria.server.prometheus.PrometheusExpositionService;
+import io.grpc.BindableService;
+import io.grpc.protobuf.ProtoFileDescriptorSupplier;
+import io.meridian.api.Limits;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The one way a Meridian process serves its API: gRPC and HTTP/JSON ({@code /v1/...}) from the same
+ * services, Meridian errors on both surfaces ({@link GrpcErrors}), strict JSON bodies ({@link
+ * JsonRequests}), request metrics, {@code /health}, {@code /metrics} (Prometheus) and {@code
+ * /docs}. Nodes and routers differ only in the services they pass.
+ *
+ * <pre>{@code
+ * Server server =
+ *     ApiServer.serve(Server.builder().http(port), List.of(new KvService(...)), metrics, "meridian.request")
+ *         .build();
+ * }</pre>
+ */
+public final class ApiServer {
+  private ApiServer() {}
+
+  /**
+   * Adds {@code services} and the standard endpoints to {@code server}. Requests are counted under
+   * {@code meterPrefix} by service, method and status.
+   */
+  public static ServerBuilder serve(
+      ServerBuilder server,
+      List<? extends BindableService> services,
+      PrometheusMeterRegistry metrics,
+      String meterPrefix) {
+    GrpcServiceBuilder grpc = GrpcService.builder();
+    List<FileDescriptor> files = new ArrayList<>();
+    for (BindableService service : services) {
+      grpc.addService(service);
+      Object schema = service.bindService().getServiceDescriptor().getSchemaDescriptor();
+      if (schema instanceof ProtoFileDescriptorSupplier supplier
+          && !files.contains(supplier.getFileDescriptor())) {
+        files.add(supplier.getFileDescriptor());
+      }
+    }
+    grpc.enableHttpJsonTranscoding(
+            HttpJsonTranscodingOptions.builder()
+                .errorHandler(GrpcErrors.httpErrorHandler())
+                .build())
+        .exceptionHandler(GrpcErrors.exceptionHandler())
+        // The services enforce Limits.MAX_REQUEST_BYTES on the decoded request; the transport
+        // also carries the JSON form, where a largest value takes a third more room in base64.
+        .maxRequestMessageLength(Limits.MAX_REQUEST_BYTES * 3 / 2);
+    return server
+        .meterRegistry(metrics)
+        // JSON carries values as base64: room for a largest value plus its encoding overhead.
+        .maxRequestLength(Limits.MAX_REQUEST_BYTES * 3L / 2)
+        .decorator(new JsonRequests(files))
+        .service(
+            grpc.build(),
+            MetricCollectingService.newDecorator(MeterIdPrefixFunction.ofDefault(meterPrefix)))
+        .service("/health", HealthCheckService.of())
+        .service("/metrics", PrometheusExpositionService.of(metrics.getPrometheusRegistry()))
+        .serviceUnder("/docs", DocService.builder().build());
+  }
+}
