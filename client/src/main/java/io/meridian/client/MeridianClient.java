@@ -23,6 +23,7 @@ import com.linecorp.armeria.client.retry.RetryRule;
 import com.linecorp.armeria.client.retry.RetryingClient;
 import com.linecorp.armeria.common.SessionProtocol;
 import com.linecorp.armeria.common.metric.MeterIdPrefixFunction;
+import io.meridian.api.v1.ClusterGrpc;
 import io.meridian.api.v1.KVGrpc;
 import io.meridian.api.v1.LeaseGrpc;
 import io.meridian.api.v1.LockGrpc;
@@ -69,6 +70,7 @@ public final class MeridianClient implements AutoCloseable {
   private final WatchClient watches;
   private final RegistryClient registry;
   private final Discovery discovery;
+  private final Stubs stubs;
 
   private MeridianClient(Builder b) {
     ClientFactoryBuilder factoryBuilder = ClientFactory.builder().meterRegistry(b.meterRegistry);
@@ -123,6 +125,17 @@ public final class MeridianClient implements AutoCloseable {
             factory.eventLoopGroup().next(),
             b.retry);
     this.registry = new RegistryClient(stubs.apply(true).build(RegistryGrpc.RegistryStub.class));
+    this.stubs =
+        new Stubs(
+            stubs.apply(true).build(KVGrpc.KVStub.class),
+            stubs.apply(true).build(LeaseGrpc.LeaseStub.class),
+            grpc(b, b.retry.idempotent(), Duration.ZERO).build(LockGrpc.LockStub.class),
+            stubs.apply(true).build(RegistryGrpc.RegistryStub.class),
+            stubs.apply(true).build(ClusterGrpc.ClusterStub.class),
+            grpc(b, null, Duration.ZERO)
+                .responseTimeout(Duration.ZERO)
+                .maxResponseLength(0)
+                .build(WatchGrpc.WatchStub.class));
     this.discovery =
         new Discovery(
             registry,
@@ -222,6 +235,11 @@ public final class MeridianClient implements AutoCloseable {
   /** Discovery that degrades (cache, static instances, policy) and instance selection. */
   public Discovery discovery() {
     return discovery;
+  }
+
+  /** Request-level calls through this client's failover, for proxies; see {@link Stubs}. */
+  public Stubs stubs() {
+    return stubs;
   }
 
   /** The endpoints calls currently go to: those passing their health check. */
