@@ -52,8 +52,8 @@ public final class Bench implements Callable<Integer> {
       split = ",",
       defaultValue = "default",
       description =
-          "Comma list of put, put-open, range, lock-hot, lock-many, watch-fanout, registry (or"
-              + " 1..7); default is 1..5, all is 1..7 (default: default).")
+          "Comma list of put, put-open, range, lock-hot, lock-many, watch-fanout, registry,"
+              + " router (or 1..8); default is 1..5, all is 1..8 (default: default).")
   private List<String> workloadNames;
 
   @Option(
@@ -248,6 +248,13 @@ public final class Bench implements Callable<Integer> {
     }
     if (workloads.contains(Workload.WATCH_FANOUT)) {
       new WatchFanoutWorkload(driver, scale).run(nodes, results, notes);
+      nodes.checkAlive();
+    }
+    if (workloads.contains(Workload.ROUTER)) {
+      byte[] bytes = new byte[valueSize];
+      random.nextBytes(bytes);
+      new RouterWorkload(driver, com.google.protobuf.ByteString.copyFrom(bytes))
+          .run(home().resolve("bin/meridian"), nodes, results, notes);
       nodes.checkAlive();
     }
     if (workloads.contains(Workload.REGISTRY)) {

@@ -7,8 +7,8 @@ import java.util.Set;
 
 /**
  * The workloads {@code --workloads} selects, by name or number, run in this order. {@code default}
- * is 1 to 5; {@code all} adds 6 and 7, which take minutes and measure node heaps. {@code registry}
- * runs last because it leaves 50,000 instances to expire.
+ * is 1 to 5; {@code all} adds 6 and 7, which take minutes and measure node heaps, and 8 (router
+ * overhead). {@code registry} runs last because it leaves 50,000 instances to expire.
  */
 enum Workload {
   PUT("put", "1", "put, closed loop at concurrency 1, 16 and 128"),
@@ -23,7 +23,11 @@ enum Workload {
   REGISTRY(
       "registry",
       "7",
-      "50,000 instances: register, heartbeats every 10 s, Discover, 100,000 held locks, heap");
+      "50,000 instances: register, heartbeats every 10 s, Discover, 100,000 held locks, heap"),
+  ROUTER(
+      "router",
+      "8",
+      "put, LINEARIZABLE range and LOCAL Discover at concurrency 16, direct and through a router");
 
   /** Workloads that read node heaps: their nodes default to {@code -Xmx1g}. */
   static final Set<Workload> HEAP_MEASURED = EnumSet.of(WATCH_FANOUT, REGISTRY);
@@ -67,7 +71,7 @@ enum Workload {
             "--workloads: "
                 + raw
                 + " (expected: default, all, put, put-open, range, lock-hot, lock-many,"
-                + " watch-fanout, registry or 1..7)");
+                + " watch-fanout, registry, router or 1..8)");
       }
       selected.add(match);
     }

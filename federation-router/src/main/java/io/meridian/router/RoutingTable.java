@@ -74,13 +74,19 @@ public final class RoutingTable {
           .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
   private final long version;
+  private final String text;
   private final int[] shardOfSlot;
   private final Map<String, Integer> pins;
   private final Map<Integer, Shard> shards;
 
   private RoutingTable(
-      long version, int[] shardOfSlot, Map<String, Integer> pins, Map<Integer, Shard> shards) {
+      long version,
+      String text,
+      int[] shardOfSlot,
+      Map<String, Integer> pins,
+      Map<Integer, Shard> shards) {
     this.version = version;
+    this.text = text;
     this.shardOfSlot = shardOfSlot;
     this.pins = pins;
     this.shards = shards;
@@ -99,10 +105,10 @@ public final class RoutingTable {
     if (raw == null) {
       throw invalid("empty table");
     }
-    return of(raw);
+    return of(raw, text);
   }
 
-  static RoutingTable of(Raw raw) {
+  static RoutingTable of(Raw raw, String text) {
     if (raw.version() == null || raw.version() < 1) {
       throw invalid("version: %s (expected: >= 1)", raw.version());
     }
@@ -145,7 +151,7 @@ public final class RoutingTable {
                 pins.put(namespace, shard);
               });
     }
-    return new RoutingTable(raw.version(), shardOfSlot, Map.copyOf(pins), shards);
+    return new RoutingTable(raw.version(), text, shardOfSlot, Map.copyOf(pins), shards);
   }
 
   private static Map<Integer, Shard> shards(List<RawShard> raw) {
@@ -271,6 +277,11 @@ public final class RoutingTable {
 
   public long version() {
     return version;
+  }
+
+  /** The table as it was given (YAML or JSON). */
+  public String text() {
+    return text;
   }
 
   /** The shard that holds {@code namespace}: its pin, else its slot's shard. */

@@ -128,12 +128,30 @@ public final class DevCluster implements AutoCloseable {
    * shard: the cluster is ready for requests once there is one. -1 if none yet.
    */
   public int readyLeader() {
+    return readyLeader(0);
+  }
+
+  /** Whether every shard the members replicate has a ready leader (see {@link #readyLeader}). */
+  public boolean ready() {
+    MeridianNode any = nodes.stream().filter(n -> n != null).findFirst().orElse(null);
+    if (any == null) {
+      return false;
+    }
+    for (int shard = 0; shard < any.replicas().size(); shard++) {
+      if (readyLeader(shard) < 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private int readyLeader(int replicaIndex) {
     for (int i = 0; i < nodes.size(); i++) {
       MeridianNode n = nodes.get(i);
       if (n == null) {
         continue;
       }
-      ShardReplica r = n.replicas().get(0);
+      ShardReplica r = n.replicas().get(replicaIndex);
       var info = r.info();
       if (info != null
           && info.isLeader()

@@ -1,0 +1,104 @@
+package io.meridian.router;
+
+import com.github.benmanes.caffeine.cache.Ticker;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * How far each shard's primary has got, as this router saw it: the revisions its answers carried
+ * and when each was first seen. From that, how stale an answer served at some revision is: how many
+ * revisions the primary had reached beyond it, and how long ago the primary passed it.
+ *
+ * <p>The router learns the primary's revision from every answer the primary region gives (writes
+ * included) and from a probe of each shard's primary every {@code reads.probe-interval-ms}, so the
+ * figures are as old as that interval at most while the primary is reachable.
+ */
+final class PrimaryProgress {
+  /** How stale an answer is: revisions behind the primary and milliseconds since it passed it. */
+  record Lag(long revisions, long millis) {
+    static final Lag NONE = new Lag(0, 0);
+
+    boolean exceeds(long maxRevisions, long maxMillis) {
+      return revisions > maxRevisions || millis > maxMillis;
+    }
+  }
+
+  /** Samples kept per shard: enough for minutes of history at one new revision per probe. */
+  private static final int SAMPLES = 1024;
+
+  private final Ticker ticker;
+  private final Map<Integer, Samples> byShard = new ConcurrentHashMap<>();
+
+  PrimaryProgress(Ticker ticker) {
+    this.ticker = ticker;
+  }
+
+  /** The primary of {@code shard} was seen at {@code revision} now. */
+  void observe(int shard, long revision) {
+    if (revision > 0) {
+      byShard.computeIfAbsent(shard, s -> new Samples()).add(revision, ticker.read());
+    }
+  }
+
+  /** The highest revision seen from the primary of {@code shard}, 0 if none yet. */
+  long latest(int shard) {
+    Samples s = byShard.get(shard);
+    return s == null ? 0 : s.latest();
+  }
+
+  /** How stale an answer of {@code shard} at {@code revision} is. */
+  Lag lag(int shard, long revision) {
+    Samples s = byShard.get(shard);
+    return s == null ? Lag.NONE : s.lag(revision, ticker.read());
+  }
+
+  /** A ring of (revision, first seen) with strictly increasing revisions. */
+  private static final class Samples {
+    private final long[] revisions = new long[SAMPLES];
+    private final long[] seenNanos = new long[SAMPLES];
+    private int start;
+    private int size;
+
+    synchronized void add(long revision, long nanos) {
+      if (size > 0 && revision <= revisions[index(size - 1)]) {
+        return;
+      }
+      if (size == SAMPLES) {
+        start = (start + 1) % SAMPLES;
+        size--;
+      }
+      revisions[index(size)] = revision;
+      seenNanos[index(size)] = nanos;
+      size++;
+    }
+
+    synchronized long latest() {
+      return size == 0 ? 0 : revisions[index(size - 1)];
+    }
+
+    synchronized Lag lag(long revision, long nowNanos) {
+      if (size == 0 || revision >= revisions[index(size - 1)]) {
+        return Lag.NONE;
+      }
+      // The first sample beyond `revision`: the primary had passed it since at least then.
+      int lo = 0;
+      int hi = size - 1;
+      while (lo < hi) {
+        int mid = (lo + hi) >>> 1;
+        if (revisions[index(mid)] > revision) {
+          hi = mid;
+        } else {
+          lo = mid + 1;
+        }
+      }
+      long behind = revisions[index(size - 1)] - revision;
+      long millis = TimeUnit.NANOSECONDS.toMillis(nowNanos - seenNanos[index(lo)]);
+      return new Lag(behind, Math.max(0, millis));
+    }
+
+    private int index(int i) {
+      return (start + i) % SAMPLES;
+    }
+  }
+}

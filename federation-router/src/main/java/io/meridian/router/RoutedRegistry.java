@@ -1,0 +1,267 @@
+package io.meridian.router;
+
+import static io.meridian.serving.Replies.reply;
+
+import com.linecorp.armeria.server.ServiceRequestContext;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.meridian.api.KeyPath;
+import io.meridian.api.MeridianException;
+import io.meridian.api.v1.Consistency;
+import io.meridian.api.v1.DeregisterRequest;
+import io.meridian.api.v1.DeregisterResponse;
+import io.meridian.api.v1.DiscoverRequest;
+import io.meridian.api.v1.DiscoverResponse;
+import io.meridian.api.v1.Error;
+import io.meridian.api.v1.HeartbeatRequest;
+import io.meridian.api.v1.HeartbeatResponse;
+import io.meridian.api.v1.ListServicesRequest;
+import io.meridian.api.v1.ListServicesResponse;
+import io.meridian.api.v1.RegisterRequest;
+import io.meridian.api.v1.RegisterResponse;
+import io.meridian.api.v1.RegistryGrpc;
+import io.meridian.api.v1.SetHealthRequest;
+import io.meridian.api.v1.SetHealthResponse;
+import io.meridian.api.v1.WatchServiceRequest;
+import io.meridian.api.v1.WatchServiceResponse;
+import io.meridian.client.Stubs;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The registry through the router. Registrations, heartbeats, health and deregistrations go to the
+ * namespace's shard at its primary region. Discover and ListServices read by the consistency asked
+ * for, or the namespace's policy when none is ({@code LOCAL} by default): local region first, with
+ * fallback, and the last good answer kept for fail-open. WatchService streams are relayed from the
+ * primary region and resumed after the last revision relayed when the upstream breaks.
+ */
+final class RoutedRegistry extends RegistryGrpc.RegistryImplBase {
+  private static final Logger log = LoggerFactory.getLogger(RoutedRegistry.class);
+  private static final long DEFAULT_WAIT_MS = 60_000;
+
+  /** Failures a new upstream stream would only repeat. */
+  private static final Set<Error.Code> FINAL =
+      Set.of(
+          Error.Code.INVALID_ARGUMENT,
+          Error.Code.COMPACTED,
+          Error.Code.HISTORY_DIVERGED,
+          Error.Code.FUTURE_REVISION,
+          Error.Code.UNAUTHENTICATED,
+          Error.Code.PERMISSION_DENIED);
+
+  private final Router router;
+
+  RoutedRegistry(Router router) {
+    this.router = router;
+  }
+
+  private RoutingTable.Shard shardOf(String namespace) {
+    KeyPath.checkNamespace(namespace);
+    return router.table().shardOf(namespace);
+  }
+
+  @Override
+  public void register(RegisterRequest given, StreamObserver<RegisterResponse> out) {
+    RegisterRequest req = router.identified(given);
+    reply(
+        out,
+        () ->
+            router.primary(
+                shardOf(req.getNamespace()),
+                router.deadline(),
+                (stubs, d) -> Stubs.call(stubs.registry().withDeadline(d)::register, req, true)));
+  }
+
+  @Override
+  public void heartbeat(HeartbeatRequest req, StreamObserver<HeartbeatResponse> out) {
+    reply(
+        out,
+        () ->
+            router.primary(
+                shardOf(req.getNamespace()),
+                router.deadline(),
+                (stubs, d) -> Stubs.call(stubs.registry().withDeadline(d)::heartbeat, req, true)));
+  }
+
+  @Override
+  public void setHealth(SetHealthRequest given, StreamObserver<SetHealthResponse> out) {
+    SetHealthRequest req = router.identified(given);
+    reply(
+        out,
+        () ->
+            router.primary(
+                shardOf(req.getNamespace()),
+                router.deadline(),
+                (stubs, d) -> Stubs.call(stubs.registry().withDeadline(d)::setHealth, req, true)));
+  }
+
+  @Override
+  public void deregister(DeregisterRequest given, StreamObserver<DeregisterResponse> out) {
+    DeregisterRequest req = router.identified(given);
+    reply(
+        out,
+        () ->
+            router.primary(
+                shardOf(req.getNamespace()),
+                router.deadline(),
+                (stubs, d) -> Stubs.call(stubs.registry().withDeadline(d)::deregister, req, true)));
+  }
+
+  @Override
+  public void discover(DiscoverRequest given, StreamObserver<DiscoverResponse> out) {
+    reply(
+        out,
+        () -> {
+          RoutingTable.Shard shard = shardOf(given.getNamespace());
+          Consistency consistency = effective(given.getConsistency(), given.getNamespace());
+          DiscoverRequest req = given.toBuilder().setConsistency(consistency).build();
+          long waitMs =
+              req.getWaitRevision() > 0
+                  ? (req.getWaitMs() > 0 ? req.getWaitMs() : DEFAULT_WAIT_MS)
+                  : 0;
+          return router.read(
+              shard,
+              req.getNamespace(),
+              consistency,
+              req,
+              true,
+              DiscoverResponse::getDefaultInstance,
+              router.deadline(waitMs),
+              (stubs, d) -> Stubs.call(stubs.registry().withDeadline(d)::discover, req, true));
+        });
+  }
+
+  @Override
+  public void listServices(ListServicesRequest given, StreamObserver<ListServicesResponse> out) {
+    reply(
+        out,
+        () -> {
+          RoutingTable.Shard shard = shardOf(given.getNamespace());
+          Consistency consistency = effective(given.getConsistency(), given.getNamespace());
+          ListServicesRequest req = given.toBuilder().setConsistency(consistency).build();
+          return router.read(
+              shard,
+              req.getNamespace(),
+              consistency,
+              req,
+              true,
+              ListServicesResponse::getDefaultInstance,
+              router.deadline(),
+              (stubs, d) -> Stubs.call(stubs.registry().withDeadline(d)::listServices, req, true));
+        });
+  }
+
+  private Consistency effective(Consistency asked, String namespace) {
+    return asked == Consistency.CONSISTENCY_UNSPECIFIED || asked == Consistency.UNRECOGNIZED
+        ? router.config().policy(namespace).discover()
+        : asked;
+  }
+
+  @Override
+  public void watchService(WatchServiceRequest req, StreamObserver<WatchServiceResponse> out) {
+    ServiceRequestContext.current().clearRequestTimeout();
+    try {
+      shardOf(req.getNamespace());
+    } catch (MeridianException e) {
+      out.onError(e);
+      return;
+    }
+    new ServiceWatch(req, (ServerCallStreamObserver<WatchServiceResponse>) out).connect();
+  }
+
+  /** One relayed WatchService stream, resumed from the revision after the last one relayed. */
+  private final class ServiceWatch {
+    private final WatchServiceRequest request;
+    private final ServerCallStreamObserver<WatchServiceResponse> out;
+    // Guarded by this: the revision to resume from (0: snapshot first), failures in a row.
+    private long next;
+    private int failures;
+    private boolean ended;
+    private ClientCallStreamObserver<WatchServiceRequest> upstream;
+
+    ServiceWatch(WatchServiceRequest request, ServerCallStreamObserver<WatchServiceResponse> out) {
+      this.request = request;
+      this.out = out;
+      this.next = request.getStartRevision();
+      out.setOnCancelHandler(this::cancel);
+    }
+
+    void connect() {
+      WatchServiceRequest resumed;
+      synchronized (this) {
+        if (ended) {
+          return;
+        }
+        resumed = request.toBuilder().setStartRevision(next).build();
+      }
+      RoutingTable.Shard shard = router.table().shardOf(request.getNamespace());
+      Stubs stubs = router.client(shard, shard.primary()).stubs();
+      stubs.registry().watchService(resumed, new Relay());
+    }
+
+    private synchronized void cancel() {
+      ended = true;
+      if (upstream != null) {
+        upstream.cancel("the watcher went away", null);
+      }
+    }
+
+    private final class Relay
+        implements ClientResponseObserver<WatchServiceRequest, WatchServiceResponse> {
+      @Override
+      public void beforeStart(ClientCallStreamObserver<WatchServiceRequest> call) {
+        synchronized (ServiceWatch.this) {
+          upstream = call;
+        }
+      }
+
+      @Override
+      public void onNext(WatchServiceResponse r) {
+        synchronized (ServiceWatch.this) {
+          if (ended) {
+            return;
+          }
+          failures = 0;
+          next = Math.max(next, r.getHeader().getRevision() + 1);
+          out.onNext(r);
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        MeridianException e = Stubs.failure(t);
+        long delay;
+        synchronized (ServiceWatch.this) {
+          if (ended) {
+            return;
+          }
+          if (FINAL.contains(e.code())) {
+            ended = true;
+            out.onError(e);
+            return;
+          }
+          long[] pauses = {100, 500, 2000};
+          delay = pauses[Math.min(failures, pauses.length - 1)];
+          failures++;
+        }
+        log.info(
+            "service watch {}/{}: {}; resuming from revision {} in {} ms",
+            request.getNamespace(),
+            request.getService(),
+            e.getMessage(),
+            next,
+            delay);
+        router.timer().schedule(ServiceWatch.this::connect, delay, TimeUnit.MILLISECONDS);
+      }
+
+      @Override
+      public void onCompleted() {
+        onError(MeridianException.of(Error.Code.UNAVAILABLE, "the member ended the stream"));
+      }
+    }
+  }
+}

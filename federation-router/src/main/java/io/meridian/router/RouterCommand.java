@@ -1,0 +1,45 @@
+package io.meridian.router;
+
+import io.meridian.api.MeridianException;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code meridian router --config router.yaml}: runs one router until the process is stopped. */
+@Command(name = "router", description = "Run a federation router from a YAML config.")
+public final class RouterCommand implements Callable<Integer> {
+  @Option(names = "--config", required = true, description = "Path to router.yaml.")
+  Path config;
+
+  @Override
+  public Integer call() throws Exception {
+    RouterServer router;
+    try {
+      router = RouterServer.start(RouterConfig.load(config));
+    } catch (MeridianException e) {
+      System.err.println(config + ": " + e.getMessage());
+      return 2;
+    }
+    System.out.println(
+        "Meridian router for region "
+            + router.config().region()
+            + " at "
+            + router.url()
+            + " (routing table version "
+            + router.table().version()
+            + ")");
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  router.close();
+                  stopped.countDown();
+                },
+                "meridian-shutdown"));
+    stopped.await();
+    return 0;
+  }
+}

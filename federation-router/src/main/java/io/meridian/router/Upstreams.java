@@ -1,0 +1,123 @@
+package io.meridian.router;
+
+import com.linecorp.armeria.client.HttpClient;
+import com.linecorp.armeria.client.SimpleDecoratingHttpClient;
+import com.linecorp.armeria.common.HttpRequest;
+import com.linecorp.armeria.common.HttpResponse;
+import io.meridian.client.MeridianClient;
+import io.meridian.client.Stubs;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.net.URI;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One {@link MeridianClient} per region cluster of a shard: its endpoints health-checked, each
+ * endpoint behind its own circuit breaker, calls retried with backoff (the client module's
+ * failover). Every call carries the {@code meridian-shard} header, so a node that hosts several
+ * shards serves the right one. Clients are made on first use and closed once a new table no longer
+ * names them.
+ */
+final class Upstreams implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Upstreams.class);
+
+  /** The request header that picks the shard on a node (see the node's Shards). */
+  static final String SHARD_HEADER = "meridian-shard";
+
+  private record Key(int shard, String region, List<URI> endpoints) {}
+
+  private final RouterConfig.Upstream settings;
+  private final MeterRegistry metrics;
+  private final ScheduledExecutorService timer;
+  private final Map<Key, MeridianClient> clients = new ConcurrentHashMap<>();
+
+  Upstreams(RouterConfig.Upstream settings, MeterRegistry metrics, ScheduledExecutorService timer) {
+    this.settings = settings;
+    this.metrics = metrics;
+    this.timer = timer;
+  }
+
+  /** The client of {@code region}'s cluster of {@code shard}. */
+  MeridianClient client(RoutingTable.Shard shard, RoutingTable.Region region) {
+    return clients.computeIfAbsent(
+        new Key(shard.id(), region.region(), region.endpoints()), this::connect);
+  }
+
+  /** Request-level calls to {@code region}'s cluster of {@code shard}. */
+  Stubs stubs(RoutingTable.Shard shard, RoutingTable.Region region) {
+    return client(shard, region).stubs();
+  }
+
+  private MeridianClient connect(Key key) {
+    String shard = Integer.toString(key.shard());
+    return MeridianClient.builder()
+        .endpoints(key.endpoints().stream().map(URI::toString).toList())
+        .requestTimeout(Duration.ofMillis(settings.requestTimeoutMs()))
+        .attemptTimeout(Duration.ofMillis(settings.attemptTimeoutMs()))
+        .healthCheckInterval(Duration.ofMillis(settings.healthCheckIntervalMs()))
+        .meterRegistry(metrics)
+        .decorator(delegate -> new ShardHeader(delegate, shard))
+        .build();
+  }
+
+  /** Makes the client of every region cluster {@code table} names (health checks start). */
+  void connect(RoutingTable table) {
+    table.shards().values().forEach(s -> s.regions().forEach(r -> client(s, r)));
+  }
+
+  /**
+   * Closes the clients {@code table} no longer names, after {@code grace} so that calls already
+   * made on them can finish.
+   */
+  void retain(RoutingTable table, Duration grace) {
+    Set<Key> named = new HashSet<>();
+    table
+        .shards()
+        .values()
+        .forEach(
+            s -> s.regions().forEach(r -> named.add(new Key(s.id(), r.region(), r.endpoints()))));
+    for (Key key : Set.copyOf(clients.keySet())) {
+      if (!named.contains(key)) {
+        MeridianClient gone = clients.remove(key);
+        if (gone != null) {
+          log.info(
+              "shard {} region {}: endpoints {} left the routing table; closing their client",
+              key.shard(),
+              key.region(),
+              key.endpoints());
+          timer.schedule(gone::close, grace.toMillis(), TimeUnit.MILLISECONDS);
+        }
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    clients.values().forEach(MeridianClient::close);
+    clients.clear();
+  }
+
+  private static final class ShardHeader extends SimpleDecoratingHttpClient {
+    private final String shard;
+
+    ShardHeader(HttpClient delegate, String shard) {
+      super(delegate);
+      this.shard = shard;
+    }
+
+    @Override
+    public HttpResponse execute(
+        com.linecorp.armeria.client.ClientRequestContext ctx, HttpRequest req) throws Exception {
+      ctx.addAdditionalRequestHeader(SHARD_HEADER, shard);
+      return unwrap().execute(ctx, req);
+    }
+  }
+}

@@ -1,0 +1,237 @@
+package io.meridian.launcher;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.meridian.api.Slot;
+import io.meridian.api.v1.Role;
+import io.meridian.cluster.config.NodeConfig;
+import io.meridian.cluster.node.DevCluster;
+import io.meridian.cluster.node.MeridianNode;
+import io.meridian.router.RouterConfig;
+import io.meridian.router.RouterServer;
+import io.meridian.router.RoutingTable;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * A federation on loopback, in this JVM: what {@code bin/meridian dev} runs and what the federation
+ * tests start. Each region has one region cluster whose members host every shard's Raft group; the
+ * first region is PRIMARY for every shard and the others STANDBY (empty until the replication
+ * bridge fills them). Slots are split evenly across the shards. A router per region serves the
+ * client API, its own region first. Everything is written down in {@code <stateDir>/topology.json},
+ * and the routing table in {@code <stateDir>/routing-table.yaml}.
+ */
+public final class DevFederation implements AutoCloseable {
+  /** The dev federation's shape: regions (the first is primary), shards, members per region. */
+  public record Shape(List<String> regions, int shards, int membersPerRegion) {
+    public static Shape standard() {
+      return new Shape(List.of("us-east", "us-west"), 2, 3);
+    }
+  }
+
+  private final Path stateDir;
+  private final Shape shape;
+  private final Map<String, DevCluster> clusters = new LinkedHashMap<>();
+  private final Map<String, RouterServer> routers = new LinkedHashMap<>();
+  private final Map<String, Map<String, Object>> nodeOverrides;
+  private final Map<String, Object> routerOverrides;
+  private RoutingTable table;
+
+  private DevFederation(
+      Path stateDir,
+      Shape shape,
+      Map<String, Map<String, Object>> nodeYaml,
+      Map<String, Object> routerYaml) {
+    this.stateDir = stateDir;
+    this.shape = shape;
+    this.nodeOverrides = nodeYaml;
+    this.routerOverrides = routerYaml;
+  }
+
+  /** Starts a federation of {@code shape} with default settings. */
+  public static DevFederation start(Path stateDir, Shape shape) throws IOException {
+    return start(stateDir, shape, Map.of(), Map.of());
+  }
+
+  /**
+   * Starts a federation whose nodes' configs get {@code nodeYaml} sections (e.g. {@code raft}) and
+   * whose routers' configs get {@code routerYaml} sections (e.g. {@code reads}, {@code namespaces})
+   * merged in.
+   */
+  public static DevFederation start(
+      Path stateDir,
+      Shape shape,
+      Map<String, Map<String, Object>> nodeYaml,
+      Map<String, Object> routerYaml)
+      throws IOException {
+    DevFederation f = new DevFederation(stateDir, shape, nodeYaml, routerYaml);
+    try {
+      f.startAll();
+    } catch (IOException | RuntimeException e) {
+      f.close();
+      throw e;
+    }
+    return f;
+  }
+
+  private void startAll() throws IOException {
+    Files.createDirectories(stateDir);
+    String primary = shape.regions().get(0);
+    for (String region : shape.regions()) {
+      Map<Integer, Role> roles = new TreeMap<>();
+      for (int s = 0; s < shape.shards(); s++) {
+        roles.put(s, region.equals(primary) ? Role.PRIMARY : Role.STANDBY);
+      }
+      DevCluster cluster =
+          DevCluster.plan(
+              stateDir.resolve(region), shape.membersPerRegion(), region, nodeOverrides, roles);
+      clusters.put(region, cluster);
+      cluster.start();
+    }
+    String tableText = tableYaml();
+    Path tableFile = stateDir.resolve("routing-table.yaml");
+    Files.writeString(tableFile, tableText);
+    table = RoutingTable.parse(tableText);
+    ObjectMapper json = new ObjectMapper();
+    for (String region : shape.regions()) {
+      Map<String, Object> yaml = new LinkedHashMap<>();
+      yaml.put("region", region);
+      yaml.put("listen", Map.of("host", "127.0.0.1", "port", 0));
+      yaml.put("table", tableFile.toString());
+      yaml.put("preference", shape.regions().stream().filter(r -> !r.equals(region)).toList());
+      yaml.putAll(routerOverrides);
+      // JSON is YAML: the same parser and checks as a router.yaml.
+      RouterConfig config = RouterConfig.parse(json.writeValueAsString(yaml));
+      routers.put(region, RouterServer.start(config, table));
+    }
+    writeTopology();
+  }
+
+  /** Version 1: slots split evenly, every shard in every region with the members' URLs. */
+  private String tableYaml() {
+    StringBuilder y = new StringBuilder("version: 1\nslots:\n");
+    int per = Slot.COUNT / shape.shards();
+    for (int s = 0; s < shape.shards(); s++) {
+      int from = s * per;
+      int to = s == shape.shards() - 1 ? Slot.COUNT - 1 : from + per - 1;
+      y.append("  - {range: ").append(from).append('-').append(to);
+      y.append(", shard: ").append(s).append("}\n");
+    }
+    y.append("shards:\n");
+    for (int s = 0; s < shape.shards(); s++) {
+      y.append("  - id: ").append(s).append("\n    regions:\n");
+      for (String region : shape.regions()) {
+        List<String> urls =
+            clusters.get(region).configs().stream()
+                .map(c -> '"' + c.self().client() + '"')
+                .toList();
+        y.append("      - {region: ").append(region);
+        y.append(", role: ").append(region.equals(shape.regions().get(0)) ? "PRIMARY" : "STANDBY");
+        y.append(", epoch: 1, endpoints: ").append(urls).append("}\n");
+      }
+    }
+    return y.toString();
+  }
+
+  private void writeTopology() throws IOException {
+    List<Map<String, Object>> processes = new ArrayList<>();
+    for (Map.Entry<String, DevCluster> e : clusters.entrySet()) {
+      for (NodeConfig c : e.getValue().configs()) {
+        Map<String, String> roles = new TreeMap<>();
+        c.shards().forEach(s -> roles.put(Integer.toString(s.id()), s.role().name()));
+        Map<String, Object> p = new LinkedHashMap<>();
+        p.put("kind", "node");
+        p.put("region", e.getKey());
+        p.put("member", c.member());
+        p.put("shards", roles);
+        p.put("client_url", c.self().client());
+        p.put("peer_address", c.self().peer());
+        p.put("data_dir", c.dataDir());
+        processes.add(p);
+      }
+    }
+    routers.forEach(
+        (region, r) -> {
+          Map<String, Object> p = new LinkedHashMap<>();
+          p.put("kind", "router");
+          p.put("region", region);
+          p.put("client_url", r.url());
+          p.put("routing_table_version", r.table().version());
+          processes.add(p);
+        });
+    new ObjectMapper()
+        .enable(SerializationFeature.INDENT_OUTPUT)
+        .writeValue(
+            stateDir.resolve("topology.json").toFile(),
+            Map.of(
+                "regions", shape.regions(),
+                "shards", shape.shards(),
+                "routing_table", stateDir.resolve("routing-table.yaml").toString(),
+                "processes", processes));
+  }
+
+  /** Whether every region cluster has a ready leader for every shard. */
+  public boolean ready() {
+    return clusters.values().stream().allMatch(DevCluster::ready);
+  }
+
+  public Shape shape() {
+    return shape;
+  }
+
+  public Path stateDir() {
+    return stateDir;
+  }
+
+  /** The region cluster of {@code region}. */
+  public DevCluster cluster(String region) {
+    return clusters.get(region);
+  }
+
+  /** The router of {@code region}. */
+  public RouterServer router(String region) {
+    return routers.get(region);
+  }
+
+  /** The routing table the routers started with. */
+  public RoutingTable table() {
+    return table;
+  }
+
+  /** Stops every member of {@code region}'s cluster (their data stays). */
+  public void stopRegion(String region) {
+    DevCluster c = clusters.get(region);
+    for (int i = 0; i < c.nodes().size(); i++) {
+      c.stop(i);
+    }
+  }
+
+  /** Starts every member of {@code region}'s cluster again from its data. */
+  public void restartRegion(String region) throws IOException {
+    DevCluster c = clusters.get(region);
+    for (int i = 0; i < c.nodes().size(); i++) {
+      c.restart(i);
+    }
+  }
+
+  /** Every node of every region. */
+  public List<MeridianNode> nodes() {
+    List<MeridianNode> all = new ArrayList<>();
+    clusters.values().forEach(c -> c.nodes().stream().filter(n -> n != null).forEach(all::add));
+    return all;
+  }
+
+  @Override
+  public void close() {
+    routers.values().forEach(RouterServer::close);
+    routers.clear();
+    clusters.values().forEach(DevCluster::close);
+    clusters.clear();
+  }
+}

@@ -1,0 +1,464 @@
+package io.meridian.launcher;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.ByteString;
+import com.linecorp.armeria.client.WebClient;
+import com.linecorp.armeria.common.AggregatedHttpResponse;
+import com.linecorp.armeria.common.HttpData;
+import com.linecorp.armeria.common.HttpMethod;
+import com.linecorp.armeria.common.HttpRequest;
+import com.linecorp.armeria.common.MediaType;
+import com.linecorp.armeria.common.RequestHeaders;
+import io.meridian.api.MeridianException;
+import io.meridian.api.v1.Compare;
+import io.meridian.api.v1.Consistency;
+import io.meridian.api.v1.DiscoverRequest;
+import io.meridian.api.v1.DiscoverResponse;
+import io.meridian.api.v1.Error;
+import io.meridian.api.v1.Event;
+import io.meridian.api.v1.KeyValue;
+import io.meridian.api.v1.LeaseListRequest;
+import io.meridian.api.v1.PutRequest;
+import io.meridian.api.v1.RangeRequest;
+import io.meridian.api.v1.RangeResponse;
+import io.meridian.api.v1.RegisterRequest;
+import io.meridian.api.v1.RequestOp;
+import io.meridian.api.v1.ResponseHeader;
+import io.meridian.api.v1.TxnRequest;
+import io.meridian.api.v1.WatchCreateRequest;
+import io.meridian.client.LockHandle;
+import io.meridian.client.MeridianClient;
+import io.meridian.client.RetryPolicy;
+import io.meridian.client.Stubs;
+import io.meridian.client.WatchClient;
+import io.meridian.router.RouterServer;
+import io.meridian.router.RoutingTable;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A federation of two regions (us-east PRIMARY, us-west STANDBY) and two shards, one voter per
+ * region cluster (only region behaviour is under test), and a router per region; requests go
+ * through the routers.
+ */
+class FederationTest {
+  private static final String EAST = "us-east";
+  private static final String WEST = "us-west";
+
+  @TempDir Path dir;
+  private DevFederation federation;
+  private final List<MeridianClient> clients = new ArrayList<>();
+
+  private DevFederation start(Map<String, Object> namespaces) throws Exception {
+    Map<String, Object> router = new java.util.HashMap<>();
+    router.put(
+        "upstream",
+        Map.of(
+            "request-timeout-ms",
+            3000,
+            "attempt-timeout-ms",
+            1000,
+            "health-check-interval-ms",
+            300));
+    router.put("reads", Map.of("region-timeout-ms", 1000, "probe-interval-ms", 100));
+    if (!namespaces.isEmpty()) {
+      router.put("namespaces", namespaces);
+    }
+    federation =
+        DevFederation.start(
+            dir,
+            new DevFederation.Shape(List.of(EAST, WEST), 2, 1),
+            Map.of(
+                "raft",
+                Map.of("election-timeout-min-ms", 300, "election-timeout-max-ms", 600),
+                "lease",
+                Map.of("min-ttl-seconds", 1)),
+            router);
+    await().atMost(Duration.ofSeconds(30)).until(federation::ready);
+    return federation;
+  }
+
+  @AfterEach
+  void stop() {
+    clients.forEach(MeridianClient::close);
+    if (federation != null) {
+      federation.close();
+    }
+  }
+
+  private MeridianClient client(String... regions) {
+    List<String> urls = new ArrayList<>();
+    for (String r : regions) {
+      urls.add(federation.router(r).url());
+    }
+    MeridianClient c =
+        MeridianClient.builder()
+            .endpoints(urls)
+            .healthCheckInterval(Duration.ofMillis(200))
+            .requestTimeout(Duration.ofSeconds(8))
+            // The routers answer within their own 3 s budget; give them all of it.
+            .attemptTimeout(Duration.ofSeconds(8))
+            .retry(RetryPolicy.of(Duration.ofMillis(100)))
+            .build();
+    clients.add(c);
+    return c;
+  }
+
+  private static RangeResponse range(MeridianClient c, String key, Consistency consistency) {
+    return c.kv().range(RangeRequest.newBuilder().setKey(key).setConsistency(consistency).build());
+  }
+
+  /** A namespace the table places on {@code shard}. */
+  private String namespaceOn(int shard, String stem) {
+    for (int i = 0; ; i++) {
+      if (federation.table().shardOf(stem + i).id() == shard) {
+        return stem + i;
+      }
+    }
+  }
+
+  private double counter(String region, String name, String tag, String value) {
+    return federation.router(region).metrics().find(name).tag(tag, value).counters().stream()
+        .mapToDouble(c -> c.count())
+        .sum();
+  }
+
+  @Test
+  void writesLandInTheirShardsPrimaryAndLocalReadsAreServedLocally() throws Exception {
+    start(Map.of());
+    MeridianClient west = client(WEST);
+    Set<Integer> shards = new HashSet<>();
+    for (int i = 0; i < 12; i++) {
+      String ns = "team" + i;
+      ResponseHeader h =
+          west.kv().put("/" + ns + "/config", ByteString.copyFromUtf8("v" + i)).getHeader();
+      int expected = federation.table().shardOf(ns).id();
+      assertThat(h.getRegion()).isEqualTo(EAST);
+      assertThat(h.getShard()).isEqualTo(expected);
+      shards.add(h.getShard());
+      // The key is in that shard's group on the primary's node, and only there.
+      String v = java.util.Base64.getEncoder().encodeToString(("v" + i).getBytes());
+      assertThat(directRange(EAST, expected, "/" + ns + "/config")).contains("\"" + v + "\"");
+      assertThat(directRange(EAST, 1 - expected, "/" + ns + "/config")).doesNotContain("kvs");
+    }
+    assertThat(shards).containsExactlyInAnyOrder(0, 1);
+
+    // LINEARIZABLE (the default) goes to the primary, from either router.
+    RangeResponse strong = range(west, "/team3/config", Consistency.CONSISTENCY_UNSPECIFIED);
+    assertThat(strong.getHeader().getRegion()).isEqualTo(EAST);
+    assertThat(strong.getKvs(0).getValue().toStringUtf8()).isEqualTo("v3");
+
+    // LOCAL is served by the router's own region while it is within the staleness limit.
+    RangeResponse local = range(west, "/quiet/x", Consistency.LOCAL);
+    assertThat(local.getHeader().getRegion()).isEqualTo(WEST);
+    assertThat(range(client(EAST), "/quiet/x", Consistency.LOCAL).getHeader().getRegion())
+        .isEqualTo(EAST);
+    assertThat(counter(WEST, "meridian.router.requests", "route", "local")).isGreaterThan(0);
+  }
+
+  /** A range read at one node of {@code region}, addressed to {@code shard}, as JSON. */
+  private String directRange(String region, int shard, String key) {
+    String url = federation.cluster(region).node(0).clientUrl();
+    AggregatedHttpResponse r =
+        WebClient.of(url)
+            .execute(
+                HttpRequest.of(
+                    RequestHeaders.builder(HttpMethod.POST, "/v1/kv/range")
+                        .contentType(MediaType.JSON)
+                        .add("meridian-shard", Integer.toString(shard))
+                        .build(),
+                    HttpData.ofUtf8("{\"key\":\"" + key + "\",\"consistency\":\"SERIALIZABLE\"}")))
+            .aggregate()
+            .join();
+    return r.contentUtf8();
+  }
+
+  @Test
+  void aStaleOrStoppedLocalRegionFallsBackToTheNextRegion() throws Exception {
+    start(Map.of("strict", Map.of("max-staleness-revisions", 0)));
+    MeridianClient west = client(WEST);
+    west.kv().put("/strict/k", ByteString.copyFromUtf8("fresh"));
+    // us-west has none of the primary's revisions: too stale for "strict", so us-east answers.
+    RangeResponse r = range(west, "/strict/k", Consistency.LOCAL);
+    assertThat(r.getHeader().getRegion()).isEqualTo(EAST);
+    assertThat(r.getKvs(0).getValue().toStringUtf8()).isEqualTo("fresh");
+    assertThat(counter(WEST, "meridian.router.fallbacks", "reason", "stale")).isGreaterThan(0);
+
+    federation.stopRegion(WEST);
+    RangeResponse fallback = range(west, "/quiet/x", Consistency.LOCAL);
+    assertThat(fallback.getHeader().getRegion()).isEqualTo(EAST);
+    assertThat(counter(WEST, "meridian.router.fallbacks", "reason", "unavailable"))
+        .isGreaterThan(0);
+  }
+
+  @Test
+  void withThePrimaryRegionDownStrongReadsAndWritesFailClearlyAndLocalReadsGoOn() throws Exception {
+    start(Map.of());
+    MeridianClient west = client(WEST);
+    west.kv().put("/orders/k", ByteString.copyFromUtf8("1"));
+    federation.stopRegion(EAST);
+
+    assertThatThrownBy(() -> range(west, "/orders/k", Consistency.LINEARIZABLE))
+        .isInstanceOf(MeridianException.class)
+        .hasMessageContaining("region us-east")
+        .extracting(e -> ((MeridianException) e).code())
+        .isEqualTo(Error.Code.UNAVAILABLE);
+    assertThatThrownBy(() -> west.kv().put("/orders/k", ByteString.copyFromUtf8("2")))
+        .isInstanceOf(MeridianException.class)
+        .extracting(e -> ((MeridianException) e).code())
+        .isEqualTo(Error.Code.UNAVAILABLE);
+
+    RangeResponse local = range(west, "/orders/k", Consistency.LOCAL);
+    assertThat(local.getHeader().getRegion()).isEqualTo(WEST);
+  }
+
+  @Test
+  void failOpenAndFailClosedNamespacesBehaveAsConfigured() throws Exception {
+    // Staleness 0: discovery falls back from the empty standby to the primary, and is cached.
+    start(
+        Map.of(
+            "open", Map.of("on-unavailable", "FAIL_OPEN", "max-staleness-revisions", 0),
+            "closed", Map.of("on-unavailable", "FAIL_CLOSED", "max-staleness-revisions", 0)));
+    MeridianClient west = client(WEST);
+    for (String ns : List.of("open", "closed")) {
+      west.registry()
+          .register(
+              RegisterRequest.newBuilder()
+                  .setNamespace(ns)
+                  .setService("payments")
+                  .setInstanceId("p1")
+                  .setAddress("10.0.0.1")
+                  .setPort(8080)
+                  .setTtl(60)
+                  .build());
+      DiscoverResponse seen = discover(west, ns, "payments", Consistency.CONSISTENCY_UNSPECIFIED);
+      assertThat(seen.getInstancesList()).hasSize(1);
+      assertThat(seen.getHeader().getRegion()).isEqualTo(EAST);
+    }
+    // CACHED: a second ask within the cache TTL is answered by the router alone.
+    discover(west, "open", "payments", Consistency.CACHED);
+    DiscoverResponse hit = discover(west, "open", "payments", Consistency.CACHED);
+    assertThat(hit.getHeader().getCached()).isTrue();
+    assertThat(hit.getInstancesList()).hasSize(1);
+
+    federation.stopRegion(EAST);
+    federation.stopRegion(WEST);
+    DiscoverResponse open = discover(west, "open", "payments", Consistency.LOCAL);
+    assertThat(open.getInstancesList()).extracting(i -> i.getId()).containsExactly("p1");
+    assertThat(open.getHeader().getCached()).isTrue();
+    DiscoverResponse unknown = discover(west, "open", "never-seen", Consistency.LOCAL);
+    assertThat(unknown.getInstancesList()).isEmpty();
+    assertThat(unknown.getHeader().getCached()).isTrue();
+    assertThatThrownBy(() -> discover(west, "closed", "payments", Consistency.LOCAL))
+        .isInstanceOf(MeridianException.class)
+        .extracting(e -> ((MeridianException) e).code())
+        .isEqualTo(Error.Code.UNAVAILABLE);
+  }
+
+  private static DiscoverResponse discover(
+      MeridianClient c, String ns, String service, Consistency consistency) {
+    return c.registry()
+        .discover(
+            DiscoverRequest.newBuilder()
+                .setNamespace(ns)
+                .setService(service)
+                .setConsistency(consistency)
+                .build());
+  }
+
+  @Test
+  void callsWithoutOneShardAreGatheredOrRefused() throws Exception {
+    start(Map.of());
+    MeridianClient east = client(EAST);
+    String a = namespaceOn(0, "a");
+    String b = namespaceOn(1, "b");
+    east.kv().put("/" + b + "/1", ByteString.copyFromUtf8("b"));
+    east.kv().put("/" + a + "/1", ByteString.copyFromUtf8("a"));
+
+    // A range over every namespace: both shards, merged in key order.
+    RangeResponse all =
+        east.kv().range(RangeRequest.newBuilder().setKey("/").setRangeEnd("\u0000").build());
+    List<String> keys = all.getKvsList().stream().map(KeyValue::getKey).toList();
+    assertThat(keys).contains("/" + a + "/1", "/" + b + "/1").isSorted();
+    assertThat(all.getHeader().getShardRevisionsMap()).containsOnlyKeys(0, 1);
+
+    // A transaction on two shards is refused, naming a key of each.
+    TxnRequest twoShards =
+        TxnRequest.newBuilder()
+            .addCompare(Compare.newBuilder().setKey("/" + a + "/1"))
+            .addSuccess(
+                RequestOp.newBuilder()
+                    .setRequestPut(PutRequest.newBuilder().setKey("/" + b + "/2")))
+            .build();
+    assertThatThrownBy(() -> east.kv().txn(twoShards))
+        .isInstanceOf(MeridianException.class)
+        .hasMessageContaining("no cross-shard transactions")
+        .extracting(e -> ((MeridianException) e).code())
+        .isEqualTo(Error.Code.INVALID_ARGUMENT);
+
+    // A lease is routed by the shard in its id, from any router; a list gathers every shard.
+    long lease = east.leases().grant(b, Duration.ofSeconds(30)).getId();
+    MeridianClient west = client(WEST);
+    assertThat(west.leases().timeToLive(lease).getNamespace()).isEqualTo(b);
+    long other = west.leases().grant(a, Duration.ofSeconds(30)).getId();
+    assertThat(
+            Stubs.call(west.stubs().lease()::list, LeaseListRequest.getDefaultInstance(), true)
+                .join()
+                .getLeasesList())
+        .extracting(l -> l.getId())
+        .contains(lease, other);
+    west.leases().revoke(lease);
+    assertThatThrownBy(() -> west.leases().timeToLive(lease))
+        .isInstanceOf(MeridianException.class)
+        .extracting(e -> ((MeridianException) e).code())
+        .isEqualTo(Error.Code.LEASE_NOT_FOUND);
+  }
+
+  @Test
+  void theClientModuleWorksThroughRoutersUnchanged() throws Exception {
+    start(Map.of());
+    MeridianClient c = client(EAST, WEST);
+    c.kv().put("/jobs/config", ByteString.copyFromUtf8("x"));
+    assertThat(c.kv().get("/jobs/config"))
+        .get()
+        .extracting(kv -> kv.getValue().toStringUtf8())
+        .isEqualTo("x");
+    long first;
+    try (LockHandle h = c.lock("/jobs/locks/report", Duration.ofSeconds(5))) {
+      first = h.fencingToken();
+      assertThat(h.isValid()).isTrue();
+    }
+    try (LockHandle h = c.lock("/jobs/locks/report", Duration.ofSeconds(5))) {
+      assertThat(h.fencingToken()).isGreaterThan(first);
+    }
+  }
+
+  @Test
+  void aWatchThroughTheRouterSurvivesItsUpstreamRestartingWithNoGapOrDuplicate() throws Exception {
+    start(Map.of());
+    MeridianClient c = client(WEST);
+    List<Long> revisions = new CopyOnWriteArrayList<>();
+    List<String> keys = new CopyOnWriteArrayList<>();
+    AtomicInteger errors = new AtomicInteger();
+    WatchClient.Watching w =
+        c.watches()
+            .watch(
+                WatchCreateRequest.newBuilder().setKey("/w/").setPrefix(true).build(),
+                new WatchClient.Listener() {
+                  @Override
+                  public void onEvents(List<Event> events, ResponseHeader position) {
+                    events.forEach(
+                        e -> {
+                          revisions.add(e.getKv().getModRevision());
+                          keys.add(e.getKv().getKey());
+                        });
+                  }
+
+                  @Override
+                  public void onError(MeridianException error) {
+                    errors.incrementAndGet();
+                  }
+                });
+    try {
+      // The watch is in place once a write made after it shows up.
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(
+              () -> {
+                c.kv().put("/w/probe", ByteString.EMPTY);
+                return !keys.isEmpty();
+              });
+      keys.clear();
+      revisions.clear();
+      for (int i = 0; i < 30; i++) {
+        c.kv().put("/w/" + i, ByteString.copyFromUtf8("before"));
+      }
+      federation.restartRegion(EAST);
+      await().atMost(Duration.ofSeconds(30)).until(federation::ready);
+      for (int i = 30; i < 60; i++) {
+        c.kv().put("/w/" + i, ByteString.copyFromUtf8("after"));
+      }
+      await().atMost(Duration.ofSeconds(30)).until(() -> keys.size() >= 60);
+      assertThat(keys.subList(keys.size() - 60, keys.size()))
+          .containsExactlyElementsOf(
+              java.util.stream.IntStream.range(0, 60).mapToObj(i -> "/w/" + i).toList());
+      assertThat(revisions).isSorted().doesNotHaveDuplicates();
+      assertThat(errors).hasValue(0);
+    } finally {
+      w.close();
+    }
+  }
+
+  @Test
+  void theAdminApiReplacesTheTableOnlyWithAHigherValidVersionWhileRequestsFlow() throws Exception {
+    start(Map.of());
+    RouterServer east = federation.router(EAST);
+    WebClient admin = WebClient.of(east.url());
+    assertThat(admin.get("/v1/router/table").aggregate().join().contentUtf8())
+        .contains("\"version\":\"1\"");
+
+    String v1 = federation.table().text();
+    String b = namespaceOn(1, "b");
+    String v2 = v1.replace("version: 1", "version: 2") + "pins: {" + b + ": 0}\n";
+    AggregatedHttpResponse same = post(admin, v1);
+    assertThat(same.status().code()).isEqualTo(400);
+    assertThat(same.contentUtf8()).contains("INVALID_ARGUMENT").contains("not higher");
+    AggregatedHttpResponse twoPrimaries = post(admin, v2.replace("STANDBY", "PRIMARY"));
+    assertThat(twoPrimaries.status().code()).isEqualTo(400);
+    assertThat(twoPrimaries.contentUtf8()).contains("2 PRIMARY regions");
+
+    // Writes flow while the table is swapped: every one succeeds, none sees half a table.
+    MeridianClient c = client(EAST);
+    List<Throwable> failures = new CopyOnWriteArrayList<>();
+    Thread load =
+        new Thread(
+            () -> {
+              for (int i = 0; i < 200; i++) {
+                try {
+                  c.kv().put("/" + b + "/load-" + i, ByteString.EMPTY);
+                } catch (RuntimeException e) {
+                  failures.add(e);
+                }
+              }
+            });
+    load.start();
+    AggregatedHttpResponse swapped = post(admin, v2);
+    load.join(60_000);
+    assertThat(swapped.status().code()).isEqualTo(200);
+    assertThat(swapped.contentUtf8()).contains("\"previousVersion\":\"1\"");
+    assertThat(failures).isEmpty();
+    assertThat(east.table().version()).isEqualTo(2);
+    assertThat(east.metrics().get("meridian.router.table.version").gauge().value()).isEqualTo(2.0);
+    // The pin moved the namespace to shard 0 for this router.
+    assertThat(c.kv().put("/" + b + "/after", ByteString.EMPTY).getHeader().getShard())
+        .isEqualTo(0);
+    assertThat(RoutingTable.parse(v2).shardOf(b).id()).isEqualTo(0);
+  }
+
+  private static AggregatedHttpResponse post(WebClient admin, String table) throws Exception {
+    String body = new ObjectMapper().writeValueAsString(Map.of("table", table));
+    return admin
+        .execute(
+            HttpRequest.of(
+                RequestHeaders.builder(HttpMethod.POST, "/v1/router/table")
+                    .contentType(MediaType.JSON)
+                    .build(),
+                HttpData.ofUtf8(body)))
+        .aggregate()
+        .join();
+  }
+}
