@@ -504,6 +504,13 @@ final class Router implements AutoCloseable {
             .orTimeout(remainingMs, TimeUnit.MILLISECONDS)
             .exceptionally(
                 e -> {
+                  if (unwrapTimeout(e)
+                      && upstreams.client(shard, region).healthyEndpoints().isEmpty()) {
+                    throw MeridianException.of(
+                        Error.Code.UNAVAILABLE,
+                        "none of its %d endpoints passes its health check",
+                        region.endpoints().size());
+                  }
                   if (unwrapTimeout(e)) {
                     throw MeridianException.of(
                         Error.Code.DEADLINE_EXCEEDED, "no answer within %d ms", remainingMs);
