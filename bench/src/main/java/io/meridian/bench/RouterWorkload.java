@@ -19,8 +19,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * Workload 8, router overhead: a router as its own JVM ({@code bin/meridian router}) in front of
  * the three nodes (one region, PRIMARY for shard 0). The same put and LINEARIZABLE range load runs
  * direct to the nodes and through the router; then LOCAL Discover of a 10-instance service through
- * the router and direct, and through the router on a fixed schedule at a quarter of its closed-loop
- * throughput. The ratio of each pair is the router's cost.
+ * the router and direct, and both again on a fixed schedule at a quarter of the router's
+ * closed-loop throughput. The ratio of each pair is the router's cost.
  */
 final class RouterWorkload {
   static final int CONCURRENCY = 16;
@@ -86,6 +86,8 @@ final class RouterWorkload {
       // The latency goal is at a load the machine sustains, not at saturation: a quarter of the
       // closed loop's throughput, on a fixed schedule (latency from each scheduled send).
       double rate = Math.max(1, Math.floor(discoverRouted.opsPerSecond() / 4));
+      Result directPaced =
+          Bench.progress(driver.open("Discover LOCAL, direct", rate, i -> discover(direct)));
       Result discoverPaced =
           Bench.progress(
               driver.open("Discover LOCAL, through the router", rate, i -> discover(routed)));
@@ -97,6 +99,7 @@ final class RouterWorkload {
               rangeRouted,
               discoverDirect,
               discoverRouted,
+              directPaced,
               discoverPaced));
       notes.add(
           String.format(
