@@ -19,8 +19,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * Workload 8, router overhead: a router as its own JVM ({@code bin/meridian router}) in front of
  * the three nodes (one region, PRIMARY for shard 0). The same put and LINEARIZABLE range load runs
  * direct to the nodes and through the router; then LOCAL Discover of a 10-instance service through
- * the router and direct, and both again on a fixed schedule at a quarter of the router's
- * closed-loop throughput. The ratio of each pair is the router's cost.
+ * the router and direct, and both again on a fixed schedule at a quarter and a tenth of the
+ * router's closed-loop throughput. The ratio of each pair is the router's cost.
  */
 final class RouterWorkload {
   static final int CONCURRENCY = 16;
