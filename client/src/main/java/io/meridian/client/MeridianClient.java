@@ -91,7 +91,10 @@ public final class MeridianClient implements AutoCloseable {
             // the circuit breakers and retries still steer calls (seed 000, "try all if none").
             .allowEmptyEndpoints(false)
             .build();
-    checked.newMeterBinder("meridian.client.endpoints").bindTo(b.meterRegistry);
+    checked
+        .newMeterBinder(
+            b.name == null ? "meridian.client.endpoints" : "meridian.client.endpoints." + b.name)
+        .bindTo(b.meterRegistry);
     this.endpoints = checked;
     Function<Boolean, GrpcClientBuilder> stubs =
         repeatable ->
@@ -273,6 +276,7 @@ public final class MeridianClient implements AutoCloseable {
     private Discovery.Options discovery = Discovery.Options.defaults();
     private Ticker ticker = Ticker.systemTicker();
     private Supplier<String> requestIds = () -> "client-" + UUID.randomUUID();
+    private String name;
 
     private Builder() {}
 
@@ -384,6 +388,19 @@ public final class MeridianClient implements AutoCloseable {
      */
     public Builder requestIds(Supplier<String> requestIds) {
       this.requestIds = requireNonNull(requestIds, "requestIds");
+      return this;
+    }
+
+    /**
+     * Tells this client's meters apart from other clients' in the same registry: the endpoint
+     * group's meters are tagged {@code meridian.client.endpoints.<name>} instead of {@code
+     * meridian.client.endpoints}.
+     */
+    public Builder name(String name) {
+      if (name == null || name.isBlank()) {
+        throw new IllegalArgumentException("name: " + name + " (expected: non-blank)");
+      }
+      this.name = name;
       return this;
     }
 

@@ -64,6 +64,7 @@ final class Upstreams implements AutoCloseable {
         .attemptTimeout(Duration.ofMillis(settings.attemptTimeoutMs()))
         .healthCheckInterval(Duration.ofMillis(settings.healthCheckIntervalMs()))
         .meterRegistry(metrics)
+        .name("shard-" + shard + "." + key.region())
         .decorator(delegate -> new ShardHeader(delegate, shard))
         .build();
   }
