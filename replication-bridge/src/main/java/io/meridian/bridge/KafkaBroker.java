@@ -1,0 +1,238 @@
+package io.meridian.bridge;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+
+/**
+ * A real single-node Kafka broker (KRaft, broker and controller in one process) in a forked JVM,
+ * for tests and {@code bin/meridian dev}. Its classpath is the one the {@code kafka-broker} module
+ * fetched from Maven ({@code kafka-broker/target/broker-classpath.txt}), so the broker's
+ * dependencies never meet Meridian's. Its data and log ({@code broker.log}) live in the given
+ * directory; {@link #stop()} and {@link #start()} restart it on the same ports with the same data.
+ *
+ * <pre>{@code
+ * try (KafkaBroker kafka = KafkaBroker.start(dir)) {
+ *   producerProps.put("bootstrap.servers", kafka.bootstrapServers());
+ * }
+ * }</pre>
+ *
+ * Production runs the bridge against an existing Kafka cluster instead (see docs/replication.md).
+ */
+public final class KafkaBroker implements AutoCloseable {
+  /** Where the broker's classpath file is, unless {@code meridian.kafka.classpath} says. */
+  private static final String CLASSPATH_FILE = "kafka-broker/target/broker-classpath.txt";
+
+  private final Path dir;
+  private final String classpath;
+  private final int port;
+  private final int controllerPort;
+  private Process process;
+  // Stops the broker if this JVM exits without closing it, so no broker outlives its tests.
+  private Thread exitHook;
+
+  private KafkaBroker(Path dir, String classpath, int port, int controllerPort) {
+    this.dir = dir;
+    this.classpath = classpath;
+    this.port = port;
+    this.controllerPort = controllerPort;
+  }
+
+  /** Formats a new broker in {@code dir} on free loopback ports and starts it. */
+  public static KafkaBroker start(Path dir) throws IOException, InterruptedException {
+    Files.createDirectories(dir);
+    KafkaBroker broker = new KafkaBroker(dir, classpath(), freePort(), freePort());
+    broker.writeProperties();
+    broker.format();
+    broker.start();
+    return broker;
+  }
+
+  /** host:port for {@code bootstrap.servers}. */
+  public String bootstrapServers() {
+    return "127.0.0.1:" + port;
+  }
+
+  /** Starts the broker (again) and waits until it answers. */
+  public synchronized void start() throws IOException, InterruptedException {
+    if (process != null && process.isAlive()) {
+      return;
+    }
+    process =
+        java(List.of("kafka.Kafka", properties().toString()))
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("broker.log").toFile()))
+            .start();
+    Process started = process;
+    exitHook = new Thread(started::destroyForcibly, "kafka-broker-exit");
+    Runtime.getRuntime().addShutdownHook(exitHook);
+    awaitReady(Duration.ofSeconds(90));
+  }
+
+  /** Stops the broker (SIGTERM, then SIGKILL after 20 s); its data stays. */
+  public synchronized void stop() {
+    if (process == null) {
+      return;
+    }
+    process.destroy();
+    try {
+      if (!process.waitFor(20, TimeUnit.SECONDS)) {
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      process.destroyForcibly();
+      Thread.currentThread().interrupt();
+    }
+    process = null;
+    try {
+      Runtime.getRuntime().removeShutdownHook(exitHook);
+    } catch (IllegalStateException e) {
+      // The JVM is exiting: the hook is running or has run.
+    }
+  }
+
+  @Override
+  public void close() {
+    stop();
+  }
+
+  private Path properties() {
+    return dir.resolve("server.properties");
+  }
+
+  private void writeProperties() throws IOException {
+    String listeners =
+        "PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort;
+    List<String> lines =
+        List.of(
+            "process.roles=broker,controller",
+            "node.id=1",
+            "controller.quorum.bootstrap.servers=127.0.0.1:" + controllerPort,
+            "listeners=" + listeners,
+            "advertised.listeners=" + listeners,
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs=" + dir.resolve("data"),
+            "offsets.topic.replication.factor=1",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            // Meridian's largest batch part; see docs/replication.md for production settings.
+            "message.max.bytes=8388608");
+    Files.write(properties(), lines, StandardCharsets.UTF_8);
+  }
+
+  private void format() throws IOException, InterruptedException {
+    String clusterId = run(List.of("kafka.tools.StorageTool", "random-uuid")).trim();
+    String[] lines = clusterId.split("\\R");
+    clusterId = lines[lines.length - 1].trim();
+    run(
+        List.of(
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            clusterId,
+            "-c",
+            properties().toString(),
+            "--standalone"));
+  }
+
+  private String run(List<String> args) throws IOException, InterruptedException {
+    Process p = java(args).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+      throw new IOException("kafka " + args + " failed: " + out);
+    }
+    return out;
+  }
+
+  private ProcessBuilder java(List<String> args) {
+    List<String> command = new ArrayList<>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.add("-Xmx512m");
+    command.add("-cp");
+    command.add(classpath);
+    command.addAll(args);
+    return new ProcessBuilder(command).directory(dir.toFile());
+  }
+
+  private void awaitReady(Duration timeout) throws IOException, InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    Properties props = new Properties();
+    props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers());
+    props.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 2000);
+    props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 3000);
+    String last = "no answer";
+    try (Admin admin = Admin.create(props)) {
+      while (System.nanoTime() < deadline) {
+        if (!process.isAlive()) {
+          throw new IOException(
+              "the Kafka broker exited with "
+                  + process.exitValue()
+                  + "; see "
+                  + dir.resolve("broker.log"));
+        }
+        try {
+          admin.describeCluster().nodes().get(3, TimeUnit.SECONDS);
+          return;
+        } catch (ExecutionException | TimeoutException e) {
+          last = e.toString();
+        }
+      }
+    }
+    throw new IOException(
+        "the Kafka broker did not answer within "
+            + timeout.toSeconds()
+            + " s ("
+            + last
+            + "); see "
+            + dir.resolve("broker.log"));
+  }
+
+  /** The broker's classpath, from the file the kafka-broker module wrote. */
+  static String classpath() throws IOException {
+    String configured = System.getProperty("meridian.kafka.classpath");
+    Path file = configured != null ? Path.of(configured) : findUp(Path.of("").toAbsolutePath());
+    if (file == null || !Files.isRegularFile(file)) {
+      throw new IOException(
+          CLASSPATH_FILE
+              + " not found (run `mvn -B package -DskipTests` at the project root, or set"
+              + " -Dmeridian.kafka.classpath)");
+    }
+    return Files.readString(file).trim();
+  }
+
+  /** {@link #CLASSPATH_FILE} under {@code from} or one of its parents. */
+  private static Path findUp(Path from) {
+    for (Path p = from; p != null; p = p.getParent()) {
+      if (Files.isRegularFile(p.resolve(CLASSPATH_FILE))) {
+        return p.resolve(CLASSPATH_FILE);
+      }
+    }
+    return null;
+  }
+
+  private static int freePort() {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
