@@ -1,5 +1,13 @@
 package io.meridian.router;
 
+import com.google.protobuf.util.JsonFormat;
+import com.linecorp.armeria.common.HttpData;
+import com.linecorp.armeria.common.HttpResponse;
+import com.linecorp.armeria.common.HttpResponseWriter;
+import com.linecorp.armeria.common.HttpStatus;
+import com.linecorp.armeria.common.MediaType;
+import com.linecorp.armeria.common.ResponseHeaders;
+import com.linecorp.armeria.server.HttpService;
 import com.linecorp.armeria.server.ServiceRequestContext;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -12,9 +20,12 @@ import io.meridian.api.v1.WatchGrpc;
 import io.meridian.api.v1.WatchRequest;
 import io.meridian.api.v1.WatchResponse;
 import io.meridian.client.WatchClient;
+import io.meridian.serving.GrpcErrors;
+import io.meridian.serving.JsonRequests;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * Watches through the router. Each watch of a client's stream is relayed from the primary region of
@@ -22,6 +33,7 @@ import java.util.Map;
  * from the revision after the last one relayed when its upstream fails, so the client sees every
  * event once, in order. A watch whose keys span shards is refused (each shard has its own
  * revisions). A progress request is answered by the router with each watch's relayed position.
+ * {@code POST /v1/watch} serves one watch as JSON lines, as a node does.
  */
 final class RoutedWatch extends WatchGrpc.WatchImplBase {
   private final Router router;
@@ -110,7 +122,16 @@ final class RoutedWatch extends WatchGrpc.WatchImplBase {
           router
               .client(shard, shard.primary())
               .watches()
-              .watch(c.toBuilder().setWatchId(0).build(), new Relay(id));
+              .watch(
+                  c.toBuilder().setWatchId(0).build(),
+                  new Relay(
+                      id,
+                      this::send,
+                      e -> {
+                        synchronized (this) {
+                          watches.remove(id);
+                        }
+                      }));
       boolean keep;
       synchronized (this) {
         keep = !ended && watches.containsKey(id);
@@ -164,13 +185,7 @@ final class RoutedWatch extends WatchGrpc.WatchImplBase {
     }
 
     private void refuse(long id, MeridianException e) {
-      WatchResponse.Builder r =
-          WatchResponse.newBuilder().setWatchId(id).setCanceled(true).setError(e.toError());
-      String compacted = e.details().get("compact_revision");
-      if (compacted != null) {
-        r.setCompactRevision(Long.parseLong(compacted));
-      }
-      send(r.build());
+      send(canceled(id, e));
     }
 
     private void send(WatchResponse r) {
@@ -212,49 +227,121 @@ final class RoutedWatch extends WatchGrpc.WatchImplBase {
       }
       open.values().forEach(WatchClient.Watching::close);
     }
+  }
 
-    /** Relays one upstream watch under the client's watch id. */
-    private final class Relay implements WatchClient.Listener {
-      private final long id;
-      private boolean created;
+  /** The last response of watch {@code id}, ended by {@code e}. */
+  static WatchResponse canceled(long id, MeridianException e) {
+    WatchResponse.Builder r =
+        WatchResponse.newBuilder().setWatchId(id).setCanceled(true).setError(e.toError());
+    String compacted = e.details().get("compact_revision");
+    if (compacted != null) {
+      r.setCompactRevision(Long.parseLong(compacted));
+    }
+    return r.build();
+  }
 
-      Relay(long id) {
-        this.id = id;
-      }
+  /**
+   * {@code POST /v1/watch}, as on a node: one watch from a JSON {@link WatchCreateRequest}, its
+   * responses as JSON lines until the client hangs up or the watch fails.
+   */
+  HttpService http() {
+    return (ctx, req) -> {
+      ctx.clearRequestTimeout();
+      return HttpResponse.of(req.aggregate().thenApply(body -> startHttp(body.contentUtf8())));
+    };
+  }
 
-      @Override
-      public void onEvents(List<Event> events, ResponseHeader position) {
-        boolean first = !created;
-        created = true;
-        send(
-            WatchResponse.newBuilder()
-                .setWatchId(id)
-                .setCreated(first)
-                .setHeader(position)
-                .addAllEvents(events)
-                .build());
-      }
+  private HttpResponse startHttp(String json) {
+    WatchCreateRequest request;
+    RoutingTable.Shard shard;
+    try {
+      request = JsonRequests.parse(json, WatchCreateRequest.newBuilder()).build();
+      shard =
+          KeySpan.of(request.getKey(), request.getRangeEnd(), request.getPrefix())
+              .oneShard(router.table(), "watch");
+    } catch (MeridianException e) {
+      return GrpcErrors.httpResponse(e.toError());
+    }
+    HttpResponseWriter writer = HttpResponse.streaming();
+    writer.write(
+        ResponseHeaders.builder(HttpStatus.OK)
+            .contentType(MediaType.parse("application/x-ndjson"))
+            .build());
+    long id = request.getWatchId() != 0 ? request.getWatchId() : 1;
+    WatchClient.Watching w =
+        router
+            .client(shard, shard.primary())
+            .watches()
+            .watch(
+                request.toBuilder().setWatchId(0).build(),
+                new Relay(id, r -> writer.tryWrite(line(r)), e -> writer.close()));
+    writer
+        .whenComplete()
+        .handle(
+            (ok, error) -> {
+              w.close();
+              return null;
+            });
+    return writer;
+  }
 
-      @Override
-      public void onProgress(ResponseHeader position) {
-        boolean first = !created;
-        created = true;
-        send(
-            WatchResponse.newBuilder()
-                .setWatchId(id)
-                .setCreated(first)
-                .setProgress(!first)
-                .setHeader(position)
-                .build());
-      }
+  private static HttpData line(WatchResponse response) {
+    try {
+      return HttpData.ofUtf8(JSON.print(response) + "\n");
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      throw new IllegalStateException("a WatchResponse always prints as JSON", e);
+    }
+  }
 
-      @Override
-      public void onError(MeridianException error) {
-        synchronized (Stream.this) {
-          watches.remove(id);
-        }
-        refuse(id, error);
-      }
+  private static final JsonFormat.Printer JSON =
+      JsonFormat.printer().omittingInsignificantWhitespace();
+
+  /**
+   * Relays one upstream watch under the caller's watch id: the first answer is marked {@code
+   * created}, later empty ones {@code progress}; a failure ends with a {@code canceled} response.
+   */
+  private static final class Relay implements WatchClient.Listener {
+    private final long id;
+    private final Consumer<WatchResponse> out;
+    private final Consumer<MeridianException> ended;
+    private boolean created;
+
+    Relay(long id, Consumer<WatchResponse> out, Consumer<MeridianException> ended) {
+      this.id = id;
+      this.out = out;
+      this.ended = ended;
+    }
+
+    @Override
+    public void onEvents(List<Event> events, ResponseHeader position) {
+      boolean first = !created;
+      created = true;
+      out.accept(
+          WatchResponse.newBuilder()
+              .setWatchId(id)
+              .setCreated(first)
+              .setHeader(position)
+              .addAllEvents(events)
+              .build());
+    }
+
+    @Override
+    public void onProgress(ResponseHeader position) {
+      boolean first = !created;
+      created = true;
+      out.accept(
+          WatchResponse.newBuilder()
+              .setWatchId(id)
+              .setCreated(first)
+              .setProgress(!first)
+              .setHeader(position)
+              .build());
+    }
+
+    @Override
+    public void onError(MeridianException error) {
+      out.accept(canceled(id, error));
+      ended.accept(error);
     }
   }
 }

@@ -49,6 +49,7 @@ public final class RouterServer implements AutoCloseable {
               return t;
             });
     this.router = new Router(config, table, metrics, timer, Ticker.systemTicker());
+    RoutedWatch watch = new RoutedWatch(router);
     this.server =
         ApiServer.serve(
                 Server.builder()
@@ -58,11 +59,12 @@ public final class RouterServer implements AutoCloseable {
                     new RoutedLease(router),
                     new RoutedLock(router),
                     new RoutedCluster(router),
-                    new RoutedWatch(router),
+                    watch,
                     new RoutedRegistry(router),
                     new RouterAdmin(router)),
                 metrics,
                 "meridian.router.served")
+            .service("/v1/watch", watch.http())
             .build();
   }
 

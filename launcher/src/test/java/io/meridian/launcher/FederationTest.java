@@ -345,6 +345,23 @@ class FederationTest {
     try (LockHandle h = c.lock("/jobs/locks/report", Duration.ofSeconds(5))) {
       assertThat(h.fencingToken()).isGreaterThan(first);
     }
+
+    // The HTTP watch (JSON lines) works through a router as on a node.
+    java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+    java.net.http.HttpResponse<java.util.stream.Stream<String>> watch =
+        http.send(
+            java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create(federation.router(WEST).url() + "/v1/watch"))
+                .POST(
+                    java.net.http.HttpRequest.BodyPublishers.ofString(
+                        "{\"key\":\"/jobs/config\",\"startRevision\":\"1\"}"))
+                .build(),
+            java.net.http.HttpResponse.BodyHandlers.ofLines());
+    assertThat(watch.statusCode()).isEqualTo(200);
+    try (java.util.stream.Stream<String> lines = watch.body()) {
+      String event = lines.filter(l -> l.contains("\"events\"")).findFirst().orElseThrow();
+      assertThat(event).contains("/jobs/config").contains("\"watchId\":\"1\"");
+    }
   }
 
   @Test
