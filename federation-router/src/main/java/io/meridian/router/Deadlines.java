@@ -18,18 +18,18 @@ final class Deadlines {
 
   private Deadlines() {}
 
-  static Deadline of(long requestTimeoutMs, long waitMs) {
+  static Deadline of(long requestTimeoutMs, long waitMs, Deadline.Ticker clock) {
     ServiceRequestContext ctx = ServiceRequestContext.currentOrNull();
     if (ctx != null && ctx.request().headers().contains("grpc-timeout")) {
       long callers = ctx.requestTimeoutMillis();
       if (callers > 0) {
-        return Deadline.after(Math.max(1, callers - MARGIN_MS), TimeUnit.MILLISECONDS);
+        return Deadline.after(Math.max(1, callers - MARGIN_MS), TimeUnit.MILLISECONDS, clock);
       }
     }
     long ms = requestTimeoutMs + Math.max(0, waitMs);
     if (ctx != null) {
       ctx.setRequestTimeout(TimeoutMode.SET_FROM_NOW, java.time.Duration.ofMillis(ms + MARGIN_MS));
     }
-    return Deadline.after(ms, TimeUnit.MILLISECONDS);
+    return Deadline.after(ms, TimeUnit.MILLISECONDS, clock);
   }
 }

@@ -26,6 +26,7 @@ import io.meridian.api.v1.TxnResponse;
 import io.meridian.client.Stubs;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -172,45 +173,42 @@ final class RoutedKv extends KVGrpc.KVImplBase {
    * INVALID_ARGUMENT naming one key of each.
    */
   static RoutingTable.Shard shardOfTxn(RoutingTable table, TxnRequest txn) {
-    List<String[]> spans = new ArrayList<>();
+    // Each key the transaction touches, with the span it reaches (a range op may span more).
+    Map<String, KeySpan> touched = new LinkedHashMap<>();
     for (Compare c : txn.getCompareList()) {
-      spans.add(new String[] {c.getKey(), "", "false"});
+      touched.putIfAbsent(c.getKey(), KeySpan.of(c.getKey(), "", false));
     }
     List<RequestOp> ops = new ArrayList<>(txn.getSuccessList());
     ops.addAll(txn.getFailureList());
     for (RequestOp op : ops) {
       switch (op.getRequestCase()) {
-        case REQUEST_RANGE ->
-            spans.add(
-                new String[] {
-                  op.getRequestRange().getKey(),
-                  op.getRequestRange().getRangeEnd(),
-                  Boolean.toString(op.getRequestRange().getPrefix())
-                });
-        case REQUEST_PUT -> spans.add(new String[] {op.getRequestPut().getKey(), "", "false"});
-        case REQUEST_DELETE_RANGE ->
-            spans.add(
-                new String[] {
-                  op.getRequestDeleteRange().getKey(),
-                  op.getRequestDeleteRange().getRangeEnd(),
-                  Boolean.toString(op.getRequestDeleteRange().getPrefix())
-                });
+        case REQUEST_RANGE -> {
+          RangeRequest r = op.getRequestRange();
+          touched.putIfAbsent(r.getKey(), KeySpan.of(r.getKey(), r.getRangeEnd(), r.getPrefix()));
+        }
+        case REQUEST_PUT -> {
+          String key = op.getRequestPut().getKey();
+          touched.putIfAbsent(key, KeySpan.of(key, "", false));
+        }
+        case REQUEST_DELETE_RANGE -> {
+          DeleteRangeRequest d = op.getRequestDeleteRange();
+          touched.putIfAbsent(d.getKey(), KeySpan.of(d.getKey(), d.getRangeEnd(), d.getPrefix()));
+        }
         default -> {}
       }
     }
-    if (spans.isEmpty()) {
+    if (touched.isEmpty()) {
       throw MeridianException.of(
           Error.Code.INVALID_ARGUMENT,
           "txn: no compares and no ops, so no key to route by (expected: at least one key)");
     }
     RoutingTable.Shard first = null;
     String firstKey = null;
-    for (String[] s : spans) {
-      RoutingTable.Shard shard =
-          KeySpan.of(s[0], s[1], Boolean.parseBoolean(s[2])).oneShard(table, "txn: " + s[0]);
+    for (Map.Entry<String, KeySpan> t : touched.entrySet()) {
+      RoutingTable.Shard shard = t.getValue().oneShard(table, "txn: " + t.getKey());
       if (first == null) {
         first = shard;
-        firstKey = s[0];
+        firstKey = t.getKey();
       } else if (shard.id() != first.id()) {
         throw MeridianException.of(
             Error.Code.INVALID_ARGUMENT,
@@ -219,7 +217,7 @@ final class RoutedKv extends KVGrpc.KVImplBase {
                 + " together in the routing table)",
             KeyPath.abbreviate(firstKey),
             first.id(),
-            KeyPath.abbreviate(s[0]),
+            KeyPath.abbreviate(t.getKey()),
             shard.id());
       }
     }

@@ -26,7 +26,10 @@ import io.meridian.api.v1.SetHealthRequest;
 import io.meridian.api.v1.SetHealthResponse;
 import io.meridian.api.v1.WatchServiceRequest;
 import io.meridian.api.v1.WatchServiceResponse;
+import io.meridian.client.RetryPolicy;
 import io.meridian.client.Stubs;
+import java.time.Duration;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -52,6 +55,9 @@ final class RoutedRegistry extends RegistryGrpc.RegistryImplBase {
           Error.Code.FUTURE_REVISION,
           Error.Code.UNAUTHENTICATED,
           Error.Code.PERMISSION_DENIED);
+
+  /** Pauses before resuming a broken upstream stream: the client module's (seed 000). */
+  private static final List<Duration> PAUSES = RetryPolicy.ofDefault().pauses();
 
   private final Router router;
 
@@ -244,8 +250,7 @@ final class RoutedRegistry extends RegistryGrpc.RegistryImplBase {
             out.onError(e);
             return;
           }
-          long[] pauses = {100, 500, 2000};
-          delay = pauses[Math.min(failures, pauses.length - 1)];
+          delay = PAUSES.get(Math.min(failures, PAUSES.size() - 1)).toMillis();
           failures++;
         }
         log.info(

@@ -1,12 +1,7 @@
 package io.meridian.router;
 
-import com.google.protobuf.util.JsonFormat;
-import com.linecorp.armeria.common.HttpData;
 import com.linecorp.armeria.common.HttpResponse;
 import com.linecorp.armeria.common.HttpResponseWriter;
-import com.linecorp.armeria.common.HttpStatus;
-import com.linecorp.armeria.common.MediaType;
-import com.linecorp.armeria.common.ResponseHeaders;
 import com.linecorp.armeria.server.HttpService;
 import com.linecorp.armeria.server.ServiceRequestContext;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -21,6 +16,7 @@ import io.meridian.api.v1.WatchRequest;
 import io.meridian.api.v1.WatchResponse;
 import io.meridian.client.WatchClient;
 import io.meridian.serving.GrpcErrors;
+import io.meridian.serving.JsonLines;
 import io.meridian.serving.JsonRequests;
 import java.util.HashMap;
 import java.util.List;
@@ -108,9 +104,7 @@ final class RoutedWatch extends WatchGrpc.WatchImplBase {
       }
       RoutingTable.Shard shard;
       try {
-        shard =
-            KeySpan.of(c.getKey(), c.getRangeEnd(), c.getPrefix())
-                .oneShard(router.table(), "watch");
+        shard = shardOf(c);
       } catch (MeridianException e) {
         synchronized (this) {
           watches.remove(id);
@@ -119,19 +113,17 @@ final class RoutedWatch extends WatchGrpc.WatchImplBase {
         return;
       }
       WatchClient.Watching w =
-          router
-              .client(shard, shard.primary())
-              .watches()
-              .watch(
-                  c.toBuilder().setWatchId(0).build(),
-                  new Relay(
-                      id,
-                      this::send,
-                      e -> {
-                        synchronized (this) {
-                          watches.remove(id);
-                        }
-                      }));
+          relay(
+              shard,
+              c,
+              new Relay(
+                  id,
+                  this::send,
+                  e -> {
+                    synchronized (this) {
+                      watches.remove(id);
+                    }
+                  }));
       boolean keep;
       synchronized (this) {
         keep = !ended && watches.containsKey(id);
@@ -256,25 +248,18 @@ final class RoutedWatch extends WatchGrpc.WatchImplBase {
     RoutingTable.Shard shard;
     try {
       request = JsonRequests.parse(json, WatchCreateRequest.newBuilder()).build();
-      shard =
-          KeySpan.of(request.getKey(), request.getRangeEnd(), request.getPrefix())
-              .oneShard(router.table(), "watch");
+      shard = shardOf(request);
     } catch (MeridianException e) {
       return GrpcErrors.httpResponse(e.toError());
     }
     HttpResponseWriter writer = HttpResponse.streaming();
-    writer.write(
-        ResponseHeaders.builder(HttpStatus.OK)
-            .contentType(MediaType.parse("application/x-ndjson"))
-            .build());
+    writer.write(JsonLines.HEADERS);
     long id = request.getWatchId() != 0 ? request.getWatchId() : 1;
     WatchClient.Watching w =
-        router
-            .client(shard, shard.primary())
-            .watches()
-            .watch(
-                request.toBuilder().setWatchId(0).build(),
-                new Relay(id, r -> writer.tryWrite(line(r)), e -> writer.close()));
+        relay(
+            shard,
+            request,
+            new Relay(id, r -> writer.tryWrite(JsonLines.line(r)), e -> writer.close()));
     writer
         .whenComplete()
         .handle(
@@ -285,16 +270,20 @@ final class RoutedWatch extends WatchGrpc.WatchImplBase {
     return writer;
   }
 
-  private static HttpData line(WatchResponse response) {
-    try {
-      return HttpData.ofUtf8(JSON.print(response) + "\n");
-    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
-      throw new IllegalStateException("a WatchResponse always prints as JSON", e);
-    }
+  /** The one shard a watch's keys lie on; keys on several shards are refused. */
+  private RoutingTable.Shard shardOf(WatchCreateRequest request) {
+    return KeySpan.of(request.getKey(), request.getRangeEnd(), request.getPrefix())
+        .oneShard(router.table(), "watch");
   }
 
-  private static final JsonFormat.Printer JSON =
-      JsonFormat.printer().omittingInsignificantWhitespace();
+  /** Starts {@code request} at the primary region of {@code shard}, relayed by {@code relay}. */
+  private WatchClient.Watching relay(
+      RoutingTable.Shard shard, WatchCreateRequest request, Relay relay) {
+    return router
+        .client(shard, shard.primary())
+        .watches()
+        .watch(request.toBuilder().setWatchId(0).build(), relay);
+  }
 
   /**
    * Relays one upstream watch under the caller's watch id: the first answer is marked {@code

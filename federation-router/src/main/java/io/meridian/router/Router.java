@@ -18,6 +18,7 @@ import io.meridian.api.v1.Role;
 import io.meridian.api.v1.ShardStatus;
 import io.meridian.api.v1.StatusRequest;
 import io.meridian.client.Stubs;
+import io.meridian.serving.Headers;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -33,6 +34,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -74,6 +76,9 @@ final class Router implements AutoCloseable {
   private final Upstreams upstreams;
   private final PrimaryProgress progress;
   private final Ticker ticker;
+  // The same clock as `ticker`, in the form gRPC deadlines take.
+  private final Deadline.Ticker deadlines;
+  private final Supplier<String> requestIds;
   private final MeterRegistry metrics;
   private final ScheduledExecutorService timer;
   private final Cache<CacheKey, Cached> cache;
@@ -87,12 +92,21 @@ final class Router implements AutoCloseable {
       RoutingTable table,
       MeterRegistry metrics,
       ScheduledExecutorService timer,
-      Ticker ticker) {
+      Ticker ticker,
+      Supplier<String> requestIds) {
     this.config = config;
     this.served = new ServedTable(table);
     this.metrics = metrics;
     this.timer = timer;
     this.ticker = ticker;
+    this.deadlines =
+        new Deadline.Ticker() {
+          @Override
+          public long nanoTime() {
+            return ticker.read();
+          }
+        };
+    this.requestIds = requestIds;
     this.upstreams = new Upstreams(config.upstream(), metrics, timer);
     this.progress = new PrimaryProgress(ticker);
     // Connect at once, so endpoints are health-checked before the first request needs them.
@@ -124,17 +138,17 @@ final class Router implements AutoCloseable {
     if (!((String) write.getField(field)).isEmpty()) {
       return write;
     }
-    return (W) write.toBuilder().setField(field, "router-" + java.util.UUID.randomUUID()).build();
+    return (W) write.toBuilder().setField(field, requestIds.get()).build();
   }
 
   /** The deadline of the request being served (see {@link Deadlines}). */
   Deadline deadline() {
-    return Deadlines.of(config.upstream().requestTimeoutMs(), 0);
+    return Deadlines.of(config.upstream().requestTimeoutMs(), 0, deadlines);
   }
 
   /** The deadline of a request that waits up to {@code waitMs} by design. */
   Deadline deadline(long waitMs) {
-    return Deadlines.of(config.upstream().requestTimeoutMs(), waitMs);
+    return Deadlines.of(config.upstream().requestTimeoutMs(), waitMs, deadlines);
   }
 
   /** Runs the router's timed work: probes, stream resumptions. */
@@ -166,11 +180,6 @@ final class Router implements AutoCloseable {
   }
 
   // ---- Where a request goes ----
-
-  /** The shard that holds {@code namespace}. */
-  static RoutingTable.Shard shardOf(RoutingTable table, String namespace) {
-    return table.shardOf(namespace);
-  }
 
   /** The shard that owns lease {@code id} (encoded in the id). */
   static RoutingTable.Shard shardOfLease(RoutingTable table, long id) {
@@ -235,7 +244,7 @@ final class Router implements AutoCloseable {
     return attempt("primary", shard, region, deadline, call)
         .thenApply(
             r -> {
-              progress.observe(shard.id(), header(r).getRevision());
+              progress.observe(shard.id(), Headers.of(r).getRevision());
               return r;
             })
         .exceptionally(
@@ -304,7 +313,7 @@ final class Router implements AutoCloseable {
     Deadline bound =
         last
             ? deadline
-            : Deadline.after(config.reads().regionTimeoutMs(), TimeUnit.MILLISECONDS)
+            : Deadline.after(config.reads().regionTimeoutMs(), TimeUnit.MILLISECONDS, deadlines)
                 .minimum(deadline);
     attempt("local", shard, region, bound, call)
         .whenComplete(
@@ -321,7 +330,7 @@ final class Router implements AutoCloseable {
                 }
                 return;
               }
-              long revision = header(answer).getRevision();
+              long revision = Headers.of(answer).getRevision();
               PrimaryProgress.Lag lag;
               if (region.role() == Role.PRIMARY) {
                 progress.observe(shard.id(), revision);
@@ -329,7 +338,7 @@ final class Router implements AutoCloseable {
               } else {
                 lag = progress.lag(shard.id(), revision);
               }
-              R marked = withHeader(answer, h -> lagged(h, lag));
+              R marked = Headers.with(answer, h -> lagged(h, lag));
               boolean stale = lag.exceeds(policy.maxStalenessRevisions(), policy.maxStalenessMs());
               if (stale && !last && !deadline.isExpired()) {
                 fellBack(region, order.get(i + 1), "stale", shard);
@@ -355,7 +364,7 @@ final class Router implements AutoCloseable {
   }
 
   private static boolean isFresher(Message a, Message b) {
-    return header(a).getRevision() > header(b).getRevision();
+    return Headers.of(a).getRevision() > Headers.of(b).getRevision();
   }
 
   /** The regions a LOCAL read tries: own region, then preference, then table order; no FENCED. */
@@ -444,7 +453,7 @@ final class Router implements AutoCloseable {
                     + " empty answer",
                 shard.id(),
                 e.getMessage());
-            return withHeader(
+            return Headers.with(
                 empty.get(), h -> h.toBuilder().setShard(shard.id()).setCached(true).build());
           }
           throw e;
@@ -504,23 +513,23 @@ final class Router implements AutoCloseable {
             .orTimeout(remainingMs, TimeUnit.MILLISECONDS)
             .exceptionally(
                 e -> {
-                  if (unwrapTimeout(e)
-                      && upstreams.client(shard, region).healthyEndpoints().isEmpty()) {
+                  if (!(cause(e) instanceof TimeoutException)) {
+                    throw e instanceof CompletionException c ? c : new CompletionException(e);
+                  }
+                  if (upstreams.client(shard, region).healthyEndpoints().isEmpty()) {
                     throw MeridianException.of(
                         Error.Code.UNAVAILABLE,
                         "none of its %d endpoints passes its health check",
                         region.endpoints().size());
                   }
-                  if (unwrapTimeout(e)) {
-                    throw MeridianException.of(
-                        Error.Code.DEADLINE_EXCEEDED, "no answer within %d ms", remainingMs);
-                  }
-                  throw e instanceof CompletionException c ? c : new CompletionException(e);
+                  throw MeridianException.of(
+                      Error.Code.DEADLINE_EXCEEDED, "no answer within %d ms", remainingMs);
                 });
     return future.whenComplete(
         (r, e) -> {
-          String code = e == null ? "OK" : unwrap(e).code().name();
-          if (e != null && REGION_DOWN.contains(unwrap(e).code())) {
+          Error.Code failed = e == null ? null : unwrap(e).code();
+          String code = failed == null ? "OK" : failed.name();
+          if (failed != null && REGION_DOWN.contains(failed)) {
             breaker.onFailure();
           } else {
             breaker.onSuccess();
@@ -562,7 +571,8 @@ final class Router implements AutoCloseable {
   private void probePrimaries() {
     RoutingTable table = table();
     for (RoutingTable.Shard shard : table.shards().values()) {
-      Deadline deadline = Deadline.after(config.reads().regionTimeoutMs(), TimeUnit.MILLISECONDS);
+      Deadline deadline =
+          Deadline.after(config.reads().regionTimeoutMs(), TimeUnit.MILLISECONDS, deadlines);
       try {
         Stubs stubs = upstreams.stubs(shard, shard.primary());
         Stubs.call(
@@ -605,7 +615,7 @@ final class Router implements AutoCloseable {
   }
 
   private static <R extends Message> R fromCache(R answer, long ageMs) {
-    return withHeader(
+    return Headers.with(
         answer, h -> h.toBuilder().setCached(true).setLagMs(Math.max(h.getLagMs(), ageMs)).build());
   }
 
@@ -613,41 +623,18 @@ final class Router implements AutoCloseable {
     return h.toBuilder().setLagRevisions(lag.revisions()).setLagMs(lag.millis()).build();
   }
 
-  private static final Map<Descriptors.Descriptor, Descriptors.FieldDescriptor> HEADERS =
-      new ConcurrentHashMap<>();
-
-  private static Descriptors.FieldDescriptor headerField(Message m) {
-    return HEADERS.computeIfAbsent(m.getDescriptorForType(), d -> d.findFieldByName("header"));
-  }
-
-  /** The {@code header} every response message has. */
-  static ResponseHeader header(Message response) {
-    return (ResponseHeader) response.getField(headerField(response));
-  }
-
-  /** {@code response} with its header changed by {@code change}. */
-  @SuppressWarnings("unchecked")
-  static <R extends Message> R withHeader(
-      R response, Function<ResponseHeader, ResponseHeader> change) {
-    Descriptors.FieldDescriptor field = headerField(response);
-    ResponseHeader h = (ResponseHeader) response.getField(field);
-    return (R) response.toBuilder().setField(field, change.apply(h)).build();
-  }
-
-  private static boolean unwrapTimeout(Throwable t) {
+  /** What a failed future failed with, under its {@link CompletionException} wrappers. */
+  private static Throwable cause(Throwable t) {
     Throwable c = t;
     while (c instanceof CompletionException && c.getCause() != null) {
       c = c.getCause();
     }
-    return c instanceof java.util.concurrent.TimeoutException;
+    return c;
   }
 
   /** The Meridian error a failed future carries. */
   static MeridianException unwrap(Throwable t) {
-    Throwable c = t;
-    while (c instanceof CompletionException && c.getCause() != null) {
-      c = c.getCause();
-    }
+    Throwable c = cause(t);
     if (c instanceof MeridianException m) {
       return m;
     }

@@ -1,9 +1,9 @@
 package io.meridian.router;
 
 import io.meridian.api.MeridianException;
+import io.meridian.serving.Shutdown;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -30,16 +30,7 @@ public final class RouterCommand implements Callable<Integer> {
             + " (routing table version "
             + router.table().version()
             + ")");
-    CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime()
-        .addShutdownHook(
-            new Thread(
-                () -> {
-                  router.close();
-                  stopped.countDown();
-                },
-                "meridian-shutdown"));
-    stopped.await();
+    Shutdown.await(router);
     return 0;
   }
 }

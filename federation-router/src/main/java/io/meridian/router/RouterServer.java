@@ -12,6 +12,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import org.slf4j.Logger;
@@ -48,7 +49,14 @@ public final class RouterServer implements AutoCloseable {
               t.setDaemon(true);
               return t;
             });
-    this.router = new Router(config, table, metrics, timer, Ticker.systemTicker());
+    this.router =
+        new Router(
+            config,
+            table,
+            metrics,
+            timer,
+            Ticker.systemTicker(),
+            () -> "router-" + UUID.randomUUID());
     RoutedWatch watch = new RoutedWatch(router);
     this.server =
         ApiServer.serve(
@@ -104,10 +112,6 @@ public final class RouterServer implements AutoCloseable {
   /** The URL clients use, such as {@code http://127.0.0.1:2390}. */
   public String url() {
     return "http://" + config.listen().host() + ":" + server.activeLocalPort();
-  }
-
-  public int port() {
-    return server.activeLocalPort();
   }
 
   public RouterConfig config() {

@@ -6,7 +6,6 @@ import io.meridian.api.Slot;
 import io.meridian.api.v1.Role;
 import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.node.DevCluster;
-import io.meridian.cluster.node.MeridianNode;
 import io.meridian.router.RouterConfig;
 import io.meridian.router.RouterServer;
 import io.meridian.router.RoutingTable;
@@ -181,14 +180,6 @@ public final class DevFederation implements AutoCloseable {
     return clusters.values().stream().allMatch(DevCluster::ready);
   }
 
-  public Shape shape() {
-    return shape;
-  }
-
-  public Path stateDir() {
-    return stateDir;
-  }
-
   /** The region cluster of {@code region}. */
   public DevCluster cluster(String region) {
     return clusters.get(region);
@@ -218,13 +209,6 @@ public final class DevFederation implements AutoCloseable {
     for (int i = 0; i < c.nodes().size(); i++) {
       c.restart(i);
     }
-  }
-
-  /** Every node of every region. */
-  public List<MeridianNode> nodes() {
-    List<MeridianNode> all = new ArrayList<>();
-    clusters.values().forEach(c -> c.nodes().stream().filter(n -> n != null).forEach(all::add));
-    return all;
   }
 
   @Override

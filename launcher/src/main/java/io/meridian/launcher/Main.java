@@ -3,6 +3,7 @@ package io.meridian.launcher;
 import io.meridian.cluster.node.MeridianNode;
 import io.meridian.router.RouterCommand;
 import io.meridian.router.RouterServer;
+import io.meridian.serving.Shutdown;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -85,7 +86,7 @@ public final class Main {
       System.out.println("  curl -s " + url + "/v1/cluster/status     # every shard, every region");
       System.out.println("  curl -s " + url + "/v1/router/table       # the routing table served");
       System.out.println("More in the README's walk-through. Press Ctrl-C to stop.");
-      io.meridian.cluster.Main.awaitShutdown(f);
+      Shutdown.await(f);
       return 0;
     }
   }

@@ -3,9 +3,9 @@ package io.meridian.cluster;
 import io.meridian.cluster.config.ConfigException;
 import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.node.MeridianNode;
+import io.meridian.serving.Shutdown;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -54,26 +54,8 @@ public final class Main {
         return 2;
       }
       MeridianNode node = MeridianNode.start(cfg, WallClock.system());
-      awaitShutdown(node);
+      Shutdown.await(node);
       return 0;
     }
-  }
-
-  /** Blocks until the JVM is asked to stop, then closes {@code running}. */
-  public static void awaitShutdown(AutoCloseable running) throws InterruptedException {
-    CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime()
-        .addShutdownHook(
-            new Thread(
-                () -> {
-                  try {
-                    running.close();
-                  } catch (Exception e) {
-                    System.err.println("shutdown: " + e);
-                  }
-                  stopped.countDown();
-                },
-                "meridian-shutdown"));
-    stopped.await();
   }
 }

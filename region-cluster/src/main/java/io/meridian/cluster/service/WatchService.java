@@ -1,12 +1,7 @@
 package io.meridian.cluster.service;
 
-import com.google.protobuf.util.JsonFormat;
-import com.linecorp.armeria.common.HttpData;
 import com.linecorp.armeria.common.HttpResponse;
 import com.linecorp.armeria.common.HttpResponseWriter;
-import com.linecorp.armeria.common.HttpStatus;
-import com.linecorp.armeria.common.MediaType;
-import com.linecorp.armeria.common.ResponseHeaders;
 import com.linecorp.armeria.server.HttpService;
 import com.linecorp.armeria.server.ServiceRequestContext;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -21,6 +16,7 @@ import io.meridian.cluster.node.ShardReplica;
 import io.meridian.cluster.watch.WatchSink;
 import io.meridian.cluster.watch.WatchStream;
 import io.meridian.serving.GrpcErrors;
+import io.meridian.serving.JsonLines;
 import io.meridian.serving.JsonRequests;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -33,9 +29,6 @@ import java.util.concurrent.Executor;
  * shard when the node hosts several.
  */
 public final class WatchService extends WatchGrpc.WatchImplBase {
-  private static final JsonFormat.Printer JSON =
-      JsonFormat.printer().omittingInsignificantWhitespace();
-
   /** Counts watch streams (Watch and Registry.WatchService) cut off as slow consumers. */
   static final String SLOW_CONSUMERS = "meridian.watch.slow.consumers";
 
@@ -146,10 +139,7 @@ public final class WatchService extends WatchGrpc.WatchImplBase {
       writer.abort();
       return GrpcErrors.httpResponse(e.toError());
     }
-    writer.write(
-        ResponseHeaders.builder(HttpStatus.OK)
-            .contentType(MediaType.parse("application/x-ndjson"))
-            .build());
+    writer.write(JsonLines.HEADERS);
     writer.whenComplete().handle((ok, error) -> stream.close());
     return writer;
   }
@@ -178,7 +168,7 @@ public final class WatchService extends WatchGrpc.WatchImplBase {
 
     @Override
     public void send(WatchResponse response) {
-      if (!writer.tryWrite(line(response))) {
+      if (!writer.tryWrite(JsonLines.line(response))) {
         return;
       }
       writing = true;
@@ -201,16 +191,9 @@ public final class WatchService extends WatchGrpc.WatchImplBase {
     @Override
     public void fail(MeridianException error) {
       writer.tryWrite(
-          line(WatchResponse.newBuilder().setCanceled(true).setError(error.toError()).build()));
+          JsonLines.line(
+              WatchResponse.newBuilder().setCanceled(true).setError(error.toError()).build()));
       writer.close();
-    }
-
-    private static HttpData line(WatchResponse response) {
-      try {
-        return HttpData.ofUtf8(JSON.print(response) + "\n");
-      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
-        throw new IllegalStateException("a WatchResponse always prints as JSON", e);
-      }
     }
   }
 }
