@@ -30,7 +30,10 @@ public final class ErrorCodes {
           FENCED,
           NOT_INITIALIZED,
           HISTORY_DIVERGED,
-          FUTURE_REVISION ->
+          FUTURE_REVISION,
+          REVISION_GAP,
+          CHAIN_MISMATCH,
+          NOT_STANDBY ->
           Status.Code.FAILED_PRECONDITION;
       case COMPACTED -> Status.Code.OUT_OF_RANGE;
       case NO_SPACE, SLOW_CONSUMER -> Status.Code.RESOURCE_EXHAUSTED;
@@ -49,7 +52,14 @@ public final class ErrorCodes {
       case PERMISSION_DENIED -> 403;
       case LEASE_NOT_FOUND, NOT_FOUND, LOCK_NOT_HELD -> 404;
       case LOCK_TIMEOUT, DEADLINE_EXCEEDED -> 408;
-      case LOCK_PARENT_NOT_HELD, NOT_PRIMARY, FENCED, HISTORY_DIVERGED -> 409;
+      case LOCK_PARENT_NOT_HELD,
+          NOT_PRIMARY,
+          FENCED,
+          HISTORY_DIVERGED,
+          REVISION_GAP,
+          CHAIN_MISMATCH,
+          NOT_STANDBY ->
+          409;
       case COMPACTED -> 410;
       case KEY_TOO_LARGE, VALUE_TOO_LARGE, REQUEST_TOO_LARGE -> 413;
       case FUTURE_REVISION, NOT_INITIALIZED -> 422;

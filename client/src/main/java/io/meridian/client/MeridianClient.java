@@ -28,6 +28,7 @@ import io.meridian.api.v1.KVGrpc;
 import io.meridian.api.v1.LeaseGrpc;
 import io.meridian.api.v1.LockGrpc;
 import io.meridian.api.v1.RegistryGrpc;
+import io.meridian.api.v1.ReplicationGrpc;
 import io.meridian.api.v1.WatchGrpc;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -62,6 +63,9 @@ import java.util.function.Supplier;
  * }</pre>
  */
 public final class MeridianClient implements AutoCloseable {
+  /** The request header that names the shard a call is for, on members hosting several. */
+  public static final String SHARD_HEADER = "meridian-shard";
+
   private final ClientFactory factory;
   private final EndpointGroup endpoints;
   private final KvClient kv;
@@ -138,7 +142,12 @@ public final class MeridianClient implements AutoCloseable {
             grpc(b, null, Duration.ZERO)
                 .responseTimeout(Duration.ZERO)
                 .maxResponseLength(0)
-                .build(WatchGrpc.WatchStub.class));
+                .build(WatchGrpc.WatchStub.class),
+            stubs.apply(true).build(ReplicationGrpc.ReplicationStub.class),
+            grpc(b, null, Duration.ZERO)
+                .responseTimeout(Duration.ZERO)
+                .maxResponseLength(0)
+                .build(ReplicationGrpc.ReplicationStub.class));
     this.discovery =
         new Discovery(
             registry,
@@ -402,6 +411,26 @@ public final class MeridianClient implements AutoCloseable {
       }
       this.name = name;
       return this;
+    }
+
+    /**
+     * Sends every call to shard {@code shard} of the members it reaches (the {@code meridian-shard}
+     * request header), for members that host several shards. Without it, a member serves its
+     * lowest-numbered shard; routers route by key and need none.
+     */
+    public Builder shard(int shard) {
+      if (shard < 0 || shard > io.meridian.api.LeaseId.MAX_SHARD) {
+        throw new IllegalArgumentException(
+            "shard: " + shard + " (expected: 0.." + io.meridian.api.LeaseId.MAX_SHARD + ")");
+      }
+      String value = Integer.toString(shard);
+      return decorator(
+          (HttpClient delegate) ->
+              (HttpClient)
+                  (ctx, req) -> {
+                    ctx.addAdditionalRequestHeader(SHARD_HEADER, value);
+                    return delegate.execute(ctx, req);
+                  });
     }
 
     /** Wraps every call, outermost last: credentials, tracing. */

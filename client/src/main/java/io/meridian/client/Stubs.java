@@ -6,15 +6,19 @@ import io.meridian.api.v1.KVGrpc;
 import io.meridian.api.v1.LeaseGrpc;
 import io.meridian.api.v1.LockGrpc;
 import io.meridian.api.v1.RegistryGrpc;
+import io.meridian.api.v1.ReplicationGrpc;
 import io.meridian.api.v1.WatchGrpc;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BiConsumer;
 
 /**
  * Request-level access to a {@link MeridianClient}'s endpoints, for proxies that pass whole
- * requests through (the federation router). Calls made here get the client's failover: health
- * checks, per-endpoint circuit breakers and retries under {@link RetryPolicy}'s rules; a stub's
- * {@code withDeadline} bounds the whole call. Applications use the typed clients instead.
+ * requests through (the federation router) and for the replication bridge. {@code watch} and {@code
+ * feed} are for streams: no retries, no response timeout; {@code replication} is for the
+ * Replication service's unary calls, all of which are safe to repeat. Calls made here get the
+ * client's failover: health checks, per-endpoint circuit breakers and retries under {@link
+ * RetryPolicy}'s rules; a stub's {@code withDeadline} bounds the whole call. Applications use the
+ * typed clients instead.
  *
  * <pre>{@code
  * Stubs stubs = client.stubs();
@@ -28,7 +32,9 @@ public record Stubs(
     LockGrpc.LockStub lock,
     RegistryGrpc.RegistryStub registry,
     ClusterGrpc.ClusterStub cluster,
-    WatchGrpc.WatchStub watch) {
+    WatchGrpc.WatchStub watch,
+    ReplicationGrpc.ReplicationStub replication,
+    ReplicationGrpc.ReplicationStub feed) {
 
   /**
    * Calls {@code method} with {@code request}; the future fails with the {@link

@@ -1,9 +1,5 @@
 package io.meridian.router;
 
-import com.linecorp.armeria.client.HttpClient;
-import com.linecorp.armeria.client.SimpleDecoratingHttpClient;
-import com.linecorp.armeria.common.HttpRequest;
-import com.linecorp.armeria.common.HttpResponse;
 import io.meridian.client.MeridianClient;
 import io.meridian.client.Stubs;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -30,7 +26,7 @@ final class Upstreams implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Upstreams.class);
 
   /** The request header that picks the shard on a node (see the node's Shards). */
-  static final String SHARD_HEADER = "meridian-shard";
+  static final String SHARD_HEADER = MeridianClient.SHARD_HEADER;
 
   private record Key(int shard, String region, List<URI> endpoints) {}
 
@@ -65,7 +61,7 @@ final class Upstreams implements AutoCloseable {
         .healthCheckInterval(Duration.ofMillis(settings.healthCheckIntervalMs()))
         .meterRegistry(metrics)
         .name("shard-" + shard + "." + key.region())
-        .decorator(delegate -> new ShardHeader(delegate, shard))
+        .shard(key.shard())
         .build();
   }
 
@@ -104,21 +100,5 @@ final class Upstreams implements AutoCloseable {
   public void close() {
     clients.values().forEach(MeridianClient::close);
     clients.clear();
-  }
-
-  private static final class ShardHeader extends SimpleDecoratingHttpClient {
-    private final String shard;
-
-    ShardHeader(HttpClient delegate, String shard) {
-      super(delegate);
-      this.shard = shard;
-    }
-
-    @Override
-    public HttpResponse execute(
-        com.linecorp.armeria.client.ClientRequestContext ctx, HttpRequest req) throws Exception {
-      ctx.addAdditionalRequestHeader(SHARD_HEADER, shard);
-      return unwrap().execute(ctx, req);
-    }
   }
 }

@@ -8,6 +8,7 @@ import com.linecorp.armeria.server.grpc.GrpcService;
 import com.linecorp.armeria.server.grpc.GrpcServiceBuilder;
 import com.linecorp.armeria.server.grpc.HttpJsonTranscodingOptions;
 import com.linecorp.armeria.server.healthcheck.HealthCheckService;
+import com.linecorp.armeria.server.healthcheck.HealthChecker;
 import com.linecorp.armeria.server.metric.MetricCollectingService;
 import com.linecorp.armeria.server.prometheus.PrometheusExpositionService;
 import io.grpc.BindableService;
@@ -34,13 +35,15 @@ public final class ApiServer {
 
   /**
    * Adds {@code services} and the standard endpoints to {@code server}. Requests are counted under
-   * {@code meterPrefix} by service, method and status.
+   * {@code meterPrefix} by service, method and status; {@code /health} answers 503 while any of
+   * {@code health} is unhealthy.
    */
   public static ServerBuilder serve(
       ServerBuilder server,
       List<? extends BindableService> services,
       PrometheusMeterRegistry metrics,
-      String meterPrefix) {
+      String meterPrefix,
+      HealthChecker... health) {
     GrpcServiceBuilder grpc = GrpcService.builder();
     List<FileDescriptor> files = new ArrayList<>();
     for (BindableService service : services) {
@@ -67,7 +70,7 @@ public final class ApiServer {
         .service(
             grpc.build(),
             MetricCollectingService.newDecorator(MeterIdPrefixFunction.ofDefault(meterPrefix)))
-        .service("/health", HealthCheckService.of())
+        .service("/health", HealthCheckService.of(health))
         .service("/metrics", PrometheusExpositionService.of(metrics.getPrometheusRegistry()))
         .serviceUnder("/docs", DocService.builder().build());
   }

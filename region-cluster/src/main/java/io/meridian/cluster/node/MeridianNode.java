@@ -9,6 +9,7 @@ import io.meridian.cluster.service.KvService;
 import io.meridian.cluster.service.LeaseService;
 import io.meridian.cluster.service.LockService;
 import io.meridian.cluster.service.RegistryService;
+import io.meridian.cluster.service.ReplicationService;
 import io.meridian.cluster.service.Shards;
 import io.meridian.cluster.service.WatchService;
 import io.meridian.serving.ApiServer;
@@ -239,7 +240,8 @@ public final class MeridianNode implements AutoCloseable {
                 new LockService(shards, config.lock()),
                 new ClusterService(shards, config),
                 watch,
-                new RegistryService(shards, config, metrics)),
+                new RegistryService(shards, config, metrics),
+                new ReplicationService(shards)),
             metrics,
             "meridian.request")
         .service("/v1/watch", watch.http())

@@ -15,6 +15,7 @@ import io.meridian.api.v1.ResponseHeader;
 import io.meridian.api.v1.Role;
 import io.meridian.cluster.WallClock;
 import io.meridian.cluster.config.NodeConfig;
+import io.meridian.cluster.feed.ChangeFeed;
 import io.meridian.cluster.lease.LeaseClock;
 import io.meridian.cluster.lock.LockWaits;
 import io.meridian.cluster.proto.Command;
@@ -109,6 +110,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   private final LeaseClock leaseClock;
   private final LockWaits lockWaits = new LockWaits();
   private final WatchHub watchHub;
+  private final ChangeFeed changeFeed;
   private final SelfPreservation selfPreservation;
   // Leader-check ticks in a row without a known leader; duty thread only.
   private int leaderlessTicks;
@@ -194,6 +196,8 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
                 config.watch().replayEvents(),
                 config.watch().maxPendingBytes() / 4),
             config.member());
+    this.changeFeed = new ChangeFeed(stateMachine);
+    metrics.gauge("meridian.feed.feeds", tags, this, r -> r.changeFeed.feeds());
     stateMachine.setHooks(this);
     watchHub.start();
     this.duties =
@@ -234,6 +238,11 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   /** The watches served by this member for this shard. */
   public WatchHub watchHub() {
     return watchHub;
+  }
+
+  /** The change feeds of this replica (what the replication bridge reads). */
+  public ChangeFeed changeFeed() {
+    return changeFeed;
   }
 
   public LockWaits lockWaits() {
@@ -611,9 +620,12 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     if (command.getNowMs() > 0) {
       applyTimer.record(Math.max(0, now - command.getNowMs()), TimeUnit.MILLISECONDS);
     }
-    if (!result.changes().isEmpty()) {
-      Object[] position = stateMachine.read(s -> new Object[] {s.epoch(), s.role()});
-      watchHub.applied(result.revision(), (Long) position[0], (Role) position[1], result.changes());
+    if (!result.committed().isEmpty()) {
+      Role role = stateMachine.read(ShardState::role);
+      for (ApplyResult.Committed c : result.committed()) {
+        watchHub.applied(c.batch().getRevision(), c.batch().getEpoch(), role, c.changes());
+      }
+      changeFeed.committed();
     }
     for (LockEvent event : result.lockEvents()) {
       lockWaits.onEvent(event);
@@ -646,6 +658,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   @Override
   public void onStateReloaded() {
     watchHub.reloaded();
+    changeFeed.committed();
   }
 
   @Override
@@ -950,7 +963,8 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
    * Automatic compaction, by revision count and/or by age: keeps the last {@code
    * compaction-retention-revisions} revisions and every revision younger than {@code
    * compaction-retention-ms}, whichever keeps more. Ages come from (time, revision) samples this
-   * duty takes each round, so they are only as fine as {@code compaction-interval-ms}.
+   * duty takes each round, so they are only as fine as {@code compaction-interval-ms}. On a PRIMARY
+   * whose bridge reported a shipped revision, compaction never passes it.
    */
   private void compact() {
     try {
@@ -959,7 +973,8 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
       revisionsByTime.addLast(new long[] {now, revision});
       long retentionRevisions = config.storage().compactionRetentionRevisions();
       long retentionMs = config.storage().compactionRetentionMs();
-      if ((retentionRevisions == 0 && retentionMs == 0) || !leading()) {
+      // Standbys compact their own history too; only this cluster's Raft leader proposes.
+      if ((retentionRevisions == 0 && retentionMs == 0) || !leaseClock.ready()) {
         return;
       }
       long target = Long.MAX_VALUE;
@@ -969,7 +984,13 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
       if (retentionMs > 0) {
         target = Math.min(target, revisionAtOrBefore(now - retentionMs));
       }
-      if (target <= read(ShardState::compactRevision)) {
+      long[] facts =
+          read(s -> new long[] {s.compactRevision(), s.role() == Role.PRIMARY ? s.shipped() : 0});
+      if (facts[1] > 0) {
+        // A bridge ships this shard: keep what it has not shipped, so it can resume from the feed.
+        target = Math.min(target, facts[1]);
+      }
+      if (target <= facts[0]) {
         return;
       }
       propose(

@@ -56,7 +56,8 @@ public final class ClusterService extends ClusterGrpc.ClusterImplBase {
               .setLockWaiters(stats.lockWaiters())
               .setStateBytes(stats.stateBytes())
               .setQuotaBytes(stats.quotaBytes())
-              .addAllEpochHistory(s.epochHistory());
+              .addAllEpochHistory(s.epochHistory())
+              .setReplication(s.replicationState());
           if (stats.noSpaceAlarm()) {
             b.addAlarms("NO_SPACE");
           }
@@ -65,6 +66,10 @@ public final class ClusterService extends ClusterGrpc.ClusterImplBase {
           }
           return null;
         });
+    long behindSince = b.getReplication().getLag().getBehindSinceMs();
+    if (behindSince > 0) {
+      b.setReplicationLagMs(Math.max(0, replica.clock().nowMillis() - behindSince));
+    }
     DivisionInfo info = replica.info();
     if (info != null) {
       b.setAppliedIndex(info.getLastAppliedIndex());

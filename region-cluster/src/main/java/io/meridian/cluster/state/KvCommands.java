@@ -188,6 +188,7 @@ final class KvCommands {
       throw compacted(rev);
     }
     core.kv.compact(rev);
+    core.journal.trimThrough(rev);
     core.compactRevision = rev;
     return CommandResult.newBuilder()
         .setCompact(CompactionResponse.newBuilder().setHeader(core.header(batch)))

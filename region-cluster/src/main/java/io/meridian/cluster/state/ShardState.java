@@ -2,6 +2,7 @@ package io.meridian.cluster.state;
 
 import io.meridian.api.FencingToken;
 import io.meridian.api.MeridianException;
+import io.meridian.api.v1.ChangeBatch;
 import io.meridian.api.v1.DiscoverRequest;
 import io.meridian.api.v1.DiscoverResponse;
 import io.meridian.api.v1.EpochStart;
@@ -12,6 +13,7 @@ import io.meridian.api.v1.ListServicesResponse;
 import io.meridian.api.v1.LockInspectResponse;
 import io.meridian.api.v1.RangeRequest;
 import io.meridian.api.v1.RangeResponse;
+import io.meridian.api.v1.ReplicationState;
 import io.meridian.api.v1.Role;
 import io.meridian.cluster.proto.Ack;
 import io.meridian.cluster.proto.Command;
@@ -65,6 +67,7 @@ public final class ShardState {
   private final LockCommands locks;
   private final RegistryCommands registry;
   private final RegistryReads registryReads;
+  private final ReplicationCommands replication;
 
   /**
    * An empty, uninitialized shard state: it takes writes once an {@code InitShard} command made it
@@ -87,6 +90,7 @@ public final class ShardState {
     this.locks = new LockCommands(core);
     this.registry = new RegistryCommands(core);
     this.registryReads = new RegistryReads(core);
+    this.replication = new ReplicationCommands(core);
   }
 
   /**
@@ -103,9 +107,10 @@ public final class ShardState {
       }
     }
     Batch batch = new Batch(core.revision + 1);
+    List<ApplyResult.Committed> committed = new ArrayList<>(1);
     CommandResult result;
     try {
-      result = dispatch(command, term, batch);
+      result = dispatch(command, term, batch, committed);
     } catch (MeridianException e) {
       // Commands validate before writing, so the batch is empty here.
       return new ApplyResult(
@@ -117,15 +122,20 @@ public final class ShardState {
           List.of());
     }
     if (batch.wrote()) {
+      ChangeBatch sealed =
+          core.journal.seal(core.shard, core.epoch, batch.revision, now, batch.changes);
+      core.journal.append(sealed);
       core.revision = batch.revision;
+      committed.add(new ApplyResult.Committed(sealed, batch.changes));
     }
     core.maybeClearAlarm();
     core.dedup.remember(requestId, now, result);
     return new ApplyResult(
-        result, core.revision, false, batch.changes, batch.lockEvents, batch.leaseEvents);
+        result, core.revision, false, committed, batch.lockEvents, batch.leaseEvents);
   }
 
-  private CommandResult dispatch(Command c, long term, Batch batch) {
+  private CommandResult dispatch(
+      Command c, long term, Batch batch, List<ApplyResult.Committed> committed) {
     return switch (c.getOpCase()) {
       case PUT -> kv.put(c.getPut(), batch);
       case DELETE_RANGE -> kv.deleteRange(c.getDeleteRange(), batch);
@@ -148,6 +158,8 @@ public final class ShardState {
       case REGISTRY_SET_HEALTH -> registry.setHealth(c.getRegistrySetHealth(), batch);
       case REGISTRY_DEREGISTER -> registry.deregister(c.getRegistryDeregister(), batch);
       case SET_SELF_PRESERVATION -> registry.setSelfPreservation(c.getSetSelfPreservation());
+      case APPLY_REPLICATED -> replication.apply(c.getApplyReplicated(), batch, committed);
+      case REPORT_SHIPPED -> replication.reportShipped(c.getReportShipped());
       case OP_NOT_SET ->
           throw MeridianException.of(Error.Code.INVALID_ARGUMENT, "command: no operation set");
     };
@@ -309,6 +321,67 @@ public final class ShardState {
     if (revision <= core.compactRevision) {
       throw kv.compacted(revision);
     }
+  }
+
+  /**
+   * Checks that a caller's position (epoch, revision) lies on this shard's history: a failover that
+   * lost an unshipped tail started the next epoch at or below {@code revision}. Epoch 0 is the
+   * caller who does not know (nothing to check).
+   *
+   * @throws MeridianException HISTORY_DIVERGED
+   */
+  public void checkPosition(long epoch, long revision) {
+    if (epoch == 0) {
+      return;
+    }
+    List<EpochStart> history = core.epochHistory;
+    for (int i = 0; i < history.size(); i++) {
+      if (history.get(i).getEpoch() != epoch) {
+        continue;
+      }
+      if (i + 1 < history.size() && revision >= history.get(i + 1).getStartRevision()) {
+        break;
+      }
+      return;
+    }
+    throw MeridianException.of(
+        Error.Code.HISTORY_DIVERGED,
+        "position (epoch %d, revision %d): not on shard %d's history %s; re-read the state and"
+            + " resume from its revision",
+        epoch,
+        revision,
+        core.shard,
+        history.stream().map(e -> e.getEpoch() + "@" + e.getStartRevision()).toList());
+  }
+
+  /**
+   * Up to {@code max} change batches of the revisions after position ({@code epoch}, {@code
+   * after}), oldest first: none when the position is the shard's revision.
+   *
+   * @throws MeridianException FUTURE_REVISION (the position is beyond the shard's revision),
+   *     COMPACTED (details "compact_revision") or HISTORY_DIVERGED
+   */
+  public List<ChangeBatch> changeBatches(long epoch, long after, int max) {
+    if (after < 0 || after > core.revision) {
+      throw MeridianException.of(
+          Error.Code.FUTURE_REVISION,
+          "position revision: %d (expected: 0..%d, the shard's revision)",
+          after,
+          core.revision);
+    }
+    checkWatchable(after + 1);
+    checkPosition(epoch, after);
+    return core.journal.from(after + 1, max);
+  }
+
+  /** How far the replication bridge reported having shipped this shard (0: never). */
+  public long shipped() {
+    return core.shippedRevision;
+  }
+
+  /** Where replication of this shard stands, from the committed state. */
+  public ReplicationState replicationState() {
+    return ReplicationCommands.state(core);
   }
 
   /** Lease {@code id}, if it exists. */

@@ -2,6 +2,7 @@ package io.meridian.cluster.state;
 
 import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.MessageLite;
+import io.meridian.api.v1.ChangeBatch;
 import io.meridian.api.v1.KeyValue;
 import io.meridian.cluster.proto.DedupEntry;
 import io.meridian.cluster.proto.KeyHistory;
@@ -23,6 +24,7 @@ import java.util.List;
  *   KeyHistory  x key_count              by key (KeyPath.ORDER), versions oldest first
  *   LeaseRecord x lease_count            by id
  *   DedupEntry  x dedup_count            oldest first
+ *   ChangeBatch x journal_count          revisions compact_revision + 1 .. revision
  * </pre>
  *
  * Every record is written with deterministic protobuf serialization, so equal states produce equal
@@ -30,7 +32,8 @@ import java.util.List;
  * queues, registry counts, sizes) are not stored: loading rebuilds them from the keys.
  */
 final class SnapshotCodec {
-  static final int FORMAT_VERSION = 1;
+  // 2: the change journal and the replication positions.
+  static final int FORMAT_VERSION = 2;
 
   private SnapshotCodec() {}
 
@@ -56,6 +59,12 @@ final class SnapshotCodec {
             .setKeyCount(core.kv.historyCount())
             .setLeaseCount(core.leases.size())
             .setDedupCount(dedup.size())
+            .setChainHash(core.journal.chainHash())
+            .setCommitTimeMs(core.journal.commitTimeMs())
+            .setJournalCount(core.journal.size())
+            .setShippedRevision(core.shippedRevision)
+            .setSource(core.source)
+            .setLag(core.lag)
             .build());
     IOException[] failure = new IOException[1];
     core.kv.forEach(
@@ -77,6 +86,9 @@ final class SnapshotCodec {
     }
     for (DedupEntry entry : dedup) {
       writeDelimited(cos, entry);
+    }
+    for (ChangeBatch batch : core.journal.all()) {
+      writeDelimited(cos, batch);
     }
     cos.flush();
   }
@@ -128,6 +140,16 @@ final class SnapshotCodec {
     }
     for (long i = 0; i < header.getDedupCount(); i++) {
       core.dedup.load(required(DedupEntry.parseDelimitedFrom(in), "dedup entry"));
+    }
+    core.shippedRevision = header.getShippedRevision();
+    core.source = header.getSource();
+    core.lag = header.getLag();
+    core.journal.load(
+        header.getRevision() - header.getJournalCount(),
+        header.getChainHash(),
+        header.getCommitTimeMs());
+    for (long i = 0; i < header.getJournalCount(); i++) {
+      core.journal.loadBatch(required(ChangeBatch.parseDelimitedFrom(in), "change batch"));
     }
     // Derived indexes: lease attachments, lock queues and registry counts follow the current
     // versions.

@@ -8,8 +8,10 @@ import io.meridian.api.MeridianException;
 import io.meridian.api.v1.EpochStart;
 import io.meridian.api.v1.Error;
 import io.meridian.api.v1.KeyValue;
+import io.meridian.api.v1.ReplicationLag;
 import io.meridian.api.v1.ResponseHeader;
 import io.meridian.api.v1.Role;
+import io.meridian.api.v1.SourcePosition;
 import io.meridian.cluster.proto.LeaseRecord;
 import io.meridian.cluster.proto.LockWaiterValue;
 import io.meridian.cluster.state.kv.MvccStore;
@@ -36,6 +38,7 @@ final class StateCore {
   final LockTable locks = new LockTable();
   final RegistryIndex registry = new RegistryIndex();
   final DedupTable dedup;
+  final ChangeJournal journal = new ChangeJournal();
 
   // Cluster metadata: replicated and snapshotted, outside the revision sequence.
   long revision;
@@ -48,6 +51,11 @@ final class StateCore {
   long nextLeaseSeq;
   boolean noSpaceAlarm;
   boolean selfPreservation;
+  // Replication: how far the bridge shipped this shard (PRIMARY), where the last applied run came
+  // from (STANDBY).
+  long shippedRevision;
+  SourcePosition source = SourcePosition.getDefaultInstance();
+  ReplicationLag lag = ReplicationLag.getDefaultInstance();
 
   StateCore(int shard, long quotaBytes, int dedupCapacity) {
     if (shard < 0 || shard > LeaseId.MAX_SHARD) {

@@ -2,7 +2,6 @@ package io.meridian.cluster.watch;
 
 import io.meridian.api.KeyPath;
 import io.meridian.api.MeridianException;
-import io.meridian.api.v1.EpochStart;
 import io.meridian.api.v1.Error;
 import io.meridian.api.v1.Event;
 import io.meridian.api.v1.KeyValue;
@@ -12,7 +11,6 @@ import io.meridian.api.v1.WatchCreateRequest;
 import io.meridian.api.v1.WatchResponse;
 import io.meridian.cluster.raft.ShardStateMachine;
 import io.meridian.cluster.state.Change;
-import io.meridian.cluster.state.ShardState;
 import io.meridian.cluster.state.kv.KeyRange;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -139,7 +137,7 @@ public final class WatchHub implements AutoCloseable {
       state.read(
           s -> {
             s.checkWatchable(start);
-            checkPosition(s, request.getStartEpoch(), start - 1);
+            s.checkPosition(request.getStartEpoch(), start - 1);
             return null;
           });
     }
@@ -149,34 +147,6 @@ public final class WatchHub implements AutoCloseable {
     stream.register(watch, this);
     dispatcher.execute(() -> begin(watch));
     return id;
-  }
-
-  /**
-   * Checks that the caller's position (epoch, revision) lies on this shard's history: a failover
-   * that lost an unshipped tail started the next epoch at or below {@code revision}.
-   */
-  private static void checkPosition(ShardState s, long epoch, long revision) {
-    if (epoch == 0) {
-      return;
-    }
-    List<EpochStart> history = s.epochHistory();
-    for (int i = 0; i < history.size(); i++) {
-      if (history.get(i).getEpoch() != epoch) {
-        continue;
-      }
-      if (i + 1 < history.size() && revision >= history.get(i + 1).getStartRevision()) {
-        break;
-      }
-      return;
-    }
-    throw MeridianException.of(
-        Error.Code.HISTORY_DIVERGED,
-        "position (epoch %d, revision %d): not on shard %d's history %s; re-read the state and"
-            + " watch from its revision",
-        epoch,
-        revision,
-        s.shard(),
-        history.stream().map(e -> e.getEpoch() + "@" + e.getStartRevision()).toList());
   }
 
   /**

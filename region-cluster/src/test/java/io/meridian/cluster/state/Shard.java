@@ -3,6 +3,8 @@ package io.meridian.cluster.state;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
+import io.meridian.api.v1.ApplyReplicatedRequest;
+import io.meridian.api.v1.ChangeBatch;
 import io.meridian.api.v1.Compare;
 import io.meridian.api.v1.DeleteRangeRequest;
 import io.meridian.api.v1.DeregisterRequest;
@@ -21,6 +23,7 @@ import io.meridian.api.v1.RegisterRequest;
 import io.meridian.api.v1.RequestOp;
 import io.meridian.api.v1.Role;
 import io.meridian.api.v1.SetHealthRequest;
+import io.meridian.api.v1.SourcePosition;
 import io.meridian.api.v1.TxnRequest;
 import io.meridian.cluster.proto.Command;
 import io.meridian.cluster.proto.InitShard;
@@ -63,6 +66,32 @@ final class Shard {
     s.ok(s.init(Role.PRIMARY, 1));
     s.ok(s.apply(Command.newBuilder().setLeaderStart(LeaderStart.newBuilder().setLeader("n1"))));
     return s;
+  }
+
+  /** An initialized STANDBY shard at epoch 1: it takes only replicated batches. */
+  static Shard standby() {
+    Shard s = new Shard(new ShardState(SHARD, QUOTA, 1000));
+    s.ok(s.init(Role.STANDBY, 1));
+    s.ok(s.apply(Command.newBuilder().setLeaderStart(LeaderStart.newBuilder().setLeader("s1"))));
+    return s;
+  }
+
+  ApplyResult applyReplicated(List<ChangeBatch> batches, long offset) {
+    return apply(
+        Command.newBuilder()
+            .setApplyReplicated(
+                ApplyReplicatedRequest.newBuilder()
+                    .addAllBatches(batches)
+                    .setSource(
+                        SourcePosition.newBuilder()
+                            .setTopic("meridian.3.changes")
+                            .setOffset(offset))));
+  }
+
+  /** Every batch {@code primary} committed after this shard's revision, applied as one run. */
+  ApplyResult follow(Shard primary) {
+    List<ChangeBatch> batches = primary.state.changeBatches(0, state.revision(), Integer.MAX_VALUE);
+    return ok(applyReplicated(batches, primary.state.revision()));
   }
 
   static ByteString bytes(String s) {

@@ -120,16 +120,28 @@ class ShardStateModelTest {
   @Property(tries = 1000)
   void behavesLikeTheModel(@ForAll("actions") List<Action> actions) {
     Shard s = Shard.primary();
+    Shard standby = Shard.standby();
     Model m = new Model();
     for (Action action : actions) {
       ApplyResult r = apply(s, m, action);
       assertThat(r.revision()).as("revision after %s", action).isEqualTo(m.rev);
       compare(s.state, m, action);
+      // Every revision replicates: the standby reads the same as the primary after each step.
+      standby.follow(s);
+      if (s.state.compactRevision() > standby.state.compactRevision()) {
+        standby.ok(standby.compact(s.state.compactRevision())); // Each region compacts its own.
+      }
+      compare(standby.state, m, "standby after " + action);
+      assertThat(standby.state.replicationState().getChainHash())
+          .isEqualTo(s.state.replicationState().getChainHash());
     }
     ShardState copy = s.reloaded();
     assertThat(copy.stateHash()).isEqualTo(s.hash());
     compare(copy, m, "snapshot");
     assertThat(copy.stats()).isEqualTo(s.state.stats());
+    assertThat(standby.state.leases("").stream().map(ShardStateModelTest::leaseFacts))
+        .containsExactlyElementsOf(
+            s.state.leases("").stream().map(ShardStateModelTest::leaseFacts).toList());
   }
 
   /** Applies {@code action} to both and checks the outcome code; returns the state's result. */
@@ -202,6 +214,11 @@ class ShardStateModelTest {
       assertThat(r.result().getError().getCode()).as("%s", action).isEqualTo(expected);
     }
     return r;
+  }
+
+  /** What replication carries of a lease (a checkpoint's remaining TTL is the primary's own). */
+  private static List<Object> leaseFacts(LeaseView l) {
+    return List.of(l.id(), l.namespace(), l.ttlMs(), l.grantRevision(), l.keys());
   }
 
   private void compare(ShardState state, Model m, Object step) {

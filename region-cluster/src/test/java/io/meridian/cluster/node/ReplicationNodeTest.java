@@ -1,0 +1,193 @@
+package io.meridian.cluster.node;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.linecorp.armeria.client.grpc.GrpcClients;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import io.meridian.api.v1.ApplyReplicatedRequest;
+import io.meridian.api.v1.ApplyReplicatedResponse;
+import io.meridian.api.v1.ChangeBatch;
+import io.meridian.api.v1.ChangeFeedRequest;
+import io.meridian.api.v1.Event;
+import io.meridian.api.v1.Position;
+import io.meridian.api.v1.ReplicationGrpc;
+import io.meridian.api.v1.ReplicationStatusRequest;
+import io.meridian.api.v1.ReportShippedRequest;
+import io.meridian.api.v1.Role;
+import io.meridian.api.v1.SourcePosition;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The change feed of a primary cluster applied to a standby cluster over the Replication API. */
+class ReplicationNodeTest {
+  @TempDir Path dir;
+  private DevCluster east;
+  private DevCluster west;
+
+  @BeforeEach
+  void start() throws Exception {
+    Map<String, Map<String, Object>> o = TestClusters.fast();
+    o.put(
+        "storage",
+        new HashMap<>(Map.of("compaction-retention-revisions", 1, "compaction-interval-ms", 200)));
+    east = DevCluster.plan(dir.resolve("east"), 1, "east", o, Map.of(0, Role.PRIMARY)).start();
+    west = DevCluster.plan(dir.resolve("west"), 1, "west", o, Map.of(0, Role.STANDBY)).start();
+    TestClusters.awaitReady(east);
+    TestClusters.awaitReady(west);
+  }
+
+  @AfterEach
+  void stop() {
+    if (west != null) {
+      west.close();
+    }
+    if (east != null) {
+      east.close();
+    }
+  }
+
+  private static ReplicationGrpc.ReplicationBlockingStub blocking(DevCluster c) {
+    return GrpcClients.builder(c.node(0).clientUrl())
+        .responseTimeout(Duration.ofSeconds(30))
+        .build(ReplicationGrpc.ReplicationBlockingStub.class);
+  }
+
+  /** Batches of an open feed, as they arrive. */
+  private static final class Feed implements StreamObserver<ChangeBatch> {
+    final List<ChangeBatch> batches = new CopyOnWriteArrayList<>();
+    final AtomicReference<Throwable> error = new AtomicReference<>();
+
+    static Feed open(DevCluster c, long after) {
+      Feed feed = new Feed();
+      GrpcClients.builder(c.node(0).clientUrl())
+          .responseTimeout(Duration.ZERO)
+          .build(ReplicationGrpc.ReplicationStub.class)
+          .changeFeed(
+              ChangeFeedRequest.newBuilder()
+                  .setAfter(Position.newBuilder().setRevision(after))
+                  .build(),
+              feed);
+      return feed;
+    }
+
+    @Override
+    public void onNext(ChangeBatch batch) {
+      batches.add(batch);
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      error.set(t);
+    }
+
+    @Override
+    public void onCompleted() {}
+  }
+
+  @Test
+  void aStandbyFollowsThePrimaryThroughTheFeedAndServesWatches() {
+    Clients primary = Clients.of(east.node(0));
+    primary.put("/app/a", "1");
+    primary.put("/app/b", "2");
+    Feed feed = Feed.open(east, 0);
+    await().atMost(Duration.ofSeconds(10)).until(() -> feed.batches.size() == 2);
+    primary.put("/app/a", "3"); // Live, after the replay.
+    await().atMost(Duration.ofSeconds(10)).until(() -> feed.batches.size() == 3);
+    assertThat(feed.batches).extracting(ChangeBatch::getRevision).containsExactly(1L, 2L, 3L);
+
+    Watcher watcher = Watcher.open(west.node(0).clientUrl());
+    watcher.watchPrefix(1, "/app/", 0);
+    ApplyReplicatedResponse applied =
+        blocking(west)
+            .applyReplicated(
+                ApplyReplicatedRequest.newBuilder()
+                    .addAllBatches(feed.batches)
+                    .setSource(SourcePosition.newBuilder().setTopic("t").setOffset(41))
+                    .build());
+    assertThat(applied.getApplied()).isEqualTo(3);
+    assertThat(applied.getHeader().getRole()).isEqualTo(Role.STANDBY);
+
+    Clients standby = Clients.of(west.node(0));
+    assertThat(standby.prefix("/app/").getKvsList())
+        .isEqualTo(primary.prefix("/app/").getKvsList());
+    watcher.awaitEvents(1, 3);
+    assertThat(watcher.events(1))
+        .extracting(e -> e.getKv().getModRevision())
+        .containsExactly(1L, 2L, 3L);
+    assertThat(watcher.events(1)).allMatch(e -> e.getType() == Event.EventType.PUT);
+    var status = blocking(west).replicationStatus(ReplicationStatusRequest.getDefaultInstance());
+    assertThat(status.getState().getSource().getOffset()).isEqualTo(41);
+    assertThat(status.getState().getChainHash())
+        .isEqualTo(
+            blocking(east)
+                .replicationStatus(ReplicationStatusRequest.getDefaultInstance())
+                .getState()
+                .getChainHash());
+
+    // The primary refuses batches; the standby refuses client writes.
+    assertThatThrownBy(
+            () ->
+                blocking(east)
+                    .applyReplicated(
+                        ApplyReplicatedRequest.newBuilder()
+                            .addBatches(feed.batches.get(0))
+                            .build()))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+              assertThat(e.getMessage()).contains("expected: a STANDBY");
+            });
+  }
+
+  @Test
+  void aFeedFromAPositionBeyondTheRevisionFails() {
+    Feed feed = Feed.open(east, 99);
+    await().atMost(Duration.ofSeconds(10)).until(() -> feed.error.get() != null);
+    assertThat(Status.fromThrowable(feed.error.get()).getCode())
+        .isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(feed.error.get().getMessage()).contains("position revision: 99");
+  }
+
+  @Test
+  void automaticCompactionNeverPassesTheShippedRevision() {
+    Clients primary = Clients.of(east.node(0));
+    ShardReplica replica = east.node(0).replicas().get(0);
+    primary.put("/app/k", "0");
+    blocking(east)
+        .reportShipped(
+            ReportShippedRequest.newBuilder()
+                .setShipped(Position.newBuilder().setEpoch(1).setRevision(1))
+                .build());
+    for (int i = 1; i < 10; i++) {
+      primary.put("/app/k", Integer.toString(i));
+    }
+    // Retention alone would compact to revision 9; the bridge has shipped only revision 1.
+    await()
+        .during(Duration.ofSeconds(1))
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> replica.read(s -> s.compactRevision()) <= 1);
+    Feed feed = Feed.open(east, 1);
+    await().atMost(Duration.ofSeconds(10)).until(() -> feed.batches.size() == 9);
+
+    blocking(east)
+        .reportShipped(
+            ReportShippedRequest.newBuilder()
+                .setShipped(Position.newBuilder().setEpoch(1).setRevision(10))
+                .build());
+    await().atMost(Duration.ofSeconds(10)).until(() -> replica.read(s -> s.compactRevision()) == 9);
+  }
+}
