@@ -1,0 +1,230 @@
+package io.meridian.bridge;
+
+import com.linecorp.armeria.server.Server;
+import io.grpc.stub.StreamObserver;
+import io.meridian.api.v1.BridgeAdminGrpc;
+import io.meridian.api.v1.BridgeShardStatus;
+import io.meridian.api.v1.BridgeSinkStatus;
+import io.meridian.api.v1.BridgeSourceStatus;
+import io.meridian.api.v1.BridgeStatusRequest;
+import io.meridian.api.v1.BridgeStatusResponse;
+import io.meridian.client.MeridianClient;
+import io.meridian.serving.ApiServer;
+import io.meridian.serving.Replies;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running replication bridge ({@code meridian bridge --config bridge.yaml}): for each configured
+ * shard, a source that ships the primary's changes into the shard's topic and a sink per standby
+ * region that applies them, each on its own thread; plus {@code /health} (503 while a part fails or
+ * a standby lags beyond the configured limits), {@code /metrics} and {@code /v1/bridge/status}.
+ *
+ * <p>The bridge keeps no state of its own: the topic says how far the source shipped and each
+ * standby says how far it applied, so a restarted (or second) bridge resumes exactly there.
+ *
+ * <pre>{@code
+ * try (Bridge bridge = Bridge.start(BridgeConfig.load(Path.of("bridge.yaml")))) {
+ *   System.out.println("status at " + bridge.url() + "/v1/bridge/status");
+ * }
+ * }</pre>
+ */
+public final class Bridge implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Bridge.class);
+
+  private final BridgeConfig config;
+  private final PrometheusMeterRegistry metrics =
+      new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final List<MeridianClient> clients = new ArrayList<>();
+  private final List<Thread> threads = new ArrayList<>();
+  private final List<Part> parts = new ArrayList<>();
+  private final Map<Integer, ShardLag> lags = new LinkedHashMap<>();
+  private final Server server;
+
+  /** One source or sink, with what it reports. */
+  private record Part(int shard, String region, Source source, Sink sink, Progress progress) {}
+
+  private Bridge(BridgeConfig config) {
+    this.config = config;
+    for (BridgeConfig.ShardConfig shard : config.shards()) {
+      ShardLag lag =
+          new ShardLag(shard.id(), shard.sinks().keySet(), System::currentTimeMillis, metrics);
+      lags.put(shard.id(), lag);
+      if (!shard.source().isEmpty()) {
+        Progress progress = new Progress();
+        Source source =
+            new Source(
+                shard.id(),
+                client(shard.id(), "source", shard.source()),
+                config,
+                lag,
+                metrics,
+                progress);
+        parts.add(new Part(shard.id(), null, source, null, progress));
+      }
+      shard
+          .sinks()
+          .forEach(
+              (region, urls) -> {
+                Progress progress = new Progress();
+                Sink sink =
+                    new Sink(
+                        shard.id(),
+                        region,
+                        client(shard.id(), region, urls),
+                        config,
+                        lag,
+                        metrics,
+                        progress);
+                parts.add(new Part(shard.id(), region, null, sink, progress));
+              });
+    }
+    this.server =
+        ApiServer.serve(
+                Server.builder()
+                    .http(new InetSocketAddress(config.listen().host(), config.listen().port())),
+                List.of(new Admin()),
+                metrics,
+                "meridian.bridge.served",
+                this::healthy)
+            .build();
+  }
+
+  /** Starts every source and sink of {@code config} and the bridge's HTTP server. */
+  public static Bridge start(BridgeConfig config) {
+    Bridge bridge = new Bridge(config);
+    try {
+      bridge.server.start().join();
+      for (Part part : bridge.parts) {
+        Runnable body = part.source() != null ? part.source() : part.sink();
+        String name =
+            part.source() != null
+                ? "meridian-bridge-source-" + part.shard()
+                : "meridian-bridge-sink-" + part.shard() + "-" + part.region();
+        Thread thread = new Thread(body, name);
+        thread.setDaemon(true);
+        bridge.threads.add(thread);
+        thread.start();
+      }
+    } catch (RuntimeException e) {
+      bridge.close();
+      throw e;
+    }
+    log.info(
+        "bridge started: {} shards, kafka {}, status at {}",
+        config.shards().size(),
+        config.kafka().bootstrapServers(),
+        bridge.url());
+    return bridge;
+  }
+
+  private MeridianClient client(int shard, String name, List<String> urls) {
+    MeridianClient client =
+        MeridianClient.builder()
+            .endpoints(urls)
+            .shard(shard)
+            .requestTimeout(Duration.ofSeconds(15))
+            .meterRegistry(metrics)
+            .name("shard-" + shard + "." + name)
+            .build();
+    clients.add(client);
+    return client;
+  }
+
+  /** Base URL of the bridge's HTTP server. */
+  public String url() {
+    return "http://" + config.listen().host() + ":" + server.activeLocalPort();
+  }
+
+  public BridgeConfig config() {
+    return config;
+  }
+
+  public PrometheusMeterRegistry metrics() {
+    return metrics;
+  }
+
+  /** Every part running, and every standby within the lag limits. */
+  public boolean healthy() {
+    return status().getHealthy();
+  }
+
+  /** Where every source and sink stands. */
+  public BridgeStatusResponse status() {
+    boolean healthy = true;
+    Map<Integer, BridgeShardStatus.Builder> shards = new LinkedHashMap<>();
+    for (Part part : parts) {
+      ShardLag lag = lags.get(part.shard());
+      BridgeShardStatus.Builder shard =
+          shards.computeIfAbsent(
+              part.shard(),
+              id -> BridgeShardStatus.newBuilder().setShard(id).setHeadRevision(lag.head()));
+      healthy &= part.progress().state() == Progress.State.RUNNING;
+      if (part.source() != null) {
+        shard.setSource(
+            BridgeSourceStatus.newBuilder()
+                .setState(part.progress().state().name())
+                .setDetail(part.progress().detail())
+                .setShippedRevision(part.source().shipped().getRevision()));
+      } else {
+        long revisions = lag.revisionsBehind(part.region());
+        long ms = lag.msBehind(part.region());
+        healthy &= revisions <= config.lag().degradedRevisions() && ms <= config.lag().degradedMs();
+        shard.addSinks(
+            BridgeSinkStatus.newBuilder()
+                .setRegion(part.region())
+                .setState(part.progress().state().name())
+                .setDetail(part.progress().detail())
+                .setAppliedRevision(lag.appliedRevision(part.region()))
+                .setLagRevisions(revisions)
+                .setLagMs(ms));
+      }
+    }
+    BridgeStatusResponse.Builder out = BridgeStatusResponse.newBuilder().setHealthy(healthy);
+    shards.values().forEach(out::addShards);
+    return out.build();
+  }
+
+  /** Stops every source and sink (a source's open transaction is aborted by its successor). */
+  @Override
+  public void close() {
+    for (Part part : parts) {
+      if (part.source() != null) {
+        part.source().close();
+      } else {
+        part.sink().close();
+      }
+    }
+    for (Thread thread : threads) {
+      thread.interrupt();
+    }
+    for (Thread thread : threads) {
+      try {
+        thread.join(Duration.ofSeconds(30).toMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    clients.forEach(MeridianClient::close);
+    server.stop().join();
+    log.info("bridge stopped");
+  }
+
+  /** {@code GET /v1/bridge/status}. */
+  private final class Admin extends BridgeAdminGrpc.BridgeAdminImplBase {
+    @Override
+    public void status(BridgeStatusRequest request, StreamObserver<BridgeStatusResponse> observer) {
+      Replies.reply(observer, () -> CompletableFuture.completedFuture(Bridge.this.status()));
+    }
+  }
+}

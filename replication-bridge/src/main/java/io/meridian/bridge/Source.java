@@ -1,0 +1,292 @@
+package io.meridian.bridge;
+
+import com.linecorp.armeria.client.retry.Backoff;
+import io.meridian.api.MeridianException;
+import io.meridian.api.v1.ChangeBatch;
+import io.meridian.api.v1.ChangeRecord;
+import io.meridian.api.v1.Error;
+import io.meridian.api.v1.Position;
+import io.meridian.api.v1.ReplicationStatusRequest;
+import io.meridian.api.v1.ReplicationStatusResponse;
+import io.meridian.api.v1.ReportShippedRequest;
+import io.meridian.api.v1.StatusRequest;
+import io.meridian.api.v1.StatusResponse;
+import io.meridian.client.MeridianClient;
+import io.meridian.client.Stubs;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.OutOfOrderSequenceException;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The source side of one shard: reads the PRIMARY region's change feed and publishes each batch to
+ * the shard's topic, in Kafka transactions, exactly once.
+ *
+ * <p>Each session starts with {@code initTransactions} under a transactional id derived from the
+ * shard, which fences any older copy of this bridge and aborts its open transaction; then it reads
+ * the topic's last committed record and opens the feed right after it, so nothing is skipped or
+ * shipped twice. Any failure (Kafka, the cluster, the feed) ends the session; the next one starts
+ * after a backoff from what the topic holds. A fenced source (a newer copy took over) stops.
+ */
+final class Source implements Runnable {
+  private static final Logger log = LoggerFactory.getLogger(Source.class);
+
+  /** Batches per Kafka transaction at most, and how long a transaction waits to fill. */
+  private static final int MAX_RUN = 512;
+
+  private static final Duration LINGER = Duration.ofMillis(20);
+  private static final long REPORT_INTERVAL_MS = 1000;
+  private static final Duration CALL_TIMEOUT = Duration.ofSeconds(10);
+
+  private final int shard;
+  private final MeridianClient primary;
+  private final BridgeConfig config;
+  private final ChangeTopic topic;
+  private final ShardLag lag;
+  private final Counter shippedBatches;
+  private final Counter sessions;
+  private final Progress progress;
+  private volatile boolean closed;
+  private volatile Position shipped = Position.getDefaultInstance();
+
+  Source(
+      int shard,
+      MeridianClient primary,
+      BridgeConfig config,
+      ShardLag lag,
+      MeterRegistry metrics,
+      Progress progress) {
+    this.shard = shard;
+    this.primary = primary;
+    this.config = config;
+    this.topic = new ChangeTopic(shard, config.kafka());
+    this.lag = lag;
+    this.progress = progress;
+    String tag = Integer.toString(shard);
+    this.shippedBatches = metrics.counter("meridian.bridge.shipped.batches", "shard", tag);
+    this.sessions = metrics.counter("meridian.bridge.source.sessions", "shard", tag);
+    metrics.gauge(
+        "meridian.bridge.shipped.revision",
+        io.micrometer.core.instrument.Tags.of("shard", tag),
+        this,
+        s -> s.shipped.getRevision());
+  }
+
+  /** The last position committed to Kafka by this source. */
+  Position shipped() {
+    return shipped;
+  }
+
+  void close() {
+    closed = true;
+  }
+
+  @Override
+  public void run() {
+    Backoff backoff =
+        Backoff.exponential(config.retry().initialBackoffMs(), config.retry().maxBackoffMs())
+            .withJitter(0.2);
+    int attempt = 0;
+    while (!closed) {
+      try {
+        session();
+        return;
+      } catch (InterruptedException e) {
+        return;
+      } catch (ProducerFencedException
+          | InvalidProducerEpochException
+          | OutOfOrderSequenceException
+          | AuthorizationException e) {
+        progress.stopped(
+            "fenced: another bridge took over this shard's topic, or Kafka refused ("
+                + e.getClass().getSimpleName()
+                + ")");
+        log.error(
+            "shard={} source stopped at revision {}: {}",
+            shard,
+            shipped.getRevision(),
+            e.toString());
+        return;
+      } catch (MeridianException | KafkaException e) {
+        if (closed) {
+          return; // Closing interrupted the session.
+        }
+        attempt++;
+        String why = e instanceof MeridianException m ? m.getMessage() : e.toString();
+        boolean compacted = e instanceof MeridianException m && m.code() == Error.Code.COMPACTED;
+        progress.failing(
+            compacted
+                ? "the primary compacted past the topic's end: seed standbys from a snapshot"
+                : why);
+        log.warn(
+            "shard={} source session {} failed at revision {}, retrying: {}",
+            shard,
+            attempt,
+            shipped.getRevision(),
+            why);
+      }
+      long pause = Math.max(0, backoff.nextDelayMillis(attempt));
+      try {
+        TimeUnit.MILLISECONDS.sleep(pause);
+      } catch (InterruptedException e) {
+        return;
+      }
+    }
+  }
+
+  private void session() throws InterruptedException {
+    sessions.increment();
+    try (KafkaProducer<String, byte[]> producer = producer()) {
+      producer.initTransactions();
+      topic.ensure();
+      Position after = resumePosition();
+      shipped = after;
+      log.info(
+          "shard={} source resumes after revision {} (epoch {}) into {}",
+          shard,
+          after.getRevision(),
+          after.getEpoch(),
+          topic.name);
+      long lastReport = 0;
+      long reported = -1;
+      try (FeedReader feed = FeedReader.open(primary.stubs().feed(), after)) {
+        progress.running();
+        while (!closed) {
+          List<ChangeBatch> run = feed.take(MAX_RUN, LINGER);
+          if (!run.isEmpty()) {
+            publish(producer, run);
+          }
+          long now = System.currentTimeMillis();
+          if (now - lastReport >= REPORT_INTERVAL_MS) {
+            lastReport = now;
+            probeHead();
+            if (shipped.getRevision() != reported) {
+              reportShipped();
+              reported = shipped.getRevision();
+            }
+          }
+        }
+      }
+    }
+  }
+
+  private void publish(KafkaProducer<String, byte[]> producer, List<ChangeBatch> run) {
+    producer.beginTransaction();
+    String key = Integer.toString(shard);
+    for (ChangeBatch batch : run) {
+      lag.seen(batch.getRevision(), batch.getCommitTimeMs());
+      for (ChangeRecord record : ChangeRecords.encode(batch, config.kafka().maxRecordBytes())) {
+        producer.send(
+            new ProducerRecord<>(topic.name, 0, key, record.toByteArray()),
+            (meta, e) -> {
+              // Failures surface in commitTransaction, which then throws.
+            });
+      }
+    }
+    producer.commitTransaction();
+    ChangeBatch last = run.get(run.size() - 1);
+    shipped =
+        Position.newBuilder().setEpoch(last.getEpoch()).setRevision(last.getRevision()).build();
+    shippedBatches.increment(run.size());
+  }
+
+  /** After the topic's last record; an empty topic starts after the primary's compaction. */
+  private Position resumePosition() {
+    Optional<ChangeRecord> last = topic.last();
+    if (last.isPresent()) {
+      return Position.newBuilder()
+          .setEpoch(last.get().getEpoch())
+          .setRevision(last.get().getRevision())
+          .build();
+    }
+    StatusResponse status =
+        Progress.await(
+            Stubs.call(
+                primary.stubs().cluster().withDeadlineAfter(10, TimeUnit.SECONDS)::status,
+                StatusRequest.getDefaultInstance(),
+                true));
+    long compacted =
+        status.getShardsList().stream()
+            .filter(s -> s.getHeader().getShard() == shard)
+            .mapToLong(s -> s.getCompactRevision())
+            .findFirst()
+            .orElse(0);
+    return Position.newBuilder().setRevision(compacted).build();
+  }
+
+  /** The primary's revision now, for lag, even while Kafka holds shipping back. */
+  private void probeHead() {
+    try {
+      ReplicationStatusResponse status =
+          Progress.await(
+              Stubs.call(
+                  primary
+                          .stubs()
+                          .replication()
+                          .withDeadlineAfter(CALL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
+                      ::replicationStatus,
+                  ReplicationStatusRequest.getDefaultInstance(),
+                  true));
+      lag.seen(status.getState().getRevision(), status.getState().getCommitTimeMs());
+    } catch (RuntimeException e) {
+      log.debug("shard={} primary status probe failed: {}", shard, e.toString());
+    }
+  }
+
+  /** Tells the primary how far it may compact; a failure only delays that. */
+  private void reportShipped() {
+    Position position = shipped;
+    Stubs.call(
+            primary
+                    .stubs()
+                    .replication()
+                    .withDeadlineAfter(CALL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
+                ::reportShipped,
+            ReportShippedRequest.newBuilder().setShipped(position).build(),
+            true)
+        .whenComplete(
+            (r, t) -> {
+              if (t != null) {
+                log.warn(
+                    "shard={} could not report shipped revision {}: {}",
+                    shard,
+                    position.getRevision(),
+                    t.toString());
+              }
+            });
+  }
+
+  private KafkaProducer<String, byte[]> producer() {
+    Map<String, Object> props = ChangeTopic.common(config.kafka());
+    props.put(
+        ProducerConfig.TRANSACTIONAL_ID_CONFIG,
+        config.kafka().transactionalIdPrefix() + "-shard-" + shard);
+    props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+    props.put(ProducerConfig.ACKS_CONFIG, "all");
+    props.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, config.kafka().transactionTimeoutMs());
+    props.put(
+        ProducerConfig.MAX_REQUEST_SIZE_CONFIG,
+        config.kafka().maxRecordBytes() + ChangeTopic.RECORD_OVERHEAD_BYTES);
+    // A blocked send or commit (Kafka down) fails the session instead of hanging it.
+    props.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 10_000);
+    props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
+    props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000);
+    props.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+    return new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer());
+  }
+}

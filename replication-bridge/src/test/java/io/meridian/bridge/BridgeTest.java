@@ -1,0 +1,283 @@
+package io.meridian.bridge;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.google.protobuf.ByteString;
+import com.linecorp.armeria.client.WebClient;
+import io.meridian.api.v1.Compare;
+import io.meridian.api.v1.DeregisterRequest;
+import io.meridian.api.v1.LeaseListRequest;
+import io.meridian.api.v1.LeaseStatus;
+import io.meridian.api.v1.PutRequest;
+import io.meridian.api.v1.RangeRequest;
+import io.meridian.api.v1.RegisterRequest;
+import io.meridian.api.v1.RequestOp;
+import io.meridian.api.v1.TxnRequest;
+import io.meridian.client.LockHandle;
+import io.meridian.client.MeridianClient;
+import io.meridian.client.Session;
+import io.meridian.client.Stubs;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A primary cluster, a standby cluster, a real Kafka broker and bridges between them: every
+ * committed revision reaches the standby exactly once, whatever is restarted on the way.
+ *
+ * <p>The tests share one broker; each uses its own shard, so its topic is its own.
+ */
+class BridgeTest {
+  @TempDir static Path kafkaDir;
+  @TempDir Path dir;
+  private static KafkaBroker kafka;
+
+  @BeforeAll
+  static void startKafka() throws Exception {
+    kafka = KafkaBroker.start(kafkaDir);
+  }
+
+  @AfterAll
+  static void stopKafka() {
+    kafka.close();
+  }
+
+  @Test
+  void everyRevisionReachesTheStandbyOnceThroughRestartsOfTheSourceTheSinkAndKafka()
+      throws Exception {
+    try (Federation f = new Federation(dir, 1, kafka.bootstrapServers())) {
+      BridgeConfig sourceOnly = f.config(true, false, Map.of());
+      BridgeConfig sinkOnly = f.config(false, true, Map.of());
+      Bridge source = Bridge.start(sourceOnly);
+      Bridge sink = Bridge.start(sinkOnly);
+      Workload work = new Workload(f.primary);
+      try {
+        work.steps(0, 30);
+        f.awaitCaughtUp(Duration.ofSeconds(60));
+
+        sink.close(); // The sink resumes from the offset the standby recorded.
+        work.steps(30, 50);
+        sink = Bridge.start(sinkOnly);
+        f.awaitCaughtUp(Duration.ofSeconds(60));
+
+        source.close(); // The source resumes after the topic's last record.
+        work.steps(50, 70);
+        source = Bridge.start(sourceOnly);
+        f.awaitCaughtUp(Duration.ofSeconds(60));
+
+        kafka.stop(); // Shipping fails and is retried; the primary takes writes regardless.
+        work.steps(70, 90);
+        Bridge running = source;
+        await()
+            .atMost(Duration.ofSeconds(90))
+            .until(() -> !running.status().getShards(0).getSource().getState().equals("RUNNING"));
+        kafka.start();
+        work.steps(90, 110);
+        f.awaitCaughtUp(Duration.ofSeconds(120));
+      } finally {
+        source.close();
+        sink.close();
+      }
+      // The same revision and chain hash: the same batches, each applied once, in order.
+      assertThat(Federation.state(f.standby).getRevision()).isGreaterThan(110);
+      assertThat(all(f.standby)).isEqualTo(all(f.primary));
+      assertThat(leases(f.standby)).isEqualTo(leases(f.primary));
+      assertThat(all(f.standby)).anyMatch(kv -> kv.getKey().startsWith("/app/.meridian/"));
+    }
+  }
+
+  @Test
+  void aLeaseOfTenThousandKeysIsRevokedWholeThroughSplitRecords() throws Exception {
+    try (Federation f = new Federation(dir, 2, kafka.bootstrapServers());
+        Bridge bridge = Bridge.start(f.config(true, true, Map.of("max-record-bytes", 65_536)))) {
+      long lease = f.primary.leases().grant("big", Duration.ofMinutes(10)).getId();
+      for (int t = 0; t < 80; t++) {
+        TxnRequest.Builder txn = TxnRequest.newBuilder();
+        for (int i = 0; i < 125; i++) {
+          txn.addSuccess(
+              RequestOp.newBuilder()
+                  .setRequestPut(
+                      PutRequest.newBuilder()
+                          .setKey(String.format("/big/key-%05d", t * 125 + i))
+                          .setValue(ByteString.copyFromUtf8("v"))
+                          .setLease(lease)));
+        }
+        f.primary.kv().txn(txn.build());
+      }
+      f.awaitCaughtUp(Duration.ofSeconds(60));
+      assertThat(count(f.standby, "/big/")).isEqualTo(10_000);
+
+      long before = Federation.state(f.standby).getRevision();
+      f.primary.leases().revoke(lease);
+      f.awaitCaughtUp(Duration.ofSeconds(60));
+      io.meridian.api.v1.ChangeRecord last =
+          new ChangeTopic(2, bridge.config().kafka()).last().orElseThrow();
+      assertThat(last.getParts()).isGreaterThan(1);
+      // One revision: every key and the lease went at once.
+      assertThat(Federation.state(f.standby).getRevision()).isEqualTo(before + 1);
+      assertThat(count(f.standby, "/big/")).isZero();
+      assertThat(leases(f.standby)).isEmpty();
+    }
+  }
+
+  @Test
+  void lagRisesWhileTheStandbyIsDownAndFallsToZeroAfter() throws Exception {
+    try (Federation f = new Federation(dir, 3, kafka.bootstrapServers());
+        Bridge bridge =
+            Bridge.start(
+                f.config(true, true, Map.of()).withLag(new BridgeConfig.Lag(5L, 60_000L)))) {
+      f.primary.kv().put("/lag/first", ByteString.copyFromUtf8("1"));
+      f.awaitCaughtUp(Duration.ofSeconds(30));
+      await().atMost(Duration.ofSeconds(10)).until(bridge::healthy);
+      WebClient http = WebClient.of(bridge.url());
+      assertThat(http.get("/health").aggregate().join().status().code()).isEqualTo(200);
+
+      f.west.stop(0);
+      for (int i = 0; i < 20; i++) {
+        f.primary.kv().put("/lag/k" + i, ByteString.copyFromUtf8("v"));
+      }
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> gauge(bridge, "meridian.bridge.lag.revisions") >= 20);
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> gauge(bridge, "meridian.bridge.lag.ms") > 0);
+      assertThat(bridge.healthy()).isFalse();
+      assertThat(http.get("/health").aggregate().join().status().code()).isEqualTo(503);
+      assertThat(bridge.status().getShards(0).getSinks(0).getLagRevisions()).isGreaterThan(19);
+
+      f.west.restart(0);
+      f.awaitCaughtUp(Duration.ofSeconds(60));
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () ->
+                  gauge(bridge, "meridian.bridge.lag.revisions") == 0
+                      && gauge(bridge, "meridian.bridge.lag.ms") == 0
+                      && bridge.healthy());
+      assertThat(http.get("/health").aggregate().join().status().code()).isEqualTo(200);
+    }
+  }
+
+  private static double gauge(Bridge bridge, String name) {
+    return bridge.metrics().get(name).tag("region", "west").gauge().value();
+  }
+
+  private static List<io.meridian.api.v1.KeyValue> all(MeridianClient c) {
+    return c.kv()
+        .range(RangeRequest.newBuilder().setKey("/").setRangeEnd("\0").build())
+        .getKvsList();
+  }
+
+  private static long count(MeridianClient c, String prefix) {
+    return c.kv()
+        .range(RangeRequest.newBuilder().setKey(prefix).setPrefix(true).setCountOnly(true).build())
+        .getCount();
+  }
+
+  private static List<String> leases(MeridianClient c) {
+    return Progress.await(
+            Stubs.call(c.stubs().lease()::list, LeaseListRequest.getDefaultInstance(), true))
+        .getLeasesList()
+        .stream()
+        .map(LeaseStatus::toString)
+        .toList();
+  }
+
+  /** Mixed writes: keys, transactions, leases, locks and registry instances. */
+  private static final class Workload {
+    private final MeridianClient c;
+    private final Deque<Long> leases = new ArrayDeque<>();
+
+    Workload(MeridianClient c) {
+      this.c = c;
+    }
+
+    void steps(int from, int to) {
+      for (int i = from; i < to; i++) {
+        step(i);
+      }
+    }
+
+    void step(int i) {
+      ByteString v = ByteString.copyFromUtf8("v" + i);
+      switch (i % 7) {
+        case 0 -> c.kv().put("/app/k" + (i % 20), v);
+        case 1 -> c.kv().delete("/app/k" + ((i + 13) % 20));
+        case 2 ->
+            c.kv()
+                .txn(
+                    TxnRequest.newBuilder()
+                        .addCompare(
+                            Compare.newBuilder()
+                                .setKey("/app/k0")
+                                .setTarget(Compare.Target.VERSION)
+                                .setResult(Compare.Result.GREATER)
+                                .setVersion(0))
+                        .addSuccess(put("/app/t" + (i % 5), v))
+                        .addSuccess(put("/app/t-extra", v))
+                        .addFailure(put("/app/u", v))
+                        .build());
+        case 3 -> {
+          long lease = c.leases().grant("app", Duration.ofMinutes(5)).getId();
+          leases.add(lease);
+          c.kv()
+              .put(
+                  PutRequest.newBuilder()
+                      .setKey("/app/leased" + i)
+                      .setValue(v)
+                      .setLease(lease)
+                      .build());
+        }
+        case 4 -> {
+          if (leases.size() > 1) {
+            c.leases().revoke(leases.poll());
+          }
+        }
+        case 5 -> {
+          try (Session session = c.leases().session("app", Duration.ofSeconds(30))) {
+            LockHandle lock = c.locks().lock(session, "/app/lock" + (i % 3), Duration.ofSeconds(5));
+            if (i % 2 == 0) {
+              lock.close();
+            }
+          }
+        }
+        default -> {
+          c.registry()
+              .register(
+                  RegisterRequest.newBuilder()
+                      .setNamespace("app")
+                      .setService("api")
+                      .setInstanceId("i" + (i % 4))
+                      .setAddress("10.0.0." + (i % 4))
+                      .setPort(8080)
+                      .setTtl(60)
+                      .build());
+          if (i % 3 == 0) {
+            c.registry()
+                .deregister(
+                    DeregisterRequest.newBuilder()
+                        .setNamespace("app")
+                        .setService("api")
+                        .setInstanceId("i" + ((i + 1) % 4))
+                        .build());
+          }
+        }
+      }
+    }
+
+    private static RequestOp put(String key, ByteString value) {
+      return RequestOp.newBuilder()
+          .setRequestPut(PutRequest.newBuilder().setKey(key).setValue(value))
+          .build();
+    }
+  }
+}
