@@ -4,6 +4,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.meridian.api.Slot;
 import io.meridian.api.v1.Role;
+import io.meridian.bridge.Bridge;
+import io.meridian.bridge.BridgeConfig;
+import io.meridian.bridge.KafkaBroker;
 import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.node.DevCluster;
 import io.meridian.router.RouterConfig;
@@ -21,16 +24,21 @@ import java.util.TreeMap;
 /**
  * A federation on loopback, in this JVM: what {@code bin/meridian dev} runs and what the federation
  * tests start. Each region has one region cluster whose members host every shard's Raft group; the
- * first region is PRIMARY for every shard and the others STANDBY (empty until the replication
- * bridge fills them). Slots are split evenly across the shards. A router per region serves the
- * client API, its own region first. Everything is written down in {@code <stateDir>/topology.json},
- * and the routing table in {@code <stateDir>/routing-table.yaml}.
+ * first region is PRIMARY for every shard and the others STANDBY. Slots are split evenly across the
+ * shards. A router per region serves the client API, its own region first. When the shape says
+ * {@code replicated}, a Kafka broker (forked JVM) and a replication bridge ship every shard's
+ * changes to the standbys; otherwise standbys stay empty. Everything is written down in {@code
+ * <stateDir>/topology.json}, the routing table in {@code <stateDir>/routing-table.yaml} and the
+ * bridge's config in {@code <stateDir>/bridge.yaml}.
  */
 public final class DevFederation implements AutoCloseable {
-  /** The dev federation's shape: regions (the first is primary), shards, members per region. */
-  public record Shape(List<String> regions, int shards, int membersPerRegion) {
+  /**
+   * The dev federation's shape: regions (the first is primary), shards, members per region, and
+   * whether a broker and a bridge replicate the primary to the standbys.
+   */
+  public record Shape(List<String> regions, int shards, int membersPerRegion, boolean replicated) {
     public static Shape standard() {
-      return new Shape(List.of("us-east", "us-west"), 2, 3);
+      return new Shape(List.of("us-east", "us-west"), 2, 3, true);
     }
   }
 
@@ -41,6 +49,8 @@ public final class DevFederation implements AutoCloseable {
   private final Map<String, Map<String, Object>> nodeOverrides;
   private final Map<String, Object> routerOverrides;
   private RoutingTable table;
+  private KafkaBroker kafka;
+  private Bridge bridge;
 
   private DevFederation(
       Path stateDir,
@@ -109,7 +119,45 @@ public final class DevFederation implements AutoCloseable {
       RouterConfig config = RouterConfig.parse(json.writeValueAsString(yaml));
       routers.put(region, RouterServer.start(config, table));
     }
+    if (shape.replicated()) {
+      startReplication();
+    }
     writeTopology();
+  }
+
+  /** A broker in {@code <stateDir>/kafka} and one bridge for every shard and standby region. */
+  private void startReplication() throws IOException {
+    try {
+      kafka = KafkaBroker.start(stateDir.resolve("kafka"));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while the Kafka broker started", e);
+    }
+    String primary = shape.regions().get(0);
+    List<Map<String, Object>> shardList = new ArrayList<>();
+    for (int s = 0; s < shape.shards(); s++) {
+      Map<String, Object> sinks = new LinkedHashMap<>();
+      for (String region : shape.regions().subList(1, shape.regions().size())) {
+        sinks.put(region, urls(region));
+      }
+      shardList.add(Map.of("id", s, "source", urls(primary), "sinks", sinks));
+    }
+    Map<String, Object> yaml = new LinkedHashMap<>();
+    yaml.put("listen", Map.of("host", "127.0.0.1", "port", 0));
+    yaml.put(
+        "kafka",
+        Map.of(
+            "bootstrap-servers", kafka.bootstrapServers(),
+            "replication-factor", 1,
+            "min-insync-replicas", 1));
+    yaml.put("shards", shardList);
+    String text = new ObjectMapper().writeValueAsString(yaml);
+    Files.writeString(stateDir.resolve("bridge.yaml"), text);
+    bridge = Bridge.start(BridgeConfig.parse(text));
+  }
+
+  private List<String> urls(String region) {
+    return clusters.get(region).configs().stream().map(c -> c.self().client()).toList();
   }
 
   /** Version 1: slots split evenly, every shard in every region with the members' URLs. */
@@ -155,6 +203,17 @@ public final class DevFederation implements AutoCloseable {
         processes.add(p);
       }
     }
+    if (bridge != null) {
+      processes.add(Map.of("kind", "kafka", "bootstrap_servers", kafka.bootstrapServers()));
+      processes.add(
+          Map.of(
+              "kind",
+              "bridge",
+              "status_url",
+              bridge.url() + "/v1/bridge/status",
+              "config",
+              stateDir.resolve("bridge.yaml").toString()));
+    }
     routers.forEach(
         (region, r) -> {
           Map<String, Object> p = new LinkedHashMap<>();
@@ -195,6 +254,11 @@ public final class DevFederation implements AutoCloseable {
     return table;
   }
 
+  /** The replication bridge, or null when the shape is not replicated. */
+  public Bridge bridge() {
+    return bridge;
+  }
+
   /** Stops every member of {@code region}'s cluster (their data stays). */
   public void stopRegion(String region) {
     DevCluster c = clusters.get(region);
@@ -213,6 +277,14 @@ public final class DevFederation implements AutoCloseable {
 
   @Override
   public void close() {
+    if (bridge != null) {
+      bridge.close();
+      bridge = null;
+    }
+    if (kafka != null) {
+      kafka.close();
+      kafka = null;
+    }
     routers.values().forEach(RouterServer::close);
     routers.clear();
     clusters.values().forEach(DevCluster::close);

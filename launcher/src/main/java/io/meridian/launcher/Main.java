@@ -1,5 +1,6 @@
 package io.meridian.launcher;
 
+import io.meridian.bridge.BridgeCommand;
 import io.meridian.cluster.node.MeridianNode;
 import io.meridian.router.RouterCommand;
 import io.meridian.router.RouterServer;
@@ -17,7 +18,12 @@ import picocli.CommandLine.Option;
     name = "meridian",
     mixinStandardHelpOptions = true,
     description = "Multi-region coordination service.",
-    subcommands = {io.meridian.cluster.Main.Node.class, RouterCommand.class, Main.Dev.class})
+    subcommands = {
+      io.meridian.cluster.Main.Node.class,
+      RouterCommand.class,
+      BridgeCommand.class,
+      Main.Dev.class
+    })
 public final class Main {
   public static void main(String[] args) {
     io.meridian.cluster.Main.asyncCallbacksOnCommonPool();
@@ -28,7 +34,8 @@ public final class Main {
       name = "dev",
       description =
           "Run a local federation on loopback: regions us-east (primary) and us-west (standby),"
-              + " 2 shards, a 3-node cluster per region and a router per region.")
+              + " 2 shards, a 3-node cluster per region, a router per region, and a Kafka broker"
+              + " with a replication bridge from us-east to us-west.")
   static final class Dev implements Callable<Integer> {
     @Option(
         names = "--state-dir",
@@ -48,7 +55,7 @@ public final class Main {
     public Integer call() throws Exception {
       Path dir = stateDir != null ? stateDir : Files.createTempDirectory("meridian-dev-");
       DevFederation.Shape shape =
-          new DevFederation.Shape(List.of("us-east", "us-west"), shards, size);
+          new DevFederation.Shape(List.of("us-east", "us-west"), shards, size, true);
       DevFederation f = DevFederation.start(dir, shape);
       System.out.println("Meridian dev federation is up; data in " + dir);
       for (String region : shape.regions()) {
@@ -82,7 +89,14 @@ public final class Main {
           "  curl -s "
               + west
               + "/v1/registry/discover -d '{\"namespace\":\"demo\",\"service\":\"payments\"}'"
-              + "   # LOCAL: us-west is empty until the bridge exists, so it falls back");
+              + "   # LOCAL: answered by us-west, header.lagRevisions/lagMs say how stale");
+      System.out.println(
+          "  curl -s "
+              + west
+              + "/v1/kv/range -d '{\"key\":\"/demo/hello\",\"consistency\":\"LOCAL\"}'"
+              + "   # the us-east write, read in us-west");
+      System.out.println(
+          "  curl -s " + f.bridge().url() + "/v1/bridge/status   # replication lag per shard");
       System.out.println("  curl -s " + url + "/v1/cluster/status     # every shard, every region");
       System.out.println("  curl -s " + url + "/v1/router/table       # the routing table served");
       System.out.println("More in the README's walk-through. Press Ctrl-C to stop.");

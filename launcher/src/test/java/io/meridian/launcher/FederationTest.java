@@ -28,6 +28,7 @@ import io.meridian.api.v1.RangeResponse;
 import io.meridian.api.v1.RegisterRequest;
 import io.meridian.api.v1.RequestOp;
 import io.meridian.api.v1.ResponseHeader;
+import io.meridian.api.v1.Role;
 import io.meridian.api.v1.TxnRequest;
 import io.meridian.api.v1.WatchCreateRequest;
 import io.meridian.client.LockHandle;
@@ -64,6 +65,10 @@ class FederationTest {
   private final List<MeridianClient> clients = new ArrayList<>();
 
   private DevFederation start(Map<String, Object> namespaces) throws Exception {
+    return start(namespaces, false);
+  }
+
+  private DevFederation start(Map<String, Object> namespaces, boolean replicated) throws Exception {
     Map<String, Object> router = new java.util.HashMap<>();
     router.put(
         "upstream",
@@ -81,7 +86,7 @@ class FederationTest {
     federation =
         DevFederation.start(
             dir,
-            new DevFederation.Shape(List.of(EAST, WEST), 2, 1),
+            new DevFederation.Shape(List.of(EAST, WEST), 2, 1, replicated),
             Map.of(
                 "raft",
                 Map.of("election-timeout-min-ms", 300, "election-timeout-max-ms", 600),
@@ -185,6 +190,30 @@ class FederationTest {
             .aggregate()
             .join();
     return r.contentUtf8();
+  }
+
+  @Test
+  void withTheBridgeAWriteInTheEastIsReadLocallyInTheWest() throws Exception {
+    start(Map.of(), true);
+    MeridianClient east = client(EAST);
+    MeridianClient west = client(WEST);
+    for (int shard = 0; shard < 2; shard++) {
+      String key = "/" + namespaceOn(shard, "repl") + "/k";
+      long revision =
+          east.kv().put(key, ByteString.copyFromUtf8("from-east")).getHeader().getRevision();
+      RangeResponse[] local = new RangeResponse[1];
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> (local[0] = range(west, key, Consistency.LOCAL)).getKvsCount() == 1);
+      // Served by the standby in us-west, at the revision the primary wrote it.
+      assertThat(local[0].getHeader().getRegion()).isEqualTo(WEST);
+      assertThat(local[0].getHeader().getRole()).isEqualTo(Role.STANDBY);
+      assertThat(local[0].getKvs(0).getModRevision()).isEqualTo(revision);
+      assertThat(local[0].getKvs(0).getValue().toStringUtf8()).isEqualTo("from-east");
+    }
+    await().atMost(Duration.ofSeconds(30)).until(() -> federation.bridge().status().getHealthy());
+    assertThat(federation.bridge().status().getShardsList())
+        .allSatisfy(s -> assertThat(s.getSinks(0).getLagRevisions()).isZero());
   }
 
   @Test

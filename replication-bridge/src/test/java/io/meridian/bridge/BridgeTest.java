@@ -167,6 +167,79 @@ class BridgeTest {
     }
   }
 
+  @Test
+  void aSecondCopyOfTheSourceFencesTheFirst() throws Exception {
+    try (Federation f = new Federation(dir, 4, kafka.bootstrapServers());
+        Bridge sink = Bridge.start(f.config(false, true, Map.of()));
+        Bridge first = Bridge.start(f.config(true, false, Map.of()))) {
+      f.primary.kv().put("/fence/a", ByteString.copyFromUtf8("1"));
+      f.awaitCaughtUp(Duration.ofSeconds(30));
+      try (Bridge second = Bridge.start(f.config(true, false, Map.of()))) {
+        for (int i = 0; i < 20; i++) {
+          f.primary.kv().put("/fence/k" + i, ByteString.copyFromUtf8("v"));
+        }
+        f.awaitCaughtUp(Duration.ofSeconds(60));
+        // The first copy stops once its next transaction meets the second's epoch.
+        await()
+            .atMost(Duration.ofSeconds(30))
+            .until(() -> first.status().getShards(0).getSource().getState().equals("STOPPED"));
+        assertThat(first.status().getShards(0).getSource().getDetail()).contains("fenced");
+        assertThat(first.healthy()).isFalse();
+        assertThat(second.status().getShards(0).getSource().getState()).isEqualTo("RUNNING");
+        assertThat(all(f.standby)).isEqualTo(all(f.primary));
+      }
+    }
+  }
+
+  @Test
+  void aWatchMovesFromThePrimaryToTheStandbyAtTheSameRevision() throws Exception {
+    try (Federation f = new Federation(dir, 5, kafka.bootstrapServers());
+        Bridge bridge = Bridge.start(f.config(true, true, Map.of()))) {
+      List<io.meridian.api.v1.Event> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+      io.meridian.client.WatchClient.Listener listener =
+          new io.meridian.client.WatchClient.Listener() {
+            @Override
+            public void onEvents(
+                List<io.meridian.api.v1.Event> events, io.meridian.api.v1.ResponseHeader at) {
+              seen.addAll(events);
+            }
+
+            @Override
+            public void onError(io.meridian.api.MeridianException error) {
+              throw new AssertionError(error);
+            }
+          };
+      io.meridian.api.v1.WatchCreateRequest create =
+          io.meridian.api.v1.WatchCreateRequest.newBuilder()
+              .setKey("/move/")
+              .setPrefix(true)
+              .setStartRevision(1)
+              .build();
+      long resumeAt;
+      try (var onPrimary = f.primary.watches().watch(create, listener)) {
+        for (int i = 0; i < 5; i++) {
+          f.primary.kv().put("/move/k" + i, ByteString.copyFromUtf8("v"));
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> seen.size() == 5);
+        resumeAt = onPrimary.revision() + 1;
+      }
+      for (int i = 5; i < 10; i++) {
+        f.primary.kv().put("/move/k" + i, ByteString.copyFromUtf8("v"));
+      }
+      try (var onStandby =
+          f.standby
+              .watches()
+              .watch(
+                  create.toBuilder().setStartRevision(resumeAt).setStartEpoch(1).build(),
+                  listener)) {
+        await().atMost(Duration.ofSeconds(30)).until(() -> seen.size() == 10);
+      }
+      assertThat(seen)
+          .extracting(e -> e.getKv().getModRevision())
+          .containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L);
+    }
+  }
+
   private static double gauge(Bridge bridge, String name) {
     return bridge.metrics().get(name).tag("region", "west").gauge().value();
   }

@@ -70,7 +70,8 @@ public final class ApiServer {
         .service(
             grpc.build(),
             MetricCollectingService.newDecorator(MeterIdPrefixFunction.ofDefault(meterPrefix)))
-        .service("/health", HealthCheckService.of(health))
+        // Long polling needs listenable checkers; ours are polled.
+        .service("/health", HealthCheckService.builder().checkers(health).longPolling(0).build())
         .service("/metrics", PrometheusExpositionService.of(metrics.getPrometheusRegistry()))
         .serviceUnder("/docs", DocService.builder().build());
   }

@@ -370,6 +370,14 @@ public final class ShardState {
           core.revision);
     }
     checkWatchable(after + 1);
+    long floor = core.journal.first() - 1;
+    if (after < floor) {
+      // Only after an upgrade from a snapshot without a journal: treated like compaction.
+      throw new MeridianException(
+          Error.Code.COMPACTED,
+          String.format("revision: %d (the change journal starts after revision %d)", after, floor),
+          java.util.Map.of("compact_revision", Long.toString(floor)));
+    }
     checkPosition(epoch, after);
     return core.journal.from(after + 1, max);
   }

@@ -35,6 +35,13 @@ final class SnapshotCodec {
   // 2: the change journal and the replication positions.
   static final int FORMAT_VERSION = 2;
 
+  /**
+   * Format 1 had no change journal: its shard's journal starts at the snapshot's revision, with the
+   * chain starting again from {@link ChangeJournal#GENESIS} (a standby of it is seeded from a later
+   * snapshot, which carries the same chain).
+   */
+  static final int FORMAT_VERSION_NO_JOURNAL = 1;
+
   private SnapshotCodec() {}
 
   static void write(StateCore core, OutputStream out) throws IOException {
@@ -111,7 +118,9 @@ final class SnapshotCodec {
   private static StateCore readUnchecked(InputStream in, long quotaBytes, int dedupCapacity)
       throws IOException {
     SnapshotHeader header = SnapshotHeader.parseDelimitedFrom(in);
-    if (header == null || header.getFormatVersion() != FORMAT_VERSION) {
+    if (header == null
+        || (header.getFormatVersion() != FORMAT_VERSION
+            && header.getFormatVersion() != FORMAT_VERSION_NO_JOURNAL)) {
       throw new IOException(
           "snapshot: format "
               + (header == null ? "missing" : header.getFormatVersion())
@@ -146,7 +155,9 @@ final class SnapshotCodec {
     core.lag = header.getLag();
     core.journal.load(
         header.getRevision() - header.getJournalCount(),
-        header.getChainHash(),
+        header.getFormatVersion() == FORMAT_VERSION_NO_JOURNAL
+            ? ChangeJournal.GENESIS
+            : header.getChainHash(),
         header.getCommitTimeMs());
     for (long i = 0; i < header.getJournalCount(); i++) {
       core.journal.loadBatch(required(ChangeBatch.parseDelimitedFrom(in), "change batch"));

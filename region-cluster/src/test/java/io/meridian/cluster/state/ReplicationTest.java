@@ -246,6 +246,38 @@ class ReplicationTest {
   }
 
   @Test
+  void aSnapshotWithoutAJournalStartsTheFeedAtItsRevision() throws Exception {
+    primary.ok(primary.put("/a/k", "1"));
+    primary.ok(primary.put("/a/k", "2"));
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    primary.state.writeSnapshot(out);
+    java.io.ByteArrayInputStream in = new java.io.ByteArrayInputStream(out.toByteArray());
+    io.meridian.cluster.proto.SnapshotHeader header =
+        io.meridian.cluster.proto.SnapshotHeader.parseDelimitedFrom(in);
+    // What format 1 wrote: no journal, no chain hash (its trailing batches are never read).
+    java.io.ByteArrayOutputStream v1 = new java.io.ByteArrayOutputStream();
+    header.toBuilder()
+        .setFormatVersion(SnapshotCodec.FORMAT_VERSION_NO_JOURNAL)
+        .clearChainHash()
+        .clearJournalCount()
+        .clearCommitTimeMs()
+        .build()
+        .writeDelimitedTo(v1);
+    in.transferTo(v1);
+    Shard upgraded =
+        new Shard(
+            ShardState.readSnapshot(
+                new java.io.ByteArrayInputStream(v1.toByteArray()), Shard.QUOTA, 1000));
+
+    assertThat(code(() -> upgraded.state.changeBatches(0, 1, 10))).isEqualTo(Error.Code.COMPACTED);
+    assertThat(upgraded.state.changeBatches(0, 2, 10)).isEmpty();
+    upgraded.ok(upgraded.put("/a/k", "3"));
+    ChangeBatch next = upgraded.state.changeBatches(0, 2, 10).get(0);
+    assertThat(next.getChainHash())
+        .isEqualTo(ChangeJournal.chain(ChangeJournal.GENESIS, 3, next.getOpsList()));
+  }
+
+  @Test
   void theShippedPositionOnlyGrowsAndNeverPassesTheRevision() {
     primary.ok(primary.put("/a/k", "1"));
     primary.ok(primary.put("/a/k", "2"));
