@@ -53,7 +53,7 @@ public final class Bench implements Callable<Integer> {
       defaultValue = "default",
       description =
           "Comma list of put, put-open, range, lock-hot, lock-many, watch-fanout, registry,"
-              + " router (or 1..8); default is 1..5, all is 1..8 (default: default).")
+              + " router, replication (or 1..9); default is 1..5, all is 1..9 (default: default).")
   private List<String> workloadNames;
 
   @Option(
@@ -169,7 +169,7 @@ public final class Bench implements Callable<Integer> {
       List<Result> results = new ArrayList<>();
       RuntimeException failure = null;
       try {
-        run(nodes, runSeed, results, notes);
+        run(nodes, nodeOptions, runSeed, results, notes);
       } catch (RuntimeException e) {
         // Print what was measured before the failure, and the node logs that may say why.
         failure = e;
@@ -208,7 +208,12 @@ public final class Bench implements Callable<Integer> {
   }
 
   /** Runs the selected workloads, adding each result to {@code results} as it is measured. */
-  private void run(NodeProcesses nodes, long runSeed, List<Result> results, List<String> notes)
+  private void run(
+      NodeProcesses nodes,
+      String nodeOptions,
+      long runSeed,
+      List<Result> results,
+      List<String> notes)
       throws InterruptedException, IOException {
     Random random = new Random(runSeed);
     Endpoints endpoints = Endpoints.of(nodes.clientUrls());
@@ -255,6 +260,13 @@ public final class Bench implements Callable<Integer> {
       random.nextBytes(bytes);
       new RouterWorkload(driver, com.google.protobuf.ByteString.copyFrom(bytes))
           .run(home().resolve("bin/meridian"), nodes, results, notes);
+      nodes.checkAlive();
+    }
+    if (workloads.contains(Workload.REPLICATION)) {
+      byte[] bytes = new byte[valueSize];
+      random.nextBytes(bytes);
+      new ReplicationWorkload(driver, com.google.protobuf.ByteString.copyFrom(bytes))
+          .run(home().resolve("bin/meridian"), nodes, nodeOptions, results, notes);
       nodes.checkAlive();
     }
     if (workloads.contains(Workload.REGISTRY)) {

@@ -11,6 +11,7 @@ import io.meridian.api.v1.KVGrpc;
 import io.meridian.api.v1.Member;
 import io.meridian.api.v1.MemberListRequest;
 import io.meridian.api.v1.PutRequest;
+import io.meridian.api.v1.Role;
 import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.node.DevCluster;
 import java.io.IOException;
@@ -48,7 +49,15 @@ final class NodeProcesses implements AutoCloseable {
 
   /** Plans the cluster on free loopback ports under {@code dir} and starts its three JVMs. */
   static NodeProcesses start(Path launcher, Path dir, String jvmOptions) throws IOException {
-    List<NodeConfig> configs = DevCluster.plan(dir, SIZE, "bench", Map.of()).configs();
+    return start(launcher, dir, jvmOptions, "bench", Role.PRIMARY);
+  }
+
+  /** The same for a cluster of {@code region} whose shard 0 has {@code role}. */
+  static NodeProcesses start(Path launcher, Path dir, String jvmOptions, String region, Role role)
+      throws IOException {
+    List<NodeConfig> configs =
+        DevCluster.plan(dir, SIZE, region, Map.of(), Map.of(0, role)).configs();
+    java.nio.file.Files.createDirectories(dir);
     NodeProcesses nodes = new NodeProcesses(dir, configs, jvmOptions);
     try {
       for (NodeConfig config : configs) {
@@ -99,6 +108,14 @@ final class NodeProcesses implements AutoCloseable {
    * committed the shard's initial role); returns the leader's member id.
    */
   String awaitReady(Duration timeout) throws InterruptedException {
+    return awaitReady(timeout, true);
+  }
+
+  /**
+   * Waits for a leader; with {@code write}, also for a put through each node (a STANDBY takes none:
+   * it is ready once its leader is known).
+   */
+  String awaitReady(Duration timeout, boolean write) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     String lastError = "no answer yet";
     List<String> urls = clientUrls();
@@ -106,6 +123,9 @@ final class NodeProcesses implements AutoCloseable {
       checkAlive();
       try {
         Optional<String> leader = leader(urls.get(0));
+        if (leader.isPresent() && !write) {
+          return leader.get();
+        }
         if (leader.isPresent()) {
           for (String url : urls) {
             GrpcClients.builder(url)

@@ -7,8 +7,9 @@ import java.util.Set;
 
 /**
  * The workloads {@code --workloads} selects, by name or number, run in this order. {@code default}
- * is 1 to 5; {@code all} adds 6 and 7, which take minutes and measure node heaps, and 8 (router
- * overhead). {@code registry} runs last because it leaves 50,000 instances to expire.
+ * is 1 to 5; {@code all} adds 6 and 7, which take minutes and measure node heaps, 8 (router
+ * overhead) and 9 (replication lag). {@code registry} runs last because it leaves 50,000 instances
+ * to expire.
  */
 enum Workload {
   PUT("put", "1", "put, closed loop at concurrency 1, 16 and 128"),
@@ -27,7 +28,12 @@ enum Workload {
   ROUTER(
       "router",
       "8",
-      "put, LINEARIZABLE range and LOCAL Discover at concurrency 16, direct and through a router");
+      "put, LINEARIZABLE range and LOCAL Discover at concurrency 16, direct and through a router"),
+  REPLICATION(
+      "replication",
+      "9",
+      "replication lag (primary commit to standby apply) at 100/s, 1,000/s and the most the"
+          + " primary takes, through Kafka and a bridge; the bridge's catch-up rate");
 
   /** Workloads that read node heaps: their nodes default to {@code -Xmx1g}. */
   static final Set<Workload> HEAP_MEASURED = EnumSet.of(WATCH_FANOUT, REGISTRY);
@@ -71,7 +77,7 @@ enum Workload {
             "--workloads: "
                 + raw
                 + " (expected: default, all, put, put-open, range, lock-hot, lock-many,"
-                + " watch-fanout, registry, router or 1..8)");
+                + " watch-fanout, registry, router, replication or 1..9)");
       }
       selected.add(match);
     }
