@@ -20,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -53,11 +54,11 @@ public final class Bridge implements AutoCloseable {
   /** One source or sink, with what it reports. */
   private record Part(int shard, String region, Source source, Sink sink, Progress progress) {}
 
-  private Bridge(BridgeConfig config) {
+  // The bridge's one wall clock (ms since the epoch): lag and report intervals read it.
+  private Bridge(BridgeConfig config, LongSupplier clock) {
     this.config = config;
     for (BridgeConfig.ShardConfig shard : config.shards()) {
-      ShardLag lag =
-          new ShardLag(shard.id(), shard.sinks().keySet(), System::currentTimeMillis, metrics);
+      ShardLag lag = new ShardLag(shard.id(), shard.sinks().keySet(), clock, metrics);
       lags.put(shard.id(), lag);
       if (!shard.source().isEmpty()) {
         Progress progress = new Progress();
@@ -67,6 +68,7 @@ public final class Bridge implements AutoCloseable {
                 client(shard.id(), "source", shard.source()),
                 config,
                 lag,
+                clock,
                 metrics,
                 progress);
         parts.add(new Part(shard.id(), null, source, null, progress));
@@ -101,7 +103,7 @@ public final class Bridge implements AutoCloseable {
 
   /** Starts every source and sink of {@code config} and the bridge's HTTP server. */
   public static Bridge start(BridgeConfig config) {
-    Bridge bridge = new Bridge(config);
+    Bridge bridge = new Bridge(config, System::currentTimeMillis);
     try {
       bridge.server.start().join();
       for (Part part : bridge.parts) {

@@ -22,7 +22,8 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
  * for tests and {@code bin/meridian dev}. Its classpath is the one the {@code kafka-broker} module
  * fetched from Maven ({@code kafka-broker/target/broker-classpath.txt}), so the broker's
  * dependencies never meet Meridian's. Its data and log ({@code broker.log}) live in the given
- * directory; {@link #stop()} and {@link #start()} restart it on the same ports with the same data.
+ * directory; {@link #stop()} (or {@link #kill()}) and {@link #start()} restart it on the same ports
+ * with the same data.
  *
  * <pre>{@code
  * try (KafkaBroker kafka = KafkaBroker.start(dir)) {
@@ -84,12 +85,25 @@ public final class KafkaBroker implements AutoCloseable {
 
   /** Stops the broker (SIGTERM, then SIGKILL after 20 s); its data stays. */
   public synchronized void stop() {
+    end(Duration.ofSeconds(20));
+  }
+
+  /** Kills the broker at once (SIGKILL), as a crash would; its data stays. */
+  public synchronized void kill() {
+    end(Duration.ZERO);
+  }
+
+  private void end(Duration grace) {
     if (process == null) {
       return;
     }
-    process.destroy();
+    if (grace.isZero()) {
+      process.destroyForcibly();
+    } else {
+      process.destroy();
+    }
     try {
-      if (!process.waitFor(20, TimeUnit.SECONDS)) {
+      if (!process.waitFor(grace.toMillis(), TimeUnit.MILLISECONDS)) {
         process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       }
     } catch (InterruptedException e) {

@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -58,6 +59,7 @@ final class Source implements Runnable {
   private final BridgeConfig config;
   private final ChangeTopic topic;
   private final ShardLag lag;
+  private final LongSupplier clock;
   private final Counter shippedBatches;
   private final Counter sessions;
   private final Progress progress;
@@ -69,6 +71,7 @@ final class Source implements Runnable {
       MeridianClient primary,
       BridgeConfig config,
       ShardLag lag,
+      LongSupplier clock,
       MeterRegistry metrics,
       Progress progress) {
     this.shard = shard;
@@ -76,6 +79,7 @@ final class Source implements Runnable {
     this.config = config;
     this.topic = new ChangeTopic(shard, config.kafka());
     this.lag = lag;
+    this.clock = clock;
     this.progress = progress;
     String tag = Integer.toString(shard);
     this.shippedBatches = metrics.counter("meridian.bridge.shipped.batches", "shard", tag);
@@ -171,7 +175,7 @@ final class Source implements Runnable {
           if (!run.isEmpty()) {
             publish(producer, run);
           }
-          long now = System.currentTimeMillis();
+          long now = clock.getAsLong();
           if (now - lastReport >= REPORT_INTERVAL_MS) {
             lastReport = now;
             probeHead();

@@ -24,6 +24,9 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -51,46 +54,80 @@ class BridgeTest {
   }
 
   @Test
-  void everyRevisionReachesTheStandbyOnceThroughRestartsOfTheSourceTheSinkAndKafka()
+  void everyRevisionReachesTheStandbyOnceWhileTheSourceTheSinkAndKafkaAreStoppedOrKilled()
       throws Exception {
     try (Federation f = new Federation(dir, 1, kafka.bootstrapServers())) {
       BridgeConfig sourceOnly = f.config(true, false, Map.of());
       BridgeConfig sinkOnly = f.config(false, true, Map.of());
       Bridge source = Bridge.start(sourceOnly);
       Bridge sink = Bridge.start(sinkOnly);
-      Workload work = new Workload(f.primary);
-      try {
-        work.steps(0, 30);
-        f.awaitCaughtUp(Duration.ofSeconds(60));
+      try (Writer writer = new Writer(new Workload(f.primary))) {
+        writer.awaitMore(30);
 
         sink.close(); // The sink resumes from the offset the standby recorded.
-        work.steps(30, 50);
+        writer.awaitMore(20);
         sink = Bridge.start(sinkOnly);
-        f.awaitCaughtUp(Duration.ofSeconds(60));
+        writer.awaitMore(20);
 
         source.close(); // The source resumes after the topic's last record.
-        work.steps(50, 70);
+        writer.awaitMore(20);
         source = Bridge.start(sourceOnly);
-        f.awaitCaughtUp(Duration.ofSeconds(60));
+        writer.awaitMore(20);
 
-        kafka.stop(); // Shipping fails and is retried; the primary takes writes regardless.
-        work.steps(70, 90);
+        kafka.kill(); // A crash: shipping fails and is retried; the primary takes writes still.
         Bridge running = source;
         await()
             .atMost(Duration.ofSeconds(90))
             .until(() -> !running.status().getShards(0).getSource().getState().equals("RUNNING"));
+        writer.awaitMore(20);
         kafka.start();
-        work.steps(90, 110);
+        writer.awaitMore(20);
+
+        writer.close();
         f.awaitCaughtUp(Duration.ofSeconds(120));
       } finally {
         source.close();
         sink.close();
+        kafka.start(); // Does nothing unless this test failed while the broker was down.
       }
-      // The same revision and chain hash: the same batches, each applied once, in order.
+      // The same revision and chain hash (awaitCaughtUp): the same batches, each applied once, in
+      // order; and so the same keys, with the same versions, and the same leases.
       assertThat(Federation.state(f.standby).getRevision()).isGreaterThan(110);
       assertThat(all(f.standby)).isEqualTo(all(f.primary));
       assertThat(leases(f.standby)).isEqualTo(leases(f.primary));
       assertThat(all(f.standby)).anyMatch(kv -> kv.getKey().startsWith("/app/.meridian/"));
+    }
+  }
+
+  @Test
+  void leaderChangesOnEitherSideAreRiddenThroughWithoutAGapOrADuplicate() throws Exception {
+    try (Federation f = new Federation(dir, 6, kafka.bootstrapServers(), 3);
+        Bridge bridge = Bridge.start(f.config(true, true, Map.of()))) {
+      puts(f.primary, 0, 10);
+      f.awaitCaughtUp(Duration.ofSeconds(60));
+
+      // The source's feed and reports move to another primary member.
+      int eastLeader = f.east.readyLeader();
+      f.east.stop(eastLeader);
+      await().atMost(Duration.ofSeconds(30)).until(() -> f.east.readyLeader() >= 0);
+      puts(f.primary, 10, 20);
+      f.awaitCaughtUp(Duration.ofSeconds(60));
+
+      // ApplyReplicated moves to the standby's new leader, from the offset it recorded.
+      int westLeader = f.west.readyLeader();
+      f.west.stop(westLeader);
+      puts(f.primary, 20, 30);
+      await().atMost(Duration.ofSeconds(30)).until(() -> f.west.readyLeader() >= 0);
+      f.awaitCaughtUp(Duration.ofSeconds(60));
+
+      f.east.restart(eastLeader);
+      f.west.restart(westLeader);
+      puts(f.primary, 30, 40);
+      f.awaitCaughtUp(Duration.ofSeconds(60));
+      assertThat(all(f.standby)).isEqualTo(all(f.primary));
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> bridge.status().getShards(0).getSinks(0).getLagRevisions() == 0);
     }
   }
 
@@ -240,6 +277,12 @@ class BridgeTest {
     }
   }
 
+  private static void puts(MeridianClient c, int from, int to) {
+    for (int i = from; i < to; i++) {
+      c.kv().put("/leaders/k" + i, ByteString.copyFromUtf8("v" + i));
+    }
+  }
+
   private static double gauge(Bridge bridge, String name) {
     return bridge.metrics().get(name).tag("region", "west").gauge().value();
   }
@@ -263,6 +306,62 @@ class BridgeTest {
         .stream()
         .map(LeaseStatus::toString)
         .toList();
+  }
+
+  /**
+   * Writes {@link Workload} steps on its own thread, one after another, until closed; at most
+   * {@value #MAX_STEPS} steps or {@value #MAX_MINUTES} minutes.
+   */
+  private static final class Writer implements AutoCloseable {
+    private static final int MAX_STEPS = 50_000;
+    private static final int MAX_MINUTES = 5;
+
+    private final Workload work;
+    private final AtomicInteger steps = new AtomicInteger();
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final Thread thread = new Thread(this::loop, "bridge-test-writer");
+    private volatile boolean closed;
+
+    Writer(Workload work) {
+      this.work = work;
+      thread.start();
+    }
+
+    private void loop() {
+      long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(MAX_MINUTES);
+      try {
+        while (!closed && steps.get() < MAX_STEPS && System.nanoTime() < deadline) {
+          work.step(steps.get());
+          steps.incrementAndGet();
+        }
+      } catch (Throwable t) {
+        failure.set(t);
+      }
+    }
+
+    /** Waits until {@code n} more steps are written; fails if writing failed or ran out. */
+    void awaitMore(int n) {
+      int target = steps.get() + n;
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> steps.get() >= target || !thread.isAlive());
+      checkFailure();
+      assertThat(steps.get()).as("steps written").isGreaterThanOrEqualTo(target);
+    }
+
+    private void checkFailure() {
+      if (failure.get() != null) {
+        throw new AssertionError("a write failed", failure.get());
+      }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      closed = true;
+      thread.join(TimeUnit.SECONDS.toMillis(60));
+      assertThat(thread.isAlive()).as("writer still running").isFalse();
+      checkFailure();
+    }
   }
 
   /** Mixed writes: keys, transactions, leases, locks and registry instances. */

@@ -7,6 +7,7 @@ import io.meridian.api.v1.ReplicationStatusRequest;
 import io.meridian.api.v1.Role;
 import io.meridian.client.MeridianClient;
 import io.meridian.cluster.node.DevCluster;
+import io.meridian.cluster.node.MeridianNode;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,8 +18,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * One shard of a test federation: a one-member PRIMARY cluster in "east", a one-member STANDBY
- * cluster in "west", and bridge configs between them through a real broker.
+ * One shard of a test federation: a PRIMARY cluster in "east", a STANDBY cluster in "west" (one
+ * member each unless asked for more), and bridge configs between them through a real broker.
  */
 final class Federation implements AutoCloseable {
   final int shard;
@@ -27,27 +28,37 @@ final class Federation implements AutoCloseable {
   final MeridianClient primary;
   final MeridianClient standby;
   private final String kafka;
+  private final List<String> eastUrls;
+  private final List<String> westUrls;
 
   Federation(Path dir, int shard, String kafka) throws IOException {
+    this(dir, shard, kafka, 1);
+  }
+
+  Federation(Path dir, int shard, String kafka, int members) throws IOException {
     this.shard = shard;
     this.kafka = kafka;
     Map<String, Map<String, Object>> o = new HashMap<>();
     o.put(
         "raft",
         new HashMap<>(Map.of("election-timeout-min-ms", 300, "election-timeout-max-ms", 600)));
-    this.east = DevCluster.plan(dir.resolve("east"), 1, "east", o, Map.of(shard, Role.PRIMARY));
-    this.west = DevCluster.plan(dir.resolve("west"), 1, "west", o, Map.of(shard, Role.STANDBY));
+    this.east =
+        DevCluster.plan(dir.resolve("east"), members, "east", o, Map.of(shard, Role.PRIMARY));
+    this.west =
+        DevCluster.plan(dir.resolve("west"), members, "west", o, Map.of(shard, Role.STANDBY));
     east.start();
     west.start();
     await().atMost(Duration.ofSeconds(30)).until(() -> east.readyLeader() >= 0);
     await().atMost(Duration.ofSeconds(30)).until(() -> west.readyLeader() >= 0);
-    this.primary = client(east);
-    this.standby = client(west);
+    this.eastUrls = urls(east);
+    this.westUrls = urls(west);
+    this.primary = client(eastUrls);
+    this.standby = client(westUrls);
   }
 
-  private MeridianClient client(DevCluster c) {
+  private MeridianClient client(List<String> urls) {
     return MeridianClient.builder()
-        .endpoints(c.node(0).clientUrl())
+        .endpoints(urls)
         .shard(shard)
         .requestTimeout(Duration.ofSeconds(20))
         .build();
@@ -63,10 +74,10 @@ final class Federation implements AutoCloseable {
     Map<String, Object> shardConfig = new LinkedHashMap<>();
     shardConfig.put("id", shard);
     if (source) {
-      shardConfig.put("source", List.of(east.node(0).clientUrl()));
+      shardConfig.put("source", eastUrls);
     }
     if (sink) {
-      shardConfig.put("sinks", Map.of("west", List.of(west.node(0).clientUrl())));
+      shardConfig.put("sinks", Map.of("west", westUrls));
     }
     Map<String, Object> yaml = new LinkedHashMap<>();
     yaml.put("listen", Map.of("port", 0));
@@ -79,6 +90,10 @@ final class Federation implements AutoCloseable {
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
       throw new IllegalStateException(e);
     }
+  }
+
+  private static List<String> urls(DevCluster c) {
+    return c.nodes().stream().map(MeridianNode::clientUrl).toList();
   }
 
   static ReplicationState state(MeridianClient c) {
