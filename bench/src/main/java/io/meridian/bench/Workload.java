@@ -32,8 +32,9 @@ enum Workload {
   REPLICATION(
       "replication",
       "9",
-      "replication lag (primary commit to standby apply) at 100/s, 1,000/s and the most the"
-          + " primary takes, through Kafka and a bridge; the bridge's catch-up rate");
+      "replication lag (put answered by the primary to the standby's watch event) at 25, 50 and"
+          + " 100/s, the most the primary takes and 1,000/s, through Kafka and a bridge; the"
+          + " bridge's catch-up rate");
 
   /** Workloads that read node heaps: their nodes default to {@code -Xmx1g}. */
   static final Set<Workload> HEAP_MEASURED = EnumSet.of(WATCH_FANOUT, REGISTRY);
