@@ -54,6 +54,12 @@ final class Source implements Runnable {
   private static final long REPORT_INTERVAL_MS = 1000;
   private static final Duration CALL_TIMEOUT = Duration.ofSeconds(10);
 
+  /**
+   * How long closing a session's producer may wait for its requests. Kafka's own close waits
+   * without bound, so with the broker down a failed session would never end (nor report it).
+   */
+  private static final Duration PRODUCER_CLOSE_TIMEOUT = Duration.ofSeconds(5);
+
   private final int shard;
   private final MeridianClient primary;
   private final BridgeConfig config;
@@ -155,7 +161,8 @@ final class Source implements Runnable {
 
   private void session() throws InterruptedException {
     sessions.increment();
-    try (KafkaProducer<String, byte[]> producer = producer()) {
+    KafkaProducer<String, byte[]> producer = producer();
+    try {
       producer.initTransactions();
       topic.ensure();
       Position after = resumePosition();
@@ -186,6 +193,8 @@ final class Source implements Runnable {
           }
         }
       }
+    } finally {
+      producer.close(PRODUCER_CLOSE_TIMEOUT);
     }
   }
 
