@@ -373,12 +373,6 @@ class BridgeTest {
       this.c = c;
     }
 
-    void steps(int from, int to) {
-      for (int i = from; i < to; i++) {
-        step(i);
-      }
-    }
-
     void step(int i) {
       ByteString v = ByteString.copyFromUtf8("v" + i);
       switch (i % 7) {
