@@ -53,6 +53,8 @@ final class ReplicationWorkload {
   // Revision -> when (µs) the primary answered its put, and when the standby's event for it came.
   private final Map<Long, Long> committed = new ConcurrentHashMap<>();
   private final Map<Long, Long> applied = new ConcurrentHashMap<>();
+  // Set once the run ends: the standby's watch then fails because the standby stops.
+  private volatile boolean stopping;
 
   ReplicationWorkload(LoadDriver driver, ByteString value) {
     this.driver = driver;
@@ -153,6 +155,7 @@ final class ReplicationWorkload {
               head - before,
               ceiling.opsPerSecond()));
     } finally {
+      stopping = true;
       if (bridge != null) {
         bridge.destroy();
         if (!bridge.waitFor(30, TimeUnit.SECONDS)) {
@@ -235,7 +238,9 @@ final class ReplicationWorkload {
 
                   @Override
                   public void onError(Throwable t) {
-                    System.err.println("bench: standby watch failed: " + Endpoints.describe(t));
+                    if (!stopping) {
+                      System.err.println("bench: standby watch failed: " + Endpoints.describe(t));
+                    }
                   }
 
                   @Override
