@@ -19,11 +19,14 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.errors.AuthorizationException;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
@@ -198,17 +201,25 @@ final class Source implements Runnable {
     }
   }
 
-  private void publish(KafkaProducer<String, byte[]> producer, List<ChangeBatch> run) {
+  private void publish(KafkaProducer<String, byte[]> producer, List<ChangeBatch> run)
+      throws InterruptedException {
     producer.beginTransaction();
     String key = Integer.toString(shard);
     for (ChangeBatch batch : run) {
       lag.seen(batch.getRevision(), batch.getCommitTimeMs());
       for (ChangeRecord record : ChangeRecords.encode(batch, config.kafka().maxRecordBytes())) {
-        producer.send(
-            new ProducerRecord<>(topic.name, 0, key, record.toByteArray()),
-            (meta, e) -> {
-              // Failures surface in commitTransaction, which then throws.
-            });
+        Future<RecordMetadata> sent =
+            producer.send(new ProducerRecord<>(topic.name, 0, key, record.toByteArray()));
+        // Other failures surface in commitTransaction. A send that failed at once (no metadata
+        // within max.block.ms: the broker is gone) ends the session now; otherwise every later
+        // send of the run would wait max.block.ms again, and the source look healthy meanwhile.
+        if (sent.isDone()) {
+          try {
+            sent.get();
+          } catch (ExecutionException e) {
+            throw new KafkaException("send to " + topic.name + " failed", e.getCause());
+          }
+        }
       }
     }
     producer.commitTransaction();
