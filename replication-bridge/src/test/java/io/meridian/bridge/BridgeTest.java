@@ -27,6 +27,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -76,7 +77,7 @@ class BridgeTest {
 
         kafka.kill(); // A crash: shipping fails and is retried; the primary takes writes still.
         Bridge running = source;
-        await()
+        await() // The source's next send finds no metadata within max.block.ms (10 s).
             .atMost(Duration.ofSeconds(90))
             .until(() -> !running.status().getShards(0).getSource().getState().equals("RUNNING"));
         writer.awaitMore(20);
@@ -309,11 +310,14 @@ class BridgeTest {
   }
 
   /**
-   * Writes {@link Workload} steps on its own thread, one after another, until closed; at most
-   * {@value #MAX_STEPS} steps or {@value #MAX_MINUTES} minutes.
+   * Writes {@link Workload} steps on its own thread until closed, paced at {@value
+   * #STEPS_PER_SECOND} a second (an open-loop schedule, so a slow phase of the test does not pile
+   * up tens of thousands of revisions); at most {@value #MAX_STEPS} steps or {@value #MAX_MINUTES}
+   * minutes.
    */
   private static final class Writer implements AutoCloseable {
-    private static final int MAX_STEPS = 50_000;
+    private static final int STEPS_PER_SECOND = 50;
+    private static final int MAX_STEPS = 15_000;
     private static final int MAX_MINUTES = 5;
 
     private final Workload work;
@@ -328,9 +332,12 @@ class BridgeTest {
     }
 
     private void loop() {
-      long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(MAX_MINUTES);
+      long start = System.nanoTime();
+      long deadline = start + TimeUnit.MINUTES.toNanos(MAX_MINUTES);
       try {
         while (!closed && steps.get() < MAX_STEPS && System.nanoTime() < deadline) {
+          LockSupport.parkNanos(
+              start + steps.get() * (1_000_000_000L / STEPS_PER_SECOND) - System.nanoTime());
           work.step(steps.get());
           steps.incrementAndGet();
         }
