@@ -97,9 +97,7 @@ public final class KafkaBroker implements AutoCloseable {
     if (process == null) {
       return;
     }
-    if (grace.isZero()) {
-      process.destroyForcibly();
-    } else {
+    if (!grace.isZero()) {
       process.destroy();
     }
     try {
