@@ -53,7 +53,7 @@ public final class Main {
         System.err.println(config + ": " + e.getMessage());
         return 2;
       }
-      MeridianNode node = MeridianNode.start(cfg, WallClock.system());
+      MeridianNode node = MeridianNode.start(cfg, NodeClock.system());
       Shutdown.await(node);
       return 0;
     }

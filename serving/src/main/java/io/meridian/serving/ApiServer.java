@@ -34,6 +34,20 @@ public final class ApiServer {
   private ApiServer() {}
 
   /**
+   * The port {@code server} listens on. Armeria's {@code activeLocalPort()} counts only wildcard
+   * and loopback ports, so it fails for a server bound to one interface's address, as real
+   * deployments are.
+   *
+   * @throws IllegalStateException if the server does not listen
+   */
+  public static int port(com.linecorp.armeria.server.Server server) {
+    return server.activePorts().values().stream()
+        .findFirst()
+        .map(p -> p.localAddress().getPort())
+        .orElseThrow(() -> new IllegalStateException("the server does not listen on any port"));
+  }
+
+  /**
    * Adds {@code services} and the standard endpoints to {@code server}. Requests are counted under
    * {@code meterPrefix} by service, method and status; {@code /health} answers 503 while any of
    * {@code health} is unhealthy.

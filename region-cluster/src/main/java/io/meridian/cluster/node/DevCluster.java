@@ -3,7 +3,7 @@ package io.meridian.cluster.node;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.meridian.api.v1.Role;
-import io.meridian.cluster.WallClock;
+import io.meridian.cluster.NodeClock;
 import io.meridian.cluster.config.NodeConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -25,9 +25,9 @@ public final class DevCluster implements AutoCloseable {
   private final Path stateDir;
   private final List<NodeConfig> configs;
   private final List<MeridianNode> nodes = new ArrayList<>();
-  private final WallClock clock;
+  private final NodeClock clock;
 
-  private DevCluster(Path stateDir, List<NodeConfig> configs, WallClock clock) {
+  private DevCluster(Path stateDir, List<NodeConfig> configs, NodeClock clock) {
     this.stateDir = stateDir;
     this.configs = configs;
     this.clock = clock;
@@ -88,11 +88,16 @@ public final class DevCluster implements AutoCloseable {
         throw new UncheckedIOException(e);
       }
     }
-    return new DevCluster(stateDir, configs, WallClock.system());
+    return new DevCluster(stateDir, configs, NodeClock.system());
+  }
+
+  /** A cluster of the given members' configs, as planned (tests vary one member's config). */
+  public static DevCluster of(Path stateDir, List<NodeConfig> configs) {
+    return new DevCluster(stateDir, List.copyOf(configs), NodeClock.system());
   }
 
   /** The same plan with every member reading time from {@code clock} (tests drive it by hand). */
-  public DevCluster withClock(WallClock clock) {
+  public DevCluster withClock(NodeClock clock) {
     return new DevCluster(stateDir, configs, clock);
   }
 

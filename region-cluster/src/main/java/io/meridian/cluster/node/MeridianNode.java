@@ -1,8 +1,9 @@
 package io.meridian.cluster.node;
 
 import com.linecorp.armeria.server.Server;
-import io.meridian.cluster.WallClock;
+import io.meridian.cluster.NodeClock;
 import io.meridian.cluster.config.NodeConfig;
+import io.meridian.cluster.raft.ResyncingGrpc;
 import io.meridian.cluster.raft.ShardStateMachine;
 import io.meridian.cluster.service.ClusterService;
 import io.meridian.cluster.service.KvService;
@@ -27,7 +28,6 @@ import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicLong;
-import org.apache.ratis.RaftConfigKeys;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.client.RaftClientConfigKeys;
 import org.apache.ratis.conf.Parameters;
@@ -40,7 +40,6 @@ import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.retry.RetryPolicies;
-import org.apache.ratis.rpc.SupportedRpcType;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.RaftServerConfigKeys;
 import org.apache.ratis.server.storage.RaftStorage;
@@ -66,7 +65,7 @@ public final class MeridianNode implements AutoCloseable {
   private final ScheduledExecutorService duties;
   private final PrometheusMeterRegistry metrics;
 
-  private MeridianNode(NodeConfig config, WallClock clock) throws IOException {
+  private MeridianNode(NodeConfig config, NodeClock clock) throws IOException {
     this.config = config;
     this.metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     this.duties =
@@ -81,10 +80,7 @@ public final class MeridianNode implements AutoCloseable {
     Map<RaftGroupId, NodeConfig.ShardSpec> specs = new LinkedHashMap<>();
     for (NodeConfig.ShardSpec spec : config.shards()) {
       RaftGroupId groupId = groupId(config.region(), spec.id());
-      machines.put(
-          groupId,
-          new ShardStateMachine(
-              spec.id(), config.storage().quotaBytes(), config.storage().dedupCapacity(), clock));
+      machines.put(groupId, new ShardStateMachine(spec.id(), clock));
       specs.put(groupId, spec);
     }
     RaftPeerId self = RaftPeerId.valueOf(config.member());
@@ -149,7 +145,7 @@ public final class MeridianNode implements AutoCloseable {
   }
 
   /** Starts a node; returns when both servers listen. */
-  public static MeridianNode start(NodeConfig config, WallClock clock) throws IOException {
+  public static MeridianNode start(NodeConfig config, NodeClock clock) throws IOException {
     // Ratis calls System.exit on some failures and installs a JVM-wide uncaught-exception handler
     // that exits; a node that embeds it must stay up and report instead.
     ExitUtils.disableSystemExit();
@@ -188,7 +184,8 @@ public final class MeridianNode implements AutoCloseable {
 
   private static RaftProperties raftProperties(NodeConfig config) {
     RaftProperties p = new RaftProperties();
-    RaftConfigKeys.Rpc.setType(p, SupportedRpcType.GRPC);
+    // Ratis's gRPC transport, with a log appender that lets a restarted follower catch up.
+    ResyncingGrpc.select(p);
     GrpcConfigKeys.Server.setHost(p, config.peer().host());
     GrpcConfigKeys.Server.setPort(p, config.peer().port());
     RaftServerConfigKeys.setStorageDir(p, List.of(Path.of(config.dataDir(), "raft").toFile()));
@@ -207,11 +204,17 @@ public final class MeridianNode implements AutoCloseable {
     RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
     RaftServerConfigKeys.Log.setPurgeGap(p, raft.purgeGap());
     RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(raft.logSegmentSizeBytes()));
-    RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
-    // Reads the leader submits to itself have no client timeout: bound the read index wait as the
-    // client's request timeout bounds a forwarded read.
-    RaftServerConfigKeys.Read.setTimeout(
-        p, TimeDuration.valueOf(3, java.util.concurrent.TimeUnit.SECONDS));
+    // Reads go to the leader, which confirms its leadership with the log before answering
+    // (ReadBarriers): Ratis 3.3.0's read index lets a cut-off leader answer from stale state.
+    RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.DEFAULT);
+    // A leader that stepped down refuses to stand for election for this long (10 s by default):
+    // if the next leader is cut off meanwhile and the remaining follower's log is shorter, no one
+    // can win. Not 0: the same setting is the JVM pause after which a leader steps down.
+    RaftServerConfigKeys.LeaderElection.setLeaderStepDownWaitTime(
+        p, TimeDuration.valueOf(1, java.util.concurrent.TimeUnit.SECONDS));
+    // A follower behind or with a divergent tail is brought back one round trip per step: back off
+    // to 100 ms, not Ratis's 1 s then 5 s, so a tail of a few hundred entries takes seconds.
+    RaftServerConfigKeys.Log.Appender.setRetryPolicy(p, "1ms,10, 100ms,100, 1s,1000");
     // The largest entry is a request of Limits.MAX_REQUEST_BYTES; gRPC messages must exceed the
     // appender's buffer by at least 1 MB.
     RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, SizeInBytes.valueOf("4MB"));
@@ -249,11 +252,12 @@ public final class MeridianNode implements AutoCloseable {
   }
 
   public String clientUrl() {
-    return "http://" + config.client().host() + ":" + httpServer.activeLocalPort();
+    return "http://" + config.client().host() + ":" + clientPort();
   }
 
+  /** The client port this node listens on. */
   public int clientPort() {
-    return httpServer.activeLocalPort();
+    return ApiServer.port(httpServer);
   }
 
   public NodeConfig config() {

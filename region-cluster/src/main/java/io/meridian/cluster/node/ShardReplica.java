@@ -13,10 +13,11 @@ import io.meridian.api.v1.LeaseTimeToLiveResponse;
 import io.meridian.api.v1.ListServicesResponse;
 import io.meridian.api.v1.ResponseHeader;
 import io.meridian.api.v1.Role;
-import io.meridian.cluster.WallClock;
+import io.meridian.cluster.NodeClock;
 import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.feed.ChangeFeed;
 import io.meridian.cluster.lease.LeaseClock;
+import io.meridian.cluster.lease.RemainderClears;
 import io.meridian.cluster.lock.LockWaits;
 import io.meridian.cluster.proto.Command;
 import io.meridian.cluster.proto.CommandResult;
@@ -28,7 +29,10 @@ import io.meridian.cluster.proto.LockCancel;
 import io.meridian.cluster.proto.Query;
 import io.meridian.cluster.proto.QueryResult;
 import io.meridian.cluster.proto.QueryResultBatch;
+import io.meridian.cluster.proto.ReadBarrier;
 import io.meridian.cluster.proto.SetSelfPreservation;
+import io.meridian.cluster.proto.SetSettings;
+import io.meridian.cluster.proto.ShardSettings;
 import io.meridian.cluster.raft.RatisMessages;
 import io.meridian.cluster.raft.ShardStateMachine;
 import io.meridian.cluster.registry.SelfPreservation;
@@ -106,9 +110,9 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   /** Writes one member may have in flight per shard; the Raft client allows as many. */
   public static final int MAX_WRITES_IN_FLIGHT = 1024;
 
-  private final WallClock clock;
+  private final NodeClock clock;
   private final LeaseClock leaseClock;
-  private final LockWaits lockWaits = new LockWaits();
+  private final LockWaits lockWaits;
   private final WatchHub watchHub;
   private final ChangeFeed changeFeed;
   private final SelfPreservation selfPreservation;
@@ -116,11 +120,18 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   private int leaderlessTicks;
   private final MeterRegistry metrics;
   private final Timer applyTimer;
+  private final RemainderClears remainderClears;
+  private final ReadBarriers readBarriers;
+  // A step-down this member asked of Raft is under way.
+  private volatile boolean steppingDown;
   private final AtomicBoolean expiryInFlight = new AtomicBoolean();
   private final AtomicBoolean cancelInFlight = new AtomicBoolean();
   private final List<ScheduledFuture<?>> duties;
-  private volatile long leaderTerm = -1;
-  // (wall time, revision) samples taken by the compaction duty, oldest first; duty thread only.
+  // Leader duties this member submits to its own Raft server (never resent to another leader).
+  private final org.apache.ratis.protocol.ClientId localDuties =
+      org.apache.ratis.protocol.ClientId.randomId();
+  // (monotonic time, revision) samples taken by the compaction duty, oldest first; duty thread
+  // only.
   private final java.util.ArrayDeque<long[]> revisionsByTime = new java.util.ArrayDeque<>();
 
   ShardReplica(
@@ -130,7 +141,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
       RaftGroupId groupId,
       ShardStateMachine stateMachine,
       Supplier<RaftClient> newClient,
-      WallClock clock,
+      NodeClock clock,
       ScheduledExecutorService scheduler,
       MeterRegistry metrics) {
     this.config = config;
@@ -151,7 +162,13 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
             });
     this.clock = clock;
     this.metrics = metrics;
-    this.leaseClock = new LeaseClock(config.raft().electionTimeoutMaxMs());
+    this.leaseClock = new LeaseClock(config.raft().electionTimeoutMaxMs(), clock::monotonicMillis);
+    this.remainderClears = new RemainderClears(this::clearRemainders);
+    this.lockWaits =
+        new LockWaits(
+            (name, lease) -> stateMachine.read(s -> s.lockWaiter(name, lease)),
+            stateMachine.read(ShardState::revision));
+    this.readBarriers = new ReadBarriers(this::proposeReadBarrier, READ_CONFIRM_TIMEOUT_MS);
     Tags tags = Tags.of("shard", Integer.toString(spec.id()));
     this.applyTimer = metrics.timer("meridian.apply", tags);
     io.micrometer.core.instrument.DistributionSummary batches =
@@ -253,7 +270,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     return leaseClock;
   }
 
-  public WallClock clock() {
+  public NodeClock clock() {
     return clock;
   }
 
@@ -289,7 +306,10 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
                   server.getId(),
                   groupId,
                   0,
-                  30_000))
+                  30_000,
+                  // On demand means now: Ratis's default gap (1,024 entries since the last
+                  // snapshot) would answer with the old snapshot instead.
+                  1))
           .thenApply(
               reply -> {
                 if (!reply.isSuccess()) {
@@ -384,6 +404,53 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
             });
   }
 
+  /**
+   * Proposes a leader duty's command to this member's own Raft server while it leads {@code term}:
+   * submitted once, never resent to another leader (a deposed leader's expiry appended in its
+   * successor's term could revoke a lease renewed since, etcd #15247). A leader whose first entry
+   * of the term is not committed yet is waited for, as long as it still leads {@code term}.
+   * Completes with the command's result, or fails with UNAVAILABLE.
+   */
+  CompletableFuture<CommandResult> proposeAsLeader(Command command, long term) {
+    return submitAsLeader(RatisMessages.toMessage(command), term, LEADER_NOT_READY_ATTEMPTS)
+        .thenApply(reply -> parse(reply, CommandResult.parser()))
+        .exceptionally(
+            t -> {
+              throw unavailable(t);
+            });
+  }
+
+  // 100 attempts 50 ms apart: a new leader commits its first entry well within 5 s.
+  private static final int LEADER_NOT_READY_ATTEMPTS = 100;
+
+  private CompletableFuture<RaftClientReply> submitAsLeader(
+      org.apache.ratis.protocol.Message message, long term, int attemptsLeft) {
+    DivisionInfo info = info();
+    if (info == null || !info.isLeader() || info.getCurrentTerm() != term) {
+      return CompletableFuture.failedFuture(
+          MeridianException.of(
+              Error.Code.UNAVAILABLE,
+              "shard %d: member %s no longer leads term %d; its duty was dropped",
+              spec.id(),
+              config.member(),
+              term));
+    }
+    return submitHere(
+            localDuties, message, org.apache.ratis.protocol.RaftClientRequest.writeRequestType())
+        .thenCompose(
+            reply -> {
+              if (reply.isSuccess()
+                  || !(reply.getException()
+                      instanceof org.apache.ratis.protocol.exceptions.LeaderNotReadyException)
+                  || attemptsLeft <= 1) {
+                return CompletableFuture.completedFuture(reply);
+              }
+              return CompletableFuture.supplyAsync(
+                      () -> null, CompletableFuture.delayedExecutor(50, TimeUnit.MILLISECONDS))
+                  .thenCompose(ignored -> submitAsLeader(message, term, attemptsLeft - 1));
+            });
+  }
+
   /** Swaps in a new Raft client when {@code failed} was closed under us (once per client). */
   private void replaceIfClosed(AtomicReference<RaftClient> holder, RaftClient failed, Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause()) {
@@ -458,14 +525,22 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
    * on that lock.
    */
   private CompletableFuture<RaftClientReply> readHere(org.apache.ratis.protocol.Message message) {
+    return submitHere(
+        localReads, message, org.apache.ratis.protocol.RaftClientRequest.readRequestType());
+  }
+
+  private CompletableFuture<RaftClientReply> submitHere(
+      org.apache.ratis.protocol.ClientId clientId,
+      org.apache.ratis.protocol.Message message,
+      org.apache.ratis.protocol.RaftClientRequest.Type type) {
     org.apache.ratis.protocol.RaftClientRequest request =
         org.apache.ratis.protocol.RaftClientRequest.newBuilder()
-            .setClientId(localReads)
+            .setClientId(clientId)
             .setServerId(server.getId())
             .setGroupId(groupId)
             .setCallId(localCallIds.incrementAndGet())
             .setMessage(message)
-            .setType(org.apache.ratis.protocol.RaftClientRequest.readRequestType())
+            .setType(type)
             .build();
     return CompletableFuture.supplyAsync(
             () -> {
@@ -584,11 +659,6 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
         .build();
   }
 
-  /** A serializable read of this replica's applied state. */
-  public QueryResult readLocal(Query query) {
-    return query(query);
-  }
-
   private static <T> T parse(RaftClientReply reply, com.google.protobuf.Parser<T> parser) {
     if (!reply.isSuccess()) {
       throw MeridianException.of(
@@ -601,7 +671,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     }
   }
 
-  private static RuntimeException unavailable(Throwable t) {
+  private static MeridianException unavailable(Throwable t) {
     Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
     if (cause instanceof MeridianException m) {
       return m;
@@ -616,6 +686,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
 
   @Override
   public void onApplied(Command command, ApplyResult result, long term, long index) {
+    readBarriers.applied(term, index);
     long now = clock.nowMillis();
     if (command.getNowMs() > 0) {
       applyTimer.record(Math.max(0, now - command.getNowMs()), TimeUnit.MILLISECONDS);
@@ -630,43 +701,63 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     for (LockEvent event : result.lockEvents()) {
       lockWaits.onEvent(event);
     }
+    lockWaits.applied(result.revision());
     for (LeaseEvent event : result.leaseEvents()) {
       if (event instanceof LeaseEvent.Granted g) {
-        leaseClock.granted(g.id(), g.ttlMs(), now);
+        leaseClock.granted(g.id(), g.ttlMs());
       } else if (event instanceof LeaseEvent.Ended e) {
         leaseClock.ended(e.id());
       }
     }
-    if (command.hasLeaderStart()
-        && term == leaderTerm
-        && command.getLeaderStart().getLeader().equals(config.member())) {
-      // Our term's marker is applied: every earlier expiry is settled, take over the leases.
+    if (command.hasLeaderStart() && command.getLeaderStart().getLeader().equals(config.member())) {
+      // Our term's marker is applied: every earlier expiry is settled, take over the leases. The
+      // clock refuses if leadership of this term was lost meanwhile.
       List<LeaseView> leases = stateMachine.read(s -> s.leases(""));
-      leaseClock.start(leases, now);
+      if (leaseClock.start(term, leases)) {
+        log.info(
+            "shard={} region={} member={} leads term {} with {} leases, revision={}",
+            spec.id(),
+            config.region(),
+            config.member(),
+            term,
+            leases.size(),
+            result.revision());
+        initializeIfNew();
+        replicateSettings(term);
+      }
+    }
+    if (command.hasSetRole()
+        && !result.result().hasError()
+        && command.getSetRole().getRole() == Role.PRIMARY
+        && leaseClock.ready()) {
+      // A promotion: clients renewed with the old primary, so every lease gets its full TTL.
+      List<LeaseView> leases = stateMachine.read(s -> s.leases(""));
+      leaseClock.extendAll(leases);
       log.info(
-          "shard={} region={} member={} leads term {} with {} leases, revision={}",
+          "shard={} region={} member={} promoted to PRIMARY at epoch {}: {} leases extended by"
+              + " their TTL, revision={}",
           spec.id(),
           config.region(),
           config.member(),
-          term,
+          command.getSetRole().getEpoch(),
           leases.size(),
           result.revision());
-      initializeIfNew();
     }
   }
 
   @Override
   public void onStateReloaded() {
+    lockWaits.reloaded(read(ShardState::revision));
     watchHub.reloaded();
     changeFeed.committed();
   }
 
   @Override
   public void onLeaderChanged(RaftPeerId leader, boolean self) {
-    leaseClock.stop();
     selfPreservation.restart();
     if (!self) {
-      leaderTerm = -1;
+      leaseClock.follow();
+      readBarriers.lost();
       log.info(
           "shard={} region={} member={} follows leader {}",
           spec.id(),
@@ -676,19 +767,64 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
       return;
     }
     DivisionInfo info = info();
-    leaderTerm = info == null ? -1 : info.getCurrentTerm();
+    long term = info == null ? -1 : info.getCurrentTerm();
+    leaseClock.lead(term);
     metrics.counter("meridian.leader.changes", "shard", Integer.toString(spec.id())).increment();
-    propose(
+    proposeAsLeader(
             Command.newBuilder()
                 .setLeaderStart(LeaderStart.newBuilder().setLeader(config.member()))
-                .build())
+                .build(),
+            term)
         .whenComplete(
             (r, t) -> {
               if (t != null) {
                 log.warn(
-                    "shard={} could not start term {}: {}", spec.id(), leaderTerm, t.toString());
+                    "shard={} region={} member={} could not start term {}: {}",
+                    spec.id(),
+                    config.region(),
+                    config.member(),
+                    term,
+                    t.toString());
               }
             });
+  }
+
+  /** The limits this node's config asks for; the replicated ones are what apply uses. */
+  private ShardSettings configuredSettings() {
+    return ShardSettings.newBuilder()
+        .setQuotaBytes(config.storage().quotaBytes())
+        .setDedupCapacity(config.storage().dedupCapacity())
+        .build();
+  }
+
+  /**
+   * Once this member leads: proposes its config's limits when they differ from the replicated ones,
+   * so a changed config takes effect with a rolling restart (members with different configs take
+   * turns, each leader's config winning while it leads: keep them equal).
+   */
+  private void replicateSettings(long term) {
+    ShardSettings wanted = configuredSettings();
+    ShardSettings current = read(ShardState::settings);
+    if (!read(ShardState::initialized) || wanted.equals(current)) {
+      return;
+    }
+    proposeAsLeader(
+            Command.newBuilder()
+                .setSetSettings(SetSettings.newBuilder().setSettings(wanted))
+                .build(),
+            term)
+        .thenAccept(
+            r ->
+                log.info(
+                    "shard={} region={} member={} replicated its settings: quota-bytes {} (was"
+                        + " {}), dedup-capacity {} (was {})",
+                    spec.id(),
+                    config.region(),
+                    config.member(),
+                    wanted.getQuotaBytes(),
+                    current.getQuotaBytes(),
+                    wanted.getDedupCapacity(),
+                    current.getDedupCapacity()));
   }
 
   private void initializeIfNew() {
@@ -701,7 +837,8 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
                     InitShard.newBuilder()
                         .setShard(spec.id())
                         .setRole(spec.role())
-                        .setEpoch(spec.epoch()))
+                        .setEpoch(spec.epoch())
+                        .setSettings(configuredSettings()))
                 .build())
         .thenAccept(
             r ->
@@ -713,50 +850,123 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
                     spec.epoch()));
   }
 
+  /**
+   * A read Ratis hands over after a read index confirmed this member's view is current: a
+   * linearizable read of the applied state, or a read only the leader can answer (keep-alives,
+   * heartbeats, remaining TTLs). A region cluster that is not the PRIMARY answers neither: its
+   * state is the primary's past, and its leases are the primary's to keep.
+   */
   @Override
-  public QueryResult query(Query query) {
+  public CompletableFuture<QueryResult> query(Query query) {
+    DivisionInfo info = info();
+    if (info == null || !info.isLeader()) {
+      return CompletableFuture.completedFuture(
+          notReady("member " + config.member() + " does not lead shard " + spec.id()));
+    }
+    return readBarriers
+        .confirm(info.getCurrentTerm(), lastLogIndex())
+        // Off the apply thread, which confirms reads: answering a batch there would stall applies.
+        .thenComposeAsync(confirmed -> answer(query), localReadThreads)
+        .exceptionally(t -> QueryResult.newBuilder().setError(unavailable(t).toError()).build());
+  }
+
+  /**
+   * The index of the last entry in this member's Raft log (appended, not necessarily committed).
+   */
+  private long lastLogIndex() {
     try {
+      var last = server.getDivision(groupId).getRaftLog().getLastEntryTermIndex();
+      return last == null ? -1 : last.getIndex();
+    } catch (IOException e) {
+      throw MeridianException.of(
+          Error.Code.UNAVAILABLE, "shard %d: Raft log unavailable: %s", spec.id(), e.getMessage());
+    }
+  }
+
+  /** How long a read waits for a majority to confirm this member's leadership. */
+  static final long READ_CONFIRM_TIMEOUT_MS = 3_000;
+
+  private CompletableFuture<CommandResult> proposeReadBarrier(long term) {
+    return proposeAsLeader(
+        Command.newBuilder().setReadBarrier(ReadBarrier.getDefaultInstance()).build(), term);
+  }
+
+  /** Answers a read once this member's leadership was confirmed after it arrived. */
+  private CompletableFuture<QueryResult> answer(Query query) {
+    try {
+      return switch (query.getQCase()) {
+        case LEASE_RENEW -> renew(query.getLeaseRenew().getId());
+        case REGISTRY_HEARTBEAT -> heartbeat(query.getRegistryHeartbeat());
+        case LEASE_TTL ->
+            CompletableFuture.completedFuture(
+                timeToLive(query.getLeaseTtl().getId(), query.getLeaseTtl().getKeys()));
+        case BATCH -> batch(query);
+        default -> {
+          read(ShardState::requirePrimary);
+          yield CompletableFuture.completedFuture(readLocal(query));
+        }
+      };
+    } catch (MeridianException e) {
+      return CompletableFuture.completedFuture(
+          QueryResult.newBuilder().setError(e.toError()).build());
+    }
+  }
+
+  private CompletableFuture<QueryResult> batch(Query query) {
+    List<CompletableFuture<QueryResult>> parts = new java.util.ArrayList<>();
+    for (Query q : query.getBatch().getQueriesList()) {
+      parts.add(
+          q.hasBatch()
+              ? CompletableFuture.completedFuture(
+                  QueryResult.newBuilder()
+                      .setError(
+                          MeridianException.of(
+                                  Error.Code.INVALID_ARGUMENT, "a batch holds no batch")
+                              .toError())
+                      .build())
+              : answer(q));
+    }
+    return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new))
+        .thenApply(
+            v -> {
+              QueryResultBatch.Builder b = QueryResultBatch.newBuilder();
+              parts.forEach(p -> b.addResults(p.join()));
+              return QueryResult.newBuilder().setBatch(b).build();
+            });
+  }
+
+  /**
+   * A read of this replica's applied state at whatever revision it has applied (SERIALIZABLE,
+   * LOCAL), or after a read index (LINEARIZABLE, through {@link #query}).
+   */
+  public QueryResult readLocal(Query query) {
+    try {
+      QueryResult.Builder b = QueryResult.newBuilder();
       return switch (query.getQCase()) {
         case RANGE -> {
           io.meridian.api.v1.RangeResponse range = read(s -> s.range(query.getRange()));
-          yield QueryResult.newBuilder().setRange(range).build();
+          yield b.setRange(range).build();
         }
-        case LEASE_RENEW -> renew(query.getLeaseRenew().getId());
-        case LEASE_TTL -> timeToLive(query.getLeaseTtl().getId(), query.getLeaseTtl().getKeys());
-        case LEASE_LIST ->
-            QueryResult.newBuilder()
-                .setLeaseList(leaseList(query.getLeaseList().getNamespace()))
-                .build();
+        case LEASE_LIST -> b.setLeaseList(leaseList(query.getLeaseList().getNamespace())).build();
         case LOCK_INSPECT -> {
           io.meridian.api.v1.LockInspectResponse inspect =
               read(s -> s.inspectLock(query.getLockInspect().getName()));
-          yield QueryResult.newBuilder().setLockInspect(inspect).build();
+          yield b.setLockInspect(inspect).build();
         }
         case REGISTRY_DISCOVER -> {
           DiscoverResponse found = read(s -> s.discover(query.getRegistryDiscover()));
-          yield QueryResult.newBuilder().setRegistryDiscover(found).build();
+          yield b.setRegistryDiscover(found).build();
         }
         case REGISTRY_LIST -> {
           ListServicesResponse list =
               read(s -> s.listServices(query.getRegistryList().getNamespace()));
-          yield QueryResult.newBuilder().setRegistryList(list).build();
+          yield b.setRegistryList(list).build();
         }
-        case REGISTRY_HEARTBEAT -> heartbeat(query.getRegistryHeartbeat());
-        case BATCH -> {
-          QueryResultBatch.Builder b = QueryResultBatch.newBuilder();
-          for (Query q : query.getBatch().getQueriesList()) {
-            b.addResults(
-                q.hasBatch()
-                    ? QueryResult.newBuilder()
-                        .setError(
-                            MeridianException.of(
-                                    Error.Code.INVALID_ARGUMENT, "a batch holds no batch")
-                                .toError())
-                        .build()
-                    : query(q));
-          }
-          yield QueryResult.newBuilder().setBatch(b).build();
-        }
+        case LEASE_RENEW, LEASE_TTL, REGISTRY_HEARTBEAT, BATCH ->
+            throw MeridianException.of(
+                Error.Code.INVALID_ARGUMENT,
+                "%s: answered by the shard's leader only",
+                query.getQCase());
         case Q_NOT_SET -> throw MeridianException.of(Error.Code.INVALID_ARGUMENT, "empty query");
       };
     } catch (MeridianException e) {
@@ -764,28 +974,82 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     }
   }
 
-  private QueryResult renew(long id) {
+  /**
+   * Refuses a leader read unless this member leads a PRIMARY cluster and has taken over its term's
+   * leases: a standby or fenced cluster must not keep a session alive that its primary expires.
+   */
+  private void checkLeaseLeader(long id) {
+    read(ShardState::requirePrimary);
     DivisionInfo info = info();
     if (info == null || !info.isLeader() || !leaseClock.ready()) {
       throw MeridianException.of(
           Error.Code.UNAVAILABLE, "lease %d: this member is not the ready leader, retry", id);
     }
-    OptionalLong ttl = leaseClock.renew(id, clock.nowMillis());
+  }
+
+  /**
+   * A keep-alive. A lease past its deadline is not renewed (the expiry may be under way) unless
+   * self-preservation keeps it. The first keep-alive after a checkpoint is answered once the
+   * lease's checkpointed remainder is cleared, so a new leader grants it at least its TTL.
+   */
+  private CompletableFuture<QueryResult> renew(long id) {
+    checkLeaseLeader(id);
+    OptionalLong ttl = leaseClock.renew(id, false);
+    if (ttl.isEmpty() && read(s -> s.selfPreservation() && s.preservable(id))) {
+      ttl = leaseClock.renew(id, true);
+    }
     if (ttl.isEmpty()) {
       throw MeridianException.of(Error.Code.LEASE_NOT_FOUND, "lease %d: not found or expired", id);
     }
-    selfPreservation.renewed(read(s -> s.registryInstancesOf(id)));
-    return QueryResult.newBuilder()
-        .setLeaseRenew(
-            LeaseKeepAliveResponse.newBuilder()
-                .setId(id)
-                .setTtl(ttl.getAsLong() / 1000)
-                .setHeader(stateHeader()))
-        .build();
+    long[] facts = read(s -> new long[] {s.registryInstancesOf(id), s.checkpointedRemainder(id)});
+    selfPreservation.renewed((int) facts[0]);
+    QueryResult renewed =
+        QueryResult.newBuilder()
+            .setLeaseRenew(
+                LeaseKeepAliveResponse.newBuilder()
+                    .setId(id)
+                    .setTtl(ttl.getAsLong() / 1000)
+                    .setHeader(stateHeader()))
+            .build();
+    if (facts[1] == 0) {
+      return CompletableFuture.completedFuture(renewed);
+    }
+    return remainderClears
+        .clear(id)
+        .handle(
+            (v, t) ->
+                t == null
+                    ? renewed
+                    : QueryResult.newBuilder()
+                        .setError(
+                            MeridianException.of(
+                                    Error.Code.UNAVAILABLE,
+                                    "lease %d: the renewal could not be recorded, retry: %s",
+                                    id,
+                                    t.getMessage())
+                                .toError())
+                        .build());
+  }
+
+  /** Proposes a checkpoint that clears the remainders of {@code ids} (see {@link #renew}). */
+  private CompletableFuture<CommandResult> clearRemainders(List<Long> ids) {
+    long term = leaseClock.term();
+    LeaseCheckpoint.Builder b =
+        LeaseCheckpoint.newBuilder().setProposerTerm(term).setLeader(config.member());
+    ids.forEach(id -> b.addLeases(LeaseCheckpoint.Remaining.newBuilder().setId(id)));
+    return proposeAsLeader(Command.newBuilder().setLeaseCheckpoint(b).build(), term)
+        .thenApply(
+            r -> {
+              if (r.hasError()) {
+                throw MeridianException.fromError(r.getError());
+              }
+              return r;
+            });
   }
 
   /** A registry heartbeat: a keep-alive of the instance's lease, counted for self-preservation. */
-  private QueryResult heartbeat(HeartbeatRequest request) {
+  private CompletableFuture<QueryResult> heartbeat(HeartbeatRequest request) {
+    read(ShardState::requirePrimary);
     Instance instance =
         read(s -> s.instance(request.getNamespace(), request.getService(), request.getInstanceId()))
             .orElseThrow(
@@ -797,25 +1061,33 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
                         request.getNamespace(),
                         request.getService(),
                         request.getInstanceId()));
-    LeaseKeepAliveResponse renewed = renew(instance.getLease()).getLeaseRenew();
-    return QueryResult.newBuilder()
-        .setRegistryHeartbeat(
-            HeartbeatResponse.newBuilder()
-                .setHeader(renewed.getHeader())
-                .setLease(instance.getLease())
-                .setTtl(renewed.getTtl())
-                .setSelfPreservation(read(ShardState::selfPreservation)))
-        .build();
+    return renew(instance.getLease())
+        .thenApply(
+            r -> {
+              if (r.hasError()) {
+                return r;
+              }
+              LeaseKeepAliveResponse renewed = r.getLeaseRenew();
+              return QueryResult.newBuilder()
+                  .setRegistryHeartbeat(
+                      HeartbeatResponse.newBuilder()
+                          .setHeader(renewed.getHeader())
+                          .setLease(instance.getLease())
+                          .setTtl(renewed.getTtl())
+                          .setSelfPreservation(read(ShardState::selfPreservation)))
+                  .build();
+            });
   }
 
   private QueryResult timeToLive(long id, boolean keys) {
+    checkLeaseLeader(id);
     LeaseView lease =
         read(s -> s.lease(id))
             .orElseThrow(
                 () -> MeridianException.of(Error.Code.LEASE_NOT_FOUND, "lease %d: not found", id));
     long remainingMs =
         leaseClock
-            .remaining(id, clock.nowMillis())
+            .remaining(id)
             .orElse(lease.remainingMs() > 0 ? lease.remainingMs() : lease.ttlMs());
     LeaseTimeToLiveResponse.Builder b =
         LeaseTimeToLiveResponse.newBuilder()
@@ -864,6 +1136,9 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
    */
   private void checkLeader() {
     DivisionInfo info = info();
+    if (info != null && info.isLeader()) {
+      stepDownIfCutOff(info);
+    }
     if (info != null && info.getLeaderId() != null) {
       leaderlessTicks = 0;
       watchHub.available();
@@ -883,16 +1158,85 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     }
   }
 
-  private boolean leading() {
-    return leaseClock.ready() && read(s -> s.role() == Role.PRIMARY);
+  /**
+   * A leader that has heard from no majority of voters for longer than the longest election timeout
+   * steps down: the others may have elected a new leader by then, its writes cannot commit, and its
+   * watches would go stale without failing. Ratis 3.3.0 checks this itself only while its leader's
+   * event queue is idle, which it never is while the leader takes writes (decision 0012).
+   */
+  private void stepDownIfCutOff(DivisionInfo info) {
+    org.apache.ratis.proto.RaftProtos.RoleInfoProto role = info.getRoleInfoProto();
+    long timeoutMs = config.raft().electionTimeoutMaxMs();
+    if (steppingDown || !role.hasLeaderInfo() || role.getRoleElapsedTimeMs() < timeoutMs) {
+      return;
+    }
+    java.util.Collection<org.apache.ratis.protocol.RaftPeer> voters;
+    try {
+      voters = server.getDivision(groupId).getRaftConf().getCurrentPeers();
+    } catch (IOException e) {
+      return;
+    }
+    java.util.Set<String> voterIds = new java.util.HashSet<>();
+    voters.forEach(v -> voterIds.add(v.getId().toString()));
+    long heard = voterIds.contains(config.member()) ? 1 : 0;
+    for (var follower : role.getLeaderInfo().getFollowerInfoList()) {
+      if (voterIds.contains(follower.getId().getId().toStringUtf8())
+          && follower.getLastRpcElapsedTimeMs() <= timeoutMs) {
+        heard++;
+      }
+    }
+    if (heard * 2 > voterIds.size()) {
+      return;
+    }
+    log.warn(
+        "shard={} region={} member={} term={} heard from {} of {} voters within {} ms: stepping"
+            + " down",
+        spec.id(),
+        config.region(),
+        config.member(),
+        info.getCurrentTerm(),
+        heard,
+        voterIds.size(),
+        timeoutMs);
+    steppingDown = true;
+    try {
+      server
+          .transferLeadershipAsync(
+              new org.apache.ratis.protocol.TransferLeadershipRequest(
+                  localDuties, server.getId(), groupId, localCallIds.incrementAndGet(), null, 3000))
+          .whenComplete((r, t) -> steppingDown = false);
+    } catch (IOException | RuntimeException e) {
+      steppingDown = false;
+      log.warn("shard={} step-down failed: {}", spec.id(), e.toString());
+    }
+  }
+
+  /**
+   * The term this member leads and has taken over the leases of, or -1: Raft must still name this
+   * member leader of the clock's term (a leader that lost its term and has not heard yet runs no
+   * duty).
+   */
+  private long leadingTerm() {
+    long term = leaseClock.term();
+    DivisionInfo info = info();
+    return term >= 0 && info != null && info.isLeader() && info.getCurrentTerm() == term
+        ? term
+        : -1;
+  }
+
+  /** The term this member leads a PRIMARY cluster in (see {@link #leadingTerm}), or -1. */
+  private long leadingPrimaryTerm() {
+    long term = leadingTerm();
+    return term >= 0 && read(s -> s.role() == Role.PRIMARY) ? term : -1;
   }
 
   private void expireLeases() {
     try {
-      if (!leading() || expiryInFlight.get()) {
+      long term = leadingPrimaryTerm();
+      if (term < 0 || expiryInFlight.get()) {
         return;
       }
-      List<Long> due = leaseClock.expired(clock.nowMillis());
+      List<Long> due = leaseClock.expired();
       // Under self-preservation, registry leases without locks are kept (the state machine
       // would ignore their expiry too); a lease that holds a lock always expires on time.
       List<Long> expired =
@@ -907,11 +1251,22 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
         return;
       }
       expiryInFlight.set(true);
-      log.info("shard={} region={} expiring leases {}", spec.id(), config.region(), expired);
-      propose(
+      log.info(
+          "shard={} region={} member={} term={} expiring leases {}",
+          spec.id(),
+          config.region(),
+          config.member(),
+          term,
+          expired);
+      proposeAsLeader(
               Command.newBuilder()
-                  .setLeaseExpire(LeaseExpire.newBuilder().addAllIds(expired))
-                  .build())
+                  .setLeaseExpire(
+                      LeaseExpire.newBuilder()
+                          .addAllIds(expired)
+                          .setProposerTerm(term)
+                          .setLeader(config.member()))
+                  .build(),
+              term)
           .whenComplete((r, t) -> expiryInFlight.set(false));
     } catch (RuntimeException e) {
       expiryInFlight.set(false);
@@ -921,18 +1276,20 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
 
   private void checkpointLeases() {
     try {
-      if (!leading()) {
+      long term = leadingPrimaryTerm();
+      if (term < 0) {
         return;
       }
-      Map<Long, Long> remaining = leaseClock.remainingAll(clock.nowMillis());
+      Map<Long, Long> remaining = leaseClock.remainingAll();
       if (remaining.isEmpty()) {
         return;
       }
-      LeaseCheckpoint.Builder b = LeaseCheckpoint.newBuilder();
+      LeaseCheckpoint.Builder b =
+          LeaseCheckpoint.newBuilder().setProposerTerm(term).setLeader(config.member());
       remaining.forEach(
           (id, ms) ->
               b.addLeases(LeaseCheckpoint.Remaining.newBuilder().setId(id).setRemainingMs(ms)));
-      propose(Command.newBuilder().setLeaseCheckpoint(b).build());
+      proposeAsLeader(Command.newBuilder().setLeaseCheckpoint(b).build(), term);
     } catch (RuntimeException e) {
       log.warn("shard={} lease checkpoint failed", spec.id(), e);
     }
@@ -940,7 +1297,8 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
 
   private void cancelLateWaiters() {
     try {
-      if (!leading() || cancelInFlight.get()) {
+      long term = leadingPrimaryTerm();
+      if (term < 0 || cancelInFlight.get()) {
         return;
       }
       List<LockCancel.Waiter> late = read(s -> s.waitersPastDeadline(clock.nowMillis()));
@@ -948,10 +1306,11 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
         return;
       }
       cancelInFlight.set(true);
-      propose(
+      proposeAsLeader(
               Command.newBuilder()
                   .setLockCancel(LockCancel.newBuilder().addAllWaiters(late))
-                  .build())
+                  .build(),
+              term)
           .whenComplete((r, t) -> cancelInFlight.set(false));
     } catch (RuntimeException e) {
       cancelInFlight.set(false);
@@ -968,13 +1327,14 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
    */
   private void compact() {
     try {
-      long now = clock.nowMillis();
+      long now = clock.monotonicMillis();
       long revision = read(ShardState::revision);
       revisionsByTime.addLast(new long[] {now, revision});
       long retentionRevisions = config.storage().compactionRetentionRevisions();
       long retentionMs = config.storage().compactionRetentionMs();
       // Standbys compact their own history too; only this cluster's Raft leader proposes.
-      if ((retentionRevisions == 0 && retentionMs == 0) || !leaseClock.ready()) {
+      long term = leadingTerm();
+      if ((retentionRevisions == 0 && retentionMs == 0) || term < 0) {
         return;
       }
       long target = Long.MAX_VALUE;
@@ -993,10 +1353,11 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
       if (target <= facts[0]) {
         return;
       }
-      propose(
+      proposeAsLeader(
           Command.newBuilder()
               .setCompact(io.meridian.api.v1.CompactionRequest.newBuilder().setRevision(target))
-              .build());
+              .build(),
+          term);
     } catch (RuntimeException e) {
       log.warn("shard={} automatic compaction failed", spec.id(), e);
     }
@@ -1005,13 +1366,14 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   /** Every check interval on the leader: turns self-preservation on or off when it should. */
   private void checkSelfPreservation() {
     try {
-      if (!leading()) {
+      long term = leadingPrimaryTerm();
+      if (term < 0) {
         return;
       }
       long[] facts = read(s -> new long[] {s.registryInstances(), s.selfPreservation() ? 1 : 0});
       Optional<SelfPreservation.Decision> decision =
           selfPreservation.evaluate(
-              clock.nowMillis(),
+              clock.monotonicMillis(),
               facts[0],
               window -> read(s -> s.expectedRenewals(window)),
               facts[1] == 1);
@@ -1019,11 +1381,12 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
         return;
       }
       SelfPreservation.Decision d = decision.get();
-      propose(
+      proposeAsLeader(
               Command.newBuilder()
                   .setSetSelfPreservation(
                       SetSelfPreservation.newBuilder().setActive(d.active()).setReason(d.reason()))
-                  .build())
+                  .build(),
+              term)
           .thenAccept(
               r ->
                   log.warn(
@@ -1054,7 +1417,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   public void close() throws IOException {
     duties.forEach(f -> f.cancel(false));
     watchHub.close();
-    leaseClock.stop();
+    leaseClock.follow();
     client.get().close();
     readClient.get().close();
     localReadThreads.shutdownNow();

@@ -3,7 +3,7 @@ package io.meridian.cluster.raft;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Error;
-import io.meridian.cluster.WallClock;
+import io.meridian.cluster.NodeClock;
 import io.meridian.cluster.proto.Command;
 import io.meridian.cluster.proto.CommandResult;
 import io.meridian.cluster.proto.LockAcquire;
@@ -61,17 +61,15 @@ public final class ShardStateMachine extends BaseStateMachine {
 
     void onLeaderChanged(RaftPeerId leader, boolean self);
 
-    /** Serves a read; on the leader a read index has already confirmed leadership. */
-    QueryResult query(Query query);
+    /** Serves a read; a read index has already confirmed this member's applied state is current. */
+    CompletableFuture<QueryResult> query(Query query);
 
     /** The state was replaced by a snapshot installed from the leader. */
     void onStateReloaded();
   }
 
   private final int shard;
-  private final long quotaBytes;
-  private final int dedupCapacity;
-  private final WallClock clock;
+  private final NodeClock clock;
   private final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
   private final ReadWriteLock stateLock = new ReentrantReadWriteLock();
   private volatile Hooks hooks;
@@ -81,12 +79,10 @@ public final class ShardStateMachine extends BaseStateMachine {
   // Guarded by stateLock.
   private ShardState state;
 
-  public ShardStateMachine(int shard, long quotaBytes, int dedupCapacity, WallClock clock) {
+  public ShardStateMachine(int shard, NodeClock clock) {
     this.shard = shard;
-    this.quotaBytes = quotaBytes;
-    this.dedupCapacity = dedupCapacity;
     this.clock = clock;
-    this.state = new ShardState(shard, quotaBytes, dedupCapacity);
+    this.state = new ShardState(shard);
   }
 
   public void setHooks(Hooks hooks) {
@@ -154,7 +150,7 @@ public final class ShardStateMachine extends BaseStateMachine {
     }
     ShardState loaded;
     try (InputStream in = new BufferedInputStream(Files.newInputStream(file.toPath()))) {
-      loaded = ShardState.readSnapshot(in, quotaBytes, dedupCapacity);
+      loaded = ShardState.readSnapshot(in);
     }
     stateLock.writeLock().lock();
     try {
@@ -202,10 +198,21 @@ public final class ShardStateMachine extends BaseStateMachine {
         StandardCopyOption.ATOMIC_MOVE,
         StandardCopyOption.REPLACE_EXISTING);
     MD5Hash md5 = MD5FileUtil.computeAndSaveMd5ForFile(target);
+    // Both files are synced before their renames; the renames themselves are durable only once the
+    // directory is. Ratis purges the log up to this snapshot, so losing it in a crash loses state.
+    syncDirectory(target.getParentFile().toPath());
     storage.updateLatestSnapshot(
         new SingleFileSnapshotInfo(new FileInfo(target.toPath(), md5), last));
     log.info("shard={} snapshot at {} revision={} file={}", shard, last, revision, target);
     return last.getIndex();
+  }
+
+  /** Makes the entries of {@code dir} (renames into it) durable. */
+  static void syncDirectory(java.nio.file.Path dir) throws IOException {
+    try (java.nio.channels.FileChannel channel =
+        java.nio.channels.FileChannel.open(dir, java.nio.file.StandardOpenOption.READ)) {
+      channel.force(true);
+    }
   }
 
   @Override
@@ -275,15 +282,17 @@ public final class ShardStateMachine extends BaseStateMachine {
     Hooks h = hooks;
     try {
       Query query = RatisMessages.parse(Query.parser(), request);
-      QueryResult result =
+      CompletableFuture<QueryResult> result =
           h == null
-              ? QueryResult.newBuilder()
-                  .setError(
-                      MeridianException.of(Error.Code.UNAVAILABLE, "shard %d is starting", shard)
-                          .toError())
-                  .build()
+              ? CompletableFuture.completedFuture(
+                  QueryResult.newBuilder()
+                      .setError(
+                          MeridianException.of(
+                                  Error.Code.UNAVAILABLE, "shard %d is starting", shard)
+                              .toError())
+                      .build())
               : h.query(query);
-      return CompletableFuture.completedFuture(RatisMessages.toMessage(result));
+      return result.thenApply(RatisMessages::toMessage);
     } catch (InvalidProtocolBufferException e) {
       return CompletableFuture.failedFuture(e);
     }

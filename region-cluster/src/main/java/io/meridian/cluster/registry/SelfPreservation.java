@@ -64,7 +64,7 @@ public final class SelfPreservation {
    * Closes the current window and decides, once it is at least the check interval long; call it
    * more often than that.
    *
-   * @param nowMs the leader's time
+   * @param nowMs the leader's monotonic time in ms (windows must not stretch with wall-clock steps)
    * @param instances registry instances in the shard now
    * @param expectedRenewals renewals the instances promised over a window of the given length
    * @param active whether self-preservation is on now (committed state)

@@ -172,10 +172,11 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
     Replies.reply(
         observer,
         () -> {
-          if (!request.getNamespace().isEmpty()) {}
           ShardReplica replica = shards.forRequest();
-          return replica
-              .readLinearizable(Query.newBuilder().setLeaseList(request).build())
+          return KvService.read(
+                  replica,
+                  Query.newBuilder().setLeaseList(request).build(),
+                  request.getConsistency())
               .thenApply(r -> Calls.served(replica, Calls.ok(r).getLeaseList()));
         });
   }

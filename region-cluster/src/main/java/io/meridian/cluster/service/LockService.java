@@ -25,9 +25,10 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Fenced locks. An acquire that cannot be granted at once waits as a committed waiter; the grant is
- * a committed command too, observed on this node when it applies it. When the caller's timeout
- * passes, this node proposes the waiter's cancellation; the leader also sweeps waiters past their
- * deadline, so a waiter whose node died does not stay queued.
+ * a committed command too, observed on this node when it applies it (or read from its applied
+ * state, see {@link LockWaits}). When the caller's timeout passes, this node proposes the waiter's
+ * cancellation and answers from the state once it is applied: the grant, if it came first. The
+ * leader also sweeps waiters past their deadline, so a waiter whose node died does not stay queued.
  */
 public final class LockService extends LockGrpc.LockImplBase {
   private final Shards shards;
@@ -79,7 +80,7 @@ public final class LockService extends LockGrpc.LockImplBase {
                 return CompletableFuture.completedFuture(Calls.served(replica, response));
               }
               wait.arm(result.getResponse().getHeader().getRevision());
-              scheduleCancel(replica, request, wait.future());
+              scheduleCancel(replica, request, wait);
               return wait.future().thenApply(g -> granted(replica, request, g));
             })
         .whenComplete(
@@ -90,23 +91,37 @@ public final class LockService extends LockGrpc.LockImplBase {
             });
   }
 
+  /**
+   * At the caller's timeout, withdraws the waiter; the wait then ends from the applied state: with
+   * the grant if it came first, else LOCK_TIMEOUT. A caller is never told it timed out while its
+   * lease holds the lock.
+   */
   private static void scheduleCancel(
-      ShardReplica replica, LockAcquireRequest request, CompletableFuture<?> grant) {
+      ShardReplica replica, LockAcquireRequest request, LockWaits.Wait wait) {
     CompletableFuture.delayedExecutor(request.getTimeoutMs(), TimeUnit.MILLISECONDS)
         .execute(
             () -> {
-              if (grant.isDone()) {
+              if (wait.future().isDone()) {
                 return;
               }
-              replica.propose(
-                  Command.newBuilder()
-                      .setLockCancel(
-                          LockCancel.newBuilder()
-                              .addWaiters(
-                                  LockCancel.Waiter.newBuilder()
-                                      .setName(request.getName())
-                                      .setLease(request.getLease())))
-                      .build());
+              replica
+                  .propose(
+                      Command.newBuilder()
+                          .setLockCancel(
+                              LockCancel.newBuilder()
+                                  .addWaiters(
+                                      LockCancel.Waiter.newBuilder()
+                                          .setName(request.getName())
+                                          .setLease(request.getLease())))
+                          .build())
+                  .whenComplete(
+                      (r, t) -> {
+                        if (t == null && r.hasLockCancel()) {
+                          wait.settle(r.getLockCancel().getRevision());
+                        } else {
+                          wait.settleNow();
+                        }
+                      });
             });
   }
 
@@ -143,8 +158,10 @@ public final class LockService extends LockGrpc.LockImplBase {
         observer,
         () -> {
           ShardReplica replica = shards.forRequest();
-          return replica
-              .readLinearizable(Query.newBuilder().setLockInspect(request).build())
+          return KvService.read(
+                  replica,
+                  Query.newBuilder().setLockInspect(request).build(),
+                  request.getConsistency())
               .thenApply(r -> Calls.served(replica, Calls.ok(r).getLockInspect()));
         });
   }

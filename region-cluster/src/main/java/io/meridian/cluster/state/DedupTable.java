@@ -11,19 +11,32 @@ import java.util.List;
  * The first outcomes of recently applied requests, by request id, so a retried request (also one
  * retried across a leader change) applies once. Holds at most {@code capacity} ids, evicting the
  * oldest first, and forgets ids applied more than {@link #RETENTION_MS} before the current command
- * (time is the commands' {@code now_ms}). Not thread-safe.
+ * (time is the commands' {@code now_ms}). The remembered outcomes are state like any other: their
+ * bytes count toward the shard's quota ({@link #bytes()}). Not thread-safe.
  */
 final class DedupTable {
   static final long RETENTION_MS = 10 * 60 * 1000;
 
-  private final int capacity;
+  private int capacity;
+  private long bytes;
   private final LinkedHashMap<String, DedupEntry> entries = new LinkedHashMap<>();
 
   DedupTable(int capacity) {
+    setCapacity(capacity);
+  }
+
+  /** Changes how many ids are remembered, forgetting the oldest beyond it. */
+  void setCapacity(int capacity) {
     if (capacity < 0) {
       throw new IllegalArgumentException("dedupCapacity: " + capacity + " (expected: >= 0)");
     }
     this.capacity = capacity;
+    evictBeyondCapacity();
+  }
+
+  /** The serialized size of every remembered entry. */
+  long bytes() {
+    return bytes;
   }
 
   /** The remembered result of {@code requestId}, or null if unknown or expired at {@code nowMs}. */
@@ -38,18 +51,29 @@ final class DedupTable {
     if (requestId.isEmpty() || capacity == 0) {
       return;
     }
-    entries.remove(requestId);
-    entries.put(
-        requestId,
+    forget(entries.remove(requestId));
+    DedupEntry entry =
         DedupEntry.newBuilder()
             .setRequestId(requestId)
             .setAppliedMs(nowMs)
             .setResult(result)
-            .build());
-    Iterator<String> oldest = entries.keySet().iterator();
+            .build();
+    entries.put(requestId, entry);
+    bytes += entry.getSerializedSize();
+    evictBeyondCapacity();
+  }
+
+  private void evictBeyondCapacity() {
+    Iterator<DedupEntry> oldest = entries.values().iterator();
     while (entries.size() > capacity) {
-      oldest.next();
+      forget(oldest.next());
       oldest.remove();
+    }
+  }
+
+  private void forget(DedupEntry entry) {
+    if (entry != null) {
+      bytes -= entry.getSerializedSize();
     }
   }
 
@@ -57,7 +81,12 @@ final class DedupTable {
     // Entries are in application order; now_ms is the leader's clock and normally grows, so the
     // scan stops at the first live entry (a rare older entry behind it is caught by find()).
     Iterator<DedupEntry> it = entries.values().iterator();
-    while (it.hasNext() && expired(it.next(), nowMs)) {
+    while (it.hasNext()) {
+      DedupEntry entry = it.next();
+      if (!expired(entry, nowMs)) {
+        break;
+      }
+      forget(entry);
       it.remove();
     }
   }
@@ -68,7 +97,8 @@ final class DedupTable {
 
   /** Restores an entry from a snapshot (in FIFO order). */
   void load(DedupEntry entry) {
-    entries.put(entry.getRequestId(), entry);
+    forget(entries.put(entry.getRequestId(), entry));
+    bytes += entry.getSerializedSize();
   }
 
   /** Entries oldest first. */

@@ -23,11 +23,12 @@ import java.util.List;
  *
  * <p>Ending a lease (revoke or expiry) deletes every key attached to it at the command's revision,
  * lock waiters and holders included, and then grants whoever became first in those locks' queues at
- * the same revision. An expiry is the leader's proposal and is dropped if it comes from a term
- * older than the last {@code LeaderStart} (a deposed leader must not expire a lease the new leader
- * has seen renewed, etcd #15247) or if this cluster is not the PRIMARY. While registry
- * self-preservation is on, an expiry skips every lease that holds registry instances and no lock
- * (see {@link StateCore#preservable}); the leader proposes it again later.
+ * the same revision. Expiries and checkpoints are a leader's proposals and are dropped unless their
+ * proposer's term is the term of the log entry that carries them and not older than the last {@code
+ * LeaderStart} (a deposed leader must not expire a lease the new leader has seen renewed, etcd
+ * #15247), or if this cluster is not the PRIMARY. While registry self-preservation is on, an expiry
+ * skips every lease that holds registry instances and no lock (see {@link StateCore#preservable});
+ * the leader proposes it again later.
  */
 final class LeaseCommands {
   private static final CommandResult ACK =
@@ -76,7 +77,7 @@ final class LeaseCommands {
   }
 
   CommandResult expire(LeaseExpire req, long term, Batch batch) {
-    if (core.role != Role.PRIMARY || term < core.leaderTerm) {
+    if (!fromLeaderOf(term, req.getProposerTerm())) {
       return ACK;
     }
     List<String> lockNames = new ArrayList<>();
@@ -90,14 +91,25 @@ final class LeaseCommands {
     return ACK;
   }
 
-  CommandResult checkpoint(LeaseCheckpoint req) {
-    if (core.role != Role.PRIMARY) {
+  CommandResult checkpoint(LeaseCheckpoint req, long term) {
+    if (!fromLeaderOf(term, req.getProposerTerm())) {
       return ACK;
     }
     for (LeaseCheckpoint.Remaining r : req.getLeasesList()) {
       core.leases.checkpoint(r.getId(), r.getRemainingMs());
     }
     return ACK;
+  }
+
+  /**
+   * Whether a leader duty proposed in {@code proposerTerm} and carried by an entry of {@code term}
+   * counts: the proposer led the term that appended it (a retrying client can resend a deposed
+   * leader's proposal to its successor, which appends it in a newer term), that term is not older
+   * than the last LeaderStart, and this cluster is the PRIMARY (a standby's leases follow the
+   * primary's).
+   */
+  private boolean fromLeaderOf(long term, long proposerTerm) {
+    return core.role == Role.PRIMARY && proposerTerm == term && term >= core.leaderTerm;
   }
 
   static LeaseView view(LeaseTable.Lease lease) {

@@ -10,11 +10,11 @@ import io.meridian.api.v1.LockMode;
 import io.meridian.api.v1.LockOwner;
 import io.meridian.api.v1.LockReleaseRequest;
 import io.meridian.api.v1.LockReleaseResponse;
-import io.meridian.cluster.proto.Ack;
 import io.meridian.cluster.proto.CommandResult;
 import io.meridian.cluster.proto.LockAcquire;
 import io.meridian.cluster.proto.LockAcquireResult;
 import io.meridian.cluster.proto.LockCancel;
+import io.meridian.cluster.proto.LockCancelResult;
 import io.meridian.cluster.proto.LockWaiterValue;
 import io.meridian.cluster.state.kv.MvccStore;
 import io.meridian.cluster.state.lock.LockTable;
@@ -149,7 +149,9 @@ final class LockCommands {
       }
     }
     core.grantReady(batch, names);
-    return CommandResult.newBuilder().setAck(Ack.getDefaultInstance()).build();
+    return CommandResult.newBuilder()
+        .setLockCancel(LockCancelResult.newBuilder().setRevision(core.header(batch).getRevision()))
+        .build();
   }
 
   LockInspectResponse inspect(String name) {

@@ -21,6 +21,7 @@ import io.meridian.cluster.proto.CommandResult;
 import io.meridian.cluster.proto.InitShard;
 import io.meridian.cluster.proto.LockCancel;
 import io.meridian.cluster.proto.SetRole;
+import io.meridian.cluster.proto.ShardSettings;
 import io.meridian.cluster.state.kv.KeyRange;
 import io.meridian.cluster.state.kv.MvccStore;
 import io.meridian.cluster.state.lease.LeaseTable;
@@ -51,8 +52,9 @@ import java.util.Optional;
  *   <li><b>Revisions.</b> Each command that changes client-visible state bumps the revision by
  *       exactly one, and all its changes carry that revision. Metadata commands, compaction,
  *       checkpoints, reads, errors and duplicates do not bump it.
- *   <li><b>Once.</b> A command whose {@code request_id} had a non-error result recently (up to
- *       {@code dedupCapacity} ids, 10 minutes) returns that result again and changes nothing.
+ *   <li><b>Once.</b> A command whose {@code request_id} had a non-error result recently (up to the
+ *       dedup capacity of its {@link #settings()}, 10 minutes) returns that result again and
+ *       changes nothing.
  *   <li><b>Fencing.</b> Lock grant tokens are {@code epoch << 48 | grant revision}: they strictly
  *       increase across holders and, since every promotion bumps the epoch, across failovers.
  * </ul>
@@ -71,15 +73,14 @@ public final class ShardState {
 
   /**
    * An empty, uninitialized shard state: it takes writes once an {@code InitShard} command made it
-   * PRIMARY.
+   * PRIMARY. Its limits (quota, dedup capacity) are the defaults until a command sets them: they
+   * are replicated like everything else, so every member applies alike.
    *
    * @param shard this replica's shard, 0..{@link io.meridian.api.LeaseId#MAX_SHARD}
-   * @param quotaBytes the state size above which growing writes are refused (NO_SPACE), > 0
-   * @param dedupCapacity how many request ids to remember, >= 0
-   * @throws IllegalArgumentException for an argument out of range
+   * @throws IllegalArgumentException for a shard out of range
    */
-  public ShardState(int shard, long quotaBytes, int dedupCapacity) {
-    this(new StateCore(shard, quotaBytes, dedupCapacity));
+  public ShardState(int shard) {
+    this(new StateCore(shard));
   }
 
   private ShardState(StateCore core) {
@@ -144,7 +145,7 @@ public final class ShardState {
       case LEASE_GRANT -> leases.grant(c.getLeaseGrant(), batch);
       case LEASE_REVOKE -> leases.revoke(c.getLeaseRevoke(), batch);
       case LEASE_EXPIRE -> leases.expire(c.getLeaseExpire(), term, batch);
-      case LEASE_CHECKPOINT -> leases.checkpoint(c.getLeaseCheckpoint());
+      case LEASE_CHECKPOINT -> leases.checkpoint(c.getLeaseCheckpoint(), term);
       case LOCK_ACQUIRE -> locks.acquire(c.getLockAcquire(), batch);
       case LOCK_RELEASE -> locks.release(c.getLockRelease(), batch);
       case LOCK_CANCEL -> locks.cancel(c.getLockCancel(), batch);
@@ -154,6 +155,11 @@ public final class ShardState {
         yield ack();
       }
       case SET_ROLE -> setRole(c.getSetRole());
+      case SET_SETTINGS -> {
+        core.applySettings(c.getSetSettings().getSettings());
+        yield ack();
+      }
+      case READ_BARRIER -> ack();
       case REGISTRY_REGISTER -> registry.register(c.getRegistryRegister(), batch);
       case REGISTRY_SET_HEALTH -> registry.setHealth(c.getRegistrySetHealth(), batch);
       case REGISTRY_DEREGISTER -> registry.deregister(c.getRegistryDeregister(), batch);
@@ -195,6 +201,9 @@ public final class ShardState {
           core.shard);
     }
     checkRoleAndEpoch(init.getRole(), init.getEpoch());
+    if (init.hasSettings()) {
+      core.applySettings(init.getSettings());
+    }
     core.role = init.getRole();
     core.epoch = init.getEpoch();
     core.epochHistory.clear();
@@ -213,6 +222,17 @@ public final class ShardState {
       throw MeridianException.of(
           Error.Code.FENCED,
           "epoch: %d (expected: >= the current epoch %d; a newer epoch fenced this request)",
+          set.getEpoch(),
+          core.epoch);
+    }
+    if (set.getRole() == Role.PRIMARY
+        && core.role != Role.PRIMARY
+        && set.getEpoch() == core.epoch) {
+      // Tokens carry the epoch: a primary of an old epoch may have granted tokens up to any
+      // revision, and a lossy failover reuses revisions, so only a new epoch keeps them rising.
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT,
+          "epoch: %d (expected: > %d: a promotion to PRIMARY starts a new epoch)",
           set.getEpoch(),
           core.epoch);
     }
@@ -251,6 +271,29 @@ public final class ShardState {
   /** The current epoch: it only grows, and every lock token carries it. */
   public long epoch() {
     return core.epoch;
+  }
+
+  /**
+   * Checks that this region cluster is an initialized PRIMARY: only a primary answers linearizable
+   * reads, keeps leases alive and takes client writes.
+   *
+   * @return {@link Role#PRIMARY}
+   * @throws MeridianException NOT_INITIALIZED, FENCED or NOT_PRIMARY
+   */
+  public Role requirePrimary() {
+    core.requireWritable();
+    return core.role;
+  }
+
+  /** Lease {@code id}'s last checkpointed remainder in ms; 0 if none (or no such lease). */
+  public long checkpointedRemainder(long id) {
+    LeaseTable.Lease lease = core.leases.get(id);
+    return lease == null ? 0 : lease.record().getRemainingMs();
+  }
+
+  /** The replicated limits: quota and dedup capacity. */
+  public ShardSettings settings() {
+    return core.settings;
   }
 
   /** Whether an {@code InitShard} command has been applied. */
@@ -416,6 +459,22 @@ public final class ShardState {
     return locks.inspect(name);
   }
 
+  /**
+   * Where lease {@code lease}'s wait for lock {@code name} stands in the applied state: granted
+   * (with its token, key and grant revision), still waiting, or gone.
+   */
+  public LockWaiterState lockWaiter(String name, long lease) {
+    LockTable.Waiter w = core.locks.find(name, lease);
+    if (w == null) {
+      return new LockWaiterState.Gone(core.leases.contains(lease));
+    }
+    if (!w.granted()) {
+      return new LockWaiterState.Waiting();
+    }
+    return new LockWaiterState.Held(
+        w.value().getFencingToken(), w.key(), w.value().getGrantRevision());
+  }
+
   /** Waiters whose deadline_ms (non-zero) is <= nowMs: what the leader cancels. */
   public List<LockCancel.Waiter> waitersPastDeadline(long nowMs) {
     List<LockCancel.Waiter> out = new ArrayList<>();
@@ -485,7 +544,7 @@ public final class ShardState {
         core.locks.holders(),
         core.locks.waiters(),
         core.stateBytes(),
-        core.quotaBytes,
+        core.quotaBytes(),
         core.noSpaceAlarm,
         core.registry.size(),
         core.selfPreservation);
@@ -501,9 +560,8 @@ public final class ShardState {
    *
    * @throws IOException if the stream is truncated, corrupt or of an unknown format
    */
-  public static ShardState readSnapshot(InputStream in, long quotaBytes, int dedupCapacity)
-      throws IOException {
-    return new ShardState(SnapshotCodec.read(in, quotaBytes, dedupCapacity));
+  public static ShardState readSnapshot(InputStream in) throws IOException {
+    return new ShardState(SnapshotCodec.read(in));
   }
 
   /** SHA-256 of the canonical snapshot bytes: equal states have equal hashes. */

@@ -72,6 +72,7 @@ final class SnapshotCodec {
             .setShippedRevision(core.shippedRevision)
             .setSource(core.source)
             .setLag(core.lag)
+            .setSettings(core.settings)
             .build());
     IOException[] failure = new IOException[1];
     core.kv.forEach(
@@ -106,17 +107,16 @@ final class SnapshotCodec {
     message.writeTo(cos);
   }
 
-  static StateCore read(InputStream in, long quotaBytes, int dedupCapacity) throws IOException {
+  static StateCore read(InputStream in) throws IOException {
     try {
-      return readUnchecked(in, quotaBytes, dedupCapacity);
+      return readUnchecked(in);
     } catch (RuntimeException e) {
       // Inconsistent records (a duplicate lease, a corrupt lock value, a bad shard number).
       throw new IOException("snapshot: corrupt (" + e.getMessage() + ")", e);
     }
   }
 
-  private static StateCore readUnchecked(InputStream in, long quotaBytes, int dedupCapacity)
-      throws IOException {
+  private static StateCore readUnchecked(InputStream in) throws IOException {
     SnapshotHeader header = SnapshotHeader.parseDelimitedFrom(in);
     if (header == null
         || (header.getFormatVersion() != FORMAT_VERSION
@@ -128,7 +128,10 @@ final class SnapshotCodec {
               + FORMAT_VERSION
               + ")");
     }
-    StateCore core = new StateCore(header.getShard(), quotaBytes, dedupCapacity);
+    StateCore core = new StateCore(header.getShard());
+    if (header.hasSettings()) {
+      core.applySettings(header.getSettings());
+    }
     core.revision = header.getRevision();
     core.compactRevision = header.getCompactRevision();
     core.role = header.getRole();

@@ -14,6 +14,7 @@ import io.meridian.api.v1.Role;
 import io.meridian.api.v1.SourcePosition;
 import io.meridian.cluster.proto.LeaseRecord;
 import io.meridian.cluster.proto.LockWaiterValue;
+import io.meridian.cluster.proto.ShardSettings;
 import io.meridian.cluster.state.kv.MvccStore;
 import io.meridian.cluster.state.lease.LeaseTable;
 import io.meridian.cluster.state.lock.LockTable;
@@ -31,8 +32,16 @@ import java.util.TreeSet;
  * fail.
  */
 final class StateCore {
+  /**
+   * The settings of a shard no InitShard or SetSettings gave any: what a node's config defaults to.
+   */
+  static final ShardSettings DEFAULT_SETTINGS =
+      ShardSettings.newBuilder().setQuotaBytes(1L << 30).setDedupCapacity(100_000).build();
+
+  /** The smallest quota the state accepts (a node's config asks for at least 1 MiB). */
+  static final long MIN_QUOTA_BYTES = 1;
+
   final int shard;
-  final long quotaBytes;
   final MvccStore kv = new MvccStore();
   final LeaseTable leases = new LeaseTable();
   final LockTable locks = new LockTable();
@@ -41,6 +50,7 @@ final class StateCore {
   final ChangeJournal journal = new ChangeJournal();
 
   // Cluster metadata: replicated and snapshotted, outside the revision sequence.
+  ShardSettings settings = DEFAULT_SETTINGS;
   long revision;
   long compactRevision;
   Role role = Role.ROLE_UNSPECIFIED;
@@ -57,20 +67,44 @@ final class StateCore {
   SourcePosition source = SourcePosition.getDefaultInstance();
   ReplicationLag lag = ReplicationLag.getDefaultInstance();
 
-  StateCore(int shard, long quotaBytes, int dedupCapacity) {
+  StateCore(int shard) {
     if (shard < 0 || shard > LeaseId.MAX_SHARD) {
       throw new IllegalArgumentException("shard: " + shard + " (expected: 0..32767)");
     }
-    if (quotaBytes <= 0) {
-      throw new IllegalArgumentException("quotaBytes: " + quotaBytes + " (expected: > 0)");
-    }
     this.shard = shard;
-    this.quotaBytes = quotaBytes;
-    this.dedup = new DedupTable(dedupCapacity);
+    this.dedup = new DedupTable(settings.getDedupCapacity());
   }
 
+  long quotaBytes() {
+    return settings.getQuotaBytes();
+  }
+
+  /**
+   * Validates and takes {@code next}.
+   *
+   * @throws MeridianException INVALID_ARGUMENT naming the bad field, changing nothing
+   */
+  void applySettings(ShardSettings next) {
+    if (next.getQuotaBytes() < MIN_QUOTA_BYTES) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT,
+          "settings.quota_bytes: %d (expected: >= %d)",
+          next.getQuotaBytes(),
+          MIN_QUOTA_BYTES);
+    }
+    if (next.getDedupCapacity() < 0) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT,
+          "settings.dedup_capacity: %d (expected: >= 0)",
+          next.getDedupCapacity());
+    }
+    settings = next;
+    dedup.setCapacity(next.getDedupCapacity());
+  }
+
+  /** What the quota counts: keys (every retained version), leases and remembered outcomes. */
   long stateBytes() {
-    return kv.bytes() + leases.bytes();
+    return kv.bytes() + leases.bytes() + dedup.bytes();
   }
 
   /** The response header as of the end of {@code batch}. */
@@ -139,6 +173,7 @@ final class StateCore {
    */
   void checkQuota(long growth) {
     long bytes = stateBytes();
+    long quotaBytes = quotaBytes();
     if (noSpaceAlarm || bytes + growth > quotaBytes) {
       noSpaceAlarm = true;
       throw MeridianException.of(
@@ -154,6 +189,7 @@ final class StateCore {
 
   /** Clears the alarm once the state is at most 90 % of the quota. */
   void maybeClearAlarm() {
+    long quotaBytes = quotaBytes();
     if (noSpaceAlarm && stateBytes() <= quotaBytes - quotaBytes / 10) {
       noSpaceAlarm = false;
     }

@@ -34,11 +34,35 @@ record Clients(
         builder.build(RegistryGrpc.RegistryBlockingStub.class));
   }
 
+  /** The Meridian error code a failed call carried in its trailer. */
+  static io.meridian.api.v1.Error.Code code(Throwable t) {
+    io.grpc.Metadata trailers = io.grpc.Status.trailersFromThrowable(t);
+    byte[] encoded = trailers == null ? null : trailers.get(io.meridian.api.ErrorCodes.TRAILER);
+    if (encoded == null) {
+      throw new AssertionError("no Meridian error in " + t, t);
+    }
+    try {
+      return io.meridian.api.v1.Error.parseFrom(encoded).getCode();
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      throw new AssertionError(e);
+    }
+  }
+
   void put(String key, String value) {
     kv.put(PutRequest.newBuilder().setKey(key).setValue(ByteString.copyFromUtf8(value)).build());
   }
 
   RangeResponse prefix(String prefix) {
     return kv.range(RangeRequest.newBuilder().setKey(prefix).setPrefix(true).build());
+  }
+
+  /** A prefix read from this member's applied state (a standby answers only these). */
+  RangeResponse localPrefix(String prefix) {
+    return kv.range(
+        RangeRequest.newBuilder()
+            .setKey(prefix)
+            .setPrefix(true)
+            .setConsistency(io.meridian.api.v1.Consistency.SERIALIZABLE)
+            .build());
   }
 }

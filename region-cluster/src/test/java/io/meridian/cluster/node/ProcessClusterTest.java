@@ -3,25 +3,15 @@ package io.meridian.cluster.node;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.PropertyNamingStrategies;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.google.protobuf.ByteString;
 import io.grpc.StatusRuntimeException;
 import io.meridian.api.v1.KeyValue;
-import io.meridian.api.v1.Member;
-import io.meridian.api.v1.MemberListRequest;
 import io.meridian.api.v1.PutRequest;
 import io.meridian.cluster.config.NodeConfig;
-import java.io.File;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -36,23 +26,17 @@ import org.junit.jupiter.api.io.TempDir;
 class ProcessClusterTest {
   @TempDir Path dir;
 
-  private final Map<Integer, Process> processes = new HashMap<>();
-  private List<NodeConfig> configs;
-
   @Test
   void noAcknowledgedWriteIsLostWhenTheLeaderIsKilledThreeTimes() throws Exception {
     long seed = Long.getLong("meridian.seed", System.nanoTime());
     System.out.println(
         "ProcessClusterTest seed=" + seed + " (replay: -Dmeridian.seed=" + seed + ")");
     Random random = new Random(seed);
-    configs = DevCluster.plan(dir, 3, "proc", TestClusters.fast()).configs();
-    try {
-      for (int i = 0; i < 3; i++) {
-        start(i);
-      }
+    List<NodeConfig> configs = DevCluster.plan(dir, 3, "proc", TestClusters.fast()).configs();
+    try (NodeProcesses nodes = new NodeProcesses(dir, configs).startAll()) {
       List<Clients> clients = new ArrayList<>();
-      for (NodeConfig c : configs) {
-        clients.add(Clients.of(c.self().client()));
+      for (int i = 0; i < 3; i++) {
+        clients.add(nodes.client(i));
       }
       List<String> acked = new ArrayList<>();
       int kills = 0;
@@ -61,11 +45,11 @@ class ProcessClusterTest {
       for (int i = 0; i < 2_000 && (kills < 3 || acked.size() < nextKillAt + 20); i++) {
         assertThat(System.nanoTime()).as("load deadline").isLessThan(deadline);
         if (kills < 3 && acked.size() >= nextKillAt) {
-          int leader = awaitLeader(clients);
-          processes.get(leader).destroyForcibly().waitFor();
+          int leader = nodes.awaitLeader();
+          nodes.kill(leader);
           kills++;
           System.out.println("killed leader n" + (leader + 1) + " after " + acked.size() + " acks");
-          start(leader);
+          nodes.start(leader);
           nextKillAt = acked.size() + 30 + random.nextInt(60);
         }
         String key = "/p/k" + i;
@@ -89,7 +73,7 @@ class ProcessClusterTest {
         }
       }
       assertThat(kills).isEqualTo(3);
-      awaitLeader(clients);
+      nodes.awaitLeader();
       int[] round = {0};
       Set<String> present =
           await()
@@ -103,54 +87,6 @@ class ProcessClusterTest {
                           .collect(Collectors.toSet()),
                   s -> s.size() >= acked.size());
       assertThat(present).containsAll(acked);
-    } finally {
-      for (Process p : processes.values()) {
-        p.destroyForcibly().waitFor();
-      }
     }
-  }
-
-  private int awaitLeader(List<Clients> clients) {
-    return await()
-        .atMost(Duration.ofSeconds(60))
-        .ignoreExceptions()
-        .until(
-            () -> {
-              for (Clients c : clients) {
-                try {
-                  Optional<Member> leader =
-                      c
-                          .cluster()
-                          .memberList(MemberListRequest.getDefaultInstance())
-                          .getMembersList()
-                          .stream()
-                          .filter(Member::getLeader)
-                          .findFirst();
-                  if (leader.isPresent()) {
-                    return Integer.parseInt(leader.get().getId().substring(1)) - 1;
-                  }
-                } catch (StatusRuntimeException e) {
-                  // This node is down; ask the next.
-                }
-              }
-              return -1;
-            },
-            i -> i >= 0);
-  }
-
-  private void start(int index) throws IOException {
-    NodeConfig config = configs.get(index);
-    File yaml = dir.resolve(config.member() + ".yaml").toFile();
-    new ObjectMapper(new YAMLFactory())
-        .setPropertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)
-        .writeValue(yaml, config);
-    File launcher = Path.of("..", "bin", "meridian").toAbsolutePath().normalize().toFile();
-    ProcessBuilder pb =
-        new ProcessBuilder(launcher.getPath(), "node", "--config", yaml.getPath())
-            .redirectErrorStream(true)
-            .redirectOutput(
-                ProcessBuilder.Redirect.appendTo(dir.resolve(config.member() + ".log").toFile()));
-    pb.environment().put("MERIDIAN_JAVA_OPTS", "-Xmx256m -XX:+UseSerialGC");
-    processes.put(index, pb.start());
   }
 }

@@ -28,6 +28,7 @@ import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -199,6 +200,10 @@ class RegionClusterTest {
     }
   }
 
+  /**
+   * A lease renewed just before its leader dies lives out the TTL that keep-alive promised under
+   * the new leader (no renewal after the change), and then expires, passing its lock on.
+   */
   @Test
   void leaderChangeDoesNotExpireLeasesEarlyAndExpiryReleasesLocks() throws Exception {
     try (DevCluster cluster = TestClusters.start(dir)) {
@@ -216,13 +221,26 @@ class RegionClusterTest {
       LockAcquireResponse first =
           c.lock().acquire(LockAcquireRequest.newBuilder().setName("/l/job").setLease(a).build());
 
+      long renewed = System.nanoTime();
+      c.lease().renew(LeaseKeepAliveRequest.newBuilder().setId(a).build());
       cluster.stop(leader);
       TestClusters.awaitReady(cluster);
-      // The new leader grants every lease its remainder plus an election timeout: still alive.
-      c.lease().renew(LeaseKeepAliveRequest.newBuilder().setId(a).build());
-      assertThat(
-              c.lease().timeToLive(LeaseTimeToLiveRequest.newBuilder().setId(a).build()).getTtl())
-          .isGreaterThan(0);
+      // No renewal from here on: alive until the keep-alive's promise (5 s, less a margin).
+      ShardReplica watched = cluster.node(other).replicas().get(0);
+      long promised = renewed + TimeUnit.MILLISECONDS.toNanos(4_500);
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .pollInterval(Duration.ofMillis(50))
+          .until(
+              () -> {
+                boolean alive = watched.read(s -> s.lease(a).isPresent());
+                assertThat(alive)
+                    .as(
+                        "alive %d ms after its keep-alive",
+                        (System.nanoTime() - renewed) / 1_000_000)
+                    .isTrue();
+                return System.nanoTime() >= promised;
+              });
 
       // Lease a stops renewing: it expires, its lock passes to the waiter b, fenced higher.
       LockAcquireResponse second =

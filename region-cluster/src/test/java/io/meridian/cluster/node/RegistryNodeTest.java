@@ -25,7 +25,7 @@ import io.meridian.api.v1.SetHealthRequest;
 import io.meridian.api.v1.StatusRequest;
 import io.meridian.api.v1.WatchServiceRequest;
 import io.meridian.api.v1.WatchServiceResponse;
-import io.meridian.cluster.WallClock;
+import io.meridian.cluster.NodeClock;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -544,7 +544,7 @@ class RegistryNodeTest {
   @Test
   void selfPreservationTurnsOnWhenRenewalsCollapseAndOffWhenTheyRecover() throws Exception {
     AtomicLong now = new AtomicLong(1_700_000_000_000L);
-    WallClock clock = now::get;
+    NodeClock clock = now::get;
     Map<String, Map<String, Object>> o = config();
     // Windows of 2 s on the fake clock; instances promise a beat per second and the test beats
     // every 250 ms, so a window cut in the middle of a round of beats still sees a high ratio.

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import com.google.protobuf.ByteString;
 import com.linecorp.armeria.client.grpc.GrpcClients;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -12,13 +13,26 @@ import io.meridian.api.v1.ApplyReplicatedRequest;
 import io.meridian.api.v1.ApplyReplicatedResponse;
 import io.meridian.api.v1.ChangeBatch;
 import io.meridian.api.v1.ChangeFeedRequest;
+import io.meridian.api.v1.Error;
 import io.meridian.api.v1.Event;
+import io.meridian.api.v1.HeartbeatRequest;
+import io.meridian.api.v1.LeaseGrantRequest;
+import io.meridian.api.v1.LeaseKeepAliveRequest;
+import io.meridian.api.v1.LeaseListRequest;
+import io.meridian.api.v1.LeaseTimeToLiveRequest;
+import io.meridian.api.v1.LockInspectRequest;
 import io.meridian.api.v1.Position;
+import io.meridian.api.v1.PutRequest;
+import io.meridian.api.v1.RangeResponse;
+import io.meridian.api.v1.RegisterRequest;
 import io.meridian.api.v1.ReplicationGrpc;
 import io.meridian.api.v1.ReplicationStatusRequest;
 import io.meridian.api.v1.ReportShippedRequest;
 import io.meridian.api.v1.Role;
 import io.meridian.api.v1.SourcePosition;
+import io.meridian.cluster.proto.Command;
+import io.meridian.cluster.proto.CommandResult;
+import io.meridian.cluster.proto.SetRole;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -121,7 +135,7 @@ class ReplicationNodeTest {
     assertThat(applied.getHeader().getRole()).isEqualTo(Role.STANDBY);
 
     Clients standby = Clients.of(west.node(0));
-    assertThat(standby.prefix("/app/").getKvsList())
+    assertThat(standby.localPrefix("/app/").getKvsList())
         .isEqualTo(primary.prefix("/app/").getKvsList());
     watcher.awaitEvents(1, 3);
     assertThat(watcher.events(1))
@@ -189,5 +203,108 @@ class ReplicationNodeTest {
                 .setShipped(Position.newBuilder().setEpoch(1).setRevision(10))
                 .build());
     await().atMost(Duration.ofSeconds(10)).until(() -> replica.read(s -> s.compactRevision()) == 9);
+  }
+
+  /**
+   * A standby holds the primary's leases but must not keep them alive, nor answer linearizable
+   * reads of state that is the primary's past. Promoting it needs a new epoch and gives every lease
+   * its full TTL; fencing it refuses keep-alives again.
+   */
+  @Test
+  void aStandbyKeepsNoLeaseAliveAndAnswersNoLinearizableReadUntilPromoted() {
+    Clients primary = Clients.of(east.node(0));
+    long lease =
+        primary
+            .lease()
+            .grant(LeaseGrantRequest.newBuilder().setNamespace("app").setTtl(10).build())
+            .getId();
+    primary
+        .kv()
+        .put(
+            PutRequest.newBuilder()
+                .setKey("/app/session")
+                .setValue(ByteString.copyFromUtf8("s"))
+                .setLease(lease)
+                .build());
+    primary
+        .registry()
+        .register(
+            RegisterRequest.newBuilder()
+                .setNamespace("app")
+                .setService("api")
+                .setInstanceId("i1")
+                .setAddress("10.0.0.1")
+                .setPort(80)
+                .setLease(lease)
+                .build());
+    Feed feed = Feed.open(east, 0);
+    await().atMost(Duration.ofSeconds(10)).until(() -> feed.batches.size() == 3);
+    blocking(west)
+        .applyReplicated(ApplyReplicatedRequest.newBuilder().addAllBatches(feed.batches).build());
+
+    Clients standby = Clients.of(west.node(0));
+    assertCode(
+        () -> standby.lease().renew(LeaseKeepAliveRequest.newBuilder().setId(lease).build()),
+        Error.Code.NOT_PRIMARY);
+    assertCode(
+        () -> standby.lease().timeToLive(LeaseTimeToLiveRequest.newBuilder().setId(lease).build()),
+        Error.Code.NOT_PRIMARY);
+    assertCode(
+        () ->
+            standby
+                .registry()
+                .heartbeat(
+                    HeartbeatRequest.newBuilder()
+                        .setNamespace("app")
+                        .setService("api")
+                        .setInstanceId("i1")
+                        .build()),
+        Error.Code.NOT_PRIMARY);
+    assertCode(() -> standby.prefix("/app/"), Error.Code.NOT_PRIMARY);
+    assertCode(
+        () -> standby.lock().inspect(LockInspectRequest.newBuilder().setName("/app/l").build()),
+        Error.Code.NOT_PRIMARY);
+    assertCode(
+        () -> standby.lease().list(LeaseListRequest.newBuilder().setNamespace("app").build()),
+        Error.Code.NOT_PRIMARY);
+    // Reads that accept staleness are served, and say where they come from.
+    RangeResponse local = standby.localPrefix("/app/");
+    assertThat(local.getCount()).isEqualTo(2);
+    assertThat(local.getHeader().getRole()).isEqualTo(Role.STANDBY);
+
+    ShardReplica west0 = west.node(0).replicas().get(0);
+    // A promotion at the current epoch could hand out tokens a lossy failover already used.
+    CommandResult sameEpoch = west0.propose(setRole(Role.PRIMARY, 1)).join();
+    assertThat(sameEpoch.getError().getCode()).isEqualTo(Error.Code.INVALID_ARGUMENT);
+    Role stillStandby = west0.read(s -> s.role());
+    assertThat(stillStandby).isEqualTo(Role.STANDBY);
+
+    assertThat(west0.propose(setRole(Role.PRIMARY, 2)).join().hasError()).isFalse();
+    var ttl = standby.lease().timeToLive(LeaseTimeToLiveRequest.newBuilder().setId(lease).build());
+    assertThat(ttl.getTtl()).as("extended by its TTL at promotion").isGreaterThanOrEqualTo(9);
+    await()
+        .during(Duration.ofSeconds(2))
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> west0.read(s -> s.lease(lease).isPresent()));
+    standby.lease().renew(LeaseKeepAliveRequest.newBuilder().setId(lease).build());
+    assertThat(standby.prefix("/app/").getHeader().getEpoch()).isEqualTo(2);
+
+    assertThat(west0.propose(setRole(Role.FENCED, 3)).join().hasError()).isFalse();
+    assertCode(
+        () -> standby.lease().renew(LeaseKeepAliveRequest.newBuilder().setId(lease).build()),
+        Error.Code.FENCED);
+    assertCode(() -> standby.prefix("/app/"), Error.Code.FENCED);
+  }
+
+  private static Command setRole(Role role, long epoch) {
+    return Command.newBuilder()
+        .setSetRole(SetRole.newBuilder().setRole(role).setEpoch(epoch))
+        .build();
+  }
+
+  private static void assertCode(Runnable call, Error.Code expected) {
+    assertThatThrownBy(call::run)
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class, e -> assertThat(Clients.code(e)).isEqualTo(expected));
   }
 }

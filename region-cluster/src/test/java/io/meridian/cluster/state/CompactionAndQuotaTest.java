@@ -112,4 +112,52 @@ class CompactionAndQuotaTest {
     // Releases are always allowed.
     s.ok(s.release("/a/l1", lease));
   }
+
+  /**
+   * Limits are replicated state: set by InitShard, changed by SetSettings, kept in snapshots. Two
+   * replicas of one log apply alike whatever their nodes' configs say.
+   */
+  @Test
+  void settingsComeFromTheLogAndSurviveASnapshot() {
+    Shard s = Shard.primary(1L << 20, 50);
+    assertThat(s.state.settings().getQuotaBytes()).isEqualTo(1L << 20);
+    assertThat(s.state.stats().quotaBytes()).isEqualTo(1L << 20);
+    ApplyResult set = s.ok(s.setSettings(2L << 20, 7));
+    assertThat(set.revision()).as("metadata: no revision").isZero();
+    assertThat(s.state.settings().getDedupCapacity()).isEqualTo(7);
+    assertThat(s.reloaded().settings()).isEqualTo(s.state.settings());
+    byte[] before = s.hash();
+    ApplyResult bad = s.setSettings(0, 7);
+    assertThat(code(bad)).isEqualTo(Error.Code.INVALID_ARGUMENT);
+    assertThat(bad.result().getError().getMessage()).contains("settings.quota_bytes");
+    assertThat(code(s.setSettings(1L << 20, -1))).isEqualTo(Error.Code.INVALID_ARGUMENT);
+    assertThat(s.hash()).isEqualTo(before);
+  }
+
+  /** What the dedup table remembers is state: it counts toward the quota like keys do. */
+  @Test
+  void rememberedOutcomesCountTowardTheQuota() {
+    Shard plain = Shard.primary(Shard.QUOTA, 1000);
+    Shard deduped = Shard.primary(Shard.QUOTA, 1000);
+    for (int i = 0; i < 20; i++) {
+      plain.ok(plain.put("/a/k" + i, "v"));
+      deduped.ok(deduped.putOnce("request-" + i, "/a/k" + i, "v"));
+    }
+    long remembered = deduped.state.stats().stateBytes() - plain.state.stats().stateBytes();
+    assertThat(remembered).as("20 remembered put results").isGreaterThan(20 * 20);
+    // Shrinking the table forgets the oldest outcomes, and their bytes.
+    deduped.ok(deduped.setSettings(Shard.QUOTA, 5));
+    assertThat(deduped.state.stats().stateBytes() - plain.state.stats().stateBytes())
+        .isBetween(remembered / 5, remembered / 3);
+    // With a quota that the outcomes fill, growing writes are refused.
+    Shard small = Shard.primary(plain.state.stats().stateBytes() + remembered / 2, 1000);
+    Error.Code last = null;
+    for (int i = 0; i < 20 && last == null; i++) {
+      ApplyResult r = small.putOnce("request-" + i, "/a/k" + i, "v");
+      if (r.result().hasError()) {
+        last = r.result().getError().getCode();
+      }
+    }
+    assertThat(last).isEqualTo(Error.Code.NO_SPACE);
+  }
 }

@@ -85,6 +85,28 @@ class LeaseTest {
   }
 
   @Test
+  void anExpiryResentToTheNextLeaderIsIgnored() {
+    long id = s.grant("a");
+    s.ok(s.put("/a/x", "1", id));
+    s.ok(s.leaderStart(5));
+    s.term = 5;
+    // Proposed by the leader of term 4, appended by the leader of term 5 (a retrying client).
+    ApplyResult resent = s.ok(s.expireProposedIn(4, id));
+    assertThat(resent.revision()).isEqualTo(2);
+    assertThat(resent.leaseEvents()).isEmpty();
+    assertThat(s.state.lease(id)).isPresent();
+    // A checkpoint likewise: a deposed leader's remainders must not shorten the new leader's.
+    s.ok(s.checkpointProposedIn(4, id, 10));
+    assertThat(s.state.lease(id).orElseThrow().remainingMs()).isZero();
+    // Proposed and appended in term 5: applied.
+    s.ok(s.checkpoint(id, 1234));
+    assertThat(s.state.lease(id).orElseThrow().remainingMs()).isEqualTo(1234);
+    s.ok(s.checkpoint(id, 0));
+    assertThat(s.state.lease(id).orElseThrow().remainingMs()).isZero();
+    assertThat(s.ok(s.expire(id)).leaseEvents()).containsExactly(new LeaseEvent.Ended(id));
+  }
+
+  @Test
   void expiryAndCheckpointAreIgnoredUnlessPrimary() {
     long id = s.grant("a");
     s.ok(s.setRole(Role.STANDBY, 2));

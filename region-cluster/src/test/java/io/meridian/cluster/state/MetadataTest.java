@@ -17,7 +17,7 @@ class MetadataTest {
 
   @Test
   void writesNeedAnInitializedPrimary() {
-    Shard s = new Shard(new ShardState(Shard.SHARD, Shard.QUOTA, 10));
+    Shard s = new Shard(new ShardState(Shard.SHARD));
     assertThat(s.state.initialized()).isFalse();
     assertThat(s.state.role()).isEqualTo(Role.ROLE_UNSPECIFIED);
     assertThat(code(s.put("/a/k", "v"))).isEqualTo(Error.Code.NOT_INITIALIZED);
@@ -56,6 +56,13 @@ class MetadataTest {
     assertThat(code(s.put("/a/k", "x"))).isEqualTo(Error.Code.FENCED);
     assertThat(code(s.setRole(Role.PRIMARY, 0))).isEqualTo(Error.Code.FENCED);
     assertThat(code(s.setRole(Role.ROLE_UNSPECIFIED, 2))).isEqualTo(Error.Code.INVALID_ARGUMENT);
+    // Back to PRIMARY at the same epoch: tokens could repeat after a lossy failover.
+    ApplyResult sameEpoch = s.setRole(Role.PRIMARY, 1);
+    assertThat(code(sameEpoch)).isEqualTo(Error.Code.INVALID_ARGUMENT);
+    assertThat(sameEpoch.result().getError().getMessage()).contains("starts a new epoch");
+    assertThat(s.state.role()).isEqualTo(Role.FENCED);
+    s.ok(s.setRole(Role.PRIMARY, 3));
+    // A retried promotion (PRIMARY, same epoch) changes nothing.
     s.ok(s.setRole(Role.PRIMARY, 3));
     assertThat(s.state.epochHistory()).containsExactly(start(1, 1), start(3, 3));
     assertThat(s.state.role()).isEqualTo(Role.PRIMARY);

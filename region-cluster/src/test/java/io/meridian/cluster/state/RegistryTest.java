@@ -395,7 +395,7 @@ class RegistryTest {
 
   @Test
   void selfPreservationNeedsAnInitializedShardButNoPrimary() {
-    Shard fresh = new Shard(new ShardState(Shard.SHARD, Shard.QUOTA, 10));
+    Shard fresh = new Shard(new ShardState(Shard.SHARD));
     assertThat(code(fresh.selfPreservation(true))).isEqualTo(Error.Code.NOT_INITIALIZED);
     assertThat(fresh.state.selfPreservation()).isFalse();
     fresh.ok(fresh.init(Role.STANDBY, 1));

@@ -149,7 +149,7 @@ class ReplicationTest {
     Shard other = Shard.primary();
     assertThat(Shard.code(other.applyReplicated(batchesAfter(0), 1)))
         .isEqualTo(Error.Code.NOT_STANDBY);
-    Shard fresh = new Shard(new ShardState(Shard.SHARD, Shard.QUOTA, 10));
+    Shard fresh = new Shard(new ShardState(Shard.SHARD));
     assertThat(Shard.code(fresh.applyReplicated(batchesAfter(0), 1)))
         .isEqualTo(Error.Code.NOT_STANDBY);
     assertThat(
@@ -265,9 +265,7 @@ class ReplicationTest {
         .writeDelimitedTo(v1);
     in.transferTo(v1);
     Shard upgraded =
-        new Shard(
-            ShardState.readSnapshot(
-                new java.io.ByteArrayInputStream(v1.toByteArray()), Shard.QUOTA, 1000));
+        new Shard(ShardState.readSnapshot(new java.io.ByteArrayInputStream(v1.toByteArray())));
 
     assertThat(code(() -> upgraded.state.changeBatches(0, 1, 10))).isEqualTo(Error.Code.COMPACTED);
     assertThat(upgraded.state.changeBatches(0, 2, 10)).isEmpty();

@@ -36,6 +36,7 @@ import io.meridian.cluster.proto.LockCancel;
 import io.meridian.cluster.proto.RegistryRegister;
 import io.meridian.cluster.proto.SetRole;
 import io.meridian.cluster.proto.SetSelfPreservation;
+import io.meridian.cluster.proto.ShardSettings;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -62,15 +63,26 @@ final class Shard {
   }
 
   static Shard primary(long quota, int dedupCapacity) {
-    Shard s = new Shard(new ShardState(SHARD, quota, dedupCapacity));
-    s.ok(s.init(Role.PRIMARY, 1));
+    Shard s = new Shard(new ShardState(SHARD));
+    s.ok(
+        s.apply(
+            Command.newBuilder()
+                .setInitShard(
+                    InitShard.newBuilder()
+                        .setShard(SHARD)
+                        .setRole(Role.PRIMARY)
+                        .setEpoch(1)
+                        .setSettings(
+                            ShardSettings.newBuilder()
+                                .setQuotaBytes(quota)
+                                .setDedupCapacity(dedupCapacity)))));
     s.ok(s.apply(Command.newBuilder().setLeaderStart(LeaderStart.newBuilder().setLeader("n1"))));
     return s;
   }
 
   /** An initialized STANDBY shard at epoch 1: it takes only replicated batches. */
   static Shard standby() {
-    Shard s = new Shard(new ShardState(SHARD, QUOTA, 1000));
+    Shard s = new Shard(new ShardState(SHARD));
     s.ok(s.init(Role.STANDBY, 1));
     s.ok(s.apply(Command.newBuilder().setLeaderStart(LeaderStart.newBuilder().setLeader("s1"))));
     return s;
@@ -123,6 +135,17 @@ final class Shard {
         Command.newBuilder().setSetRole(SetRole.newBuilder().setRole(role).setEpoch(epoch)));
   }
 
+  ApplyResult setSettings(long quotaBytes, int dedupCapacity) {
+    return apply(
+        Command.newBuilder()
+            .setSetSettings(
+                io.meridian.cluster.proto.SetSettings.newBuilder()
+                    .setSettings(
+                        ShardSettings.newBuilder()
+                            .setQuotaBytes(quotaBytes)
+                            .setDedupCapacity(dedupCapacity))));
+  }
+
   ApplyResult leaderStart(long newTerm) {
     term = newTerm;
     return apply(Command.newBuilder().setLeaderStart(LeaderStart.getDefaultInstance()));
@@ -134,6 +157,11 @@ final class Shard {
 
   ApplyResult put(String key, String value, long lease) {
     return apply(Command.newBuilder().setPut(putReq(key, value, lease)));
+  }
+
+  /** A put carrying a request id, so the dedup table remembers its outcome. */
+  ApplyResult putOnce(String requestId, String key, String value) {
+    return apply(Command.newBuilder().setRequestId(requestId).setPut(putReq(key, value, 0)));
   }
 
   static PutRequest putReq(String key, String value, long lease) {
@@ -212,8 +240,14 @@ final class Shard {
     return apply(Command.newBuilder().setLeaseRevoke(LeaseRevokeRequest.newBuilder().setId(id)));
   }
 
+  /** An expiry proposed by the leader of the current term. */
   ApplyResult expire(long... ids) {
-    LeaseExpire.Builder b = LeaseExpire.newBuilder();
+    return expireProposedIn(term, ids);
+  }
+
+  /** An expiry proposed by the leader of {@code proposerTerm}, in an entry of the current term. */
+  ApplyResult expireProposedIn(long proposerTerm, long... ids) {
+    LeaseExpire.Builder b = LeaseExpire.newBuilder().setProposerTerm(proposerTerm).setLeader("n1");
     for (long id : ids) {
       b.addIds(id);
     }
@@ -221,10 +255,16 @@ final class Shard {
   }
 
   ApplyResult checkpoint(long id, long remainingMs) {
+    return checkpointProposedIn(term, id, remainingMs);
+  }
+
+  ApplyResult checkpointProposedIn(long proposerTerm, long id, long remainingMs) {
     return apply(
         Command.newBuilder()
             .setLeaseCheckpoint(
                 LeaseCheckpoint.newBuilder()
+                    .setProposerTerm(proposerTerm)
+                    .setLeader("n1")
                     .addLeases(
                         LeaseCheckpoint.Remaining.newBuilder()
                             .setId(id)
@@ -346,8 +386,7 @@ final class Shard {
     try {
       ByteArrayOutputStream out = new ByteArrayOutputStream();
       state.writeSnapshot(out);
-      return ShardState.readSnapshot(
-          new ByteArrayInputStream(out.toByteArray()), state.stats().quotaBytes(), 1000);
+      return ShardState.readSnapshot(new ByteArrayInputStream(out.toByteArray()));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -44,8 +44,7 @@ class SnapshotTest {
   void roundTripKeepsEverything() throws IOException {
     Shard s = build(s0 -> s0.ok(s0.compact(2)));
     byte[] snapshot = bytes(s.state);
-    ShardState copy =
-        ShardState.readSnapshot(new ByteArrayInputStream(snapshot), Shard.QUOTA, 1000);
+    ShardState copy = ShardState.readSnapshot(new ByteArrayInputStream(snapshot));
     assertThat(bytes(copy)).isEqualTo(snapshot);
     assertThat(copy.revision()).isEqualTo(s.state.revision());
     assertThat(copy.compactRevision()).isEqualTo(2);
@@ -65,20 +64,15 @@ class SnapshotTest {
     assertThatThrownBy(
             () ->
                 ShardState.readSnapshot(
-                    new ByteArrayInputStream(Arrays.copyOf(snapshot, snapshot.length - 3)),
-                    Shard.QUOTA,
-                    10))
+                    new ByteArrayInputStream(Arrays.copyOf(snapshot, snapshot.length - 3))))
         .isInstanceOf(IOException.class);
     ByteArrayOutputStream future = new ByteArrayOutputStream();
     SnapshotHeader.newBuilder().setFormatVersion(99).build().writeDelimitedTo(future);
     assertThatThrownBy(
-            () ->
-                ShardState.readSnapshot(
-                    new ByteArrayInputStream(future.toByteArray()), Shard.QUOTA, 10))
+            () -> ShardState.readSnapshot(new ByteArrayInputStream(future.toByteArray())))
         .isInstanceOf(IOException.class)
         .hasMessageContaining("format");
-    assertThatThrownBy(
-            () -> ShardState.readSnapshot(new ByteArrayInputStream(new byte[0]), Shard.QUOTA, 10))
+    assertThatThrownBy(() -> ShardState.readSnapshot(new ByteArrayInputStream(new byte[0])))
         .isInstanceOf(IOException.class);
   }
 }

@@ -1,0 +1,165 @@
+package io.meridian.cluster.node;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.google.protobuf.ByteString;
+import io.grpc.StatusRuntimeException;
+import io.meridian.api.v1.Error;
+import io.meridian.api.v1.LeaseGrantRequest;
+import io.meridian.api.v1.LeaseKeepAliveRequest;
+import io.meridian.api.v1.PutRequest;
+import io.meridian.cluster.config.NodeConfig;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The leader is frozen (SIGSTOP) for longer than a lease's TTL while its holder keeps renewing
+ * through the member that took over. When it wakes, its own deadlines say the lease ran out long
+ * ago; whatever it proposes then must not revoke a lease whose last acknowledged renewal is younger
+ * than its TTL (etcd #15247).
+ */
+class LeaderPauseTest {
+  private static final long TTL_SECONDS = 5;
+
+  @TempDir Path dir;
+
+  @Test
+  void aResumedLeaderNeverRevokesALeaseRenewedThroughItsSuccessor() throws Exception {
+    List<NodeConfig> configs = DevCluster.plan(dir, 3, "pause", TestClusters.fast()).configs();
+    try (NodeProcesses nodes = new NodeProcesses(dir, configs).startAll();
+        Renewer renewer = new Renewer(nodes)) {
+      int first = nodes.awaitLeader();
+      long lease =
+          await()
+              .atMost(Duration.ofSeconds(60))
+              .ignoreExceptions()
+              .until(
+                  () ->
+                      nodes
+                          .client(first)
+                          .lease()
+                          .grant(
+                              LeaseGrantRequest.newBuilder()
+                                  .setNamespace("jobs")
+                                  .setTtl(TTL_SECONDS)
+                                  .build())
+                          .getId(),
+                  id -> id > 0);
+      nodes
+          .client(first)
+          .kv()
+          .put(
+              PutRequest.newBuilder()
+                  .setKey("/jobs/owner")
+                  .setValue(ByteString.copyFromUtf8("me"))
+                  .setLease(lease)
+                  .build());
+      renewer.start(lease);
+
+      for (int round = 0; round < 3; round++) {
+        int leader = nodes.awaitLeader();
+        renewer.avoid(leader);
+        nodes.pause(leader);
+        long pausedAt = System.nanoTime();
+        // Frozen until its successor has renewed the lease for longer than the TTL.
+        long heldUntil = pausedAt + TimeUnit.SECONDS.toNanos(TTL_SECONDS + 2);
+        await()
+            .atMost(Duration.ofSeconds(90))
+            .failFast("a lease was revoked", () -> !renewer.violations().isEmpty())
+            .until(() -> renewer.lastAckSentAt() > heldUntil);
+        nodes.resume(leader);
+        long resumedAt = System.nanoTime();
+        long watchUntil = resumedAt + TimeUnit.SECONDS.toNanos(4);
+        await()
+            .atMost(Duration.ofSeconds(90))
+            .failFast("a lease was revoked", () -> !renewer.violations().isEmpty())
+            .until(() -> renewer.lastAckSentAt() > watchUntil);
+        renewer.avoid(-1);
+        assertThat(renewer.violations()).as("round %d", round).isEmpty();
+      }
+      assertThat(nodes.client(nodes.awaitLeader()).prefix("/jobs/owner").getCount()).isEqualTo(1);
+      assertThat(renewer.violations()).isEmpty();
+    }
+  }
+
+  /** Renews one lease every 300 ms through the members it is not told to avoid. */
+  private static final class Renewer implements AutoCloseable {
+    private final NodeProcesses nodes;
+    private final List<String> violations = new CopyOnWriteArrayList<>();
+    private final ScheduledExecutorService schedule =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "renewer");
+              t.setDaemon(true);
+              return t;
+            });
+    private volatile int avoid = -1;
+    private volatile long lastAckSentAt;
+    private int next;
+
+    Renewer(NodeProcesses nodes) {
+      this.nodes = nodes;
+    }
+
+    void start(long lease) {
+      lastAckSentAt = System.nanoTime();
+      schedule.scheduleWithFixedDelay(() -> renew(lease), 0, 300, TimeUnit.MILLISECONDS);
+    }
+
+    void avoid(int member) {
+      avoid = member;
+    }
+
+    long lastAckSentAt() {
+      return lastAckSentAt;
+    }
+
+    List<String> violations() {
+      return violations;
+    }
+
+    private void renew(long lease) {
+      int member = next++ % nodes.size();
+      if (member == avoid) {
+        member = next++ % nodes.size();
+      }
+      long sent = System.nanoTime();
+      try {
+        nodes
+            .client(member)
+            .lease()
+            .withDeadlineAfter(2, TimeUnit.SECONDS)
+            .renew(LeaseKeepAliveRequest.newBuilder().setId(lease).build());
+        lastAckSentAt = sent;
+      } catch (StatusRuntimeException e) {
+        long sinceAck = TimeUnit.NANOSECONDS.toMillis(sent - lastAckSentAt);
+        if (isLeaseNotFound(e) && sinceAck < TimeUnit.SECONDS.toMillis(TTL_SECONDS)) {
+          violations.add(
+              "lease revoked " + sinceAck + " ms after its last acknowledged renewal: " + e);
+        }
+      }
+    }
+
+    private static boolean isLeaseNotFound(StatusRuntimeException e) {
+      try {
+        return Clients.code(e) == Error.Code.LEASE_NOT_FOUND;
+      } catch (AssertionError noMeridianError) {
+        return false;
+      }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      schedule.shutdownNow();
+      schedule.awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+}

@@ -1,0 +1,99 @@
+package io.meridian.cluster.node;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.meridian.api.v1.SnapshotRequest;
+import io.meridian.cluster.config.NodeConfig;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A snapshot is durable once taken: its file and its checksum file are renamed into place, and the
+ * renames themselves survive a crash only once the directory is synced. Ratis purges the log up to
+ * the snapshot, so a snapshot lost in a crash is state lost. Watched with strace on a real node
+ * process (the order of the system calls is the behaviour under test).
+ */
+class SnapshotDurabilityTest {
+  @TempDir Path dir;
+
+  private static boolean straceWorks() {
+    try {
+      Process p = new ProcessBuilder("strace", "-qq", "-e", "trace=none", "true").start();
+      return p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;
+    } catch (IOException | InterruptedException e) {
+      return false;
+    }
+  }
+
+  @Test
+  void theSnapshotDirectoryIsSyncedAfterBothRenames() throws Exception {
+    Assumptions.assumeTrue(straceWorks(), "needs strace (and ptrace) to watch the node's calls");
+    Path trace = dir.resolve("trace.txt");
+    List<NodeConfig> configs = DevCluster.plan(dir, 1, "durable", TestClusters.fast()).configs();
+    List<String> strace =
+        List.of(
+            "strace",
+            "-f",
+            "-qq",
+            "-e",
+            "trace=openat,rename,renameat,renameat2,fsync,fdatasync",
+            "-o",
+            trace.toString());
+    try (NodeProcesses node = new NodeProcesses(dir, configs, strace)) {
+      node.start(0);
+      Clients c = node.client(0);
+      await()
+          .atMost(Duration.ofSeconds(120))
+          .ignoreExceptions()
+          .until(
+              () -> {
+                c.put("/d/k", "v");
+                return true;
+              });
+      long index =
+          c.cluster().snapshot(SnapshotRequest.getDefaultInstance()).getSnapshotIndexMap().get(0);
+      String name = Pattern.quote("snapshot.") + "\\d+_" + index;
+
+      List<String> calls = Files.readAllLines(trace);
+      int lastRename = -1;
+      String smDir = null;
+      Pattern rename =
+          Pattern.compile("rename(?:at2?)?\\(.*\"([^\"]*/)(" + name + "(?:\\.md5)?)\".*= 0");
+      for (int i = 0; i < calls.size(); i++) {
+        Matcher m = rename.matcher(calls.get(i));
+        if (m.find()) {
+          lastRename = i;
+          smDir = m.group(1).substring(0, m.group(1).length() - 1);
+        }
+      }
+      assertThat(lastRename).as("the snapshot's renames in %s", trace).isNotNegative();
+      Pattern open =
+          Pattern.compile("openat\\(.*\"" + Pattern.quote(smDir) + "\", [^)]*\\) = (\\d+)");
+      boolean synced = false;
+      for (int i = lastRename + 1; i < calls.size() && !synced; i++) {
+        Matcher m = open.matcher(calls.get(i));
+        if (m.find()) {
+          Pattern fsync = Pattern.compile("f(?:data)?sync\\(" + m.group(1) + "\\) += 0");
+          for (int j = i + 1; j < calls.size() && !synced; j++) {
+            synced = fsync.matcher(calls.get(j)).find();
+          }
+        }
+      }
+      assertThat(synced)
+          .as("an fsync of %s after the last rename of snapshot %d", smDir, index)
+          .isTrue();
+    } finally {
+      Files.deleteIfExists(trace);
+    }
+  }
+}
