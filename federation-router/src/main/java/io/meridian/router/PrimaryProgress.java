@@ -6,13 +6,18 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
- * How far each shard's primary has got, as this router saw it: the revisions its answers carried
- * and when each was first seen. From that, how stale an answer served at some revision is: how many
- * revisions the primary had reached beyond it, and how long ago the primary passed it.
+ * How far each shard's primary has got, as this router saw it: the revisions its answers carried,
+ * when each was first seen, and when the primary was last heard from at all. From that, how stale
+ * an answer served at some revision may be: how many revisions the primary had reached beyond it,
+ * and for how long the primary may have been beyond it: since it was first seen beyond it, or, for
+ * an answer at the newest revision seen, since the primary was last heard from (it may have moved
+ * on since). So staleness keeps growing while the primary cannot be reached, and a namespace's
+ * limit refuses a standby's answer once the primary has been silent for longer.
  *
- * <p>The router learns the primary's revision from every answer the primary region gives (writes
- * included) and from a probe of each shard's primary every {@code reads.probe-interval-ms}, so the
- * figures are as old as that interval at most while the primary is reachable.
+ * <p>The router hears from the primary in every answer the primary region gives (writes included)
+ * and in a probe of each shard's primary every {@code reads.probe-interval-ms}, so while the
+ * primary is reachable the figures are as old as that interval at most. A shard not heard from
+ * since this router started counts as silent since then.
  */
 final class PrimaryProgress {
   /** How stale an answer is: revisions behind the primary and milliseconds since it passed it. */
@@ -28,17 +33,17 @@ final class PrimaryProgress {
   private static final int SAMPLES = 1024;
 
   private final Ticker ticker;
+  private final long startNanos;
   private final Map<Integer, Samples> byShard = new ConcurrentHashMap<>();
 
   PrimaryProgress(Ticker ticker) {
     this.ticker = ticker;
+    this.startNanos = ticker.read();
   }
 
-  /** The primary of {@code shard} was seen at {@code revision} now. */
+  /** The primary of {@code shard} answered at {@code revision} (0 for an empty shard) now. */
   void observe(int shard, long revision) {
-    if (revision > 0) {
-      byShard.computeIfAbsent(shard, s -> new Samples()).add(revision, ticker.read());
-    }
+    byShard.computeIfAbsent(shard, s -> new Samples(startNanos)).add(revision, ticker.read());
   }
 
   /** The highest revision seen from the primary of {@code shard}, 0 if none yet. */
@@ -50,7 +55,10 @@ final class PrimaryProgress {
   /** How stale an answer of {@code shard} at {@code revision} is. */
   Lag lag(int shard, long revision) {
     Samples s = byShard.get(shard);
-    return s == null ? Lag.NONE : s.lag(revision, ticker.read());
+    long now = ticker.read();
+    return s == null
+        ? new Lag(0, TimeUnit.NANOSECONDS.toMillis(now - startNanos))
+        : s.lag(revision, now);
   }
 
   /** A ring of (revision, first seen) with strictly increasing revisions. */
@@ -59,9 +67,15 @@ final class PrimaryProgress {
     private final long[] seenNanos = new long[SAMPLES];
     private int start;
     private int size;
+    private long heardNanos;
+
+    Samples(long heardNanos) {
+      this.heardNanos = heardNanos;
+    }
 
     synchronized void add(long revision, long nanos) {
-      if (size > 0 && revision <= revisions[index(size - 1)]) {
+      heardNanos = Math.max(heardNanos, nanos);
+      if (revision <= 0 || (size > 0 && revision <= revisions[index(size - 1)])) {
         return;
       }
       if (size == SAMPLES) {
@@ -79,7 +93,8 @@ final class PrimaryProgress {
 
     synchronized Lag lag(long revision, long nowNanos) {
       if (size == 0 || revision >= revisions[index(size - 1)]) {
-        return Lag.NONE;
+        // As new as anything seen: stale by as long as the primary has been silent.
+        return new Lag(0, Math.max(0, TimeUnit.NANOSECONDS.toMillis(nowNanos - heardNanos)));
       }
       // The first sample beyond `revision`: the primary had passed it since at least then.
       int lo = 0;

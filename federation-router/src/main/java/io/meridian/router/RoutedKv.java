@@ -26,7 +26,6 @@ import io.meridian.api.v1.TxnResponse;
 import io.meridian.client.Stubs;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -174,9 +173,11 @@ final class RoutedKv extends KVGrpc.KVImplBase {
    */
   static RoutingTable.Shard shardOfTxn(RoutingTable table, TxnRequest txn) {
     // Each key the transaction touches, with the span it reaches (a range op may span more).
-    Map<String, KeySpan> touched = new LinkedHashMap<>();
+    // Every span counts: a compare on /a/x and a delete from /a/x to the end of the keyspace
+    // touch one key but two spans.
+    List<Map.Entry<String, KeySpan>> touched = new ArrayList<>();
     for (Compare c : txn.getCompareList()) {
-      touched.putIfAbsent(c.getKey(), KeySpan.of(c.getKey(), "", false));
+      touched.add(Map.entry(c.getKey(), KeySpan.of(c.getKey(), "", false)));
     }
     List<RequestOp> ops = new ArrayList<>(txn.getSuccessList());
     ops.addAll(txn.getFailureList());
@@ -184,15 +185,17 @@ final class RoutedKv extends KVGrpc.KVImplBase {
       switch (op.getRequestCase()) {
         case REQUEST_RANGE -> {
           RangeRequest r = op.getRequestRange();
-          touched.putIfAbsent(r.getKey(), KeySpan.of(r.getKey(), r.getRangeEnd(), r.getPrefix()));
+          touched.add(
+              Map.entry(r.getKey(), KeySpan.of(r.getKey(), r.getRangeEnd(), r.getPrefix())));
         }
         case REQUEST_PUT -> {
           String key = op.getRequestPut().getKey();
-          touched.putIfAbsent(key, KeySpan.of(key, "", false));
+          touched.add(Map.entry(key, KeySpan.of(key, "", false)));
         }
         case REQUEST_DELETE_RANGE -> {
           DeleteRangeRequest d = op.getRequestDeleteRange();
-          touched.putIfAbsent(d.getKey(), KeySpan.of(d.getKey(), d.getRangeEnd(), d.getPrefix()));
+          touched.add(
+              Map.entry(d.getKey(), KeySpan.of(d.getKey(), d.getRangeEnd(), d.getPrefix())));
         }
         default -> {}
       }
@@ -204,7 +207,7 @@ final class RoutedKv extends KVGrpc.KVImplBase {
     }
     RoutingTable.Shard first = null;
     String firstKey = null;
-    for (Map.Entry<String, KeySpan> t : touched.entrySet()) {
+    for (Map.Entry<String, KeySpan> t : touched) {
       RoutingTable.Shard shard = t.getValue().oneShard(table, "txn: " + t.getKey());
       if (first == null) {
         first = shard;

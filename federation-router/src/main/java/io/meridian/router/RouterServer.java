@@ -111,7 +111,7 @@ public final class RouterServer implements AutoCloseable {
 
   /** The URL clients use, such as {@code http://127.0.0.1:2390}. */
   public String url() {
-    return "http://" + config.listen().host() + ":" + server.activeLocalPort();
+    return "http://" + config.listen().host() + ":" + ApiServer.port(server);
   }
 
   public RouterConfig config() {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Compare;
+import io.meridian.api.v1.DeleteRangeRequest;
 import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.RequestOp;
 import io.meridian.api.v1.TxnRequest;
@@ -54,6 +55,29 @@ class KeySpanTest {
         .hasMessageContaining("/b/z on shard 1");
     assertThatThrownBy(() -> RoutedKv.shardOfTxn(table, TxnRequest.getDefaultInstance()))
         .hasMessageContaining("no key to route by");
+  }
+
+  /** A key touched twice, once as a key and once as the start of a wide range: both count. */
+  @Test
+  void aRangeOpStartingAtAComparedKeyCannotHideBehindIt() {
+    RoutingTable table =
+        RoutingTable.parse(RoutingTableTest.table(1, RoutingTableTest.HALVES, "pins: {b: 1}"));
+    String a = namespaceOn(table, 0);
+    TxnRequest everythingAfter =
+        TxnRequest.newBuilder()
+            .addCompare(Compare.newBuilder().setKey("/" + a + "/x"))
+            .addSuccess(
+                RequestOp.newBuilder()
+                    .setRequestDeleteRange(
+                        DeleteRangeRequest.newBuilder()
+                            .setKey("/" + a + "/x")
+                            .setRangeEnd(KeySpan.ALL_AFTER)))
+            .build();
+    assertThatThrownBy(() -> RoutedKv.shardOfTxn(table, everythingAfter))
+        .isInstanceOfSatisfying(
+            MeridianException.class,
+            e -> assertThat(e.code()).isEqualTo(io.meridian.api.v1.Error.Code.INVALID_ARGUMENT))
+        .hasMessageContaining("spans namespaces");
   }
 
   private static RequestOp put(String key) {

@@ -27,11 +27,36 @@ class PrimaryProgressTest {
     assertThat(p.lag(0, 12)).isEqualTo(new PrimaryProgress.Lag(8, 200));
     // Revision 5: beyond it since the first sample (10), 500 ms ago.
     assertThat(p.lag(0, 5)).isEqualTo(new PrimaryProgress.Lag(15, 500));
-    assertThat(p.lag(0, 20)).isEqualTo(PrimaryProgress.Lag.NONE);
-    assertThat(p.lag(1, 0)).isEqualTo(PrimaryProgress.Lag.NONE);
+    // At the newest revision: stale by as long as the primary has been silent (last heard 200 ms
+    // ago, when it answered at 15); a shard never heard from, since the router started.
+    assertThat(p.lag(0, 20)).isEqualTo(new PrimaryProgress.Lag(0, 200));
+    assertThat(p.lag(1, 0)).isEqualTo(new PrimaryProgress.Lag(0, 500));
     assertThat(p.lag(0, 12).exceeds(10, 1000)).isFalse();
     assertThat(p.lag(0, 12).exceeds(7, 1000)).isTrue();
     assertThat(p.lag(0, 12).exceeds(10, 199)).isTrue();
+  }
+
+  /**
+   * The primary cannot be reached: an answer at the last revision seen is not "current" forever.
+   * Its staleness grows with the silence, so a namespace's limit refuses it in time.
+   */
+  @Test
+  void stalenessGrowsWhileThePrimaryIsSilent() {
+    AtomicLong now = new AtomicLong();
+    PrimaryProgress p = new PrimaryProgress(now::get);
+    p.observe(0, 20);
+    now.addAndGet(TimeUnit.MILLISECONDS.toNanos(900));
+    p.observe(0, 20); // a probe: same revision, but heard from
+    now.addAndGet(TimeUnit.MILLISECONDS.toNanos(100));
+    assertThat(p.lag(0, 20)).isEqualTo(new PrimaryProgress.Lag(0, 100));
+    assertThat(p.lag(0, 20).exceeds(1000, 5000)).isFalse();
+    // Then silence (a partition): ten seconds later the same answer is ten seconds stale.
+    now.addAndGet(TimeUnit.SECONDS.toNanos(10));
+    assertThat(p.lag(0, 20)).isEqualTo(new PrimaryProgress.Lag(0, 10_100));
+    assertThat(p.lag(0, 20).exceeds(1000, 5000)).isTrue();
+    // A shard whose primary answered with revision 0 (empty) was still heard from.
+    p.observe(1, 0);
+    assertThat(p.lag(1, 0)).isEqualTo(PrimaryProgress.Lag.NONE);
   }
 
   @Test
