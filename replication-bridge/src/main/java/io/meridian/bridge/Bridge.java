@@ -144,7 +144,7 @@ public final class Bridge implements AutoCloseable {
 
   /** Base URL of the bridge's HTTP server. */
   public String url() {
-    return "http://" + config.listen().host() + ":" + server.activeLocalPort();
+    return "http://" + config.listen().host() + ":" + ApiServer.port(server);
   }
 
   public BridgeConfig config() {

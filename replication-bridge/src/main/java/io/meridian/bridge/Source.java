@@ -30,6 +30,7 @@ import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.errors.AuthorizationException;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.InvalidTxnStateException;
 import org.apache.kafka.common.errors.OutOfOrderSequenceException;
 import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -121,23 +122,23 @@ final class Source implements Runnable {
         return;
       } catch (InterruptedException e) {
         return;
-      } catch (ProducerFencedException
-          | InvalidProducerEpochException
-          | OutOfOrderSequenceException
-          | AuthorizationException e) {
-        progress.stopped(
-            "fenced: another bridge took over this shard's topic, or Kafka refused ("
-                + e.getClass().getSimpleName()
-                + ")");
-        log.error(
-            "shard={} source stopped at revision {}: {}",
-            shard,
-            shipped.getRevision(),
-            e.toString());
-        return;
       } catch (MeridianException | KafkaException e) {
         if (closed) {
           return; // Closing interrupted the session.
+        }
+        Throwable fence = fencing(e);
+        if (fence != null) {
+          // A new session would call initTransactions again and fence the copy that fenced us:
+          // two copies would take turns. Stop for good instead.
+          progress.stopped(
+              "fenced by a newer copy of this bridge (or Kafka refused its transactional id): "
+                  + fence.getClass().getSimpleName());
+          log.error(
+              "shard={} source stopped at revision {}: fenced: {}",
+              shard,
+              shipped.getRevision(),
+              fence.toString());
+          return;
         }
         attempt++;
         String why = e instanceof MeridianException m ? m.getMessage() : e.toString();
@@ -160,6 +161,29 @@ final class Source implements Runnable {
         return;
       }
     }
+  }
+
+  /**
+   * The exception, in {@code e}'s cause chain, by which Kafka says this producer was fenced or may
+   * not use its transactional id; null if there is none. Kafka 4 transactions say it in several
+   * ways: when a newer copy's {@code initTransactions} aborts our open transaction, our next call
+   * fails with {@link InvalidTxnStateException}, later ones with {@link ProducerFencedException} or
+   * {@link InvalidProducerEpochException}.
+   */
+  static Throwable fencing(Throwable e) {
+    for (Throwable c = e; c != null; c = c.getCause()) {
+      if (c instanceof ProducerFencedException
+          || c instanceof InvalidProducerEpochException
+          || c instanceof InvalidTxnStateException
+          || c instanceof OutOfOrderSequenceException
+          || c instanceof AuthorizationException) {
+        return c;
+      }
+      if (c.getCause() == c) {
+        break;
+      }
+    }
+    return null;
   }
 
   private void session() throws InterruptedException {

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import com.google.protobuf.ByteString;
 import com.linecorp.armeria.client.WebClient;
 import io.meridian.api.v1.Compare;
+import io.meridian.api.v1.Consistency;
 import io.meridian.api.v1.DeregisterRequest;
 import io.meridian.api.v1.LeaseListRequest;
 import io.meridian.api.v1.LeaseStatus;
@@ -94,9 +95,9 @@ class BridgeTest {
       // The same revision and chain hash (awaitCaughtUp): the same batches, each applied once, in
       // order; and so the same keys, with the same versions, and the same leases.
       assertThat(Federation.state(f.standby).getRevision()).isGreaterThan(110);
-      assertThat(all(f.standby)).isEqualTo(all(f.primary));
-      assertThat(leases(f.standby)).isEqualTo(leases(f.primary));
-      assertThat(all(f.standby)).anyMatch(kv -> kv.getKey().startsWith("/app/.meridian/"));
+      assertThat(all(f.standby, f)).isEqualTo(all(f.primary, f));
+      assertThat(leases(f.standby, f)).isEqualTo(leases(f.primary, f));
+      assertThat(all(f.standby, f)).anyMatch(kv -> kv.getKey().startsWith("/app/.meridian/"));
     }
   }
 
@@ -125,7 +126,7 @@ class BridgeTest {
       f.west.restart(westLeader);
       puts(f.primary, 30, 40);
       f.awaitCaughtUp(Duration.ofSeconds(60));
-      assertThat(all(f.standby)).isEqualTo(all(f.primary));
+      assertThat(all(f.standby, f)).isEqualTo(all(f.primary, f));
       await()
           .atMost(Duration.ofSeconds(10))
           .until(() -> bridge.status().getShards(0).getSinks(0).getLagRevisions() == 0);
@@ -151,7 +152,7 @@ class BridgeTest {
         f.primary.kv().txn(txn.build());
       }
       f.awaitCaughtUp(Duration.ofSeconds(60));
-      assertThat(count(f.standby, "/big/")).isEqualTo(10_000);
+      assertThat(count(f.standby, f, "/big/")).isEqualTo(10_000);
 
       long before = Federation.state(f.standby).getRevision();
       f.primary.leases().revoke(lease);
@@ -161,8 +162,8 @@ class BridgeTest {
       assertThat(last.getParts()).isGreaterThan(1);
       // One revision: every key and the lease went at once.
       assertThat(Federation.state(f.standby).getRevision()).isEqualTo(before + 1);
-      assertThat(count(f.standby, "/big/")).isZero();
-      assertThat(leases(f.standby)).isEmpty();
+      assertThat(count(f.standby, f, "/big/")).isZero();
+      assertThat(leases(f.standby, f)).isEmpty();
     }
   }
 
@@ -224,7 +225,7 @@ class BridgeTest {
         assertThat(first.status().getShards(0).getSource().getDetail()).contains("fenced");
         assertThat(first.healthy()).isFalse();
         assertThat(second.status().getShards(0).getSource().getState()).isEqualTo("RUNNING");
-        assertThat(all(f.standby)).isEqualTo(all(f.primary));
+        assertThat(all(f.standby, f)).isEqualTo(all(f.primary, f));
       }
     }
   }
@@ -288,21 +289,43 @@ class BridgeTest {
     return bridge.metrics().get(name).tag("region", "west").gauge().value();
   }
 
-  private static List<io.meridian.api.v1.KeyValue> all(MeridianClient c) {
+  /**
+   * How reads compare the two clusters: a standby answers only reads of its applied state
+   * (SERIALIZABLE); the primary is read linearizably.
+   */
+  private static Consistency consistencyFor(MeridianClient c, Federation f) {
+    return c == f.standby ? Consistency.SERIALIZABLE : Consistency.LINEARIZABLE;
+  }
+
+  private static List<io.meridian.api.v1.KeyValue> all(MeridianClient c, Federation f) {
     return c.kv()
-        .range(RangeRequest.newBuilder().setKey("/").setRangeEnd("\0").build())
+        .range(
+            RangeRequest.newBuilder()
+                .setKey("/")
+                .setRangeEnd("\0")
+                .setConsistency(consistencyFor(c, f))
+                .build())
         .getKvsList();
   }
 
-  private static long count(MeridianClient c, String prefix) {
+  private static long count(MeridianClient c, Federation f, String prefix) {
     return c.kv()
-        .range(RangeRequest.newBuilder().setKey(prefix).setPrefix(true).setCountOnly(true).build())
+        .range(
+            RangeRequest.newBuilder()
+                .setKey(prefix)
+                .setPrefix(true)
+                .setCountOnly(true)
+                .setConsistency(consistencyFor(c, f))
+                .build())
         .getCount();
   }
 
-  private static List<String> leases(MeridianClient c) {
+  private static List<String> leases(MeridianClient c, Federation f) {
     return Progress.await(
-            Stubs.call(c.stubs().lease()::list, LeaseListRequest.getDefaultInstance(), true))
+            Stubs.call(
+                c.stubs().lease()::list,
+                LeaseListRequest.newBuilder().setConsistency(consistencyFor(c, f)).build(),
+                true))
         .getLeasesList()
         .stream()
         .map(LeaseStatus::toString)
