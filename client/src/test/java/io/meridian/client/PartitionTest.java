@@ -2,6 +2,7 @@ package io.meridian.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.meridian.api.FencingToken;
 import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.node.DevCluster;
 import java.net.InetSocketAddress;
@@ -39,17 +40,27 @@ class PartitionTest {
               MeridianClient.builder().endpoints(LocalCluster.urls(cluster)).build()) {
         Session session = cutOff.leases().session("jobs", Duration.ofSeconds(3));
         LockHandle held = cutOff.locks().lock(session, "/jobs/locks/report", Duration.ofSeconds(5));
-        AtomicLong lostAt = new AtomicLong();
-        held.onLost(loss -> lostAt.set(System.nanoTime()));
+        // Wall time, as the leader stamps it into commands (one machine, one clock).
+        AtomicLong lostAtMs = new AtomicLong();
+        held.onLost(loss -> lostAtMs.set(System.currentTimeMillis()));
 
         proxies.forEach(p -> p.drop(true));
         CompletableFuture<LockHandle> next =
             other.locks().lockAsync("/jobs/locks/report", Duration.ofSeconds(30));
         LockHandle taken = next.get(30, TimeUnit.SECONDS);
-        long grantedAt = System.nanoTime();
 
+        // When the grant was committed, not when the other client heard of it: the leader stamped
+        // its time into the revision that granted the lock.
+        long grantRevision = FencingToken.revisionOf(taken.fencingToken());
+        int leader = LocalCluster.awaitLeader(cluster);
+        long committedAtMs =
+            cluster
+                .node(leader)
+                .replicas()
+                .get(0)
+                .read(s -> s.changeBatches(0, grantRevision - 1, 1).get(0).getCommitTimeMs());
         assertThat(held.lost()).isDone();
-        assertThat(lostAt.get()).isPositive().isLessThan(grantedAt);
+        assertThat(lostAtMs.get()).isPositive().isLessThan(committedAtMs);
         assertThat(held.isValid()).isFalse();
         assertThat(taken.fencingToken()).isGreaterThan(held.fencingToken());
         taken.close();
