@@ -86,7 +86,20 @@ final class NodeProcesses implements AutoCloseable {
 
   /** SIGKILL, and waits for the process to end. */
   void kill(int index) throws InterruptedException {
-    processes.get(index).destroyForcibly().waitFor();
+    kill(processes.get(index));
+  }
+
+  /**
+   * Kills {@code p} and what it started: behind a prefix such as strace the node is a child, which
+   * would outlive its parent.
+   */
+  private static void kill(Process p) throws InterruptedException {
+    List<ProcessHandle> children = p.descendants().toList();
+    p.destroyForcibly().waitFor();
+    for (ProcessHandle child : children) {
+      child.destroyForcibly();
+      child.onExit().join();
+    }
   }
 
   /** SIGSTOP: the member freezes, threads, timers and sockets alike. */
@@ -157,7 +170,7 @@ final class NodeProcesses implements AutoCloseable {
   public void close() throws InterruptedException {
     for (Process p : processes.values()) {
       // A paused process ignores SIGTERM until continued; SIGKILL ends it either way.
-      p.destroyForcibly().waitFor();
+      kill(p);
     }
   }
 }
