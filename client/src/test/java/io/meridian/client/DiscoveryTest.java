@@ -107,7 +107,8 @@ class DiscoveryTest {
       client.registry().register(instance("search", "a2"));
       Discovery.Result second = client.discovery().discover("shop", "search");
 
-      // Served from the cache: the registry, asked directly, already has the second instance.
+      // Served from the cache: the registry, asked directly (and linearizably: a follower's own
+      // applied state may not have the registration yet), already has the second instance.
       assertThat(second.source()).isEqualTo(Discovery.Source.CACHE);
       assertThat(second.stale()).isFalse();
       assertThat(second.instances()).extracting(Instance::getId).containsExactly("a1");
@@ -118,6 +119,7 @@ class DiscoveryTest {
                       io.meridian.api.v1.DiscoverRequest.newBuilder()
                           .setNamespace("shop")
                           .setService("search")
+                          .setConsistency(io.meridian.api.v1.Consistency.LINEARIZABLE)
                           .build())
                   .getInstancesCount())
           .isEqualTo(2);
