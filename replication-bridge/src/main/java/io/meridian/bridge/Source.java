@@ -179,9 +179,6 @@ final class Source implements Runnable {
           || c instanceof AuthorizationException) {
         return c;
       }
-      if (c.getCause() == c) {
-        break;
-      }
     }
     return null;
   }

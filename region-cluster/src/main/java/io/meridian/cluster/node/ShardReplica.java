@@ -489,9 +489,10 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   }
 
   /**
-   * A linearizable read: confirmed with the leader through a read index. Sent unordered: the read
-   * index already orders it after every committed write, and an ordered send would queue it behind
-   * this node's earlier requests (some may still be retrying against a leader that died).
+   * A linearizable read: answered by the leader once its leadership was confirmed after the read
+   * arrived ({@link ReadBarriers}). Sent unordered: the confirmation already orders it after every
+   * committed write, and an ordered send would queue it behind this node's earlier requests (some
+   * may still be retrying against a leader that died).
    */
   public CompletableFuture<QueryResult> readLinearizable(Query query) {
     org.apache.ratis.protocol.Message message = RatisMessages.toMessage(query);
@@ -516,13 +517,12 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   }
 
   /**
-   * Submits a read to this member's own Raft server: the read index confirms leadership as for any
-   * client, without a loopback connection whose failure handling would drop every read on it.
+   * Submits a read to this member's own Raft server, as any client's read is answered, without a
+   * loopback connection whose failure handling would drop every read on it.
    *
    * <p>Both ends run on {@link #localReadThreads}, as the gRPC server's executor would: submitting
-   * blocks until Raft accepts the request, and Ratis completes a read index while holding its own
-   * locks, so a continuation run there (the next batch, say) could wait on a step-down that waits
-   * on that lock.
+   * blocks until Raft accepts the request, and reads are completed on Ratis's threads (the apply
+   * thread, for a confirmed read), where a continuation (the next batch, say) must not run.
    */
   private CompletableFuture<RaftClientReply> readHere(org.apache.ratis.protocol.Message message) {
     return submitHere(
@@ -574,7 +574,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
 
   /**
    * A read the leader itself must answer (lease keep-alives and remaining TTLs live in its memory):
-   * sent to the leader this node sees, after a read index confirmed its leadership, in a batch with
+   * sent to the leader this node sees, answered once its leadership is confirmed, in a batch with
    * the other leader reads this member has waiting ({@link LeaderReadQueue}). While leadership
    * moves, a follower or a leader that has not started its term refuses with {@code UNAVAILABLE};
    * the read is retried every 100 ms for up to about 5 s.
@@ -851,10 +851,11 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   }
 
   /**
-   * A read Ratis hands over after a read index confirmed this member's view is current: a
-   * linearizable read of the applied state, or a read only the leader can answer (keep-alives,
-   * heartbeats, remaining TTLs). A region cluster that is not the PRIMARY answers neither: its
-   * state is the primary's past, and its leases are the primary's to keep.
+   * A read Ratis hands over to its leader (read option DEFAULT, no read index): a linearizable read
+   * of the applied state, or a read only the leader can answer (keep-alives, heartbeats, remaining
+   * TTLs), answered once {@link ReadBarriers} confirmed this member still led after it arrived. A
+   * region cluster that is not the PRIMARY answers neither: its state is the primary's past, and
+   * its leases are the primary's to keep.
    */
   @Override
   public CompletableFuture<QueryResult> query(Query query) {
@@ -937,7 +938,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
 
   /**
    * A read of this replica's applied state at whatever revision it has applied (SERIALIZABLE,
-   * LOCAL), or after a read index (LINEARIZABLE, through {@link #query}).
+   * LOCAL), or once leadership is confirmed (LINEARIZABLE, through {@link #query}).
    */
   public QueryResult readLocal(Query query) {
     try {
@@ -980,8 +981,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
    */
   private void checkLeaseLeader(long id) {
     read(ShardState::requirePrimary);
-    DivisionInfo info = info();
-    if (info == null || !info.isLeader() || !leaseClock.ready()) {
+    if (leadingTerm() < 0) {
       throw MeridianException.of(
           Error.Code.UNAVAILABLE, "lease %d: this member is not the ready leader, retry", id);
     }

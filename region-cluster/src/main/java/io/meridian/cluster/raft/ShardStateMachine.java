@@ -61,7 +61,7 @@ public final class ShardStateMachine extends BaseStateMachine {
 
     void onLeaderChanged(RaftPeerId leader, boolean self);
 
-    /** Serves a read; a read index has already confirmed this member's applied state is current. */
+    /** Serves a read Ratis handed to this member as leader; it confirms its leadership itself. */
     CompletableFuture<QueryResult> query(Query query);
 
     /** The state was replaced by a snapshot installed from the leader. */

@@ -24,7 +24,8 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * Leases. Grants and revokes go through Raft; keep-alives are answered by the leader from memory
- * once a read index confirmed its leadership, so a renewal costs no log entry.
+ * once its leadership is confirmed (batched, decision 0012), so a renewal costs no log entry of its
+ * own.
  */
 public final class LeaseService extends LeaseGrpc.LeaseImplBase {
   private final Shards shards;
