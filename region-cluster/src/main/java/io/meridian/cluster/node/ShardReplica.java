@@ -30,6 +30,7 @@ import io.meridian.cluster.proto.Query;
 import io.meridian.cluster.proto.QueryResult;
 import io.meridian.cluster.proto.QueryResultBatch;
 import io.meridian.cluster.proto.ReadBarrier;
+import io.meridian.cluster.proto.ReadIndex;
 import io.meridian.cluster.proto.SetSelfPreservation;
 import io.meridian.cluster.proto.SetSettings;
 import io.meridian.cluster.proto.ShardSettings;
@@ -65,6 +66,7 @@ import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.DivisionInfo;
+import org.apache.ratis.server.RaftConfiguration;
 import org.apache.ratis.server.RaftServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -96,8 +98,25 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
       org.apache.ratis.protocol.ClientId.randomId();
   private final java.util.concurrent.atomic.AtomicLong localCallIds =
       new java.util.concurrent.atomic.AtomicLong();
+  // Client writes this member submits to its own Raft server while it leads.
+  private final org.apache.ratis.protocol.ClientId localWrites =
+      org.apache.ratis.protocol.ClientId.randomId();
   private final java.util.concurrent.ExecutorService localReadThreads;
-  private final LeaderReadQueue leaderReads;
+  private final BatchQueue<Query, QueryResult> leaderReads;
+  private final BatchQueue<Command, CommandResult> proposals;
+  private final BatchQueue<Query, QueryResult> linearReads;
+  private final AppliedIndex appliedIndex;
+  private final io.meridian.cluster.raft.HeartbeatAcks heartbeats;
+
+  /**
+   * Write batches (log entries) one member has in flight per shard, and the most one batch holds.
+   * Four in flight keep the log's fsync busy (Ratis syncs what arrived meanwhile together); a batch
+   * stays far below the appender's 4 MB buffer and gRPC's 6 MB message limit.
+   */
+  static final int PROPOSALS_IN_FLIGHT = 4;
+
+  static final int PROPOSAL_BATCH = 256;
+  static final long PROPOSAL_BATCH_BYTES = 1 << 20;
 
   /** Batches of leader reads one member has in flight per shard, and the reads in one batch. */
   static final int LEADER_READS_IN_FLIGHT = 2;
@@ -177,9 +196,35 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
             .tags(tags)
             .register(metrics);
     this.leaderReads =
-        new LeaderReadQueue(
+        BatchQueue.leaderReads(
             this::sendToLeader, LEADER_READS_IN_FLIGHT, LEADER_READ_BATCH, batches::record);
-    metrics.gauge("meridian.leader.reads.waiting", tags, leaderReads, LeaderReadQueue::waiting);
+    metrics.gauge("meridian.leader.reads.waiting", tags, leaderReads, BatchQueue::waiting);
+    io.micrometer.core.instrument.DistributionSummary writeBatches =
+        io.micrometer.core.instrument.DistributionSummary.builder("meridian.propose.batch")
+            .description("Client writes per Raft entry this member proposed")
+            .tags(tags)
+            .register(metrics);
+    this.appliedIndex = new AppliedIndex(appliedIndexNow());
+    this.heartbeats =
+        io.meridian.cluster.raft.HeartbeatAcks.of(
+            org.apache.ratis.protocol.RaftGroupMemberId.valueOf(server.getId(), groupId));
+    io.micrometer.core.instrument.DistributionSummary linearBatches =
+        io.micrometer.core.instrument.DistributionSummary.builder(
+                "meridian.read.linearizable.batch")
+            .description("Linearizable reads answered per read index this member fetched")
+            .tags(tags)
+            .register(metrics);
+    this.linearReads =
+        BatchQueue.leaderReads(
+            this::readConfirmed, LEADER_READS_IN_FLIGHT, LEADER_READ_BATCH, linearBatches::record);
+    this.proposals =
+        BatchQueue.proposals(
+            this::sendEntry,
+            PROPOSALS_IN_FLIGHT,
+            PROPOSAL_BATCH,
+            PROPOSAL_BATCH_BYTES,
+            writeBatches::record);
+    metrics.gauge("meridian.propose.waiting", tags, proposals, BatchQueue::waiting);
     metrics.gauge("meridian.leases", tags, this, r -> r.read(s -> s.stats().leases()));
     metrics.gauge("meridian.lock.waiters", tags, this, r -> r.read(s -> s.stats().lockWaiters()));
     metrics.gauge("meridian.lock.holders", tags, this, r -> r.read(s -> s.stats().lockHolders()));
@@ -216,6 +261,8 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     this.changeFeed = new ChangeFeed(stateMachine);
     metrics.gauge("meridian.feed.feeds", tags, this, r -> r.changeFeed.feeds());
     stateMachine.setHooks(this);
+    // Entries applied before the hooks were set moved the index without telling us.
+    appliedIndex.advance(appliedIndexNow());
     watchHub.start();
     this.duties =
         List.of(
@@ -370,8 +417,12 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   }
 
   /**
-   * Proposes {@code command}; completes with its result, or fails with UNAVAILABLE (no leader
-   * reachable, or too many writes in flight on this member: retry with backoff).
+   * Proposes {@code command}; completes with its result, or with an UNAVAILABLE error result (no
+   * leader reachable, too many writes in flight on this member, or leadership moved while a write
+   * without a request id was in flight: retry with backoff).
+   *
+   * <p>Writes that arrive while earlier ones are in flight go out together as one log entry ({@link
+   * BatchQueue}); each is applied as if proposed alone.
    */
   public CompletableFuture<CommandResult> propose(Command command) {
     if (!writesInFlight.tryAcquire()) {
@@ -383,25 +434,81 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
               MAX_WRITES_IN_FLIGHT,
               config.member()));
     }
+    return proposals.submit(command).whenComplete((r, t) -> writesInFlight.release());
+  }
+
+  /**
+   * Sends one log entry (a command or a batch): to this member's own Raft server while it leads,
+   * else through the Raft client to the leader.
+   */
+  private CompletableFuture<CommandResult> sendEntry(Command entry) {
+    if (leadingNow()) {
+      return submitLocally(entry, LEADER_NOT_READY_ATTEMPTS);
+    }
+    return forward(entry);
+  }
+
+  private CompletableFuture<CommandResult> submitLocally(Command entry, int attemptsLeft) {
+    return submitHere(
+            localWrites,
+            RatisMessages.toMessage(entry),
+            org.apache.ratis.protocol.RaftClientRequest.writeRequestType())
+        .thenCompose(
+            reply -> {
+              if (reply.isSuccess()) {
+                return CompletableFuture.completedFuture(parse(reply, CommandResult.parser()));
+              }
+              Throwable refused = reply.getException();
+              if (refused instanceof org.apache.ratis.protocol.exceptions.LeaderNotReadyException
+                  && attemptsLeft > 1) {
+                // Not appended: this leader has not committed its term's first entry yet.
+                return CompletableFuture.supplyAsync(
+                        () -> null, CompletableFuture.delayedExecutor(50, TimeUnit.MILLISECONDS))
+                    .thenCompose(ignored -> sendEntry(entry));
+              }
+              if (refused instanceof org.apache.ratis.protocol.exceptions.NotLeaderException) {
+                return afterLeadershipMoved(entry);
+              }
+              throw unavailable(refused);
+            });
+  }
+
+  /**
+   * A local submission answered "not leader": refused on arrival, or appended and then dropped from
+   * the pending requests when this member stepped down, so it may still commit under the next
+   * leader. Only writes whose request ids make a second apply a no-op (the dedup table answers with
+   * the first outcome) are resent; the others are answered UNAVAILABLE, as etcd answers "leader
+   * changed", rather than risk applying them twice.
+   */
+  private CompletableFuture<CommandResult> afterLeadershipMoved(Command entry) {
+    List<Command> commands = entry.hasBatch() ? entry.getBatch().getCommandsList() : List.of(entry);
+    if (commands.stream().noneMatch(c -> c.getRequestId().isEmpty())) {
+      return forward(entry);
+    }
+    throw MeridianException.of(
+        Error.Code.UNAVAILABLE,
+        "shard %d: leadership moved from member %s while the write was in flight; it may or may"
+            + " not have been applied (writes with a request_id are retried safely)",
+        spec.id(),
+        config.member());
+  }
+
+  /** Sends an entry through the Raft client, which finds the leader and retries for us. */
+  private CompletableFuture<CommandResult> forward(Command entry) {
     RaftClient raft = client.get();
     CompletableFuture<org.apache.ratis.protocol.RaftClientReply> sent;
     try {
-      sent = raft.async().send(RatisMessages.toMessage(command));
+      sent = raft.async().send(RatisMessages.toMessage(entry));
     } catch (RuntimeException e) {
       sent = CompletableFuture.failedFuture(e);
     }
     return sent.whenComplete(
             (reply, t) -> {
-              writesInFlight.release();
               if (t != null) {
                 replaceIfClosed(client, raft, t);
               }
             })
-        .thenApply(reply -> parse(reply, CommandResult.parser()))
-        .exceptionally(
-            t -> {
-              throw unavailable(t);
-            });
+        .thenApply(reply -> parse(reply, CommandResult.parser()));
   }
 
   /**
@@ -489,25 +596,58 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   }
 
   /**
-   * A linearizable read: answered by the leader once its leadership was confirmed after the read
-   * arrived ({@link ReadBarriers}). Sent unordered: the confirmation already orders it after every
-   * committed write, and an ordered send would queue it behind this node's earlier requests (some
-   * may still be retrying against a leader that died).
+   * A linearizable read, answered by this member from its own state once it has applied the
+   * leader's read index: an index the leader gave after confirming its leadership ({@link
+   * ReadBarriers}) for a request sent after this read arrived, so every write that completed before
+   * the read is applied here (etcd's ReadIndex, served on any member). Reads that arrive while a
+   * read index is being fetched share the next one ({@link BatchQueue}); a STANDBY refuses them
+   * with FAILED_PRECONDITION. While leadership moves, retried every 100 ms for up to about 5 s.
    */
   public CompletableFuture<QueryResult> readLinearizable(Query query) {
-    org.apache.ratis.protocol.Message message = RatisMessages.toMessage(query);
-    CompletableFuture<RaftClientReply> reply;
-    if (leadingNow()) {
-      reply = readHere(message);
-    } else {
-      reply = readThere(message, null);
-    }
-    return reply
-        .thenApply(r -> parse(r, QueryResult.parser()))
-        .exceptionally(
-            t -> {
-              throw unavailable(t);
+    return retryUnavailable(() -> linearReads.submit(query), 50);
+  }
+
+  /** Fetches a read index, waits to have applied it, then answers {@code query} (or a batch). */
+  private CompletableFuture<QueryResult> readConfirmed(Query query) {
+    return sendToLeader(Query.newBuilder().setReadIndex(ReadIndex.getDefaultInstance()).build())
+        .thenCompose(
+            index -> {
+              if (index.hasError()) {
+                return CompletableFuture.completedFuture(index);
+              }
+              return appliedIndex
+                  .await(index.getReadIndex())
+                  .orTimeout(READ_CONFIRM_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+                  // Off the apply thread, which completes the wait.
+                  .thenApplyAsync(applied -> answerConfirmed(query), localReadThreads)
+                  .exceptionally(
+                      t ->
+                          notReady(
+                              "member "
+                                  + config.member()
+                                  + " did not apply the read index "
+                                  + index.getReadIndex()
+                                  + " within "
+                                  + READ_CONFIRM_TIMEOUT_MS
+                                  + " ms"));
             });
+  }
+
+  /** Answers reads whose read index this member has applied. */
+  private QueryResult answerConfirmed(Query query) {
+    if (query.hasBatch()) {
+      QueryResultBatch.Builder b = QueryResultBatch.newBuilder();
+      for (Query q : query.getBatch().getQueriesList()) {
+        b.addResults(answerConfirmed(q));
+      }
+      return QueryResult.newBuilder().setBatch(b).build();
+    }
+    try {
+      read(ShardState::requirePrimary);
+    } catch (MeridianException e) {
+      return QueryResult.newBuilder().setError(e.toError()).build();
+    }
+    return readLocal(query);
   }
 
   /** This member leads the shard now, as far as its Raft server knows. */
@@ -607,21 +747,28 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   }
 
   private CompletableFuture<QueryResult> readAtLeader(Query query, int attemptsLeft) {
-    CompletableFuture<QueryResult> attempt = leaderReads.submit(query);
-    return attempt.thenCompose(
-        result -> {
-          boolean retry =
-              result.hasError()
-                  && result.getError().getCode() == Error.Code.UNAVAILABLE
-                  && !result.getError().containsDetails(OVERLOADED)
-                  && attemptsLeft > 1;
-          if (!retry) {
-            return CompletableFuture.completedFuture(result);
-          }
-          return CompletableFuture.supplyAsync(
-                  () -> null, CompletableFuture.delayedExecutor(100, TimeUnit.MILLISECONDS))
-              .thenCompose(ignored -> readAtLeader(query, attemptsLeft - 1));
-        });
+    return retryUnavailable(() -> leaderReads.submit(query), attemptsLeft);
+  }
+
+  /** Retries an UNAVAILABLE answer (not an overloaded one) every 100 ms, {@code attempts} times. */
+  private static CompletableFuture<QueryResult> retryUnavailable(
+      Supplier<CompletableFuture<QueryResult>> attempt, int attemptsLeft) {
+    return attempt
+        .get()
+        .thenCompose(
+            result -> {
+              boolean retry =
+                  result.hasError()
+                      && result.getError().getCode() == Error.Code.UNAVAILABLE
+                      && !result.getError().containsDetails(OVERLOADED)
+                      && attemptsLeft > 1;
+              if (!retry) {
+                return CompletableFuture.completedFuture(result);
+              }
+              return CompletableFuture.supplyAsync(
+                      () -> null, CompletableFuture.delayedExecutor(100, TimeUnit.MILLISECONDS))
+                  .thenCompose(ignored -> retryUnavailable(attempt, attemptsLeft - 1));
+            });
   }
 
   private static final String OVERLOADED = "overloaded";
@@ -687,6 +834,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   @Override
   public void onApplied(Command command, ApplyResult result, long term, long index) {
     readBarriers.applied(term, index);
+    appliedIndex.advance(index);
     long now = clock.nowMillis();
     if (command.getNowMs() > 0) {
       applyTimer.record(Math.max(0, now - command.getNowMs()), TimeUnit.MILLISECONDS);
@@ -746,7 +894,13 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   }
 
   @Override
+  public void onIndexApplied(long index) {
+    appliedIndex.advance(index);
+  }
+
+  @Override
   public void onStateReloaded() {
+    appliedIndex.advance(appliedIndexNow());
     lockWaits.reloaded(read(ShardState::revision));
     watchHub.reloaded();
     changeFeed.committed();
@@ -864,11 +1018,59 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
       return CompletableFuture.completedFuture(
           notReady("member " + config.member() + " does not lead shard " + spec.id()));
     }
-    return readBarriers
-        .confirm(info.getCurrentTerm(), lastLogIndex())
+    return confirmLeadership(info.getCurrentTerm())
+        .thenCompose(index -> appliedIndex.await(index).thenApply(applied -> index))
         // Off the apply thread, which confirms reads: answering a batch there would stall applies.
-        .thenComposeAsync(confirmed -> answer(query), localReadThreads)
+        .thenComposeAsync(
+            index ->
+                query.hasReadIndex()
+                    ? CompletableFuture.completedFuture(
+                        QueryResult.newBuilder().setReadIndex(index).build())
+                    : answer(query),
+            localReadThreads)
         .exceptionally(t -> QueryResult.newBuilder().setError(unavailable(t).toError()).build());
+  }
+
+  /**
+   * Confirms that this member still leads {@code term} for a read arriving now; completes with the
+   * read index: a log index that covers every write completed before the read arrived, to be
+   * applied before the read is answered.
+   *
+   * <p>Once the term's first entry is applied and the configuration is stable, one round of append
+   * requests answered by a majority confirms it ({@link HeartbeatAcks}), and the read index is the
+   * commit index at arrival. Before that (a new leader's commit index may lag its predecessor's
+   * acknowledged writes) or during a membership change, a no-op entry confirms it ({@link
+   * ReadBarriers}), and the read index is what was applied once the entry was.
+   */
+  private CompletableFuture<Long> confirmLeadership(long term) {
+    RaftConfiguration conf;
+    try {
+      conf = server.getDivision(groupId).getRaftConf();
+    } catch (IOException e) {
+      conf = null;
+    }
+    if (conf != null && conf.getPreviousPeers().isEmpty() && leadingTerm() == term) {
+      long since = heartbeats.now();
+      long commit = commitIndex();
+      java.util.Set<RaftPeerId> voters = new java.util.HashSet<>();
+      conf.getCurrentPeers().forEach(p -> voters.add(p.getId()));
+      return heartbeats
+          .confirm(since, voters, server.getId())
+          .orTimeout(READ_CONFIRM_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+          .exceptionallyCompose(
+              t ->
+                  CompletableFuture.failedFuture(
+                      t instanceof java.util.concurrent.TimeoutException
+                          ? MeridianException.of(
+                              Error.Code.UNAVAILABLE,
+                              "leadership of term %d not confirmed by a majority within %d ms"
+                                  + " (cut off from the other members?): retry",
+                              term,
+                              READ_CONFIRM_TIMEOUT_MS)
+                          : t))
+          .thenApply(confirmed -> commit);
+    }
+    return readBarriers.confirm(term, lastLogIndex()).thenApply(confirmed -> appliedIndexNow());
   }
 
   /**
@@ -890,6 +1092,12 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   private CompletableFuture<CommandResult> proposeReadBarrier(long term) {
     return proposeAsLeader(
         Command.newBuilder().setReadBarrier(ReadBarrier.getDefaultInstance()).build(), term);
+  }
+
+  /** The index of the last entry this member applied. */
+  private long appliedIndexNow() {
+    var last = stateMachine.getLastAppliedTermIndex();
+    return last == null ? -1 : last.getIndex();
   }
 
   /** Answers a read once this member's leadership was confirmed after it arrived. */
@@ -963,7 +1171,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
               read(s -> s.listServices(query.getRegistryList().getNamespace()));
           yield b.setRegistryList(list).build();
         }
-        case LEASE_RENEW, LEASE_TTL, REGISTRY_HEARTBEAT, BATCH ->
+        case LEASE_RENEW, LEASE_TTL, REGISTRY_HEARTBEAT, BATCH, READ_INDEX ->
             throw MeridianException.of(
                 Error.Code.INVALID_ARGUMENT,
                 "%s: answered by the shard's leader only",
@@ -1421,5 +1629,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     client.get().close();
     readClient.get().close();
     localReadThreads.shutdownNow();
+    io.meridian.cluster.raft.HeartbeatAcks.forget(
+        org.apache.ratis.protocol.RaftGroupMemberId.valueOf(server.getId(), groupId));
   }
 }

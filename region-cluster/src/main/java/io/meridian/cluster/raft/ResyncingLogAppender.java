@@ -36,8 +36,14 @@ final class ResyncingLogAppender extends GrpcLogAppender {
   private final RaftLogIndex matchIndex;
 
   ResyncingLogAppender(RaftServer.Division server, LeaderState leaderState, FollowerInfo follower) {
-    super(server, leaderState, follower);
+    // The leader state is observed for HeartbeatAcks, which confirms reads with append rounds.
+    super(
+        server,
+        HeartbeatAcks.of(server.getMemberId())
+            .observe(leaderState, follower.getId(), server.getId()),
+        follower);
     this.matchIndex = matchIndexOf(follower);
+    HeartbeatAcks.of(server.getMemberId()).register(follower.getId(), this);
   }
 
   private static RaftLogIndex matchIndexOf(FollowerInfo follower) {

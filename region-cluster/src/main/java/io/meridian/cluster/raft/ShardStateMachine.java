@@ -5,7 +5,9 @@ import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Error;
 import io.meridian.cluster.NodeClock;
 import io.meridian.cluster.proto.Command;
+import io.meridian.cluster.proto.CommandBatch;
 import io.meridian.cluster.proto.CommandResult;
+import io.meridian.cluster.proto.CommandResultBatch;
 import io.meridian.cluster.proto.LockAcquire;
 import io.meridian.cluster.proto.Query;
 import io.meridian.cluster.proto.QueryResult;
@@ -19,6 +21,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.StandardCopyOption;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -66,6 +69,12 @@ public final class ShardStateMachine extends BaseStateMachine {
 
     /** The state was replaced by a snapshot installed from the leader. */
     void onStateReloaded();
+
+    /**
+     * An entry that carries no command (a configuration change) was applied at {@code index}: the
+     * applied index moved without {@link #onApplied}.
+     */
+    void onIndexApplied(long index);
   }
 
   private final int shard;
@@ -222,14 +231,9 @@ public final class ShardStateMachine extends BaseStateMachine {
         TransactionContext.newBuilder().setStateMachine(this).setClientRequest(request);
     try {
       Command command = RatisMessages.parse(Command.parser(), request.getMessage());
-      long now = clock.nowMillis();
-      Command.Builder stamped = command.toBuilder().setNowMs(now);
-      if (command.hasLockAcquire() && command.getLockAcquire().getTimeoutMs() > 0) {
-        LockAcquire acquire = command.getLockAcquire();
-        stamped.setLockAcquire(
-            acquire.toBuilder().setDeadlineMs(now + acquire.getTimeoutMs()).build());
-      }
-      trx.setLogData(RatisMessages.toByteString(stamped.build()));
+      Command stamped = stamp(command, clock.nowMillis());
+      // The leader applies from this context (Ratis keeps it until apply), so it parses once.
+      trx.setLogData(RatisMessages.toByteString(stamped)).setStateMachineContext(stamped);
     } catch (InvalidProtocolBufferException e) {
       TransactionContext failed = trx.build();
       failed.setException(e);
@@ -238,43 +242,92 @@ public final class ShardStateMachine extends BaseStateMachine {
     return trx.build();
   }
 
+  /**
+   * {@code command} with the leader's time, and each waiting lock acquire's deadline, filled in.
+   */
+  static Command stamp(Command command, long now) {
+    if (command.hasBatch()) {
+      CommandBatch.Builder batch = CommandBatch.newBuilder();
+      for (Command c : command.getBatch().getCommandsList()) {
+        batch.addCommands(stamp(c, now));
+      }
+      return command.toBuilder().setNowMs(now).setBatch(batch).build();
+    }
+    Command.Builder stamped = command.toBuilder().setNowMs(now);
+    if (command.hasLockAcquire() && command.getLockAcquire().getTimeoutMs() > 0) {
+      LockAcquire acquire = command.getLockAcquire();
+      stamped.setLockAcquire(
+          acquire.toBuilder().setDeadlineMs(now + acquire.getTimeoutMs()).build());
+    }
+    return stamped.build();
+  }
+
   @Override
   public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
     LogEntryProto entry = trx.getLogEntry();
     Command command;
-    try {
-      command = RatisMessages.parse(Command.parser(), entry.getStateMachineLogEntry().getLogData());
-    } catch (InvalidProtocolBufferException e) {
-      // Every replica fails the same way: an error result keeps apply deterministic.
-      updateLastAppliedTermIndex(entry.getTerm(), entry.getIndex());
-      return CompletableFuture.completedFuture(
-          RatisMessages.toMessage(
-              CommandResult.newBuilder()
-                  .setError(
-                      MeridianException.of(
-                              Error.Code.INTERNAL,
-                              "malformed command in the log at index %d",
-                              entry.getIndex())
-                          .toError())
-                  .build()));
+    if (trx.getStateMachineContext() instanceof Command stamped) {
+      command = stamped;
+    } else {
+      try {
+        command =
+            RatisMessages.parse(Command.parser(), entry.getStateMachineLogEntry().getLogData());
+      } catch (InvalidProtocolBufferException e) {
+        // Every replica fails the same way: an error result keeps apply deterministic.
+        updateLastAppliedTermIndex(entry.getTerm(), entry.getIndex());
+        return CompletableFuture.completedFuture(
+            RatisMessages.toMessage(
+                CommandResult.newBuilder()
+                    .setError(
+                        MeridianException.of(
+                                Error.Code.INTERNAL,
+                                "malformed command in the log at index %d",
+                                entry.getIndex())
+                            .toError())
+                    .build()));
+      }
     }
-    ApplyResult result;
+    List<Command> commands =
+        command.hasBatch() ? command.getBatch().getCommandsList() : List.of(command);
+    List<ApplyResult> results;
     stateLock.writeLock().lock();
     try {
-      result = state.apply(command, entry.getTerm());
+      results =
+          command.hasBatch()
+              ? state.applyBatch(command.getBatch(), entry.getTerm())
+              : List.of(state.apply(command, entry.getTerm()));
       updateLastAppliedTermIndex(entry.getTerm(), entry.getIndex());
     } finally {
       stateLock.writeLock().unlock();
     }
     Hooks h = hooks;
     if (h != null) {
-      try {
-        h.onApplied(command, result, entry.getTerm(), entry.getIndex());
-      } catch (RuntimeException e) {
-        log.warn("shard={} hook failed at index {}", shard, entry.getIndex(), e);
+      for (int i = 0; i < results.size(); i++) {
+        try {
+          h.onApplied(commands.get(i), results.get(i), entry.getTerm(), entry.getIndex());
+        } catch (RuntimeException e) {
+          log.warn("shard={} hook failed at index {}", shard, entry.getIndex(), e);
+        }
       }
     }
-    return CompletableFuture.completedFuture(RatisMessages.toMessage(result.result()));
+    CommandResult reply;
+    if (command.hasBatch()) {
+      CommandResultBatch.Builder batch = CommandResultBatch.newBuilder();
+      results.forEach(r -> batch.addResults(r.result()));
+      reply = CommandResult.newBuilder().setBatch(batch).build();
+    } else {
+      reply = results.get(0).result();
+    }
+    return CompletableFuture.completedFuture(RatisMessages.toMessage(reply));
+  }
+
+  @Override
+  public void notifyTermIndexUpdated(long term, long index) {
+    super.notifyTermIndexUpdated(term, index);
+    Hooks h = hooks;
+    if (h != null) {
+      h.onIndexApplied(index);
+    }
   }
 
   @Override

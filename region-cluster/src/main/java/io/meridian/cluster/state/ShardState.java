@@ -17,6 +17,7 @@ import io.meridian.api.v1.ReplicationState;
 import io.meridian.api.v1.Role;
 import io.meridian.cluster.proto.Ack;
 import io.meridian.cluster.proto.Command;
+import io.meridian.cluster.proto.CommandBatch;
 import io.meridian.cluster.proto.CommandResult;
 import io.meridian.cluster.proto.InitShard;
 import io.meridian.cluster.proto.LockCancel;
@@ -135,6 +136,19 @@ public final class ShardState {
         result, core.revision, false, committed, batch.lockEvents, batch.leaseEvents);
   }
 
+  /**
+   * Applies the commands of one batch entry in order, each exactly as {@link #apply} would apply it
+   * alone: its own revision, dedup entry, result and events. A nested batch is refused with
+   * INVALID_ARGUMENT and changes nothing.
+   */
+  public List<ApplyResult> applyBatch(CommandBatch batch, long term) {
+    List<ApplyResult> results = new ArrayList<>(batch.getCommandsCount());
+    for (Command c : batch.getCommandsList()) {
+      results.add(apply(c, term));
+    }
+    return results;
+  }
+
   private CommandResult dispatch(
       Command c, long term, Batch batch, List<ApplyResult.Committed> committed) {
     return switch (c.getOpCase()) {
@@ -166,6 +180,9 @@ public final class ShardState {
       case SET_SELF_PRESERVATION -> registry.setSelfPreservation(c.getSetSelfPreservation());
       case APPLY_REPLICATED -> replication.apply(c.getApplyReplicated(), batch, committed);
       case REPORT_SHIPPED -> replication.reportShipped(c.getReportShipped());
+      case BATCH ->
+          throw MeridianException.of(
+              Error.Code.INVALID_ARGUMENT, "command: a batch holds single commands only");
       case OP_NOT_SET ->
           throw MeridianException.of(Error.Code.INVALID_ARGUMENT, "command: no operation set");
     };

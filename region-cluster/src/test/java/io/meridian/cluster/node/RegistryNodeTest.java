@@ -411,7 +411,14 @@ class RegistryNodeTest {
                 .setService("api")
                 .setInstanceId("b")
                 .build());
-    await().until(() -> events(seen).equals(List.of("UP b", "UPDATED b", "DOWN b")));
+    // "a" comes as an UP event instead when the snapshot was served before the follower applied it.
+    await()
+        .until(
+            () ->
+                events(seen).stream()
+                    .filter(e -> e.endsWith(" b"))
+                    .toList()
+                    .equals(List.of("UP b", "UPDATED b", "DOWN b")));
     assertThat(failed).isFalse();
     assertThat(seen.get(0).getSnapshot()).isTrue();
   }

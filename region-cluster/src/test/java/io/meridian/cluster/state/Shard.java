@@ -110,8 +110,13 @@ final class Shard {
     return ByteString.copyFrom(s, StandardCharsets.UTF_8);
   }
 
+  /** Every command applied through this driver, in order, as applied. */
+  final List<Command> applied = new java.util.ArrayList<>();
+
   ApplyResult apply(Command.Builder command) {
-    return state.apply(command.setNowMs(now).build(), term);
+    Command c = command.setNowMs(now).build();
+    applied.add(c);
+    return state.apply(c, term);
   }
 
   ApplyResult ok(ApplyResult r) {

@@ -12,6 +12,8 @@ import io.meridian.api.v1.LockMode;
 import io.meridian.api.v1.LockOwner;
 import io.meridian.api.v1.RangeRequest;
 import io.meridian.api.v1.TxnRequest;
+import io.meridian.cluster.proto.Command;
+import io.meridian.cluster.proto.CommandBatch;
 import io.meridian.cluster.state.registry.RegistryIndex;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,6 +25,8 @@ import net.jqwik.api.Combinators;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
+import net.jqwik.api.constraints.IntRange;
+import net.jqwik.api.constraints.Size;
 
 /**
  * Random command sequences against a simple model made of plain maps: after every step the result
@@ -142,6 +146,56 @@ class ShardStateModelTest {
     assertThat(standby.state.leases("").stream().map(ShardStateModelTest::leaseFacts))
         .containsExactlyElementsOf(
             s.state.leases("").stream().map(ShardStateModelTest::leaseFacts).toList());
+  }
+
+  /**
+   * The same commands applied as batch entries of random sizes leave the same results, revisions,
+   * committed changes, lock and lease events and state (by hash) as applied one by one.
+   */
+  @Property(tries = 300)
+  void aBatchIsItsCommandsAppliedOneByOne(
+      @ForAll("actions") List<Action> actions,
+      @ForAll @Size(min = 1, max = 10) List<@IntRange(min = 1, max = 7) Integer> sizes) {
+    Shard single = Shard.primary();
+    Model m = new Model();
+    int setup = single.applied.size();
+    List<ApplyResult> alone = new ArrayList<>();
+    for (Action action : actions) {
+      alone.add(apply(single, m, action));
+    }
+    List<Command> commands = single.applied.subList(setup, single.applied.size());
+
+    Shard batched = Shard.primary();
+    List<ApplyResult> together = new ArrayList<>();
+    for (int i = 0, k = 0; i < commands.size(); k++) {
+      int n = Math.min(sizes.get(k % sizes.size()), commands.size() - i);
+      together.addAll(
+          batched.state.applyBatch(
+              CommandBatch.newBuilder().addAllCommands(commands.subList(i, i + n)).build(),
+              batched.term));
+      i += n;
+    }
+
+    assertThat(together).containsExactlyElementsOf(alone);
+    assertThat(batched.hash()).isEqualTo(single.hash());
+    assertThat(batched.state.revision()).isEqualTo(single.state.revision());
+  }
+
+  @Property(tries = 20)
+  void aBatchInsideABatchIsRefusedAndChangesNothing(@ForAll @IntRange(min = 0, max = 5) int v) {
+    Shard s = Shard.primary();
+    byte[] before = s.hash();
+    Command put =
+        Command.newBuilder().setNowMs(s.now).setPut(Shard.putReq(KEYS[0], "v" + v, 0)).build();
+    Command nested =
+        Command.newBuilder().setBatch(CommandBatch.newBuilder().addCommands(put)).build();
+
+    List<ApplyResult> results =
+        s.state.applyBatch(CommandBatch.newBuilder().addCommands(nested).build(), s.term);
+
+    assertThat(results).hasSize(1);
+    assertThat(results.get(0).result().getError().getCode()).isEqualTo(Error.Code.INVALID_ARGUMENT);
+    assertThat(s.hash()).isEqualTo(before);
   }
 
   /** Applies {@code action} to both and checks the outcome code; returns the state's result. */

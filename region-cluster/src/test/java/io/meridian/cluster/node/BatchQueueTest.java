@@ -5,6 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.meridian.api.v1.Error;
 import io.meridian.api.v1.LeaseKeepAliveRequest;
 import io.meridian.api.v1.LeaseKeepAliveResponse;
+import io.meridian.api.v1.PutRequest;
+import io.meridian.api.v1.PutResponse;
+import io.meridian.cluster.proto.Command;
+import io.meridian.cluster.proto.CommandResult;
+import io.meridian.cluster.proto.CommandResultBatch;
 import io.meridian.cluster.proto.Query;
 import io.meridian.cluster.proto.QueryResult;
 import io.meridian.cluster.proto.QueryResultBatch;
@@ -13,7 +18,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 
-class LeaderReadQueueTest {
+class BatchQueueTest {
   /** Batch sizes as the queue reports them for metrics. */
   private final List<Integer> sizes = new ArrayList<>();
 
@@ -65,7 +70,7 @@ class LeaderReadQueueTest {
   @Test
   void idleMemberSendsAReadAtOnceAndAlone() {
     Leader leader = new Leader();
-    LeaderReadQueue queue = new LeaderReadQueue(leader::send, 2, 512, sizes::add);
+    BatchQueue<Query, QueryResult> queue = BatchQueue.leaderReads(leader::send, 2, 512, sizes::add);
 
     CompletableFuture<QueryResult> r = queue.submit(renew(7));
 
@@ -77,7 +82,7 @@ class LeaderReadQueueTest {
   @Test
   void readsArrivingWhileBatchesAreOutGoInOneBatchAndEachGetsItsOwnResult() {
     Leader leader = new Leader();
-    LeaderReadQueue queue = new LeaderReadQueue(leader::send, 2, 512, sizes::add);
+    BatchQueue<Query, QueryResult> queue = BatchQueue.leaderReads(leader::send, 2, 512, sizes::add);
     CompletableFuture<QueryResult> first = queue.submit(renew(1));
     CompletableFuture<QueryResult> second = queue.submit(renew(2));
     List<CompletableFuture<QueryResult>> waiting = new ArrayList<>();
@@ -107,7 +112,7 @@ class LeaderReadQueueTest {
   @Test
   void aBatchIsNoLargerThanTheLimit() {
     Leader leader = new Leader();
-    LeaderReadQueue queue = new LeaderReadQueue(leader::send, 1, 3, sizes::add);
+    BatchQueue<Query, QueryResult> queue = BatchQueue.leaderReads(leader::send, 1, 3, sizes::add);
     queue.submit(renew(0));
     for (long id = 1; id <= 5; id++) {
       queue.submit(renew(id));
@@ -121,7 +126,7 @@ class LeaderReadQueueTest {
 
   /** Reads 1 and 2 sent together, as the batch after read 0; answers read 0. */
   private List<CompletableFuture<QueryResult>> twoReadsInOneBatch(Leader leader) {
-    LeaderReadQueue queue = new LeaderReadQueue(leader::send, 1, 512, sizes::add);
+    BatchQueue<Query, QueryResult> queue = BatchQueue.leaderReads(leader::send, 1, 512, sizes::add);
     queue.submit(renew(0));
     List<CompletableFuture<QueryResult>> reads =
         List.of(queue.submit(renew(1)), queue.submit(renew(2)));
@@ -145,8 +150,8 @@ class LeaderReadQueueTest {
 
   @Test
   void aFailedSendIsUnavailableForEveryRead() {
-    LeaderReadQueue queue =
-        new LeaderReadQueue(
+    BatchQueue<Query, QueryResult> queue =
+        BatchQueue.leaderReads(
             q -> CompletableFuture.failedFuture(new IllegalStateException("connection reset")),
             1,
             512,
@@ -161,8 +166,8 @@ class LeaderReadQueueTest {
   @Test
   void answersGivenAtOnceDrainTheQueueWithoutWaiting() {
     // No leader known: the attempt completes before send returns, and every read still gets it.
-    LeaderReadQueue queue =
-        new LeaderReadQueue(
+    BatchQueue<Query, QueryResult> queue =
+        BatchQueue.leaderReads(
             q -> CompletableFuture.completedFuture(error(Error.Code.UNAVAILABLE)),
             1,
             2,
@@ -195,5 +200,109 @@ class LeaderReadQueueTest {
 
     assertThat(a.join().getLeaseRenew().getId()).isEqualTo(1);
     assertThat(b.join().getError().getCode()).isEqualTo(Error.Code.INTERNAL);
+  }
+
+  private static Command put(String key, int valueBytes) {
+    return Command.newBuilder()
+        .setPut(
+            PutRequest.newBuilder()
+                .setKey(key)
+                .setValue(com.google.protobuf.ByteString.copyFrom(new byte[valueBytes])))
+        .build();
+  }
+
+  @Test
+  void writesArrivingWhileEntriesAreOutGoAsOneBatchEntryAndEachGetsItsOwnResult() {
+    List<Command> entries = new ArrayList<>();
+    List<CompletableFuture<CommandResult>> replies = new ArrayList<>();
+    BatchQueue<Command, CommandResult> queue =
+        BatchQueue.proposals(
+            c -> {
+              entries.add(c);
+              CompletableFuture<CommandResult> reply = new CompletableFuture<>();
+              replies.add(reply);
+              return reply;
+            },
+            1,
+            256,
+            1 << 20,
+            sizes::add);
+    CompletableFuture<CommandResult> first = queue.submit(put("/a", 1));
+    CompletableFuture<CommandResult> second = queue.submit(put("/b", 1));
+    CompletableFuture<CommandResult> third = queue.submit(put("/c", 1));
+    assertThat(entries).containsExactly(put("/a", 1));
+
+    replies.get(0).complete(revision(5));
+
+    assertThat(first.join()).isEqualTo(revision(5));
+    assertThat(entries.get(1).getBatch().getCommandsList())
+        .containsExactly(put("/b", 1), put("/c", 1));
+    replies
+        .get(1)
+        .complete(
+            CommandResult.newBuilder()
+                .setBatch(
+                    CommandResultBatch.newBuilder().addResults(revision(6)).addResults(revision(7)))
+                .build());
+    assertThat(second.join()).isEqualTo(revision(6));
+    assertThat(third.join()).isEqualTo(revision(7));
+    assertThat(sizes).containsExactly(1, 2);
+  }
+
+  @Test
+  void aWriteBatchStopsAtTheByteLimitButTheFirstWriteAlwaysGoes() {
+    List<Command> entries = new ArrayList<>();
+    List<CompletableFuture<CommandResult>> replies = new ArrayList<>();
+    BatchQueue<Command, CommandResult> queue =
+        BatchQueue.proposals(
+            c -> {
+              entries.add(c);
+              CompletableFuture<CommandResult> reply = new CompletableFuture<>();
+              replies.add(reply);
+              return reply;
+            },
+            1,
+            256,
+            1000,
+            sizes::add);
+    queue.submit(put("/hold", 1));
+    queue.submit(put("/big", 5000));
+    queue.submit(put("/x", 400));
+    queue.submit(put("/y", 400));
+    queue.submit(put("/z", 400));
+
+    for (int i = 0; i < 3; i++) {
+      replies.get(i).complete(revision(i));
+    }
+
+    assertThat(entries.get(1)).isEqualTo(put("/big", 5000));
+    assertThat(entries.get(2).getBatch().getCommandsList())
+        .containsExactly(put("/x", 400), put("/y", 400));
+    assertThat(entries.get(3)).isEqualTo(put("/z", 400));
+    assertThat(sizes).containsExactly(1, 1, 2, 1);
+  }
+
+  @Test
+  void aFailedEntryIsAnUnavailableResultForEveryWriteInIt() {
+    BatchQueue<Command, CommandResult> queue =
+        BatchQueue.proposals(
+            c -> CompletableFuture.failedFuture(new IllegalStateException("connection reset")),
+            1,
+            256,
+            1 << 20,
+            size -> {});
+
+    CommandResult r = queue.submit(put("/a", 1)).join();
+
+    assertThat(r.getError().getCode()).isEqualTo(Error.Code.UNAVAILABLE);
+    assertThat(r.getError().getMessage()).contains("connection reset");
+  }
+
+  private static CommandResult revision(long revision) {
+    return CommandResult.newBuilder()
+        .setPut(
+            PutResponse.newBuilder()
+                .setHeader(io.meridian.api.v1.ResponseHeader.newBuilder().setRevision(revision)))
+        .build();
   }
 }

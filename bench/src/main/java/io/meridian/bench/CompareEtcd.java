@@ -1,0 +1,374 @@
+package io.meridian.bench;
+
+import com.google.protobuf.ByteString;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Meridian beside etcd on this machine, one after the other in one run: 3 members each, fsync on,
+ * the same load generator, the same keys and values, over gRPC and over each one's JSON gateway.
+ * Each system gets a minute of load first (a warm JVM, a warm etcd), each row a few seconds more
+ * before its window. CPU per operation is the members' user + system time over the window (from
+ * {@code /proc/<pid>/stat}) divided by the operations completed in it.
+ */
+@Command(
+    name = "bench/compare-etcd",
+    mixinStandardHelpOptions = true,
+    description = "Compares a 3-node Meridian cluster with a 3-member etcd cluster, side by side.")
+public final class CompareEtcd implements java.util.concurrent.Callable<Integer> {
+  @Option(
+      names = "--duration",
+      description = "Measured seconds per row (default: ${DEFAULT-VALUE}).")
+  int durationSeconds = 20;
+
+  @Option(
+      names = "--warmup",
+      description = "Seconds of the row's own load before its window (default: ${DEFAULT-VALUE}).")
+  int warmupSeconds = 5;
+
+  @Option(
+      names = "--warmup-load",
+      description =
+          "Seconds of puts each system takes before its first row (default: ${DEFAULT-VALUE}).")
+  int warmupLoadSeconds = 60;
+
+  @Option(names = "--value-size", description = "Bytes per put value (default: ${DEFAULT-VALUE}).")
+  int valueSize = 64;
+
+  @Option(
+      names = "--protocols",
+      split = ",",
+      description = "gRPC, JSON or both (default: ${DEFAULT-VALUE}).")
+  List<String> protocols = List.of("grpc", "json");
+
+  @Option(
+      names = "--rows",
+      split = ",",
+      description = "put, range, lock (default: ${DEFAULT-VALUE}).")
+  List<String> rows = List.of("put", "range", "lock");
+
+  @Option(
+      names = "--systems",
+      split = ",",
+      description = "etcd, meridian or both (default: ${DEFAULT-VALUE}).")
+  List<String> systems = List.of("etcd", "meridian");
+
+  @Option(names = "--output", description = "Also write the Markdown report to this file.")
+  Path output;
+
+  static final int[] PUT_CONCURRENCY = {1, 16, 128};
+  static final int RANGE_CONCURRENCY = 64;
+  static final int LOCK_WORKERS = 16;
+  static final int LOCKS = 1000;
+  static final String RANGE_KEY = "/bench/k0";
+
+  /** One measured row of one system. */
+  record Row(Result result, double cpuMsPerOp) {}
+
+  // (protocol, workload) -> system -> row, in the order measured.
+  private final Map<String, Map<String, Row>> table = new LinkedHashMap<>();
+  private final ScheduledExecutorService sampler =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "bench-cpu-sampler");
+            t.setDaemon(true);
+            return t;
+          });
+
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new CompareEtcd()).execute(args));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    if (durationSeconds < 1 || warmupSeconds < 0 || warmupLoadSeconds < 0 || valueSize < 1) {
+      throw new CommandLine.ParameterException(
+          new CommandLine(this),
+          "--duration >= 1, --warmup >= 0, --warmup-load >= 0, --value-size >= 1");
+    }
+    Path home = Path.of(System.getProperty("meridian.home", ".")).toAbsolutePath().normalize();
+    Path dir = Files.createTempDirectory("meridian-compare-");
+    byte[] bytes = new byte[valueSize];
+    new Random(42).nextBytes(bytes);
+    ByteString value = ByteString.copyFrom(bytes);
+    String load = Report.loadAverage();
+    String etcdVersion = "not run";
+    if (wants(systems, "etcd")) {
+      System.err.println("compare: etcd, 3 members, data and logs in " + dir.resolve("etcd"));
+      try (EtcdMembers etcd = EtcdMembers.start(dir.resolve("etcd"))) {
+        etcdVersion = etcd.version();
+        List<Subject> subjects = new ArrayList<>();
+        if (wants(protocols, "grpc")) {
+          subjects.add(Subject.etcdGrpc(etcd.clientUrls()));
+        }
+        if (wants(protocols, "json")) {
+          subjects.add(Subject.etcdJson(etcd.clientUrls()));
+        }
+        runSystem(subjects, etcd::leader, etcd.pids(), value);
+      }
+    }
+
+    System.err.println("compare: Meridian, 3 nodes, data and logs in " + dir.resolve("meridian"));
+    String nodeOptions = System.getenv().getOrDefault("MERIDIAN_JAVA_OPTS", "-Xms1g -Xmx1g");
+    if (wants(systems, "meridian")) {
+      Files.createDirectories(dir.resolve("meridian"));
+      try (NodeProcesses nodes =
+          NodeProcesses.start(home.resolve("bin/meridian"), dir.resolve("meridian"), nodeOptions)) {
+        String leaderMember = nodes.awaitReady(Duration.ofSeconds(120));
+        List<Subject> subjects = new ArrayList<>();
+        if (wants(protocols, "grpc")) {
+          subjects.add(Subject.meridianGrpc(nodes.clientUrls()));
+        }
+        if (wants(protocols, "json")) {
+          subjects.add(Subject.meridianJson(nodes.clientUrls()));
+        }
+        runSystem(
+            subjects,
+            () -> {
+              String now = NodeProcesses.leader(nodes.clientUrls().get(0)).orElse(leaderMember);
+              for (int i = 0; i < nodes.configs().size(); i++) {
+                if (nodes.configs().get(i).member().equals(now)) {
+                  return i;
+                }
+              }
+              return 0;
+            },
+            nodes.pids(),
+            value);
+        nodes.checkAlive();
+      }
+    }
+
+    String report = report(etcdVersion, nodeOptions, load);
+    System.out.println(report);
+    if (output != null) {
+      Files.writeString(output, report);
+      System.err.println("compare: wrote " + output);
+    }
+    return 0;
+  }
+
+  interface Leader {
+    int index() throws Exception;
+  }
+
+  private void runSystem(List<Subject> subjects, Leader leader, List<Long> pids, ByteString value)
+      throws Exception {
+    if (subjects.isEmpty()) {
+      return;
+    }
+    int l = leader.index();
+    int f = (l + 1) % 3;
+    AtomicLong sequence = new AtomicLong();
+    Subject first = subjects.get(0);
+    if (warmupLoadSeconds > 0) {
+      Result warm =
+          new LoadDriver(Duration.ZERO, Duration.ofSeconds(warmupLoadSeconds))
+              .closed(
+                  "warm-up puts",
+                  16,
+                  w -> first.put(w % 3, key(sequence.getAndIncrement()), value));
+      System.err.println("compare: " + first.system() + " " + warm.summary());
+    }
+    LoadDriver driver =
+        new LoadDriver(Duration.ofSeconds(warmupSeconds), Duration.ofSeconds(durationSeconds));
+    for (Subject s : subjects) {
+      if (wants(rows, "put")) {
+        for (int c : PUT_CONCURRENCY) {
+          measure(
+              s,
+              "put, to the leader",
+              c,
+              driver,
+              pids,
+              w -> s.put(l, key(sequence.getAndIncrement()), value));
+          measure(
+              s,
+              "put, to a follower",
+              c,
+              driver,
+              pids,
+              w -> s.put(f, key(sequence.getAndIncrement()), value));
+        }
+      }
+      if (wants(rows, "range")) {
+        Endpoints.await(s.put(l, RANGE_KEY, value));
+        measure(
+            s,
+            "linearizable range, to a follower",
+            RANGE_CONCURRENCY,
+            driver,
+            pids,
+            w -> s.range(f, RANGE_KEY, true));
+        measure(
+            s,
+            "serializable range, to a follower",
+            RANGE_CONCURRENCY,
+            driver,
+            pids,
+            w -> s.range(f, RANGE_KEY, false));
+      }
+      if (wants(rows, "lock") && s.protocol().equals("gRPC")) {
+        long ttl = warmupSeconds + durationSeconds + 120;
+        long[] leases = new long[LOCK_WORKERS];
+        for (int i = 0; i < LOCK_WORKERS; i++) {
+          leases[i] = Endpoints.await(s.grant(i % 3, ttl));
+        }
+        int perWorker = LOCKS / LOCK_WORKERS;
+        long[] next = new long[LOCK_WORKERS];
+        // Worker w cycles over its own locks (w, w + 16, ...): none ever waits for another.
+        measure(
+            s,
+            "lock acquire+release, " + (perWorker * LOCK_WORKERS) + " locks",
+            LOCK_WORKERS,
+            driver,
+            pids,
+            w ->
+                s.lockPair(
+                    w % 3,
+                    "/bench/locks/l" + (w + LOCK_WORKERS * (next[w]++ % perWorker)),
+                    leases[w]));
+      }
+    }
+  }
+
+  private static String key(long n) {
+    return "/bench/k" + (n % KvWorkloads.KEYS);
+  }
+
+  private void measure(
+      Subject s,
+      String workload,
+      int concurrency,
+      LoadDriver driver,
+      List<Long> pids,
+      LoadDriver.Op op)
+      throws Exception {
+    long[] ticks = new long[2];
+    ScheduledFuture<?> start =
+        sampler.schedule(
+            () -> ticks[0] = cpuTicks(pids), driver.warmup().toMillis(), TimeUnit.MILLISECONDS);
+    ScheduledFuture<?> end =
+        sampler.schedule(
+            () -> ticks[1] = cpuTicks(pids),
+            driver.warmup().plus(driver.duration()).toMillis(),
+            TimeUnit.MILLISECONDS);
+    Result r = driver.closed(workload + ", " + concurrency + " conc.", concurrency, op);
+    start.get();
+    end.get();
+    double cpuMs =
+        r.count() == 0 ? Double.NaN : (ticks[1] - ticks[0]) * 1000.0 / CLK_TCK / r.count();
+    System.err.printf(
+        "compare: %s %s %s, CPU %.3f ms/op%n", s.system(), s.protocol(), r.summary(), cpuMs);
+    table
+        .computeIfAbsent(s.protocol() + "|" + r.workload(), k -> new LinkedHashMap<>())
+        .put(s.system(), new Row(r, cpuMs));
+  }
+
+  /** Clock ticks per second of /proc's times: 100 on every Linux this runs on. */
+  private static final long CLK_TCK = 100;
+
+  /** User + system time of {@code pids} in clock ticks (fields 14 and 15 of /proc/pid/stat). */
+  static long cpuTicks(List<Long> pids) {
+    long total = 0;
+    for (long pid : pids) {
+      try {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        total += Long.parseLong(f[11]) + Long.parseLong(f[12]);
+      } catch (IOException | RuntimeException e) {
+        throw new IllegalStateException("cannot read the CPU time of process " + pid, e);
+      }
+    }
+    return total;
+  }
+
+  private static boolean wants(List<String> chosen, String name) {
+    return chosen.stream().anyMatch(c -> c.equalsIgnoreCase(name));
+  }
+
+  private String report(String etcdVersion, String nodeOptions, String loadBefore) {
+    StringBuilder b = new StringBuilder();
+    b.append("# Meridian beside etcd\n\n");
+    b.append(
+        String.format(
+            "- %s, `bench/compare-etcd --duration %d --warmup %d --warmup-load %d --value-size %d`%n",
+            LocalDate.now(), durationSeconds, warmupSeconds, warmupLoadSeconds, valueSize));
+    b.append(
+        String.format(
+            "- %d cores, Java %s; etcd %s (3 members, defaults: fsync on); Meridian 3 nodes (%s);"
+                + " load average before: %s%n%n",
+            Runtime.getRuntime().availableProcessors(),
+            System.getProperty("java.version"),
+            etcdVersion,
+            nodeOptions,
+            loadBefore));
+    b.append(
+        "| protocol | workload | etcd ops/s | etcd p50 / p99 ms | etcd CPU ms/op | Meridian ops/s |"
+            + " Meridian p50 / p99 ms | Meridian CPU ms/op | Meridian / etcd |\n");
+    b.append("|---|---|---|---|---|---|---|---|---|\n");
+    for (var entry : table.entrySet()) {
+      String[] k = entry.getKey().split("\\|", 2);
+      Row e = entry.getValue().get("etcd");
+      Row m = entry.getValue().get("Meridian");
+      b.append("| ").append(k[0]).append(" | ").append(k[1]).append(" | ");
+      cells(b, e);
+      cells(b, m);
+      b.append(
+              e == null || m == null || e.result().opsPerSecond() == 0
+                  ? "–"
+                  : String.format("%.2f", m.result().opsPerSecond() / e.result().opsPerSecond()))
+          .append(" |\n");
+    }
+    List<String> errors = new ArrayList<>();
+    table.forEach(
+        (k, v) ->
+            v.forEach(
+                (system, row) -> {
+                  if (row.result().errors() > 0) {
+                    errors.add(
+                        String.format(
+                            "%s %s: %d errors (first: %s)",
+                            system,
+                            k.replace('|', ' '),
+                            row.result().errors(),
+                            row.result().firstError()));
+                  }
+                }));
+    if (!errors.isEmpty()) {
+      b.append("\nErrors:\n");
+      errors.forEach(e -> b.append("- ").append(e).append('\n'));
+    }
+    return b.toString();
+  }
+
+  private static void cells(StringBuilder b, Row row) {
+    if (row == null) {
+      b.append("– | – | – | ");
+      return;
+    }
+    Result r = row.result();
+    b.append(String.format("%,.0f", r.opsPerSecond()))
+        .append(" | ")
+        .append(String.format("%.1f / %.1f", r.p50() / 1000.0, r.p99() / 1000.0))
+        .append(" | ")
+        .append(String.format("%.2f", row.cpuMsPerOp()))
+        .append(" | ");
+  }
+}

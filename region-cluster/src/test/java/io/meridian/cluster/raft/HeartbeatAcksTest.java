@@ -1,0 +1,150 @@
+package io.meridian.cluster.raft;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.ratis.proto.RaftProtos.AppendEntriesReplyProto;
+import org.apache.ratis.proto.RaftProtos.AppendEntriesRequestProto;
+import org.apache.ratis.proto.RaftProtos.LogEntryProto;
+import org.apache.ratis.proto.RaftProtos.RaftRpcReplyProto;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.leader.FollowerInfo;
+import org.apache.ratis.server.leader.LeaderState;
+import org.apache.ratis.server.leader.LogAppender;
+import org.apache.ratis.server.protocol.TermIndex;
+import org.junit.jupiter.api.Test;
+
+class HeartbeatAcksTest {
+  private static final RaftPeerId LEADER = RaftPeerId.valueOf("n1");
+  private static final RaftPeerId N2 = RaftPeerId.valueOf("n2");
+  private static final RaftPeerId N3 = RaftPeerId.valueOf("n3");
+  private static final RaftPeerId N4 = RaftPeerId.valueOf("n4");
+  private static final RaftPeerId N5 = RaftPeerId.valueOf("n5");
+
+  private final AtomicLong clock = new AtomicLong(1_000);
+  private final HeartbeatAcks acks = new HeartbeatAcks(clock::get);
+
+  /** Ratis's leader state as far as the observer is concerned: it records nothing. */
+  private static final LeaderState RATIS =
+      new LeaderState() {
+        @Override
+        public void restart(LogAppender appender) {}
+
+        @Override
+        public AppendEntriesRequestProto newAppendEntriesRequestProto(
+            FollowerInfo follower, List<LogEntryProto> entries, TermIndex previous, long callId) {
+          return null;
+        }
+
+        @Override
+        public void checkHealth(FollowerInfo follower) {}
+
+        @Override
+        public boolean onFollowerTerm(FollowerInfo follower, long followerTerm) {
+          return false;
+        }
+
+        @Override
+        public void onFollowerCommitIndex(FollowerInfo follower, long commitIndex) {}
+
+        @Override
+        public void onFollowerSuccessAppendEntries(FollowerInfo follower) {}
+
+        @Override
+        public boolean isFollowerBootstrapping(FollowerInfo follower) {
+          return false;
+        }
+
+        @Override
+        public void onAppendEntriesReply(LogAppender appender, AppendEntriesReplyProto reply) {}
+      };
+
+  /** A follower's appender: creates requests now, hands in answers. */
+  private final class Appender {
+    final LeaderState observed;
+    long nextCallId;
+
+    Appender(RaftPeerId follower) {
+      observed = acks.observe(RATIS, follower, LEADER);
+    }
+
+    long send() {
+      long id = nextCallId++;
+      observed.newAppendEntriesRequestProto(null, List.of(), null, id);
+      return id;
+    }
+
+    void answer(long callId) {
+      observed.onAppendEntriesReply(
+          null,
+          AppendEntriesReplyProto.newBuilder()
+              .setServerReply(RaftRpcReplyProto.newBuilder().setCallId(callId))
+              .build());
+    }
+  }
+
+  @Test
+  void answersToRequestsCreatedBeforeTheReadArrivedDoNotConfirmIt() {
+    Appender n2 = new Appender(N2);
+    Appender n3 = new Appender(N3);
+    long early2 = n2.send();
+    long early3 = n3.send();
+    clock.addAndGet(10);
+
+    CompletableFuture<Void> read = acks.confirm(acks.now(), Set.of(LEADER, N2, N3), LEADER);
+    n2.answer(early2);
+    n3.answer(early3);
+
+    assertThat(read).isNotDone();
+    n3.answer(n3.send());
+    assertThat(read).isCompleted();
+    assertThat(acks.waiting()).isZero();
+  }
+
+  @Test
+  void aMajorityOfVotersIsNeededAndTheLeaderCountsItself() {
+    Appender n2 = new Appender(N2);
+    Appender n3 = new Appender(N3);
+    CompletableFuture<Void> read = acks.confirm(acks.now(), Set.of(LEADER, N2, N3, N4, N5), LEADER);
+
+    n2.answer(n2.send());
+    assertThat(read).isNotDone();
+    n3.answer(n3.send());
+    assertThat(read).isCompleted();
+  }
+
+  @Test
+  void aLoneVoterConfirmsAtOnce() {
+    assertThat(acks.confirm(acks.now(), Set.of(LEADER), LEADER)).isCompleted();
+  }
+
+  @Test
+  void anAnswerToAnUnknownOrForgottenRequestCountsForNothing() {
+    Appender n2 = new Appender(N2);
+    CompletableFuture<Void> read = acks.confirm(acks.now(), Set.of(LEADER, N2, N3), LEADER);
+
+    n2.answer(41);
+
+    assertThat(read).isNotDone();
+    assertThat(acks.answered()).isEmpty();
+  }
+
+  @Test
+  void eachAppenderHasItsOwnCallIds() {
+    // A restarted appender starts its call ids at 0 again: an answer to the old one's request 0
+    // must not be taken for the new one's.
+    Appender old = new Appender(N2);
+    long stale = old.send();
+    clock.addAndGet(10);
+    CompletableFuture<Void> read = acks.confirm(acks.now(), Set.of(LEADER, N2, N3), LEADER);
+    Appender fresh = new Appender(N2);
+    fresh.send();
+
+    old.answer(stale);
+
+    assertThat(read).isNotDone();
+  }
+}
