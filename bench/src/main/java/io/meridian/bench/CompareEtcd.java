@@ -1,7 +1,6 @@
 package io.meridian.bench;
 
 import com.google.protobuf.ByteString;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -11,10 +10,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -78,18 +73,8 @@ public final class CompareEtcd implements java.util.concurrent.Callable<Integer>
   static final int LOCKS = 1000;
   static final String RANGE_KEY = "/bench/k0";
 
-  /** One measured row of one system. */
-  record Row(Result result, double cpuMsPerOp) {}
-
   // (protocol, workload) -> system -> row, in the order measured.
-  private final Map<String, Map<String, Row>> table = new LinkedHashMap<>();
-  private final ScheduledExecutorService sampler =
-      Executors.newSingleThreadScheduledExecutor(
-          r -> {
-            Thread t = new Thread(r, "bench-cpu-sampler");
-            t.setDaemon(true);
-            return t;
-          });
+  private final Map<String, Map<String, Result>> table = new LinkedHashMap<>();
 
   public static void main(String[] args) {
     System.exit(new CommandLine(new CompareEtcd()).execute(args));
@@ -187,7 +172,10 @@ public final class CompareEtcd implements java.util.concurrent.Callable<Integer>
       System.err.println("compare: " + first.system() + " " + warm.summary());
     }
     LoadDriver driver =
-        new LoadDriver(Duration.ofSeconds(warmupSeconds), Duration.ofSeconds(durationSeconds));
+        new LoadDriver(
+            Duration.ofSeconds(warmupSeconds),
+            Duration.ofSeconds(durationSeconds),
+            new ProcessCpu(pids));
     for (Subject s : subjects) {
       if (wants(rows, "put")) {
         for (int c : PUT_CONCURRENCY) {
@@ -196,14 +184,12 @@ public final class CompareEtcd implements java.util.concurrent.Callable<Integer>
               "put, to the leader",
               c,
               driver,
-              pids,
               w -> s.put(l, key(sequence.getAndIncrement()), value));
           measure(
               s,
               "put, to a follower",
               c,
               driver,
-              pids,
               w -> s.put(f, key(sequence.getAndIncrement()), value));
         }
       }
@@ -214,14 +200,12 @@ public final class CompareEtcd implements java.util.concurrent.Callable<Integer>
             "linearizable range, to a follower",
             RANGE_CONCURRENCY,
             driver,
-            pids,
             w -> s.range(f, RANGE_KEY, true));
         measure(
             s,
             "serializable range, to a follower",
             RANGE_CONCURRENCY,
             driver,
-            pids,
             w -> s.range(f, RANGE_KEY, false));
       }
       if (wants(rows, "lock") && s.protocol().equals("gRPC")) {
@@ -238,7 +222,6 @@ public final class CompareEtcd implements java.util.concurrent.Callable<Integer>
             "lock acquire+release, " + (perWorker * LOCK_WORKERS) + " locks",
             LOCK_WORKERS,
             driver,
-            pids,
             w ->
                 s.lockPair(
                     w % 3,
@@ -253,50 +236,13 @@ public final class CompareEtcd implements java.util.concurrent.Callable<Integer>
   }
 
   private void measure(
-      Subject s,
-      String workload,
-      int concurrency,
-      LoadDriver driver,
-      List<Long> pids,
-      LoadDriver.Op op)
-      throws Exception {
-    long[] ticks = new long[2];
-    ScheduledFuture<?> start =
-        sampler.schedule(
-            () -> ticks[0] = cpuTicks(pids), driver.warmup().toMillis(), TimeUnit.MILLISECONDS);
-    ScheduledFuture<?> end =
-        sampler.schedule(
-            () -> ticks[1] = cpuTicks(pids),
-            driver.warmup().plus(driver.duration()).toMillis(),
-            TimeUnit.MILLISECONDS);
+      Subject s, String workload, int concurrency, LoadDriver driver, LoadDriver.Op op)
+      throws InterruptedException {
     Result r = driver.closed(workload + ", " + concurrency + " conc.", concurrency, op);
-    start.get();
-    end.get();
-    double cpuMs =
-        r.count() == 0 ? Double.NaN : (ticks[1] - ticks[0]) * 1000.0 / CLK_TCK / r.count();
-    System.err.printf(
-        "compare: %s %s %s, CPU %.3f ms/op%n", s.system(), s.protocol(), r.summary(), cpuMs);
+    System.err.printf("compare: %s %s %s%n", s.system(), s.protocol(), r.summary());
     table
         .computeIfAbsent(s.protocol() + "|" + r.workload(), k -> new LinkedHashMap<>())
-        .put(s.system(), new Row(r, cpuMs));
-  }
-
-  /** Clock ticks per second of /proc's times: 100 on every Linux this runs on. */
-  private static final long CLK_TCK = 100;
-
-  /** User + system time of {@code pids} in clock ticks (fields 14 and 15 of /proc/pid/stat). */
-  static long cpuTicks(List<Long> pids) {
-    long total = 0;
-    for (long pid : pids) {
-      try {
-        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        total += Long.parseLong(f[11]) + Long.parseLong(f[12]);
-      } catch (IOException | RuntimeException e) {
-        throw new IllegalStateException("cannot read the CPU time of process " + pid, e);
-      }
-    }
-    return total;
+        .put(s.system(), r);
   }
 
   private static boolean wants(List<String> chosen, String name) {
@@ -325,15 +271,15 @@ public final class CompareEtcd implements java.util.concurrent.Callable<Integer>
     b.append("|---|---|---|---|---|---|---|---|---|\n");
     for (var entry : table.entrySet()) {
       String[] k = entry.getKey().split("\\|", 2);
-      Row e = entry.getValue().get("etcd");
-      Row m = entry.getValue().get("Meridian");
+      Result e = entry.getValue().get("etcd");
+      Result m = entry.getValue().get("Meridian");
       b.append("| ").append(k[0]).append(" | ").append(k[1]).append(" | ");
       cells(b, e);
       cells(b, m);
       b.append(
-              e == null || m == null || e.result().opsPerSecond() == 0
+              e == null || m == null || e.opsPerSecond() == 0
                   ? "–"
-                  : String.format("%.2f", m.result().opsPerSecond() / e.result().opsPerSecond()))
+                  : String.format("%.2f", m.opsPerSecond() / e.opsPerSecond()))
           .append(" |\n");
     }
     List<String> errors = new ArrayList<>();
@@ -341,14 +287,11 @@ public final class CompareEtcd implements java.util.concurrent.Callable<Integer>
         (k, v) ->
             v.forEach(
                 (system, row) -> {
-                  if (row.result().errors() > 0) {
+                  if (row.errors() > 0) {
                     errors.add(
                         String.format(
                             "%s %s: %d errors (first: %s)",
-                            system,
-                            k.replace('|', ' '),
-                            row.result().errors(),
-                            row.result().firstError()));
+                            system, k.replace('|', ' '), row.errors(), row.firstError()));
                   }
                 }));
     if (!errors.isEmpty()) {
@@ -358,17 +301,16 @@ public final class CompareEtcd implements java.util.concurrent.Callable<Integer>
     return b.toString();
   }
 
-  private static void cells(StringBuilder b, Row row) {
-    if (row == null) {
+  private static void cells(StringBuilder b, Result r) {
+    if (r == null) {
       b.append("– | – | – | ");
       return;
     }
-    Result r = row.result();
     b.append(String.format("%,.0f", r.opsPerSecond()))
         .append(" | ")
         .append(String.format("%.1f / %.1f", r.p50() / 1000.0, r.p99() / 1000.0))
         .append(" | ")
-        .append(String.format("%.2f", row.cpuMsPerOp()))
+        .append(String.format("%.2f", r.cpuMsPerOp()))
         .append(" | ");
   }
 }

@@ -56,9 +56,20 @@ final class LoadDriver {
             return t;
           });
 
+  private final ProcessCpu servers;
+
+  /** A driver that does not measure the servers' CPU time. */
   LoadDriver(Duration warmup, Duration duration) {
+    this(warmup, duration, null);
+  }
+
+  /**
+   * @param servers whose CPU time each window's result reports per operation; null: none
+   */
+  LoadDriver(Duration warmup, Duration duration, ProcessCpu servers) {
     this.warmup = warmup;
     this.duration = duration;
+    this.servers = servers;
   }
 
   Duration warmup() {
@@ -241,9 +252,26 @@ final class LoadDriver {
     final long start = System.nanoTime();
     final long measureStart = start + warmup.toNanos();
     final long end = measureStart + duration.toNanos();
+    final java.util.concurrent.CompletableFuture<Double> cpuAtStart = sampleAt(measureStart);
+    final java.util.concurrent.CompletableFuture<Double> cpuAtEnd = sampleAt(end);
+
+    private java.util.concurrent.CompletableFuture<Double> sampleAt(long when) {
+      java.util.concurrent.CompletableFuture<Double> sample =
+          new java.util.concurrent.CompletableFuture<>();
+      if (servers == null) {
+        sample.complete(Double.NaN);
+      } else {
+        backoff.schedule(
+            () -> sample.complete(servers.millis()),
+            Math.max(0, when - System.nanoTime()),
+            TimeUnit.NANOSECONDS);
+      }
+      return sample;
+    }
 
     Result result(String workload, String load) {
-      return result(workload, load, duration.toNanos() / 1e9);
+      Result r = result(workload, load, duration.toNanos() / 1e9);
+      return servers == null ? r : r.withCpu(cpuAtEnd.join() - cpuAtStart.join());
     }
   }
 

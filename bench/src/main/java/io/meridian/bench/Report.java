@@ -128,14 +128,15 @@ final class Report {
     StringBuilder md = new StringBuilder();
     md.append("## Results\n\n");
     md.append(
-        "| # | workload | load | ops/s | p50 µs | p99 µs | p99.9 µs | max µs | measured | errors |\n");
-    md.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        "| # | workload | load | ops/s | p50 µs | p99 µs | p99.9 µs | max µs | CPU ms/op | measured"
+            + " | errors |\n");
+    md.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     int row = 1;
     for (Result r : results) {
       md.append(
           String.format(
               Locale.ROOT,
-              "| %d | %s | %s | %.0f | %d | %d | %d | %d | %d | %d |%n",
+              "| %d | %s | %s | %.0f | %d | %d | %d | %d | %s | %d | %d |%n",
               row++,
               r.workload(),
               r.load(),
@@ -144,6 +145,9 @@ final class Report {
               r.p99(),
               r.p999(),
               r.max(),
+              Double.isNaN(r.cpuMsPerOp())
+                  ? "–"
+                  : String.format(Locale.ROOT, "%.3f", r.cpuMsPerOp()),
               r.count(),
               r.errors()));
     }
@@ -156,6 +160,8 @@ final class Report {
             + " (registry register and lock acquire): ops/s over the whole batch, latency from each"
             + " operation's start, the acquires held, not released. Watch fan-out rows: latency"
             + " from a put to its event at the last of all watchers, one value per write."
+            + " CPU ms/op: the three node processes' user + system time over the window"
+            + " (/proc/<pid>/stat) per operation."
             + " measured: operations in the histogram.\n");
     for (Result r : results) {
       if (r.firstError() != null) {
