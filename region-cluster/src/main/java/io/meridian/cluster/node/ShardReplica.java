@@ -24,8 +24,6 @@ import io.meridian.cluster.proto.CommandResult;
 import io.meridian.cluster.proto.InitShard;
 import io.meridian.cluster.proto.LeaderStart;
 import io.meridian.cluster.proto.LeaseCheckpoint;
-import io.meridian.cluster.proto.LeaseExpire;
-import io.meridian.cluster.proto.LockCancel;
 import io.meridian.cluster.proto.Query;
 import io.meridian.cluster.proto.QueryResult;
 import io.meridian.cluster.proto.QueryResultBatch;
@@ -49,7 +47,6 @@ import io.micrometer.core.instrument.Timer;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -57,7 +54,6 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -143,15 +139,17 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   private final ReadBarriers readBarriers;
   // A step-down this member asked of Raft is under way.
   private volatile boolean steppingDown;
-  private final AtomicBoolean expiryInFlight = new AtomicBoolean();
-  private final AtomicBoolean cancelInFlight = new AtomicBoolean();
+  // The duties of the term this member leads, from its first applied entry to its end; else null.
+  private volatile LeaderState leader;
+  private final RevisionHistory revisions = new RevisionHistory();
+
+  /** How often the leader's duties are polled: the finest of their intervals. */
+  static final long LEADER_DUTY_POLL_MS = 100;
+
   private final List<ScheduledFuture<?>> duties;
   // Leader duties this member submits to its own Raft server (never resent to another leader).
   private final org.apache.ratis.protocol.ClientId localDuties =
       org.apache.ratis.protocol.ClientId.randomId();
-  // (monotonic time, revision) samples taken by the compaction duty, oldest first; duty thread
-  // only.
-  private final java.util.ArrayDeque<long[]> revisionsByTime = new java.util.ArrayDeque<>();
 
   ShardReplica(
       NodeConfig config,
@@ -266,26 +264,17 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     watchHub.start();
     this.duties =
         List.of(
-            scheduler.scheduleWithFixedDelay(this::expireLeases, 200, 200, TimeUnit.MILLISECONDS),
-            scheduler.scheduleWithFixedDelay(
-                this::cancelLateWaiters, 500, 500, TimeUnit.MILLISECONDS),
-            // Windows are measured on the leader's clock; polling more often than a window keeps
-            // them close to check-interval-ms.
-            scheduler.scheduleWithFixedDelay(
-                this::checkSelfPreservation,
-                Math.min(1000, config.registry().checkIntervalMs()),
-                Math.min(1000, config.registry().checkIntervalMs()),
-                TimeUnit.MILLISECONDS),
             scheduler.scheduleWithFixedDelay(
                 this::checkLeader, LEADER_CHECK_MS, LEADER_CHECK_MS, TimeUnit.MILLISECONDS),
             scheduler.scheduleWithFixedDelay(
-                this::checkpointLeases,
-                config.lease().checkpointIntervalMs(),
-                config.lease().checkpointIntervalMs(),
+                this::runLeaderDuties,
+                LEADER_DUTY_POLL_MS,
+                LEADER_DUTY_POLL_MS,
                 TimeUnit.MILLISECONDS),
+            // Every member samples, so a new leader knows the revisions' ages at once.
             scheduler.scheduleWithFixedDelay(
-                this::compact,
-                config.storage().compactionIntervalMs(),
+                () -> revisions.sample(clock.monotonicMillis(), read(ShardState::revision)),
+                0,
                 config.storage().compactionIntervalMs(),
                 TimeUnit.MILLISECONDS));
     // A leader elected before the hooks were set still has to start its term.
@@ -862,6 +851,21 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
       // clock refuses if leadership of this term was lost meanwhile.
       List<LeaseView> leases = stateMachine.read(s -> s.leases(""));
       if (leaseClock.start(term, leases)) {
+        leader =
+            new LeaderState(
+                term,
+                config.member(),
+                duties(),
+                new LeaderState.StateView() {
+                  @Override
+                  public <T> T read(Function<ShardState, T> reader) {
+                    return stateMachine.read(reader);
+                  }
+                },
+                leaseClock,
+                selfPreservation,
+                revisions,
+                clock.monotonicMillis());
         log.info(
             "shard={} region={} member={} leads term {} with {} leases, revision={}",
             spec.id(),
@@ -909,6 +913,8 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   @Override
   public void onLeaderChanged(RaftPeerId leader, boolean self) {
     selfPreservation.restart();
+    // A new term's duties start once its first entry is applied (onApplied).
+    this.leader = null;
     if (!self) {
       leaseClock.follow();
       readBarriers.lost();
@@ -1432,193 +1438,62 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
         : -1;
   }
 
-  /** The term this member leads a PRIMARY cluster in (see {@link #leadingTerm}), or -1. */
-  private long leadingPrimaryTerm() {
-    long term = leadingTerm();
-    return term >= 0 && read(s -> s.role() == Role.PRIMARY) ? term : -1;
-  }
-
-  private void expireLeases() {
-    try {
-      long term = leadingPrimaryTerm();
-      if (term < 0 || expiryInFlight.get()) {
-        return;
-      }
-      List<Long> due = leaseClock.expired();
-      // Under self-preservation, registry leases without locks are kept (the state machine
-      // would ignore their expiry too); a lease that holds a lock always expires on time.
-      List<Long> expired =
-          due.isEmpty()
-              ? due
-              : read(
-                  s ->
-                      s.selfPreservation()
-                          ? due.stream().filter(id -> !s.preservable(id)).toList()
-                          : due);
-      if (expired.isEmpty()) {
-        return;
-      }
-      expiryInFlight.set(true);
-      log.info(
-          "shard={} region={} member={} term={} expiring leases {}",
-          spec.id(),
-          config.region(),
-          config.member(),
-          term,
-          expired);
-      proposeAsLeader(
-              Command.newBuilder()
-                  .setLeaseExpire(
-                      LeaseExpire.newBuilder()
-                          .addAllIds(expired)
-                          .setProposerTerm(term)
-                          .setLeader(config.member()))
-                  .build(),
-              term)
-          .whenComplete((r, t) -> expiryInFlight.set(false));
-    } catch (RuntimeException e) {
-      expiryInFlight.set(false);
-      log.warn("shard={} lease expiry failed", spec.id(), e);
-    }
-  }
-
-  private void checkpointLeases() {
-    try {
-      long term = leadingPrimaryTerm();
-      if (term < 0) {
-        return;
-      }
-      Map<Long, Long> remaining = leaseClock.remainingAll();
-      if (remaining.isEmpty()) {
-        return;
-      }
-      LeaseCheckpoint.Builder b =
-          LeaseCheckpoint.newBuilder().setProposerTerm(term).setLeader(config.member());
-      remaining.forEach(
-          (id, ms) ->
-              b.addLeases(LeaseCheckpoint.Remaining.newBuilder().setId(id).setRemainingMs(ms)));
-      proposeAsLeader(Command.newBuilder().setLeaseCheckpoint(b).build(), term);
-    } catch (RuntimeException e) {
-      log.warn("shard={} lease checkpoint failed", spec.id(), e);
-    }
-  }
-
-  private void cancelLateWaiters() {
-    try {
-      long term = leadingPrimaryTerm();
-      if (term < 0 || cancelInFlight.get()) {
-        return;
-      }
-      List<LockCancel.Waiter> late = read(s -> s.waitersPastDeadline(clock.nowMillis()));
-      if (late.isEmpty()) {
-        return;
-      }
-      cancelInFlight.set(true);
-      proposeAsLeader(
-              Command.newBuilder()
-                  .setLockCancel(LockCancel.newBuilder().addAllWaiters(late))
-                  .build(),
-              term)
-          .whenComplete((r, t) -> cancelInFlight.set(false));
-    } catch (RuntimeException e) {
-      cancelInFlight.set(false);
-      log.warn("shard={} waiter sweep failed", spec.id(), e);
-    }
-  }
-
   /**
-   * Automatic compaction, by revision count and/or by age: keeps the last {@code
-   * compaction-retention-revisions} revisions and every revision younger than {@code
-   * compaction-retention-ms}, whichever keeps more. Ages come from (time, revision) samples this
-   * duty takes each round, so they are only as fine as {@code compaction-interval-ms}. On a PRIMARY
-   * whose bridge reported a shipped revision, compaction never passes it.
+   * Runs the duties of the term this member leads ({@link LeaderState}): proposes, as leader of
+   * that term, each command due now.
    */
-  private void compact() {
-    try {
-      long now = clock.monotonicMillis();
-      long revision = read(ShardState::revision);
-      revisionsByTime.addLast(new long[] {now, revision});
-      long retentionRevisions = config.storage().compactionRetentionRevisions();
-      long retentionMs = config.storage().compactionRetentionMs();
-      // Standbys compact their own history too; only this cluster's Raft leader proposes.
-      long term = leadingTerm();
-      if ((retentionRevisions == 0 && retentionMs == 0) || term < 0) {
-        return;
-      }
-      long target = Long.MAX_VALUE;
-      if (retentionRevisions > 0) {
-        target = revision - retentionRevisions;
-      }
-      if (retentionMs > 0) {
-        target = Math.min(target, revisionAtOrBefore(now - retentionMs));
-      }
-      long[] facts =
-          read(s -> new long[] {s.compactRevision(), s.role() == Role.PRIMARY ? s.shipped() : 0});
-      if (facts[1] > 0) {
-        // A bridge ships this shard: keep what it has not shipped, so it can resume from the feed.
-        target = Math.min(target, facts[1]);
-      }
-      if (target <= facts[0]) {
-        return;
-      }
-      proposeAsLeader(
-          Command.newBuilder()
-              .setCompact(io.meridian.api.v1.CompactionRequest.newBuilder().setRevision(target))
-              .build(),
-          term);
-    } catch (RuntimeException e) {
-      log.warn("shard={} automatic compaction failed", spec.id(), e);
+  private void runLeaderDuties() {
+    LeaderState duty = leader;
+    if (duty == null || leadingTerm() != duty.term()) {
+      return;
     }
-  }
-
-  /** Every check interval on the leader: turns self-preservation on or off when it should. */
-  private void checkSelfPreservation() {
+    List<Command> due;
     try {
-      long term = leadingPrimaryTerm();
-      if (term < 0) {
-        return;
+      due = duty.poll(clock.monotonicMillis(), clock.nowMillis());
+    } catch (RuntimeException e) {
+      log.warn("shard={} leader duties failed", spec.id(), e);
+      return;
+    }
+    for (Command command : due) {
+      if (command.hasLeaseExpire()) {
+        log.info(
+            "shard={} region={} member={} term={} expiring leases {}",
+            spec.id(),
+            config.region(),
+            config.member(),
+            duty.term(),
+            command.getLeaseExpire().getIdsList());
       }
-      long[] facts = read(s -> new long[] {s.registryInstances(), s.selfPreservation() ? 1 : 0});
-      Optional<SelfPreservation.Decision> decision =
-          selfPreservation.evaluate(
-              clock.monotonicMillis(),
-              facts[0],
-              window -> read(s -> s.expectedRenewals(window)),
-              facts[1] == 1);
-      if (decision.isEmpty()) {
-        return;
-      }
-      SelfPreservation.Decision d = decision.get();
-      proposeAsLeader(
-              Command.newBuilder()
-                  .setSetSelfPreservation(
-                      SetSelfPreservation.newBuilder().setActive(d.active()).setReason(d.reason()))
-                  .build(),
-              term)
-          .thenAccept(
-              r ->
+      proposeAsLeader(command, duty.term())
+          .whenComplete(
+              (r, t) -> {
+                duty.settled(command);
+                if (t == null && command.hasSetSelfPreservation() && !r.hasError()) {
+                  SetSelfPreservation d = command.getSetSelfPreservation();
                   log.warn(
                       "shard={} region={} self-preservation {}: {}",
                       spec.id(),
                       config.region(),
-                      d.active() ? "ACTIVATED, registry evictions suspended" : "deactivated",
-                      d.reason()));
-    } catch (RuntimeException e) {
-      log.warn("shard={} self-preservation check failed", spec.id(), e);
+                      d.getActive() ? "ACTIVATED, registry evictions suspended" : "deactivated",
+                      d.getReason());
+                } else if (t != null && !command.hasLeaseCheckpoint()) {
+                  log.debug("shard={} leader duty not committed: {}", spec.id(), t.toString());
+                }
+              });
     }
   }
 
-  /** The newest sampled revision taken at or before {@code time}, 0 if none is that old. */
-  private long revisionAtOrBefore(long time) {
-    long found = 0;
-    while (!revisionsByTime.isEmpty() && revisionsByTime.peekFirst()[0] <= time) {
-      found = revisionsByTime.pollFirst()[1];
-    }
-    if (found > 0) {
-      // Keep it: it stays the answer until a younger sample ages past the window.
-      revisionsByTime.addFirst(new long[] {time, found});
-    }
-    return found;
+  private LeaderState.Duties duties() {
+    return new LeaderState.Duties(
+        200,
+        500,
+        config.lease().checkpointIntervalMs(),
+        config.storage().compactionIntervalMs(),
+        config.storage().compactionRetentionRevisions(),
+        config.storage().compactionRetentionMs(),
+        // Windows are measured on the leader's clock; polling more often than a window keeps
+        // them close to check-interval-ms.
+        Math.min(1000, config.registry().checkIntervalMs()));
   }
 
   @Override
@@ -1626,6 +1501,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     duties.forEach(f -> f.cancel(false));
     watchHub.close();
     leaseClock.follow();
+    leader = null;
     client.get().close();
     readClient.get().close();
     localReadThreads.shutdownNow();

@@ -1,0 +1,252 @@
+package io.meridian.cluster.node;
+
+import io.meridian.api.v1.CompactionRequest;
+import io.meridian.api.v1.Role;
+import io.meridian.cluster.lease.LeaseClock;
+import io.meridian.cluster.proto.Command;
+import io.meridian.cluster.proto.LeaseCheckpoint;
+import io.meridian.cluster.proto.LeaseExpire;
+import io.meridian.cluster.proto.LockCancel;
+import io.meridian.cluster.proto.SetSelfPreservation;
+import io.meridian.cluster.registry.SelfPreservation;
+import io.meridian.cluster.state.ShardState;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
+
+/**
+ * What the member that leads a shard in one Raft term must propose on its own, in the style of
+ * Kafka's raft {@code LeaderState} (not Ratis's class of the same name): created once the term's
+ * first entry is applied and the lease clock took the leases over, dropped when the term ends.
+ *
+ * <p>{@link #poll} is given the time and returns the commands due: lease expiries (on the monotonic
+ * clock), lease checkpoints, the removal of lock waiters whose deadline passed (leader wall clock,
+ * as the deadlines were stamped), automatic compaction, and registry self-preservation turned on or
+ * off. It proposes nothing and reads no clock itself, so it is tested without wall time; the caller
+ * proposes each command as leader of {@link #term} and calls {@link #settled} when the proposal
+ * completed. An expiry or a waiter sweep is not proposed again while one is in flight.
+ */
+final class LeaderState {
+  /** Reads the replica's applied state. */
+  interface StateView {
+    <T> T read(Function<ShardState, T> reader);
+  }
+
+  /**
+   * How often each duty runs and what compaction keeps.
+   *
+   * @param compactionRetentionRevisions 0: no count-based retention
+   * @param compactionRetentionMs 0: no age-based retention (both 0: no automatic compaction)
+   */
+  record Duties(
+      long expiryIntervalMs,
+      long waiterSweepIntervalMs,
+      long checkpointIntervalMs,
+      long compactionIntervalMs,
+      long compactionRetentionRevisions,
+      long compactionRetentionMs,
+      long selfPreservationIntervalMs) {}
+
+  private final long term;
+  private final String member;
+  private final Duties duties;
+  private final StateView state;
+  private final LeaseClock leases;
+  private final SelfPreservation selfPreservation;
+  private final RevisionHistory history;
+  private final AtomicBoolean expiryInFlight = new AtomicBoolean();
+  private final AtomicBoolean sweepInFlight = new AtomicBoolean();
+  // Poll thread only.
+  private long nextExpiry;
+  private long nextSweep;
+  private long nextCheckpoint;
+  private long nextCompaction;
+  private long nextSelfPreservation;
+
+  LeaderState(
+      long term,
+      String member,
+      Duties duties,
+      StateView state,
+      LeaseClock leases,
+      SelfPreservation selfPreservation,
+      RevisionHistory history,
+      long monotonicNowMs) {
+    this.term = term;
+    this.member = member;
+    this.duties = duties;
+    this.state = state;
+    this.leases = leases;
+    this.selfPreservation = selfPreservation;
+    this.history = history;
+    this.nextExpiry = monotonicNowMs + duties.expiryIntervalMs();
+    this.nextSweep = monotonicNowMs + duties.waiterSweepIntervalMs();
+    this.nextCheckpoint = monotonicNowMs + duties.checkpointIntervalMs();
+    this.nextCompaction = monotonicNowMs + duties.compactionIntervalMs();
+    this.nextSelfPreservation = monotonicNowMs + duties.selfPreservationIntervalMs();
+  }
+
+  /** The Raft term this member leads; every command {@link #poll} returns is proposed in it. */
+  long term() {
+    return term;
+  }
+
+  /**
+   * The commands due at {@code monotonicMs} (this member's monotonic clock) and {@code wallMs} (its
+   * wall clock), in the order to propose them. Called from one thread.
+   */
+  List<Command> poll(long monotonicMs, long wallMs) {
+    List<Command> due = new ArrayList<>(2);
+    boolean primary = state.read(s -> s.role() == Role.PRIMARY);
+    if (monotonicMs >= nextExpiry) {
+      nextExpiry = monotonicMs + duties.expiryIntervalMs();
+      if (primary) {
+        expiry().ifPresent(due::add);
+      }
+    }
+    if (monotonicMs >= nextSweep) {
+      nextSweep = monotonicMs + duties.waiterSweepIntervalMs();
+      if (primary) {
+        waiterSweep(wallMs).ifPresent(due::add);
+      }
+    }
+    if (monotonicMs >= nextCheckpoint) {
+      nextCheckpoint = monotonicMs + duties.checkpointIntervalMs();
+      if (primary) {
+        checkpoint().ifPresent(due::add);
+      }
+    }
+    if (monotonicMs >= nextCompaction) {
+      // Standbys compact their own history too.
+      nextCompaction = monotonicMs + duties.compactionIntervalMs();
+      compaction(monotonicMs).ifPresent(due::add);
+    }
+    if (monotonicMs >= nextSelfPreservation) {
+      nextSelfPreservation = monotonicMs + duties.selfPreservationIntervalMs();
+      if (primary) {
+        selfPreservation(monotonicMs).ifPresent(due::add);
+      }
+    }
+    return due;
+  }
+
+  /** The proposal of {@code command} (one {@link #poll} returned) completed, either way. */
+  void settled(Command command) {
+    if (command.hasLeaseExpire()) {
+      expiryInFlight.set(false);
+    } else if (command.hasLockCancel()) {
+      sweepInFlight.set(false);
+    }
+  }
+
+  private Optional<Command> expiry() {
+    if (expiryInFlight.get()) {
+      return Optional.empty();
+    }
+    List<Long> due = leases.expired();
+    if (due.isEmpty()) {
+      return Optional.empty();
+    }
+    // Under self-preservation, registry leases without locks are kept (the state machine would
+    // ignore their expiry too); a lease that holds a lock always expires on time.
+    List<Long> expired =
+        state.read(
+            s ->
+                s.selfPreservation()
+                    ? due.stream().filter(id -> !s.preservable(id)).toList()
+                    : due);
+    if (expired.isEmpty()) {
+      return Optional.empty();
+    }
+    expiryInFlight.set(true);
+    return Optional.of(
+        Command.newBuilder()
+            .setLeaseExpire(
+                LeaseExpire.newBuilder().addAllIds(expired).setProposerTerm(term).setLeader(member))
+            .build());
+  }
+
+  private Optional<Command> waiterSweep(long wallMs) {
+    if (sweepInFlight.get()) {
+      return Optional.empty();
+    }
+    List<LockCancel.Waiter> late = state.read(s -> s.waitersPastDeadline(wallMs));
+    if (late.isEmpty()) {
+      return Optional.empty();
+    }
+    sweepInFlight.set(true);
+    return Optional.of(
+        Command.newBuilder().setLockCancel(LockCancel.newBuilder().addAllWaiters(late)).build());
+  }
+
+  private Optional<Command> checkpoint() {
+    Map<Long, Long> remaining = leases.remainingAll();
+    if (remaining.isEmpty()) {
+      return Optional.empty();
+    }
+    LeaseCheckpoint.Builder b =
+        LeaseCheckpoint.newBuilder().setProposerTerm(term).setLeader(member);
+    remaining.forEach(
+        (id, ms) ->
+            b.addLeases(LeaseCheckpoint.Remaining.newBuilder().setId(id).setRemainingMs(ms)));
+    return Optional.of(Command.newBuilder().setLeaseCheckpoint(b).build());
+  }
+
+  /**
+   * Keeps the last {@code compactionRetentionRevisions} revisions and every revision younger than
+   * {@code compactionRetentionMs}, whichever keeps more; on a PRIMARY whose bridge reported a
+   * shipped revision, never passes it (the bridge resumes from the change feed).
+   */
+  private Optional<Command> compaction(long monotonicMs) {
+    long retentionRevisions = duties.compactionRetentionRevisions();
+    long retentionMs = duties.compactionRetentionMs();
+    if (retentionRevisions == 0 && retentionMs == 0) {
+      return Optional.empty();
+    }
+    long[] facts =
+        state.read(
+            s ->
+                new long[] {
+                  s.revision(), s.compactRevision(), s.role() == Role.PRIMARY ? s.shipped() : 0
+                });
+    long target = Long.MAX_VALUE;
+    if (retentionRevisions > 0) {
+      target = facts[0] - retentionRevisions;
+    }
+    if (retentionMs > 0) {
+      target = Math.min(target, history.atOrBefore(monotonicMs - retentionMs));
+    }
+    if (facts[2] > 0) {
+      target = Math.min(target, facts[2]);
+    }
+    if (target <= facts[1]) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        Command.newBuilder()
+            .setCompact(CompactionRequest.newBuilder().setRevision(target))
+            .build());
+  }
+
+  private Optional<Command> selfPreservation(long monotonicMs) {
+    long[] facts =
+        state.read(s -> new long[] {s.registryInstances(), s.selfPreservation() ? 1 : 0});
+    return selfPreservation
+        .evaluate(
+            monotonicMs,
+            facts[0],
+            window -> state.read(s -> s.expectedRenewals(window)),
+            facts[1] == 1)
+        .map(
+            d ->
+                Command.newBuilder()
+                    .setSetSelfPreservation(
+                        SetSelfPreservation.newBuilder()
+                            .setActive(d.active())
+                            .setReason(d.reason()))
+                    .build());
+  }
+}
