@@ -188,12 +188,22 @@ final class ChangeJournal {
     return ByteString.copyFrom(sha.digest());
   }
 
+  // One digest per thread (the apply thread, a bridge's): looking one up per revision went
+  // through the JCA provider list every time.
+  private static final ThreadLocal<MessageDigest> SHA256 =
+      ThreadLocal.withInitial(
+          () -> {
+            try {
+              return MessageDigest.getInstance("SHA-256");
+            } catch (NoSuchAlgorithmException e) {
+              throw new IllegalStateException("SHA-256 is required of every JVM", e);
+            }
+          });
+
   private static MessageDigest sha256() {
-    try {
-      return MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is required of every JVM", e);
-    }
+    MessageDigest sha = SHA256.get();
+    sha.reset();
+    return sha;
   }
 
   private static int rank(Change c) {
