@@ -434,8 +434,12 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
    * else through the Raft client to the leader.
    */
   private CompletableFuture<CommandResult> sendEntry(Command entry) {
+    return sendEntry(entry, LEADER_NOT_READY_ATTEMPTS);
+  }
+
+  private CompletableFuture<CommandResult> sendEntry(Command entry, int attemptsLeft) {
     if (leadingNow()) {
-      return submitLocally(entry, LEADER_NOT_READY_ATTEMPTS);
+      return submitLocally(entry, attemptsLeft);
     }
     return forward(entry);
   }
@@ -456,7 +460,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
                 // Not appended: this leader has not committed its term's first entry yet.
                 return CompletableFuture.supplyAsync(
                         () -> null, CompletableFuture.delayedExecutor(50, TimeUnit.MILLISECONDS))
-                    .thenCompose(ignored -> sendEntry(entry));
+                    .thenCompose(ignored -> sendEntry(entry, attemptsLeft - 1));
               }
               if (refused instanceof org.apache.ratis.protocol.exceptions.NotLeaderException) {
                 return afterLeadershipMoved(entry);

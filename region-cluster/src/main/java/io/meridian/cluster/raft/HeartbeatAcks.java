@@ -82,6 +82,9 @@ public final class HeartbeatAcks {
       return CompletableFuture.completedFuture(null);
     }
     synchronized (this) {
+      // Reads that timed out while no answer came (a cut-off leader) leave here, not only on the
+      // next answer.
+      waiting.removeIf(old -> old.confirmed().isDone());
       waiting.add(w);
     }
     // A request created after this call answers for this read too.

@@ -24,6 +24,8 @@ import org.slf4j.LoggerFactory;
  * match index never lowers the commit index; a false alarm only costs a resend. Replies to real
  * appends keep the stock logic, where a hint at or below the match index can be legitimate.
  *
+ * <p>It also sends a follower the new commit index at once (see {@link #getHeartbeatWaitTimeMs}).
+ *
  * <p>Ratis exposes no way to lower a follower's match index, so the field is reached by reflection,
  * once, at construction: a Ratis release that changes it fails the node at start instead of
  * silently running uncorrected.
@@ -57,6 +59,27 @@ final class ResyncingLogAppender extends GrpcLogAppender {
               + " needs its RATIS-2523 correction reviewed (ResyncingLogAppender)",
           e);
     }
+  }
+
+  /**
+   * With Ratis's log-metadata entries off (decision 0014), nothing but the next append tells a
+   * follower that the commit index moved, and an idle leader sends one only at the heartbeat
+   * interval: followers would apply (and serve reads and watches) up to that much late. So a
+   * heartbeat goes at once when this follower's known commit index is behind the leader's, as long
+   * as it answered the last heartbeat (at most one per round trip, none to a silent follower).
+   */
+  @Override
+  public long getHeartbeatWaitTimeMs() {
+    long wait = super.getHeartbeatWaitTimeMs();
+    if (wait > 0
+        && getRaftLog().getLastCommittedIndex() > getFollower().getCommitIndex()
+        && getFollower()
+                .getLastRpcResponseTime()
+                .compareTo(getFollower().getLastHeartbeatSendTime())
+            >= 0) {
+      return 0;
+    }
+    return wait;
   }
 
   @Override

@@ -147,4 +147,17 @@ class HeartbeatAcksTest {
 
     assertThat(read).isNotDone();
   }
+
+  @Test
+  void readsThatGaveUpLeaveWhileNoAnswerComes() {
+    // A cut-off leader: no follower answers; each read times out (its future completed by the
+    // caller's orTimeout) and must not stay behind.
+    for (int i = 0; i < 100; i++) {
+      acks.confirm(acks.now(), Set.of(LEADER, N2, N3), LEADER)
+          .completeExceptionally(new java.util.concurrent.TimeoutException());
+    }
+    acks.confirm(acks.now(), Set.of(LEADER, N2, N3), LEADER);
+
+    assertThat(acks.waiting()).isEqualTo(1);
+  }
 }
