@@ -50,4 +50,8 @@ final class AppliedIndex {
     }
     reached.forEach(w -> w.reached().complete(null));
   }
+
+  synchronized int waiting() {
+    return waiters.size();
+  }
 }
