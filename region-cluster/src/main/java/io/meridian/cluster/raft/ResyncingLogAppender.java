@@ -62,24 +62,34 @@ final class ResyncingLogAppender extends GrpcLogAppender {
   }
 
   /**
+   * How long a new commit index may wait for the next append to carry it before a heartbeat does.
+   * Under load the next write's append carries it well within this; an idle follower learns it this
+   * late at most.
+   */
+  static final long COMMIT_NOTICE_MS = 3;
+
+  /**
    * With Ratis's log-metadata entries off (decision 0014), nothing but the next append tells a
    * follower that the commit index moved, and an idle leader sends one only at the heartbeat
-   * interval: followers would apply (and serve reads and watches) up to that much late. So a
-   * heartbeat goes at once when this follower's known commit index is behind the leader's, as long
-   * as it answered the last heartbeat (at most one per round trip, none to a silent follower).
+   * interval: followers would apply (and serve reads and watches) up to that much late. So when
+   * this follower's known commit index is behind the leader's and no entries wait for it, a
+   * heartbeat goes {@link #COMMIT_NOTICE_MS} after the follower's last answer unless an append went
+   * meanwhile. Sending it at once instead cost a heartbeat per follower per write and doubled the
+   * median of writes at concurrency 1 (docs/benchmarks.md). At most one per round trip, none to a
+   * follower that stopped answering.
    */
   @Override
   public long getHeartbeatWaitTimeMs() {
     long wait = super.getHeartbeatWaitTimeMs();
-    if (wait > 0
-        && getRaftLog().getLastCommittedIndex() > getFollower().getCommitIndex()
-        && getFollower()
-                .getLastRpcResponseTime()
-                .compareTo(getFollower().getLastHeartbeatSendTime())
-            >= 0) {
-      return 0;
+    FollowerInfo follower = getFollower();
+    if (wait <= 0
+        || hasAppendEntries()
+        || getRaftLog().getLastCommittedIndex() <= follower.getCommitIndex()
+        || follower.getLastRpcResponseTime().compareTo(follower.getLastHeartbeatSendTime()) < 0) {
+      return wait;
     }
-    return wait;
+    long sinceAnswer = follower.getLastRpcResponseTime().elapsedTimeMs();
+    return Math.min(wait, Math.max(0, COMMIT_NOTICE_MS - sinceAnswer));
   }
 
   @Override
