@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -53,7 +54,8 @@ public final class Bench implements Callable<Integer> {
       defaultValue = "default",
       description =
           "Comma list of put, put-open, range, lock-hot, lock-many, watch-fanout, registry,"
-              + " router, replication (or 1..9); default is 1..5, all is 1..9 (default: default).")
+              + " router, replication, snapshot (or 1..10); default is 1..5, all is 1..10"
+              + " (default: default).")
   private List<String> workloadNames;
 
   @Option(
@@ -77,6 +79,13 @@ public final class Bench implements Callable<Integer> {
           "Seconds of puts (16 concurrent) the fresh nodes take before the first workload"
               + " (default: ${DEFAULT-VALUE}).")
   private int warmupLoadSeconds = 60;
+
+  @Option(
+      names = "--snapshot-threshold",
+      description =
+          "Log entries between the nodes' snapshots (default: the nodes' own, 10,000); the"
+              + " snapshot workload is measured with 2,000.")
+  private Integer snapshotThreshold;
 
   @Option(names = "--output", description = "Also write the Markdown report to this file.")
   private Path output;
@@ -163,7 +172,11 @@ public final class Bench implements Callable<Integer> {
 
     // Before the nodes start: their own start-up (JIT, three JVMs) raises the load.
     String loadBefore = Report.loadAverage();
-    NodeProcesses nodes = NodeProcesses.start(launcher, dir, nodeOptions);
+    Map<String, Map<String, Object>> overrides =
+        snapshotThreshold == null
+            ? Map.of()
+            : Map.of("raft", Map.of("snapshot-threshold", snapshotThreshold));
+    NodeProcesses nodes = NodeProcesses.start(launcher, dir, nodeOptions, overrides);
     Thread hook = new Thread(nodes::close, "bench-stop-nodes");
     Runtime.getRuntime().addShutdownHook(hook);
     boolean ok = false;
@@ -283,6 +296,14 @@ public final class Bench implements Callable<Integer> {
       random.nextBytes(bytes);
       new ReplicationWorkload(driver, com.google.protobuf.ByteString.copyFrom(bytes))
           .run(home().resolve("bin/meridian"), nodes, nodeOptions, results, notes);
+      nodes.checkAlive();
+    }
+    if (workloads.contains(Workload.SNAPSHOT)) {
+      byte[] bytes = new byte[valueSize];
+      random.nextBytes(bytes);
+      new SnapshotWorkload(
+              endpoints, driver, com.google.protobuf.ByteString.copyFrom(bytes), random)
+          .run(nodes, results, notes);
       nodes.checkAlive();
     }
     if (workloads.contains(Workload.REGISTRY)) {

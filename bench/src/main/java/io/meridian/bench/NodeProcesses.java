@@ -49,14 +49,35 @@ final class NodeProcesses implements AutoCloseable {
 
   /** Plans the cluster on free loopback ports under {@code dir} and starts its three JVMs. */
   static NodeProcesses start(Path launcher, Path dir, String jvmOptions) throws IOException {
-    return start(launcher, dir, jvmOptions, "bench", Role.PRIMARY);
+    return start(launcher, dir, jvmOptions, Map.of());
+  }
+
+  /**
+   * The same with node configuration {@code overrides} (section, then key, as in a node's YAML:
+   * {@code raft} → {@code snapshot-threshold}).
+   */
+  static NodeProcesses start(
+      Path launcher, Path dir, String jvmOptions, Map<String, Map<String, Object>> overrides)
+      throws IOException {
+    return start(launcher, dir, jvmOptions, "bench", Role.PRIMARY, overrides);
   }
 
   /** The same for a cluster of {@code region} whose shard 0 has {@code role}. */
   static NodeProcesses start(Path launcher, Path dir, String jvmOptions, String region, Role role)
       throws IOException {
+    return start(launcher, dir, jvmOptions, region, role, Map.of());
+  }
+
+  private static NodeProcesses start(
+      Path launcher,
+      Path dir,
+      String jvmOptions,
+      String region,
+      Role role,
+      Map<String, Map<String, Object>> overrides)
+      throws IOException {
     List<NodeConfig> configs =
-        DevCluster.plan(dir, SIZE, region, Map.of(), Map.of(0, role)).configs();
+        DevCluster.plan(dir, SIZE, region, overrides, Map.of(0, role)).configs();
     java.nio.file.Files.createDirectories(dir);
     NodeProcesses nodes = new NodeProcesses(dir, configs, jvmOptions);
     try {

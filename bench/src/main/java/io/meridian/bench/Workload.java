@@ -8,8 +8,8 @@ import java.util.Set;
 /**
  * The workloads {@code --workloads} selects, by name or number, run in this order. {@code default}
  * is 1 to 5; {@code all} adds 6 and 7, which take minutes and measure node heaps, 8 (router
- * overhead) and 9 (replication lag). {@code registry} runs last because it leaves 50,000 instances
- * to expire.
+ * overhead), 9 (replication lag) and 10 (puts while snapshots are written). {@code registry} runs
+ * last because it leaves 50,000 instances to expire.
  */
 enum Workload {
   PUT("put", "1", "put, closed loop at concurrency 1, 16 and 128"),
@@ -34,7 +34,12 @@ enum Workload {
       "9",
       "replication lag (put answered by the primary to the standby's watch event) at 25, 50 and"
           + " 100/s, the most the primary takes and 1,000/s, through Kafka and a bridge; the"
-          + " bridge's catch-up rate");
+          + " bridge's catch-up rate"),
+  SNAPSHOT(
+      "snapshot",
+      "10",
+      "put at concurrency 16 over a state of 100,000 keys while the nodes take snapshots (every"
+          + " --snapshot-threshold log entries)");
 
   /** Workloads that read node heaps: their nodes default to {@code -Xmx1g}. */
   static final Set<Workload> HEAP_MEASURED = EnumSet.of(WATCH_FANOUT, REGISTRY);
@@ -78,7 +83,7 @@ enum Workload {
             "--workloads: "
                 + raw
                 + " (expected: default, all, put, put-open, range, lock-hot, lock-many,"
-                + " watch-fanout, registry, router, replication or 1..9)");
+                + " watch-fanout, registry, router, replication, snapshot or 1..10)");
       }
       selected.add(match);
     }
