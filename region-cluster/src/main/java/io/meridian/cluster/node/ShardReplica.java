@@ -335,8 +335,22 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     return stateMachine;
   }
 
-  /** Takes a snapshot of this replica now; completes with its log index. */
+  /**
+   * Takes a snapshot of this replica now; completes with its log index once it is written and Ratis
+   * has recorded it (and purged its log up to it).
+   */
   public CompletableFuture<Long> snapshot() {
+    // The state freezes on the apply thread when Ratis asks for a snapshot; it is written in the
+    // background, and recorded by Ratis the next time Ratis asks (ShardStateMachine.takeSnapshot).
+    CompletableFuture<Long> written = stateMachine.snapshotWanted();
+    return askRatisForSnapshot()
+        .thenCompose(ignored -> written.orTimeout(SNAPSHOT_TIMEOUT_MS, TimeUnit.MILLISECONDS))
+        .thenCompose(index -> askRatisForSnapshot().thenApply(recorded -> index));
+  }
+
+  private static final long SNAPSHOT_TIMEOUT_MS = 30_000;
+
+  private CompletableFuture<Long> askRatisForSnapshot() {
     try {
       return server
           .snapshotManagementAsync(
@@ -345,9 +359,9 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
                   server.getId(),
                   groupId,
                   0,
-                  30_000,
+                  SNAPSHOT_TIMEOUT_MS,
                   // On demand means now: Ratis's default gap (1,024 entries since the last
-                  // snapshot) would answer with the old snapshot instead.
+                  // snapshot) would not ask the state machine at all.
                   1))
           .thenApply(
               reply -> {

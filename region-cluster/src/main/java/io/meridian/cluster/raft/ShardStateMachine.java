@@ -16,13 +16,23 @@ import io.meridian.cluster.state.ShardState;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.File;
+import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.StandardCopyOption;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Function;
@@ -34,9 +44,11 @@ import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftGroupMemberId;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.RaftServerConfigKeys;
 import org.apache.ratis.server.protocol.TermIndex;
 import org.apache.ratis.server.storage.FileInfo;
 import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.statemachine.SnapshotInfo;
 import org.apache.ratis.statemachine.TransactionContext;
 import org.apache.ratis.statemachine.impl.BaseStateMachine;
 import org.apache.ratis.statemachine.impl.SimpleStateMachineStorage;
@@ -88,10 +100,28 @@ public final class ShardStateMachine extends BaseStateMachine {
   // Guarded by stateLock.
   private ShardState state;
 
+  private static final long SNAPSHOT_WAIT_SECONDS = 60;
+  // Writes frozen states while applies go on, one at a time.
+  private final ExecutorService snapshotWriter;
+  private final Object snapshots = new Object();
+  // Guarded by snapshots: the newest snapshot index Ratis got from takeSnapshot, the write in
+  // progress (or the last one), what it takes before a write is due, and who waits for one.
+  private SingleFileSnapshotInfo reported;
+  private CompletableFuture<Long> writing = CompletableFuture.completedFuture(-1L);
+  private long snapshotThreshold = Long.MAX_VALUE;
+  private final List<CompletableFuture<Long>> wanted = new ArrayList<>();
+
   public ShardStateMachine(int shard, NodeClock clock) {
     this.shard = shard;
     this.clock = clock;
     this.state = new ShardState(shard);
+    this.snapshotWriter =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t = new Thread(r, "shard-" + shard + "-snapshot");
+              t.setDaemon(true);
+              return t;
+            });
   }
 
   public void setHooks(Hooks hooks) {
@@ -116,6 +146,12 @@ public final class ShardStateMachine extends BaseStateMachine {
             () -> {
               super.initialize(server, groupId, raftStorage);
               storage.init(raftStorage);
+              synchronized (snapshots) {
+                snapshotThreshold =
+                    RaftServerConfigKeys.Snapshot.autoTriggerEnabled(server.getProperties())
+                        ? RaftServerConfigKeys.Snapshot.autoTriggerThreshold(server.getProperties())
+                        : Long.MAX_VALUE;
+              }
               loadLatestSnapshot();
             });
   }
@@ -125,6 +161,8 @@ public final class ShardStateMachine extends BaseStateMachine {
     LifeCycle lc = getLifeCycle();
     if (lc.getCurrentState() == LifeCycle.State.RUNNING) {
       lc.transition(LifeCycle.State.PAUSING);
+      // The directory is about to be replaced: no write of ours may land in it.
+      awaitSnapshotWrites();
       lc.transition(LifeCycle.State.PAUSED);
     }
   }
@@ -168,6 +206,9 @@ public final class ShardStateMachine extends BaseStateMachine {
       stateLock.writeLock().unlock();
     }
     updateLastAppliedTermIndex(snapshot.getTermIndex());
+    synchronized (snapshots) {
+      reported = snapshot;
+    }
     log.info(
         "shard={} loaded snapshot {} revision={}",
         shard,
@@ -175,45 +216,159 @@ public final class ShardStateMachine extends BaseStateMachine {
         loaded.revision());
   }
 
+  /**
+   * Ratis asks on the apply thread, after applies, while the log since the snapshot it knows is
+   * past its threshold, and when asked through {@link #snapshotWanted}. The state is frozen here in
+   * O(1) and written by {@link #snapshotWriter} while applies go on; a finished write is reported
+   * the next time Ratis asks, which is when Ratis records it and purges the log up to it. Until
+   * then it answers -1 and Ratis keeps the snapshot it knows (decision 0015).
+   */
   @Override
-  public long takeSnapshot() throws IOException {
-    // Runs on the apply thread, so no command is applied while the state is written.
+  public long takeSnapshot() {
     TermIndex last = getLastAppliedTermIndex();
-    if (last == null || last.getIndex() < 0) {
-      return -1;
+    SingleFileSnapshotInfo newest = storage.getLatestSnapshot();
+    synchronized (snapshots) {
+      long answer = -1;
+      if (newest != null && newest.getIndex() > reportedIndex()) {
+        reported = newest;
+        answer = newest.getIndex();
+      }
+      if (last == null || last.getIndex() < 0) {
+        return answer;
+      }
+      boolean due = last.getIndex() - reportedIndex() >= snapshotThreshold && writing.isDone();
+      if (!due && wanted.isEmpty()) {
+        return answer;
+      }
+      List<CompletableFuture<Long>> waiters = List.copyOf(wanted);
+      wanted.clear();
+      long newestIndex = newest == null ? -1 : newest.getIndex();
+      if (last.getIndex() <= newestIndex) {
+        // Nothing applied since the newest snapshot: it is the one wanted.
+        waiters.forEach(w -> w.complete(newestIndex));
+        return answer;
+      }
+      ShardState.Frozen frozen = read(ShardState::freeze);
+      CompletableFuture<Long> write =
+          writing
+              .handle((index, failure) -> null)
+              .thenApplyAsync(ignored -> writeSnapshot(frozen, last), snapshotWriter);
+      write.whenComplete(
+          (index, failure) ->
+              waiters.forEach(
+                  w -> {
+                    if (failure != null) {
+                      w.completeExceptionally(failure);
+                    } else {
+                      w.complete(index);
+                    }
+                  }));
+      writing = write;
+      return answer;
     }
-    File target = storage.getSnapshotFile(last.getTerm(), last.getIndex());
+  }
+
+  /**
+   * The snapshot Ratis recorded (the last one {@link #takeSnapshot} reported), not a newer one
+   * still unknown to it: Ratis decides from this whether an on-demand snapshot is needed.
+   */
+  @Override
+  public SnapshotInfo getLatestSnapshot() {
+    synchronized (snapshots) {
+      return reported;
+    }
+  }
+
+  private long reportedIndex() {
+    return reported == null ? -1 : reported.getIndex();
+  }
+
+  /**
+   * Completes with the index of a snapshot of a state at least as new as now, once it is written,
+   * or exceptionally if writing failed. Unless the newest snapshot Ratis knows is already that new,
+   * Ratis must then be asked to take a snapshot (a snapshot management request) for the state to be
+   * frozen, and asked again after this completes to record it.
+   */
+  public CompletableFuture<Long> snapshotWanted() {
+    TermIndex last = getLastAppliedTermIndex();
+    synchronized (snapshots) {
+      if (last == null || last.getIndex() <= reportedIndex()) {
+        return CompletableFuture.completedFuture(reportedIndex());
+      }
+      CompletableFuture<Long> written = new CompletableFuture<>();
+      wanted.add(written);
+      return written;
+    }
+  }
+
+  private long writeSnapshot(ShardState.Frozen frozen, TermIndex at) {
+    File target = storage.getSnapshotFile(at.getTerm(), at.getIndex());
     File tmp = new File(target.getParentFile(), target.getName() + ".tmp");
-    long revision;
-    try (java.io.FileOutputStream file = new java.io.FileOutputStream(tmp);
-        OutputStream out = new BufferedOutputStream(file)) {
-      revision =
-          read(
-              s -> {
-                try {
-                  s.writeSnapshot(out);
-                  return s.revision();
-                } catch (IOException e) {
-                  throw new java.io.UncheckedIOException(e);
-                }
-              });
-      out.flush();
-      // Durable before it is renamed into place and announced to Ratis.
-      file.getFD().sync();
+    long started = System.nanoTime();
+    try {
+      MessageDigest digest = MD5FileUtil.newMD5();
+      try (FileOutputStream file = new FileOutputStream(tmp);
+          OutputStream out =
+              new BufferedOutputStream(new DigestOutputStream(file, digest), 1 << 16)) {
+        frozen.writeTo(out);
+        out.flush();
+        // Durable before it is renamed into place and announced to Ratis.
+        file.getFD().sync();
+      }
+      Files.move(
+          tmp.toPath(),
+          target.toPath(),
+          StandardCopyOption.ATOMIC_MOVE,
+          StandardCopyOption.REPLACE_EXISTING);
+      MD5Hash md5 = MD5Hash.newInstance(digest.digest());
+      MD5FileUtil.saveMD5File(target, md5);
+      // Both files are synced before their renames; the renames themselves are durable only once
+      // the directory is. Ratis purges the log up to this snapshot, so losing it in a crash loses
+      // state.
+      syncDirectory(target.getParentFile().toPath());
+      storage.updateLatestSnapshot(
+          new SingleFileSnapshotInfo(new FileInfo(target.toPath(), md5), at));
+      log.info(
+          "shard={} snapshot at {} revision={} file={} bytes={} in {} ms",
+          shard,
+          at,
+          frozen.revision(),
+          target,
+          target.length(),
+          (System.nanoTime() - started) / 1_000_000);
+      return at.getIndex();
+    } catch (IOException e) {
+      log.error("shard={} snapshot at {} failed: {}", shard, at, e.toString());
+      tmp.delete();
+      throw new UncheckedIOException(e);
     }
-    Files.move(
-        tmp.toPath(),
-        target.toPath(),
-        StandardCopyOption.ATOMIC_MOVE,
-        StandardCopyOption.REPLACE_EXISTING);
-    MD5Hash md5 = MD5FileUtil.computeAndSaveMd5ForFile(target);
-    // Both files are synced before their renames; the renames themselves are durable only once the
-    // directory is. Ratis purges the log up to this snapshot, so losing it in a crash loses state.
-    syncDirectory(target.getParentFile().toPath());
-    storage.updateLatestSnapshot(
-        new SingleFileSnapshotInfo(new FileInfo(target.toPath(), md5), last));
-    log.info("shard={} snapshot at {} revision={} file={}", shard, last, revision, target);
-    return last.getIndex();
+  }
+
+  /** Waits for the snapshot being written, if any (before the directory changes or at close). */
+  private void awaitSnapshotWrites() {
+    CompletableFuture<Long> current;
+    synchronized (snapshots) {
+      current = writing;
+    }
+    try {
+      current.get(SNAPSHOT_WAIT_SECONDS, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException e) {
+      // Logged by the writer; the last good snapshot stays.
+    } catch (TimeoutException e) {
+      log.warn(
+          "shard={} snapshot still being written after {} s; going on without it",
+          shard,
+          SNAPSHOT_WAIT_SECONDS);
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    awaitSnapshotWrites();
+    snapshotWriter.shutdownNow();
+    super.close();
   }
 
   /** Makes the entries of {@code dir} (renames into it) durable. */

@@ -13,8 +13,10 @@ import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;
+import org.pcollections.TreePMap;
 
 /**
  * The change batch of every retained revision of a shard, oldest first, and the chain hash at the
@@ -35,7 +37,8 @@ final class ChangeJournal {
               c -> c instanceof Change.KvPut || c instanceof Change.KvDelete ? keyOf(c) : "",
               KeyPath.ORDER);
 
-  private final List<ChangeBatch> batches = new ArrayList<>();
+  // By revision; persistent, so a snapshot writer gets them frozen in O(1) (all()).
+  private TreePMap<Long, ChangeBatch> batches = TreePMap.empty();
   private long first = 1;
   private ByteString chainHash = GENESIS;
   private long commitTimeMs;
@@ -71,15 +74,14 @@ final class ChangeJournal {
       throw new IllegalStateException(
           "journal: revision " + batch.getRevision() + " (expected: " + expected + ")");
     }
-    batches.add(batch);
+    batches = batches.plus(batch.getRevision(), batch);
     chainHash = batch.getChainHash();
     commitTimeMs = batch.getCommitTimeMs();
   }
 
   /** Drops every batch at or below {@code revision}. */
   void trimThrough(long revision) {
-    int drop = (int) Math.min(batches.size(), Math.max(0, revision - first + 1));
-    batches.subList(0, drop).clear();
+    batches = batches.tailMap(revision, false);
     first = Math.max(first, revision + 1);
   }
 
@@ -88,14 +90,22 @@ final class ChangeJournal {
     if (from < first) {
       throw new IllegalArgumentException("from: " + from + " (expected: >= " + first + ")");
     }
-    int start = (int) Math.min(batches.size(), from - first);
-    int end = (int) Math.min(batches.size(), (long) start + max);
-    return List.copyOf(batches.subList(start, end));
+    List<ChangeBatch> out = new ArrayList<>(Math.min(max, 64));
+    for (ChangeBatch batch : batches.tailMap(from, true).values()) {
+      if (out.size() == max) {
+        break;
+      }
+      out.add(batch);
+    }
+    return out;
   }
 
-  /** Every retained batch, oldest first (for snapshots). */
-  List<ChangeBatch> all() {
-    return batches;
+  /**
+   * Every retained batch, oldest first, as of now: unchanged by later appends, safe to read from
+   * any thread (snapshots). O(1).
+   */
+  Collection<ChangeBatch> all() {
+    return batches.values();
   }
 
   /** Restores the journal from a snapshot: the batches after {@code compactRevision}. */

@@ -2,10 +2,8 @@ package io.meridian.cluster.state;
 
 import io.meridian.cluster.proto.CommandResult;
 import io.meridian.cluster.proto.DedupEntry;
-import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
-import java.util.List;
+import java.util.Collection;
+import org.pcollections.OrderedPMap;
 
 /**
  * The first outcomes of recently applied requests, by request id, so a retried request (also one
@@ -19,7 +17,8 @@ final class DedupTable {
 
   private int capacity;
   private long bytes;
-  private final LinkedHashMap<String, DedupEntry> entries = new LinkedHashMap<>();
+  // Persistent, in application order, so a snapshot writer gets them frozen in O(1) (entries()).
+  private OrderedPMap<String, DedupEntry> entries = OrderedPMap.empty();
 
   DedupTable(int capacity) {
     setCapacity(capacity);
@@ -51,23 +50,24 @@ final class DedupTable {
     if (requestId.isEmpty() || capacity == 0) {
       return;
     }
-    forget(entries.remove(requestId));
+    forget(entries.get(requestId));
+    entries = entries.minus(requestId);
     DedupEntry entry =
         DedupEntry.newBuilder()
             .setRequestId(requestId)
             .setAppliedMs(nowMs)
             .setResult(result)
             .build();
-    entries.put(requestId, entry);
+    entries = entries.plus(requestId, entry);
     bytes += entry.getSerializedSize();
     evictBeyondCapacity();
   }
 
   private void evictBeyondCapacity() {
-    Iterator<DedupEntry> oldest = entries.values().iterator();
     while (entries.size() > capacity) {
-      forget(oldest.next());
-      oldest.remove();
+      DedupEntry oldest = entries.values().iterator().next();
+      forget(oldest);
+      entries = entries.minus(oldest.getRequestId());
     }
   }
 
@@ -80,14 +80,13 @@ final class DedupTable {
   private void expire(long nowMs) {
     // Entries are in application order; now_ms is the leader's clock and normally grows, so the
     // scan stops at the first live entry (a rare older entry behind it is caught by find()).
-    Iterator<DedupEntry> it = entries.values().iterator();
-    while (it.hasNext()) {
-      DedupEntry entry = it.next();
+    while (!entries.isEmpty()) {
+      DedupEntry entry = entries.values().iterator().next();
       if (!expired(entry, nowMs)) {
         break;
       }
       forget(entry);
-      it.remove();
+      entries = entries.minus(entry.getRequestId());
     }
   }
 
@@ -97,13 +96,14 @@ final class DedupTable {
 
   /** Restores an entry from a snapshot (in FIFO order). */
   void load(DedupEntry entry) {
-    forget(entries.put(entry.getRequestId(), entry));
+    forget(entries.get(entry.getRequestId()));
+    entries = entries.minus(entry.getRequestId()).plus(entry.getRequestId(), entry);
     bytes += entry.getSerializedSize();
   }
 
-  /** Entries oldest first. */
-  List<DedupEntry> entries() {
-    return new ArrayList<>(entries.values());
+  /** Entries oldest first, as of now: unchanged by later applies, safe to read from any thread. */
+  Collection<DedupEntry> entries() {
+    return entries.values();
   }
 
   int size() {

@@ -569,7 +569,36 @@ public final class ShardState {
 
   /** Writes the canonical snapshot (see {@link SnapshotCodec}); does not close {@code out}. */
   public void writeSnapshot(OutputStream out) throws IOException {
-    SnapshotCodec.write(core, out);
+    freeze().writeTo(out);
+  }
+
+  /**
+   * The state as it is now, for a snapshot written on another thread while commands go on being
+   * applied. O(1): the tables are persistent collections, shared until written again.
+   */
+  public Frozen freeze() {
+    return new Frozen(SnapshotCodec.freeze(core));
+  }
+
+  /**
+   * A shard's state frozen by {@link #freeze}: what {@link #writeSnapshot} wrote at that moment.
+   */
+  public static final class Frozen {
+    private final SnapshotCodec.Frozen frozen;
+
+    private Frozen(SnapshotCodec.Frozen frozen) {
+      this.frozen = frozen;
+    }
+
+    /** The shard's revision when frozen. */
+    public long revision() {
+      return frozen.header().getRevision();
+    }
+
+    /** Writes the canonical snapshot; safe from any thread; does not close {@code out}. */
+    public void writeTo(OutputStream out) throws IOException {
+      SnapshotCodec.write(frozen, out);
+    }
   }
 
   /**

@@ -8,13 +8,13 @@ import io.meridian.cluster.proto.DedupEntry;
 import io.meridian.cluster.proto.KeyHistory;
 import io.meridian.cluster.proto.LeaseRecord;
 import io.meridian.cluster.proto.SnapshotHeader;
-import io.meridian.cluster.state.lease.LeaseTable;
+import io.meridian.cluster.state.kv.MvccStore;
 import io.meridian.cluster.state.lock.LockTable;
 import io.meridian.cluster.state.registry.RegistryIndex;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.util.List;
+import java.util.Collection;
 
 /**
  * The canonical snapshot format of a shard's state:
@@ -44,12 +44,23 @@ final class SnapshotCodec {
 
   private SnapshotCodec() {}
 
-  static void write(StateCore core, OutputStream out) throws IOException {
-    CodedOutputStream cos = CodedOutputStream.newInstance(out);
-    cos.useDeterministicSerialization();
-    List<DedupEntry> dedup = core.dedup.entries();
-    writeDelimited(
-        cos,
+  /**
+   * Everything a snapshot holds, frozen: later applies do not change it, and it may be written from
+   * any thread. Taking it costs O(1) beyond the header (the tables are persistent collections).
+   */
+  record Frozen(
+      SnapshotHeader header,
+      MvccStore.View kv,
+      Collection<LeaseRecord> leases,
+      Collection<DedupEntry> dedup,
+      Collection<ChangeBatch> journal) {}
+
+  static Frozen freeze(StateCore core) {
+    MvccStore.View kv = core.kv.view();
+    Collection<LeaseRecord> leases = core.leases.records().values();
+    Collection<DedupEntry> dedup = core.dedup.entries();
+    Collection<ChangeBatch> journal = core.journal.all();
+    SnapshotHeader header =
         SnapshotHeader.newBuilder()
             .setFormatVersion(FORMAT_VERSION)
             .setShard(core.shard)
@@ -63,39 +74,48 @@ final class SnapshotCodec {
             .setNoSpaceAlarm(core.noSpaceAlarm)
             .setInitialized(core.initialized)
             .setSelfPreservation(core.selfPreservation)
-            .setKeyCount(core.kv.historyCount())
-            .setLeaseCount(core.leases.size())
+            .setKeyCount(kv.historyCount())
+            .setLeaseCount(leases.size())
             .setDedupCount(dedup.size())
             .setChainHash(core.journal.chainHash())
             .setCommitTimeMs(core.journal.commitTimeMs())
-            .setJournalCount(core.journal.size())
+            .setJournalCount(journal.size())
             .setShippedRevision(core.shippedRevision)
             .setSource(core.source)
             .setLag(core.lag)
             .setSettings(core.settings)
-            .build());
+            .build();
+    return new Frozen(header, kv, leases, dedup, journal);
+  }
+
+  static void write(Frozen frozen, OutputStream out) throws IOException {
+    CodedOutputStream cos = CodedOutputStream.newInstance(out);
+    cos.useDeterministicSerialization();
+    writeDelimited(cos, frozen.header());
     IOException[] failure = new IOException[1];
-    core.kv.forEach(
-        (key, versions) -> {
-          if (failure[0] == null) {
-            try {
-              writeDelimited(
-                  cos, KeyHistory.newBuilder().setKey(key).addAllVersions(versions).build());
-            } catch (IOException e) {
-              failure[0] = e;
-            }
-          }
-        });
+    frozen
+        .kv()
+        .forEach(
+            (key, versions) -> {
+              if (failure[0] == null) {
+                try {
+                  writeDelimited(
+                      cos, KeyHistory.newBuilder().setKey(key).addAllVersions(versions).build());
+                } catch (IOException e) {
+                  failure[0] = e;
+                }
+              }
+            });
     if (failure[0] != null) {
       throw failure[0];
     }
-    for (LeaseTable.Lease lease : core.leases.all()) {
-      writeDelimited(cos, lease.record());
+    for (LeaseRecord lease : frozen.leases()) {
+      writeDelimited(cos, lease);
     }
-    for (DedupEntry entry : dedup) {
+    for (DedupEntry entry : frozen.dedup()) {
       writeDelimited(cos, entry);
     }
-    for (ChangeBatch batch : core.journal.all()) {
+    for (ChangeBatch batch : frozen.journal()) {
       writeDelimited(cos, batch);
     }
     cos.flush();

@@ -59,6 +59,32 @@ class SnapshotTest {
   }
 
   @Test
+  void aFrozenStateIsUnchangedByEverythingAppliedAfterIt() throws IOException {
+    Shard s = build(s0 -> s0.ok(s0.putOnce("req-1", "/a/once", "1")));
+    byte[] before = bytes(s.state);
+    ShardState.Frozen frozen = s.state.freeze();
+    assertThat(frozen.revision()).isEqualTo(s.state.revision());
+    // Every table the snapshot holds changes: key histories (new versions, a deletion, compaction
+    // dropping versions), leases (grant, checkpoint, revoke), remembered request ids and the change
+    // journal (appends, then a trim by compaction).
+    long lease = s.grant("a");
+    s.ok(s.put("/a/k", "3", lease));
+    s.ok(s.delete("/b/j"));
+    s.ok(s.putOnce("req-2", "/a/twice", "2"));
+    s.ok(s.checkpoint(lease, 555));
+    s.ok(s.revoke(lease));
+    s.ok(s.compact(s.state.revision() - 1));
+    s.ok(s.setSettings(1L << 30, 1));
+    assertThat(bytes(s.state)).isNotEqualTo(before);
+
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    frozen.writeTo(out);
+    assertThat(out.toByteArray()).isEqualTo(before);
+    // And it loads as the state it was.
+    assertThat(bytes(ShardState.readSnapshot(new ByteArrayInputStream(before)))).isEqualTo(before);
+  }
+
+  @Test
   void damagedSnapshotsAreRefused() throws IOException {
     byte[] snapshot = bytes(build(s -> {}).state);
     assertThatThrownBy(

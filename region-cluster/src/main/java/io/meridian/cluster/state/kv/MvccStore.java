@@ -6,8 +6,10 @@ import io.meridian.api.v1.KeyValue;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.function.BiConsumer;
+import org.pcollections.PVector;
+import org.pcollections.TreePMap;
+import org.pcollections.TreePVector;
 
 /**
  * The multi-version key-value store of one shard, with etcd v3 semantics.
@@ -25,7 +27,7 @@ public final class MvccStore {
   /** Fixed per-version overhead counted by the quota, as etcd counts its index entries. */
   public static final long VERSION_OVERHEAD_BYTES = 64;
 
-  private final TreeMap<String, List<KeyValue>> keys = new TreeMap<>(KeyPath.ORDER);
+  private TreePMap<String, PVector<KeyValue>> keys = TreePMap.empty(KeyPath.ORDER);
   private long bytes;
   private long liveKeys;
 
@@ -41,7 +43,7 @@ public final class MvccStore {
 
   /** The current version of {@code key}, or null when it does not exist. */
   public KeyValue current(String key) {
-    List<KeyValue> versions = keys.get(key);
+    PVector<KeyValue> versions = keys.get(key);
     if (versions == null) {
       return null;
     }
@@ -51,7 +53,7 @@ public final class MvccStore {
 
   /** The version of {@code key} visible at {@code revision}, or null. */
   public KeyValue at(String key, long revision) {
-    List<KeyValue> versions = keys.get(key);
+    PVector<KeyValue> versions = keys.get(key);
     return versions == null ? null : visible(versions, revision);
   }
 
@@ -105,7 +107,8 @@ public final class MvccStore {
   }
 
   private void append(KeyValue kv) {
-    keys.computeIfAbsent(kv.getKey(), k -> new ArrayList<>(2)).add(kv);
+    PVector<KeyValue> versions = keys.get(kv.getKey());
+    keys = keys.plus(kv.getKey(), versions == null ? TreePVector.singleton(kv) : versions.plus(kv));
     bytes += versionBytes(kv.getKey(), kv.getValue().size());
   }
 
@@ -119,7 +122,7 @@ public final class MvccStore {
       }
       return out;
     }
-    for (Map.Entry<String, List<KeyValue>> e : keys.tailMap(range.start(), true).entrySet()) {
+    for (Map.Entry<String, PVector<KeyValue>> e : keys.tailMap(range.start(), true).entrySet()) {
       if (range.isPast(e.getKey())) {
         break;
       }
@@ -146,13 +149,13 @@ public final class MvccStore {
    * version each of them replaced.
    */
   public void versions(KeyRange range, long from, long to, VersionVisitor visitor) {
-    Iterable<Map.Entry<String, List<KeyValue>>> scan =
+    Iterable<? extends Map.Entry<String, PVector<KeyValue>>> scan =
         range.single()
             ? (keys.containsKey(range.start())
                 ? List.of(Map.entry(range.start(), keys.get(range.start())))
                 : List.of())
             : keys.tailMap(range.start(), true).entrySet();
-    for (Map.Entry<String, List<KeyValue>> e : scan) {
+    for (Map.Entry<String, PVector<KeyValue>> e : scan) {
       if (range.isPast(e.getKey())) {
         break;
       }
@@ -179,9 +182,9 @@ public final class MvccStore {
    * {@code mod_revision <= revision} is kept unless it is a tombstone, older ones go.
    */
   public void compact(long revision) {
-    var it = keys.entrySet().iterator();
-    while (it.hasNext()) {
-      List<KeyValue> versions = it.next().getValue();
+    TreePMap<String, PVector<KeyValue>> next = keys;
+    for (Map.Entry<String, PVector<KeyValue>> e : keys.entrySet()) {
+      PVector<KeyValue> versions = e.getValue();
       int newest = -1;
       for (int i = versions.size() - 1; i >= 0; i--) {
         if (versions.get(i).getModRevision() <= revision) {
@@ -193,15 +196,18 @@ public final class MvccStore {
         continue;
       }
       int drop = isTombstone(versions.get(newest)) ? newest + 1 : newest;
-      List<KeyValue> dropped = versions.subList(0, drop);
-      for (KeyValue kv : dropped) {
+      if (drop == 0) {
+        continue;
+      }
+      for (KeyValue kv : versions.subList(0, drop)) {
         bytes -= versionBytes(kv.getKey(), kv.getValue().size());
       }
-      dropped.clear();
-      if (versions.isEmpty()) {
-        it.remove();
-      }
+      next =
+          drop == versions.size()
+              ? next.minus(e.getKey())
+              : next.plus(e.getKey(), versions.subList(drop, versions.size()));
     }
+    keys = next;
   }
 
   /** Restores one key's retained versions (oldest first), as written by {@link #forEach}. */
@@ -209,8 +215,8 @@ public final class MvccStore {
     if (versions.isEmpty()) {
       return;
     }
-    List<KeyValue> copy = new ArrayList<>(versions);
-    keys.put(key, copy);
+    PVector<KeyValue> copy = TreePVector.from(versions);
+    keys = keys.plus(key, copy);
     for (KeyValue kv : copy) {
       bytes += versionBytes(key, kv.getValue().size());
     }
@@ -221,7 +227,34 @@ public final class MvccStore {
 
   /** Visits every key with its retained versions (oldest first), in key order. */
   public void forEach(BiConsumer<String, List<KeyValue>> visitor) {
-    keys.forEach((k, v) -> visitor.accept(k, List.copyOf(v)));
+    view().forEach(visitor);
+  }
+
+  /**
+   * The store as it is now, unchanged by later writes: safe to read from any thread while this
+   * store goes on being written. O(1).
+   */
+  public View view() {
+    return new View(keys);
+  }
+
+  /** A frozen copy of the store's keys and their retained versions. */
+  public static final class View {
+    private final TreePMap<String, PVector<KeyValue>> keys;
+
+    private View(TreePMap<String, PVector<KeyValue>> keys) {
+      this.keys = keys;
+    }
+
+    /** Number of keys with retained history. */
+    public int historyCount() {
+      return keys.size();
+    }
+
+    /** Visits every key with its retained versions (oldest first), in key order. */
+    public void forEach(BiConsumer<String, List<KeyValue>> visitor) {
+      keys.forEach(visitor::accept);
+    }
   }
 
   /** Number of keys with retained history (live or tombstoned). */

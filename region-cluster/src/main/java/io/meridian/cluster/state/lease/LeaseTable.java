@@ -7,8 +7,10 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.List;
 import java.util.Set;
+import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import org.pcollections.TreePMap;
 
 /**
  * The leases of one shard and the keys attached to each.
@@ -23,6 +25,8 @@ public final class LeaseTable {
   public static final long LEASE_BYTES = 128;
 
   private final TreeMap<Long, Lease> leases = new TreeMap<>();
+  // The records again, persistent, so a snapshot writer gets them frozen in O(1) (records()).
+  private TreePMap<Long, LeaseRecord> records = TreePMap.empty();
 
   /** One lease: its record and its attached keys (in key order). */
   public static final class Lease {
@@ -57,6 +61,7 @@ public final class LeaseTable {
     if (leases.putIfAbsent(record.getId(), lease) != null) {
       throw new IllegalStateException("lease " + record.getId() + " exists");
     }
+    records = records.plus(record.getId(), record);
     return lease;
   }
 
@@ -71,6 +76,7 @@ public final class LeaseTable {
 
   /** Removes a lease; its attached keys must have been deleted by the caller. */
   public Lease remove(long id) {
+    records = records.minus(id);
     return leases.remove(id);
   }
 
@@ -94,6 +100,7 @@ public final class LeaseTable {
     Lease lease = leases.get(id);
     if (lease != null) {
       lease.record = lease.record.toBuilder().setRemainingMs(remainingMs).build();
+      records = records.plus(id, lease.record);
     }
   }
 
@@ -106,6 +113,14 @@ public final class LeaseTable {
       }
     }
     return out;
+  }
+
+  /**
+   * Every lease's record, by id, as of now: unchanged by later writes, safe to read from any
+   * thread. O(1).
+   */
+  public SortedMap<Long, LeaseRecord> records() {
+    return records;
   }
 
   /** Every lease, by id. */
