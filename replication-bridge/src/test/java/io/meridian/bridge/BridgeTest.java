@@ -214,6 +214,13 @@ class BridgeTest {
       f.primary.kv().put("/fence/a", ByteString.copyFromUtf8("1"));
       f.awaitCaughtUp(Duration.ofSeconds(30));
       try (Bridge second = Bridge.start(f.config(true, false, Map.of()))) {
+        // RUNNING comes after its initTransactions, which fences the first copy: only a write
+        // after it shows the first copy that it is fenced (an idle zombie learns it on its next
+        // transaction, as Kafka's fencing works). Writing sooner raced the first copy shipping
+        // everything before the second took over.
+        await()
+            .atMost(Duration.ofSeconds(60))
+            .until(() -> second.status().getShards(0).getSource().getState().equals("RUNNING"));
         for (int i = 0; i < 20; i++) {
           f.primary.kv().put("/fence/k" + i, ByteString.copyFromUtf8("v"));
         }
