@@ -50,8 +50,4 @@ final class AppliedIndex {
     }
     reached.forEach(w -> w.reached().complete(null));
   }
-
-  synchronized int waiting() {
-    return waiters.size();
-  }
 }

@@ -61,7 +61,18 @@ final class ReadBarriers {
     if (propose) {
       propose(term);
     }
-    return confirmed
+    return withinTimeout(confirmed, term, timeoutMs);
+  }
+
+  /**
+   * {@code confirmation} of leadership of {@code term}, failed with UNAVAILABLE when it has not
+   * come within {@code timeoutMs}: the one answer for a leader that a majority stopped answering,
+   * however its leadership is confirmed (a barrier here, a round of appends in {@code
+   * HeartbeatAcks}).
+   */
+  static <T> CompletableFuture<T> withinTimeout(
+      CompletableFuture<T> confirmation, long term, long timeoutMs) {
+    return confirmation
         .orTimeout(timeoutMs, TimeUnit.MILLISECONDS)
         .exceptionallyCompose(
             t ->

@@ -1081,20 +1081,8 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
       long commit = commitIndex();
       java.util.Set<RaftPeerId> voters = new java.util.HashSet<>();
       conf.getCurrentPeers().forEach(p -> voters.add(p.getId()));
-      return heartbeats
-          .confirm(since, voters, server.getId())
-          .orTimeout(READ_CONFIRM_TIMEOUT_MS, TimeUnit.MILLISECONDS)
-          .exceptionallyCompose(
-              t ->
-                  CompletableFuture.failedFuture(
-                      t instanceof java.util.concurrent.TimeoutException
-                          ? MeridianException.of(
-                              Error.Code.UNAVAILABLE,
-                              "leadership of term %d not confirmed by a majority within %d ms"
-                                  + " (cut off from the other members?): retry",
-                              term,
-                              READ_CONFIRM_TIMEOUT_MS)
-                          : t))
+      return ReadBarriers.withinTimeout(
+              heartbeats.confirm(since, voters, server.getId()), term, READ_CONFIRM_TIMEOUT_MS)
           .thenApply(confirmed -> commit);
     }
     return readBarriers.confirm(term, lastLogIndex()).thenApply(confirmed -> appliedIndexNow());
