@@ -111,7 +111,11 @@ public final class WatchHub implements AutoCloseable {
    * @param changes the command's changes, all at {@code revision}
    */
   public void applied(long revision, long epoch, Role role, List<Change> changes) {
-    dispatcher.execute(() -> dispatch(revision, epoch, role, changes));
+    // With no watch there is nothing to dispatch: the first watch to begin reads the position
+    // from the state instead (begin() counts itself before it reads, so no write falls between).
+    if (watchCount.get() > 0) {
+      dispatcher.execute(() -> dispatch(revision, epoch, role, changes));
+    }
   }
 
   /**
@@ -236,8 +240,13 @@ public final class WatchHub implements AutoCloseable {
 
   // ---- Dispatcher thread ----
 
+  /** The state's revision, epoch and role. */
+  private long[] statePosition() {
+    return state.read(s -> new long[] {s.revision(), s.epoch(), s.role().getNumber()});
+  }
+
   private void resync() {
-    long[] position = state.read(s -> new long[] {s.revision(), s.epoch(), s.role().getNumber()});
+    long[] position = statePosition();
     dispatched = position[0];
     epoch = position[1];
     role = Role.forNumber((int) position[2]);
@@ -249,6 +258,17 @@ public final class WatchHub implements AutoCloseable {
         replay(w);
       }
     }
+  }
+
+  /**
+   * Takes the state's position: every write handed over before it has been dispatched already (this
+   * thread runs tasks in order), so the state is at least as new.
+   */
+  private void catchUpPosition() {
+    long[] position = statePosition();
+    dispatched = Math.max(dispatched, position[0]);
+    epoch = position[1];
+    role = Role.forNumber((int) position[2]);
   }
 
   private void dispatch(long revision, long epoch, Role role, List<Change> changes) {
@@ -315,6 +335,14 @@ public final class WatchHub implements AutoCloseable {
     if (w.ended) {
       return;
     }
+    if (w.stream.isClosed()) {
+      // The stream may have closed before the watch was registered on it, and then nothing would
+      // remove the watch: it would be served, and counted, forever. A stream that closes after
+      // this check sees the registration and removes the watch (after this task).
+      w.ended = true;
+      w.stream.unregister(w);
+      return;
+    }
     if (dispatched < 0) {
       dispatcher.schedule(() -> begin(w), 10, TimeUnit.MILLISECONDS);
       return;
@@ -323,7 +351,10 @@ public final class WatchHub implements AutoCloseable {
       end(w, unavailable);
       return;
     }
-    watchCount.incrementAndGet();
+    if (watchCount.getAndIncrement() == 0) {
+      // Writes applied while no watch was served were not handed over.
+      catchUpPosition();
+    }
     long seen = w.next == 0 ? dispatched : Math.min(w.next - 1, dispatched);
     if (w.next == 0) {
       w.next = dispatched + 1;
