@@ -1,7 +1,7 @@
 package io.meridian.bench;
 
+import io.meridian.serving.LoopbackPorts;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -43,8 +43,8 @@ final class EtcdMembers implements AutoCloseable {
     int[] clientPorts = new int[SIZE];
     int[] peerPorts = new int[SIZE];
     for (int i = 0; i < SIZE; i++) {
-      clientPorts[i] = freePort();
-      peerPorts[i] = freePort();
+      clientPorts[i] = LoopbackPorts.free();
+      peerPorts[i] = LoopbackPorts.free();
     }
     StringBuilder initial = new StringBuilder();
     for (int i = 0; i < SIZE; i++) {
@@ -97,12 +97,6 @@ final class EtcdMembers implements AutoCloseable {
     p.waitFor(10, TimeUnit.SECONDS);
     Matcher m = Pattern.compile("etcd Version: (\\S+)").matcher(out);
     return m.find() ? m.group(1) : out.trim();
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
   }
 
   String version() {

@@ -6,6 +6,7 @@ import io.meridian.api.v1.DiscoverRequest;
 import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.RangeRequest;
 import io.meridian.api.v1.RegisterRequest;
+import io.meridian.serving.LoopbackPorts;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,7 +49,7 @@ final class RouterWorkload {
             + "      - {region: bench, role: PRIMARY, epoch: 1, endpoints: ["
             + endpoints
             + "]}\n");
-    int port = io.meridian.cluster.node.DevCluster.freePort();
+    int port = LoopbackPorts.free();
     Path yaml = dir.resolve("router.yaml");
     Files.writeString(
         yaml,

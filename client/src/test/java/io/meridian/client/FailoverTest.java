@@ -17,6 +17,7 @@ import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.PutResponse;
 import io.meridian.api.v1.RangeRequest;
 import io.meridian.cluster.node.DevCluster;
+import io.meridian.serving.LoopbackPorts;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -69,9 +70,9 @@ class FailoverTest {
     try (MeridianClient client =
         MeridianClient.builder()
             .endpoints(
-                "127.0.0.1:" + DevCluster.freePort(),
-                "127.0.0.1:" + DevCluster.freePort(),
-                "127.0.0.1:" + DevCluster.freePort())
+                "127.0.0.1:" + LoopbackPorts.free(),
+                "127.0.0.1:" + LoopbackPorts.free(),
+                "127.0.0.1:" + LoopbackPorts.free())
             .retry(RetryPolicy.of(Duration.ofMillis(10), Duration.ofMillis(10)))
             .requestTimeout(Duration.ofSeconds(3))
             .build()) {

@@ -1,9 +1,7 @@
 package io.meridian.bridge;
 
+import io.meridian.serving.LoopbackPorts;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,7 +53,8 @@ public final class KafkaBroker implements AutoCloseable {
   /** Formats a new broker in {@code dir} on free loopback ports and starts it. */
   public static KafkaBroker start(Path dir) throws IOException, InterruptedException {
     Files.createDirectories(dir);
-    KafkaBroker broker = new KafkaBroker(dir, classpath(), freePort(), freePort());
+    KafkaBroker broker =
+        new KafkaBroker(dir, classpath(), LoopbackPorts.free(), LoopbackPorts.free());
     broker.writeProperties();
     broker.format();
     broker.start();
@@ -238,13 +237,5 @@ public final class KafkaBroker implements AutoCloseable {
       }
     }
     return null;
-  }
-
-  private static int freePort() {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
   }
 }

@@ -5,10 +5,9 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import io.meridian.api.v1.Role;
 import io.meridian.cluster.NodeClock;
 import io.meridian.cluster.config.NodeConfig;
+import io.meridian.serving.LoopbackPorts;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -56,7 +55,7 @@ public final class DevCluster implements AutoCloseable {
       Map<Integer, Role> shards) {
     List<int[]> ports = new ArrayList<>();
     for (int i = 0; i < size; i++) {
-      ports.add(new int[] {freePort(), freePort()});
+      ports.add(new int[] {LoopbackPorts.free(), LoopbackPorts.free()});
     }
     List<Map<String, Object>> members = new ArrayList<>();
     for (int i = 0; i < size; i++) {
@@ -198,16 +197,6 @@ public final class DevCluster implements AutoCloseable {
     new ObjectMapper()
         .enable(SerializationFeature.INDENT_OUTPUT)
         .writeValue(stateDir.resolve("topology.json").toFile(), Map.of("processes", processes));
-  }
-
-  /** A port that was free a moment ago on 127.0.0.1. */
-  public static int freePort() {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      s.setReuseAddress(true);
-      return s.getLocalPort();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
   }
 
   @Override
