@@ -230,7 +230,7 @@ public final class MeridianNode implements AutoCloseable {
     RaftServerConfigKeys.Log.Appender.setSnapshotChunkSizeMax(p, SizeInBytes.valueOf("4MB"));
     // The Raft client blocks the sending thread (a server event loop) once this many async
     // requests are outstanding; ShardReplica fails writes fast before that happens.
-    RaftClientConfigKeys.Async.setOutstandingRequestsMax(p, ShardReplica.MAX_WRITES_IN_FLIGHT + 64);
+    RaftClientConfigKeys.Async.setOutstandingRequestsMax(p, Proposals.MAX_WRITES_IN_FLIGHT + 64);
     RaftClientConfigKeys.Rpc.setRequestTimeout(
         p, TimeDuration.valueOf(3, java.util.concurrent.TimeUnit.SECONDS));
     return p;

@@ -28,11 +28,9 @@ import io.meridian.cluster.proto.Query;
 import io.meridian.cluster.proto.QueryResult;
 import io.meridian.cluster.proto.QueryResultBatch;
 import io.meridian.cluster.proto.ReadBarrier;
-import io.meridian.cluster.proto.ReadIndex;
 import io.meridian.cluster.proto.SetSelfPreservation;
 import io.meridian.cluster.proto.SetSettings;
 import io.meridian.cluster.proto.ShardSettings;
-import io.meridian.cluster.raft.RatisMessages;
 import io.meridian.cluster.raft.ShardStateMachine;
 import io.meridian.cluster.registry.SelfPreservation;
 import io.meridian.cluster.state.ApplyResult;
@@ -46,19 +44,14 @@ import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import java.io.IOException;
 import java.util.List;
-import java.util.Map;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.apache.ratis.client.RaftClient;
-import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.DivisionInfo;
@@ -81,52 +74,12 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   private final RaftServer server;
   private final RaftGroupId groupId;
   private final ShardStateMachine stateMachine;
-  // Replaced when Ratis closes it: an ordered-async client whose request ran out of retries stays
-  // closed for every later request (AlreadyClosedException).
-  private final AtomicReference<RaftClient> client;
-  // Reads sent to other members have their own client: on a failed request the Ratis client drops
-  // its connection to the leader and fails everything in flight on it, and a slow read must not
-  // take this member's writes down with it.
-  private final AtomicReference<RaftClient> readClient;
-  private final Supplier<RaftClient> newClient;
-  // Reads this member submits to its own Raft server while it leads (no client, no network hop).
-  private final org.apache.ratis.protocol.ClientId localReads =
-      org.apache.ratis.protocol.ClientId.randomId();
-  private final java.util.concurrent.atomic.AtomicLong localCallIds =
-      new java.util.concurrent.atomic.AtomicLong();
-  // Client writes this member submits to its own Raft server while it leads.
-  private final org.apache.ratis.protocol.ClientId localWrites =
-      org.apache.ratis.protocol.ClientId.randomId();
-  private final java.util.concurrent.ExecutorService localReadThreads;
-  private final BatchQueue<Query, QueryResult> leaderReads;
-  private final BatchQueue<Command, CommandResult> proposals;
-  private final BatchQueue<Query, QueryResult> linearReads;
+  // How this member reaches Raft, the writes it proposes and the reads it sends to the leader.
+  private final RaftCalls raft;
+  private final Proposals proposals;
+  private final LeaderReads leaderReads;
   private final AppliedIndex appliedIndex;
   private final io.meridian.cluster.raft.HeartbeatAcks heartbeats;
-
-  /**
-   * Write batches (log entries) one member has in flight per shard, and the most one batch holds.
-   * One in flight per member: the three members' entries still overlap at the leader, and each
-   * waits for a whole round trip's writes. Side by side (bench/compare-etcd, gRPC puts, warm), 1 in
-   * flight did 3,590/s at 16 writers and 12,953/s at 128 against 3,249/s and 10,840/s with 2 and
-   * 2,307/s and 9,196/s with 4, with less CPU per put: Raft's cost is per entry. A batch stays far
-   * below the appender's 4 MB buffer and gRPC's 6 MB message limit.
-   */
-  static final int PROPOSALS_IN_FLIGHT = 1;
-
-  static final int PROPOSAL_BATCH = 256;
-  static final long PROPOSAL_BATCH_BYTES = 1 << 20;
-
-  /** Batches of leader reads one member has in flight per shard, and the reads in one batch. */
-  static final int LEADER_READS_IN_FLIGHT = 2;
-
-  static final int LEADER_READ_BATCH = 512;
-  // Writes in flight through this member: beyond the bound a write fails fast with UNAVAILABLE
-  // instead of blocking a server thread inside the Raft client.
-  private final Semaphore writesInFlight = new Semaphore(MAX_WRITES_IN_FLIGHT);
-
-  /** Writes one member may have in flight per shard; the Raft client allows as many. */
-  public static final int MAX_WRITES_IN_FLIGHT = 1024;
 
   private final NodeClock clock;
   private final LeaseClock leaseClock;
@@ -150,9 +103,6 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   static final long LEADER_DUTY_POLL_MS = 100;
 
   private final List<ScheduledFuture<?>> duties;
-  // Leader duties this member submits to its own Raft server (never resent to another leader).
-  private final org.apache.ratis.protocol.ClientId localDuties =
-      org.apache.ratis.protocol.ClientId.randomId();
 
   ShardReplica(
       NodeConfig config,
@@ -169,17 +119,8 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     this.server = server;
     this.groupId = groupId;
     this.stateMachine = stateMachine;
-    this.newClient = newClient;
-    this.client = new AtomicReference<>(newClient.get());
-    this.readClient = new AtomicReference<>(newClient.get());
-    this.localReadThreads =
-        java.util.concurrent.Executors.newFixedThreadPool(
-            2,
-            r -> {
-              Thread t = new Thread(r, "meridian-reads-" + config.member() + "-shard-" + spec.id());
-              t.setDaemon(true);
-              return t;
-            });
+    this.raft =
+        new RaftCalls(spec.id(), config.region(), config.member(), server, groupId, newClient);
     this.clock = clock;
     this.metrics = metrics;
     this.leaseClock = new LeaseClock(config.raft().electionTimeoutMaxMs(), clock::monotonicMillis);
@@ -191,58 +132,40 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     this.readBarriers = new ReadBarriers(this::proposeReadBarrier, READ_CONFIRM_TIMEOUT_MS);
     Tags tags = Tags.of("shard", Integer.toString(spec.id()));
     this.applyTimer = metrics.timer("meridian.apply", tags);
-    io.micrometer.core.instrument.DistributionSummary batches =
-        io.micrometer.core.instrument.DistributionSummary.builder("meridian.leader.read.batch")
-            .description("Leader-bound reads (keep-alives, heartbeats, TTLs) per Raft read sent")
-            .tags(tags)
-            .register(metrics);
-    this.leaderReads =
-        BatchQueue.leaderReads(
-            this::sendToLeader, LEADER_READS_IN_FLIGHT, LEADER_READ_BATCH, batches::record);
-    metrics.gauge("meridian.leader.reads.waiting", tags, leaderReads, BatchQueue::waiting);
-    io.micrometer.core.instrument.DistributionSummary writeBatches =
-        io.micrometer.core.instrument.DistributionSummary.builder("meridian.propose.batch")
-            .description("Client writes per Raft entry this member proposed")
-            .tags(tags)
-            .register(metrics);
     this.appliedIndex = new AppliedIndex(appliedIndexNow());
     this.heartbeats =
         io.meridian.cluster.raft.HeartbeatAcks.of(
             org.apache.ratis.protocol.RaftGroupMemberId.valueOf(server.getId(), groupId));
-    io.micrometer.core.instrument.DistributionSummary linearBatches =
-        io.micrometer.core.instrument.DistributionSummary.builder(
-                "meridian.read.linearizable.batch")
-            .description("Linearizable reads answered per read index this member fetched")
-            .tags(tags)
-            .register(metrics);
-    this.linearReads =
-        BatchQueue.leaderReads(
-            this::readConfirmed, LEADER_READS_IN_FLIGHT, LEADER_READ_BATCH, linearBatches::record);
     this.proposals =
-        BatchQueue.proposals(
-            this::sendEntry,
-            PROPOSALS_IN_FLIGHT,
-            PROPOSAL_BATCH,
-            PROPOSAL_BATCH_BYTES,
-            writeBatches::record);
-    metrics.gauge("meridian.propose.waiting", tags, proposals, BatchQueue::waiting);
-    metrics.gauge("meridian.leases", tags, this, r -> r.read(s -> s.stats().leases()));
-    metrics.gauge("meridian.lock.waiters", tags, this, r -> r.read(s -> s.stats().lockWaiters()));
-    metrics.gauge("meridian.lock.holders", tags, this, r -> r.read(s -> s.stats().lockHolders()));
-    metrics.gauge("meridian.revision", tags, this, r -> r.read(ShardState::revision));
-    metrics.gauge("meridian.raft.applied.index", tags, this, r -> r.info().getLastAppliedIndex());
-    metrics.gauge("meridian.raft.commit.index", tags, this, ShardReplica::commitIndex);
-    metrics.gauge("meridian.state.bytes", tags, this, r -> r.read(s -> s.stats().stateBytes()));
-    metrics.gauge("meridian.watch.watches", tags, this, r -> r.watchHub.watches());
-    metrics.gauge(
-        "meridian.registry.instances", tags, this, r -> r.read(ShardState::registryInstances));
-    metrics.gauge(
-        "meridian.registry.self.preservation",
-        tags,
-        this,
-        r -> r.read(s -> s.selfPreservation() ? 1 : 0));
-    metrics.gauge(
-        "meridian.registry.renewal.ratio", tags, this, r -> r.selfPreservation.lastRatio());
+        new Proposals(
+            spec.id(),
+            config.member(),
+            raft,
+            ReplicaMetrics.summary(
+                    metrics,
+                    "meridian.propose.batch",
+                    "Client writes per Raft entry this member proposed",
+                    tags)
+                ::record);
+    this.leaderReads =
+        new LeaderReads(
+            config.member(),
+            raft,
+            appliedIndex,
+            this::answerConfirmed,
+            READ_CONFIRM_TIMEOUT_MS,
+            ReplicaMetrics.summary(
+                    metrics,
+                    "meridian.leader.read.batch",
+                    "Leader-bound reads (keep-alives, heartbeats, TTLs) per Raft read sent",
+                    tags)
+                ::record,
+            ReplicaMetrics.summary(
+                    metrics,
+                    "meridian.read.linearizable.batch",
+                    "Linearizable reads answered per read index this member fetched",
+                    tags)
+                ::record);
     this.selfPreservation =
         new SelfPreservation(
             config.registry().selfPreservation(),
@@ -260,7 +183,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
                 config.watch().maxPendingBytes() / 4),
             config.member());
     this.changeFeed = new ChangeFeed(stateMachine);
-    metrics.gauge("meridian.feed.feeds", tags, this, r -> r.changeFeed.feeds());
+    ReplicaMetrics.gauges(metrics, tags, this);
     stateMachine.setHooks(this);
     // Entries applied before the hooks were set moved the index without telling us.
     appliedIndex.advance(appliedIndexNow());
@@ -324,11 +247,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
 
   /** This node's Raft view of the shard. */
   public DivisionInfo info() {
-    try {
-      return server.getDivision(groupId).getInfo();
-    } catch (IOException e) {
-      return null;
-    }
+    return raft.info();
   }
 
   public ShardStateMachine stateMachine() {
@@ -425,176 +344,19 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   /**
    * Proposes {@code command}; completes with its result, or with an UNAVAILABLE error result (no
    * leader reachable, too many writes in flight on this member, or leadership moved while a write
-   * without a request id was in flight: retry with backoff).
-   *
-   * <p>Writes that arrive while earlier ones are in flight go out together as one log entry ({@link
-   * BatchQueue}); each is applied as if proposed alone.
+   * without a request id was in flight: retry with backoff). Writes that arrive while earlier ones
+   * are in flight go out together as one log entry; each is applied as if proposed alone.
    */
   public CompletableFuture<CommandResult> propose(Command command) {
-    if (!writesInFlight.tryAcquire()) {
-      return CompletableFuture.failedFuture(
-          MeridianException.of(
-              Error.Code.UNAVAILABLE,
-              "shard %d: %d writes in flight on member %s; retry with backoff",
-              spec.id(),
-              MAX_WRITES_IN_FLIGHT,
-              config.member()));
-    }
-    return proposals.submit(command).whenComplete((r, t) -> writesInFlight.release());
+    return proposals.propose(command);
   }
 
   /**
-   * Sends one log entry (a command or a batch): to this member's own Raft server while it leads,
-   * else through the Raft client to the leader.
-   */
-  private CompletableFuture<CommandResult> sendEntry(Command entry) {
-    return sendEntry(entry, LEADER_NOT_READY_ATTEMPTS);
-  }
-
-  private CompletableFuture<CommandResult> sendEntry(Command entry, int attemptsLeft) {
-    if (leadingNow()) {
-      return submitLocally(entry, attemptsLeft);
-    }
-    return forward(entry);
-  }
-
-  private CompletableFuture<CommandResult> submitLocally(Command entry, int attemptsLeft) {
-    return submitHere(
-            localWrites,
-            RatisMessages.toMessage(entry),
-            org.apache.ratis.protocol.RaftClientRequest.writeRequestType())
-        .thenCompose(
-            reply -> {
-              if (reply.isSuccess()) {
-                return CompletableFuture.completedFuture(parse(reply, CommandResult.parser()));
-              }
-              Throwable refused = reply.getException();
-              if (refused instanceof org.apache.ratis.protocol.exceptions.LeaderNotReadyException
-                  && attemptsLeft > 1) {
-                // Not appended: this leader has not committed its term's first entry yet.
-                return CompletableFuture.supplyAsync(
-                        () -> null, CompletableFuture.delayedExecutor(50, TimeUnit.MILLISECONDS))
-                    .thenCompose(ignored -> sendEntry(entry, attemptsLeft - 1));
-              }
-              if (refused instanceof org.apache.ratis.protocol.exceptions.NotLeaderException) {
-                return afterLeadershipMoved(entry);
-              }
-              throw unavailable(refused);
-            });
-  }
-
-  /**
-   * A local submission answered "not leader": refused on arrival, or appended and then dropped from
-   * the pending requests when this member stepped down, so it may still commit under the next
-   * leader. Only writes whose request ids make a second apply a no-op (the dedup table answers with
-   * the first outcome) are resent; the others are answered UNAVAILABLE, as etcd answers "leader
-   * changed", rather than risk applying them twice.
-   */
-  private CompletableFuture<CommandResult> afterLeadershipMoved(Command entry) {
-    List<Command> commands = entry.hasBatch() ? entry.getBatch().getCommandsList() : List.of(entry);
-    if (commands.stream().noneMatch(c -> c.getRequestId().isEmpty())) {
-      return forward(entry);
-    }
-    throw MeridianException.of(
-        Error.Code.UNAVAILABLE,
-        "shard %d: leadership moved from member %s while the write was in flight; it may or may"
-            + " not have been applied (writes with a request_id are retried safely)",
-        spec.id(),
-        config.member());
-  }
-
-  /** Sends an entry through the Raft client, which finds the leader and retries for us. */
-  private CompletableFuture<CommandResult> forward(Command entry) {
-    RaftClient raft = client.get();
-    CompletableFuture<org.apache.ratis.protocol.RaftClientReply> sent;
-    try {
-      sent = raft.async().send(RatisMessages.toMessage(entry));
-    } catch (RuntimeException e) {
-      sent = CompletableFuture.failedFuture(e);
-    }
-    return sent.whenComplete(
-            (reply, t) -> {
-              if (t != null) {
-                replaceIfClosed(client, raft, t);
-              }
-            })
-        .thenApply(reply -> parse(reply, CommandResult.parser()));
-  }
-
-  /**
-   * Proposes a leader duty's command to this member's own Raft server while it leads {@code term}:
-   * submitted once, never resent to another leader (a deposed leader's expiry appended in its
-   * successor's term could revoke a lease renewed since, etcd #15247). A leader whose first entry
-   * of the term is not committed yet is waited for, as long as it still leads {@code term}.
-   * Completes with the command's result, or fails with UNAVAILABLE.
+   * Proposes a leader duty's command to this member's own Raft server while it leads {@code term}
+   * (see {@link Proposals#proposeAsLeader}).
    */
   CompletableFuture<CommandResult> proposeAsLeader(Command command, long term) {
-    return submitAsLeader(RatisMessages.toMessage(command), term, LEADER_NOT_READY_ATTEMPTS)
-        .thenApply(reply -> parse(reply, CommandResult.parser()))
-        .exceptionally(
-            t -> {
-              throw unavailable(t);
-            });
-  }
-
-  // 100 attempts 50 ms apart: a new leader commits its first entry well within 5 s.
-  private static final int LEADER_NOT_READY_ATTEMPTS = 100;
-
-  private CompletableFuture<RaftClientReply> submitAsLeader(
-      org.apache.ratis.protocol.Message message, long term, int attemptsLeft) {
-    DivisionInfo info = info();
-    if (info == null || !info.isLeader() || info.getCurrentTerm() != term) {
-      return CompletableFuture.failedFuture(
-          MeridianException.of(
-              Error.Code.UNAVAILABLE,
-              "shard %d: member %s no longer leads term %d; its duty was dropped",
-              spec.id(),
-              config.member(),
-              term));
-    }
-    return submitHere(
-            localDuties, message, org.apache.ratis.protocol.RaftClientRequest.writeRequestType())
-        .thenCompose(
-            reply -> {
-              if (reply.isSuccess()
-                  || !(reply.getException()
-                      instanceof org.apache.ratis.protocol.exceptions.LeaderNotReadyException)
-                  || attemptsLeft <= 1) {
-                return CompletableFuture.completedFuture(reply);
-              }
-              return CompletableFuture.supplyAsync(
-                      () -> null, CompletableFuture.delayedExecutor(50, TimeUnit.MILLISECONDS))
-                  .thenCompose(ignored -> submitAsLeader(message, term, attemptsLeft - 1));
-            });
-  }
-
-  /** Swaps in a new Raft client when {@code failed} was closed under us (once per client). */
-  private void replaceIfClosed(AtomicReference<RaftClient> holder, RaftClient failed, Throwable t) {
-    for (Throwable c = t; c != null; c = c.getCause()) {
-      if (c instanceof org.apache.ratis.protocol.exceptions.AlreadyClosedException) {
-        RaftClient fresh = newClient.get();
-        if (holder.compareAndSet(failed, fresh)) {
-          log.warn(
-              "shard={} region={} member={} Raft client was closed ({}); replaced it",
-              spec.id(),
-              config.region(),
-              config.member(),
-              c.getMessage());
-          try {
-            failed.close();
-          } catch (IOException | RuntimeException e) {
-            log.debug("closing the old Raft client", e);
-          }
-        } else {
-          try {
-            fresh.close();
-          } catch (IOException | RuntimeException e) {
-            log.debug("closing an unused Raft client", e);
-          }
-        }
-        return;
-      }
-    }
+    return proposals.proposeAsLeader(command, term);
   }
 
   /**
@@ -602,7 +364,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
    * (tests).
    */
   void closeRaftClientForTest() throws IOException {
-    client.get().close();
+    raft.closeWriteClient();
   }
 
   /**
@@ -614,33 +376,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
    * with FAILED_PRECONDITION. While leadership moves, retried every 100 ms for up to about 5 s.
    */
   public CompletableFuture<QueryResult> readLinearizable(Query query) {
-    return retryUnavailable(() -> linearReads.submit(query), 50);
-  }
-
-  /** Fetches a read index, waits to have applied it, then answers {@code query} (or a batch). */
-  private CompletableFuture<QueryResult> readConfirmed(Query query) {
-    return sendToLeader(Query.newBuilder().setReadIndex(ReadIndex.getDefaultInstance()).build())
-        .thenCompose(
-            index -> {
-              if (index.hasError()) {
-                return CompletableFuture.completedFuture(index);
-              }
-              return appliedIndex
-                  .await(index.getReadIndex())
-                  .orTimeout(READ_CONFIRM_TIMEOUT_MS, TimeUnit.MILLISECONDS)
-                  // Off the apply thread, which completes the wait.
-                  .thenApplyAsync(applied -> answerConfirmed(query), localReadThreads)
-                  .exceptionally(
-                      t ->
-                          notReady(
-                              "member "
-                                  + config.member()
-                                  + " did not apply the read index "
-                                  + index.getReadIndex()
-                                  + " within "
-                                  + READ_CONFIRM_TIMEOUT_MS
-                                  + " ms"));
-            });
+    return leaderReads.readLinearizable(query);
   }
 
   /** Answers reads whose read index this member has applied. */
@@ -660,183 +396,27 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     return readLocal(query);
   }
 
-  /** This member leads the shard now, as far as its Raft server knows. */
-  private boolean leadingNow() {
-    DivisionInfo info = info();
-    return info != null && info.isLeader();
-  }
-
-  /**
-   * Submits a read to this member's own Raft server, as any client's read is answered, without a
-   * loopback connection whose failure handling would drop every read on it.
-   *
-   * <p>Both ends run on {@link #localReadThreads}, as the gRPC server's executor would: submitting
-   * blocks until Raft accepts the request, and reads are completed on Ratis's threads (the apply
-   * thread, for a confirmed read), where a continuation (the next batch, say) must not run.
-   */
-  private CompletableFuture<RaftClientReply> readHere(org.apache.ratis.protocol.Message message) {
-    return submitHere(
-        localReads, message, org.apache.ratis.protocol.RaftClientRequest.readRequestType());
-  }
-
-  private CompletableFuture<RaftClientReply> submitHere(
-      org.apache.ratis.protocol.ClientId clientId,
-      org.apache.ratis.protocol.Message message,
-      org.apache.ratis.protocol.RaftClientRequest.Type type) {
-    org.apache.ratis.protocol.RaftClientRequest request =
-        org.apache.ratis.protocol.RaftClientRequest.newBuilder()
-            .setClientId(clientId)
-            .setServerId(server.getId())
-            .setGroupId(groupId)
-            .setCallId(localCallIds.incrementAndGet())
-            .setMessage(message)
-            .setType(type)
-            .build();
-    return CompletableFuture.supplyAsync(
-            () -> {
-              try {
-                return server.submitClientRequestAsync(request);
-              } catch (IOException e) {
-                throw new CompletionException(e);
-              }
-            },
-            localReadThreads)
-        .thenCompose(reply -> reply.whenCompleteAsync((r, t) -> {}, localReadThreads));
-  }
-
-  /**
-   * Sends a read through the read client: to {@code member}, or where the client sees the leader.
-   */
-  private CompletableFuture<RaftClientReply> readThere(
-      org.apache.ratis.protocol.Message message, RaftPeerId member) {
-    RaftClient raft = readClient.get();
-    CompletableFuture<RaftClientReply> sent =
-        member == null
-            ? raft.async().sendReadOnlyUnordered(message)
-            : raft.async().sendReadOnlyUnordered(message, member);
-    return sent.whenComplete(
-        (r, t) -> {
-          if (t != null) {
-            replaceIfClosed(readClient, raft, t);
-          }
-        });
-  }
-
   /**
    * A read the leader itself must answer (lease keep-alives and remaining TTLs live in its memory):
    * sent to the leader this node sees, answered once its leadership is confirmed, in a batch with
-   * the other leader reads this member has waiting ({@link LeaderReadQueue}). While leadership
-   * moves, a follower or a leader that has not started its term refuses with {@code UNAVAILABLE};
-   * the read is retried every 100 ms for up to about 5 s.
+   * the other leader reads this member has waiting. While leadership moves, a follower or a leader
+   * that has not started its term refuses with {@code UNAVAILABLE}; the read is retried every 100
+   * ms for up to about 5 s.
    */
   public CompletableFuture<QueryResult> readAtLeader(Query query) {
-    return readAtLeader(query, 50);
+    return leaderReads.readAtLeader(query);
   }
 
-  /** One attempt at a leader read (or a batch of them); failures come back as error results. */
-  private CompletableFuture<QueryResult> sendToLeader(Query query) {
-    DivisionInfo info = info();
-    RaftPeerId leader = info == null ? null : info.getLeaderId();
-    if (leader == null) {
-      return CompletableFuture.completedFuture(notReady("no leader known yet"));
-    }
-    org.apache.ratis.protocol.Message message = RatisMessages.toMessage(query);
-    CompletableFuture<RaftClientReply> reply;
-    if (leader.equals(server.getId())) {
-      reply = readHere(message);
-    } else {
-      reply = readThere(message, leader);
-    }
-    return reply
-        .thenApply(r -> parse(r, QueryResult.parser()))
-        .exceptionally(
-            t ->
-                timedOut(t)
-                    ? overloaded(String.valueOf(t.getMessage()))
-                    : notReady(String.valueOf(t.getMessage())));
+  Proposals proposals() {
+    return proposals;
   }
 
-  private CompletableFuture<QueryResult> readAtLeader(Query query, int attemptsLeft) {
-    return retryUnavailable(() -> leaderReads.submit(query), attemptsLeft);
+  LeaderReads leaderReads() {
+    return leaderReads;
   }
 
-  /** Retries an UNAVAILABLE answer (not an overloaded one) every 100 ms, {@code attempts} times. */
-  private static CompletableFuture<QueryResult> retryUnavailable(
-      Supplier<CompletableFuture<QueryResult>> attempt, int attemptsLeft) {
-    return attempt
-        .get()
-        .thenCompose(
-            result -> {
-              boolean retry =
-                  result.hasError()
-                      && result.getError().getCode() == Error.Code.UNAVAILABLE
-                      && !result.getError().containsDetails(OVERLOADED)
-                      && attemptsLeft > 1;
-              if (!retry) {
-                return CompletableFuture.completedFuture(result);
-              }
-              return CompletableFuture.supplyAsync(
-                      () -> null, CompletableFuture.delayedExecutor(100, TimeUnit.MILLISECONDS))
-                  .thenCompose(ignored -> retryUnavailable(attempt, attemptsLeft - 1));
-            });
-  }
-
-  private static final String OVERLOADED = "overloaded";
-
-  private static boolean timedOut(Throwable t) {
-    for (Throwable c = t; c != null; c = c.getCause()) {
-      if (c instanceof org.apache.ratis.protocol.exceptions.TimeoutIOException
-          || c instanceof java.util.concurrent.TimeoutException) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /**
-   * A read the leader did not answer in time: not retried here, since retrying a slow leader is how
-   * an overload snowballs into lost leadership. The caller backs off and retries.
-   */
-  private static QueryResult overloaded(String why) {
-    return QueryResult.newBuilder()
-        .setError(
-            new MeridianException(
-                    Error.Code.UNAVAILABLE,
-                    "shard leader did not answer in time, retry with backoff: " + why,
-                    Map.of(OVERLOADED, "true"))
-                .toError())
-        .build();
-  }
-
-  private static QueryResult notReady(String why) {
-    return QueryResult.newBuilder()
-        .setError(
-            MeridianException.of(Error.Code.UNAVAILABLE, "shard leader unavailable, retry: %s", why)
-                .toError())
-        .build();
-  }
-
-  private static <T> T parse(RaftClientReply reply, com.google.protobuf.Parser<T> parser) {
-    if (!reply.isSuccess()) {
-      throw MeridianException.of(
-          Error.Code.UNAVAILABLE, "shard unavailable: %s", String.valueOf(reply.getException()));
-    }
-    try {
-      return RatisMessages.parse(parser, reply.getMessage());
-    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
-      throw MeridianException.of(Error.Code.INTERNAL, "malformed reply: %s", e.getMessage());
-    }
-  }
-
-  private static MeridianException unavailable(Throwable t) {
-    Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
-    if (cause instanceof MeridianException m) {
-      return m;
-    }
-    return MeridianException.of(
-        Error.Code.UNAVAILABLE,
-        "shard unavailable (no leader reachable, retry): %s",
-        cause.getClass().getSimpleName() + ": " + cause.getMessage());
+  SelfPreservation selfPreservation() {
+    return selfPreservation;
   }
 
   // ---- Hooks ----
@@ -1043,7 +623,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     DivisionInfo info = info();
     if (info == null || !info.isLeader()) {
       return CompletableFuture.completedFuture(
-          notReady("member " + config.member() + " does not lead shard " + spec.id()));
+          LeaderReads.notReady("member " + config.member() + " does not lead shard " + spec.id()));
     }
     return confirmLeadership(info.getCurrentTerm())
         .thenCompose(index -> appliedIndex.await(index).thenApply(applied -> index))
@@ -1054,8 +634,9 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
                     ? CompletableFuture.completedFuture(
                         QueryResult.newBuilder().setReadIndex(index).build())
                     : answer(query),
-            localReadThreads)
-        .exceptionally(t -> QueryResult.newBuilder().setError(unavailable(t).toError()).build());
+            raft.localThreads())
+        .exceptionally(
+            t -> QueryResult.newBuilder().setError(RaftCalls.unavailable(t).toError()).build());
   }
 
   /**
@@ -1426,7 +1007,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
       server
           .transferLeadershipAsync(
               new org.apache.ratis.protocol.TransferLeadershipRequest(
-                  localDuties, server.getId(), groupId, localCallIds.incrementAndGet(), null, 3000))
+                  proposals.duties(), server.getId(), groupId, raft.nextCallId(), null, 3000))
           .whenComplete((r, t) -> steppingDown = false);
     } catch (IOException | RuntimeException e) {
       steppingDown = false;
@@ -1511,9 +1092,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     watchHub.close();
     leaseClock.follow();
     leader = null;
-    client.get().close();
-    readClient.get().close();
-    localReadThreads.shutdownNow();
+    raft.close();
     io.meridian.cluster.raft.HeartbeatAcks.forget(
         org.apache.ratis.protocol.RaftGroupMemberId.valueOf(server.getId(), groupId));
   }
