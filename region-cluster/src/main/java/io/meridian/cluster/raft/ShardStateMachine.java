@@ -91,7 +91,27 @@ public final class ShardStateMachine extends BaseStateMachine {
 
   private final int shard;
   private final NodeClock clock;
-  private final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
+  // Held while a written snapshot is moved into place with its MD5 file: Ratis's clean-up of old
+  // snapshots (on the apply thread) would otherwise see it without one and warn.
+  private final Object publishing = new Object();
+  private final SimpleStateMachineStorage storage =
+      new SimpleStateMachineStorage() {
+        @Override
+        public void cleanupOldSnapshots(
+            org.apache.ratis.statemachine.SnapshotRetentionPolicy policy) throws IOException {
+          synchronized (publishing) {
+            super.cleanupOldSnapshots(policy);
+          }
+        }
+      };
+
+  /**
+   * A snapshot file is forced to disk every this many bytes while it is written, not all at the
+   * end: one fsync of tens of megabytes held the Raft log's own fsyncs (same disk) behind it, and
+   * every write with them.
+   */
+  static final long SNAPSHOT_SYNC_BYTES = 4L << 20;
+
   private final ReadWriteLock stateLock = new ReentrantReadWriteLock();
   private volatile Hooks hooks;
   private final java.util.concurrent.atomic.AtomicInteger reinitializations =
@@ -309,19 +329,22 @@ public final class ShardStateMachine extends BaseStateMachine {
       MessageDigest digest = MD5FileUtil.newMD5();
       try (FileOutputStream file = new FileOutputStream(tmp);
           OutputStream out =
-              new BufferedOutputStream(new DigestOutputStream(file, digest), 1 << 16)) {
+              new BufferedOutputStream(
+                  new DigestOutputStream(new SyncingOutputStream(file), digest), 1 << 16)) {
         frozen.writeTo(out);
         out.flush();
         // Durable before it is renamed into place and announced to Ratis.
         file.getFD().sync();
       }
-      Files.move(
-          tmp.toPath(),
-          target.toPath(),
-          StandardCopyOption.ATOMIC_MOVE,
-          StandardCopyOption.REPLACE_EXISTING);
       MD5Hash md5 = MD5Hash.newInstance(digest.digest());
-      MD5FileUtil.saveMD5File(target, md5);
+      synchronized (publishing) {
+        Files.move(
+            tmp.toPath(),
+            target.toPath(),
+            StandardCopyOption.ATOMIC_MOVE,
+            StandardCopyOption.REPLACE_EXISTING);
+        MD5FileUtil.saveMD5File(target, md5);
+      }
       // Both files are synced before their renames; the renames themselves are durable only once
       // the directory is. Ratis purges the log up to this snapshot, so losing it in a crash loses
       // state.
@@ -369,6 +392,32 @@ public final class ShardStateMachine extends BaseStateMachine {
     awaitSnapshotWrites();
     snapshotWriter.shutdownNow();
     super.close();
+  }
+
+  /** Writes to a file, forcing it to disk every {@link #SNAPSHOT_SYNC_BYTES}. */
+  private static final class SyncingOutputStream extends java.io.FilterOutputStream {
+    private final FileOutputStream file;
+    private long unsynced;
+
+    SyncingOutputStream(FileOutputStream file) {
+      super(file);
+      this.file = file;
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+      file.write(b, off, len);
+      unsynced += len;
+      if (unsynced >= SNAPSHOT_SYNC_BYTES) {
+        file.getChannel().force(false);
+        unsynced = 0;
+      }
+    }
+
+    @Override
+    public void write(int b) throws IOException {
+      write(new byte[] {(byte) b}, 0, 1);
+    }
   }
 
   /** Makes the entries of {@code dir} (renames into it) durable. */
