@@ -24,7 +24,8 @@ import org.slf4j.LoggerFactory;
  * match index never lowers the commit index; a false alarm only costs a resend. Replies to real
  * appends keep the stock logic, where a hint at or below the match index can be legitimate.
  *
- * <p>It also sends a follower the new commit index at once (see {@link #getHeartbeatWaitTimeMs}).
+ * <p>It also sends a follower a new commit index soon (see {@link #getHeartbeatWaitTimeMs}), and
+ * does not miss a wake-up that comes while it is busy ({@link WakeupSignal}).
  *
  * <p>Ratis exposes no way to lower a follower's match index, so the field is reached by reflection,
  * once, at construction: a Ratis release that changes it fails the node at start instead of
@@ -36,6 +37,7 @@ final class ResyncingLogAppender extends GrpcLogAppender {
   private static final Set<String> logged = ConcurrentHashMap.newKeySet();
 
   private final RaftLogIndex matchIndex;
+  private final WakeupSignal wakeup;
 
   ResyncingLogAppender(RaftServer.Division server, LeaderState leaderState, FollowerInfo follower) {
     // The leader state is observed for HeartbeatAcks, which confirms reads with append rounds.
@@ -45,6 +47,7 @@ final class ResyncingLogAppender extends GrpcLogAppender {
             .observe(leaderState, follower.getId(), server.getId()),
         follower);
     this.matchIndex = matchIndexOf(follower);
+    this.wakeup = new WakeupSignal(this);
     HeartbeatAcks.of(server.getMemberId()).register(follower.getId(), this);
   }
 
@@ -90,6 +93,13 @@ final class ResyncingLogAppender extends GrpcLogAppender {
     }
     long sinceAnswer = follower.getLastRpcResponseTime().elapsedTimeMs();
     return Math.min(wait, Math.max(0, COMMIT_NOTICE_MS - sinceAnswer));
+  }
+
+  /** A signal that is not lost when it comes while the appender is busy (see WakeupSignal). */
+  @Override
+  public org.apache.ratis.util.AwaitForSignal getEventAwaitForSignal() {
+    // Null only while Ratis's constructors run, before this appender starts.
+    return wakeup != null ? wakeup : super.getEventAwaitForSignal();
   }
 
   @Override
