@@ -324,7 +324,7 @@ public final class ShardStateMachine extends BaseStateMachine {
   private long writeSnapshot(ShardState.Frozen frozen, TermIndex at) {
     File target = storage.getSnapshotFile(at.getTerm(), at.getIndex());
     File tmp = new File(target.getParentFile(), target.getName() + ".tmp");
-    long started = System.nanoTime();
+    long started = clock.monotonicMillis();
     try {
       MessageDigest digest = MD5FileUtil.newMD5();
       try (FileOutputStream file = new FileOutputStream(tmp);
@@ -358,7 +358,7 @@ public final class ShardStateMachine extends BaseStateMachine {
           frozen.revision(),
           target,
           target.length(),
-          (System.nanoTime() - started) / 1_000_000);
+          clock.monotonicMillis() - started);
       return at.getIndex();
     } catch (IOException e) {
       log.error("shard={} snapshot at {} failed: {}", shard, at, e.toString());
