@@ -1,6 +1,7 @@
 package io.meridian.serving;
 
 import com.google.protobuf.Descriptors.FileDescriptor;
+import com.linecorp.armeria.common.grpc.GrpcJsonMarshaller;
 import com.linecorp.armeria.common.metric.MeterIdPrefixFunction;
 import com.linecorp.armeria.server.ServerBuilder;
 import com.linecorp.armeria.server.docs.DocService;
@@ -20,9 +21,9 @@ import java.util.List;
 
 /**
  * The one way a Meridian process serves its API: gRPC and HTTP/JSON ({@code /v1/...}) from the same
- * services, Meridian errors on both surfaces ({@link GrpcErrors}), strict JSON bodies ({@link
- * JsonRequests}), request metrics, {@code /health}, {@code /metrics} (Prometheus) and {@code
- * /docs}. Nodes and routers differ only in the services they pass.
+ * services, Meridian errors on both surfaces ({@link GrpcErrors}), strict JSON bodies (one parse,
+ * unknown fields refused; {@link JsonRequests}), request metrics, {@code /health}, {@code /metrics}
+ * (Prometheus) and {@code /docs}. Nodes and routers differ only in the services they pass.
  *
  * <pre>{@code
  * Server server =
@@ -72,6 +73,12 @@ public final class ApiServer {
             HttpJsonTranscodingOptions.builder()
                 .errorHandler(GrpcErrors.httpErrorHandler())
                 .build())
+        // One strict parse of each JSON body: an unknown field is an error, not silently dropped.
+        .jsonMarshallerFactory(
+            service ->
+                GrpcJsonMarshaller.builder()
+                    .jsonMarshallerCustomizer(json -> json.ignoringUnknownFields(false))
+                    .build(service))
         .exceptionHandler(GrpcErrors.exceptionHandler())
         // The services enforce Limits.MAX_REQUEST_BYTES on the decoded request; the transport
         // also carries the JSON form, where a largest value takes a third more room in base64.
@@ -81,6 +88,7 @@ public final class ApiServer {
         // JSON carries values as base64: room for a largest value plus its encoding overhead.
         .maxRequestLength(Limits.MAX_REQUEST_BYTES * 3L / 2)
         .decorator(new JsonRequests(files))
+        .errorHandler(GrpcErrors.malformedBodies())
         .service(
             grpc.build(),
             MetricCollectingService.newDecorator(MeterIdPrefixFunction.ofDefault(meterPrefix)))

@@ -7,6 +7,8 @@ import com.linecorp.armeria.common.HttpResponse;
 import com.linecorp.armeria.common.HttpStatus;
 import com.linecorp.armeria.common.MediaType;
 import com.linecorp.armeria.common.grpc.GrpcExceptionHandlerFunction;
+import com.linecorp.armeria.server.HttpStatusException;
+import com.linecorp.armeria.server.ServerErrorHandler;
 import com.linecorp.armeria.server.ServiceRequestContext;
 import com.linecorp.armeria.server.grpc.UnframedGrpcErrorHandler;
 import io.grpc.Status;
@@ -37,6 +39,27 @@ public final class GrpcErrors {
     };
   }
 
+  /**
+   * Renders the transcoder's refusal of a body that is not JSON (an {@link HttpStatusException}
+   * 400, raised before any service runs) as an {@code INVALID_ARGUMENT} error body like every other
+   * error; anything else falls through to Armeria's default.
+   */
+  public static ServerErrorHandler malformedBodies() {
+    return (ctx, cause) -> {
+      if (cause instanceof HttpStatusException e
+          && e.httpStatus().equals(HttpStatus.BAD_REQUEST)
+          && e.getCause() != null) {
+        Throwable reason = e.getCause().getCause() != null ? e.getCause().getCause() : e.getCause();
+        return httpResponse(
+            Error.newBuilder()
+                .setCode(Error.Code.INVALID_ARGUMENT)
+                .setMessage("body: not valid JSON: " + reason.getMessage())
+                .build());
+      }
+      return null;
+    };
+  }
+
   /** Renders HTTP/JSON errors as {@code {code, message, details}}. */
   public static UnframedGrpcErrorHandler httpErrorHandler() {
     return GrpcErrors::httpError;
@@ -57,7 +80,7 @@ public final class GrpcErrors {
       }
     }
     if (error == null) {
-      error = fromStatus(status);
+      error = toError(status.getCause(), status);
     }
     return httpResponse(error);
   }
@@ -85,6 +108,13 @@ public final class GrpcErrors {
     }
     if (t instanceof MeridianException m) {
       return m.toError();
+    }
+    if (t instanceof InvalidProtocolBufferException) {
+      // A request body the strict JSON marshaller refused: an unknown field or a wrong type.
+      return Error.newBuilder()
+          .setCode(Error.Code.INVALID_ARGUMENT)
+          .setMessage("body: " + t.getMessage())
+          .build();
     }
     if (t instanceof IllegalArgumentException) {
       return Error.newBuilder()

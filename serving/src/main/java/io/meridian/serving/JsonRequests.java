@@ -2,11 +2,9 @@ package io.meridian.serving;
 
 import com.google.api.AnnotationsProto;
 import com.google.api.HttpRule;
-import com.google.protobuf.Descriptors.Descriptor;
 import com.google.protobuf.Descriptors.FileDescriptor;
 import com.google.protobuf.Descriptors.MethodDescriptor;
 import com.google.protobuf.Descriptors.ServiceDescriptor;
-import com.google.protobuf.DynamicMessage;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
 import com.google.protobuf.util.JsonFormat;
@@ -19,31 +17,28 @@ import com.linecorp.armeria.server.HttpService;
 import com.linecorp.armeria.server.ServiceRequestContext;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Error;
-import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
+import java.util.Set;
 
 /**
- * Checks HTTP/JSON request bodies strictly before transcoding: malformed JSON and unknown fields
- * are refused with {@code INVALID_ARGUMENT} and a JSON error body (the transcoder alone would
- * ignore unknown fields). Bodies sent without a JSON content type (plain {@code curl -d}) are taken
- * as JSON, as etcd's gateway does.
+ * Takes HTTP bodies sent without a JSON content type (plain {@code curl -d}) as JSON, as etcd's
+ * gateway does, so that the transcoder accepts them. The bodies themselves are parsed once, by the
+ * transcoder's strict marshaller ({@link ApiServer}); this decorator only rewrites the header.
  */
 public final class JsonRequests implements DecoratingHttpServiceFunction {
   private static final JsonFormat.Parser STRICT = JsonFormat.parser();
 
-  private final Map<String, Descriptor> bodyTypes = new HashMap<>();
+  private final Set<String> postRoutes = new HashSet<>();
 
-  /**
-   * Reads the POST routes and their body types from the services' {@code google.api.http} rules.
-   */
+  /** Reads the POST routes from the services' {@code google.api.http} rules. */
   public JsonRequests(List<FileDescriptor> files) {
     for (FileDescriptor file : files) {
       for (ServiceDescriptor service : file.getServices()) {
         for (MethodDescriptor method : service.getMethods()) {
           HttpRule rule = method.getOptions().getExtension(AnnotationsProto.http);
           if (!rule.getPost().isEmpty()) {
-            bodyTypes.put(rule.getPost(), method.getInputType());
+            postRoutes.add(rule.getPost());
           }
         }
       }
@@ -53,30 +48,16 @@ public final class JsonRequests implements DecoratingHttpServiceFunction {
   @Override
   public HttpResponse serve(HttpService delegate, ServiceRequestContext ctx, HttpRequest req)
       throws Exception {
-    Descriptor type = req.method() == HttpMethod.POST ? bodyTypes.get(ctx.path()) : null;
-    if (type == null) {
+    MediaType type = req.contentType();
+    if (req.method() != HttpMethod.POST
+        || (type != null && type.isJson())
+        || !postRoutes.contains(ctx.path())) {
       return delegate.serve(ctx, req);
     }
-    return HttpResponse.of(
-        req.aggregate()
-            .thenApply(
-                body -> {
-                  try {
-                    parse(body.contentUtf8(), DynamicMessage.newBuilder(type));
-                  } catch (MeridianException e) {
-                    return GrpcErrors.httpResponse(e.toError());
-                  }
-                  HttpRequest asJson =
-                      HttpRequest.of(
-                          body.headers().toBuilder().contentType(MediaType.JSON_UTF_8).build(),
-                          body.content());
-                  ctx.updateRequest(asJson);
-                  try {
-                    return delegate.serve(ctx, asJson);
-                  } catch (Exception e) {
-                    return HttpResponse.ofFailure(e);
-                  }
-                }));
+    HttpRequest asJson =
+        req.withHeaders(req.headers().toBuilder().contentType(MediaType.JSON_UTF_8).build());
+    ctx.updateRequest(asJson);
+    return delegate.serve(ctx, asJson);
   }
 
   /**

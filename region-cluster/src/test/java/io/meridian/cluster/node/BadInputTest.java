@@ -98,7 +98,19 @@ class BadInputTest {
         "/v1/lock/release", "{\"name\":\"/ok/job\",\"lease\":\"12345\"}", "LOCK_NOT_HELD", 404);
     expectError("/v1/kv/put", "{\"key\":\"/ok/a\"", "INVALID_ARGUMENT", 400);
     expectError("/v1/kv/put", "{\"key\":\"/ok/a\",\"colour\":\"red\"}", "INVALID_ARGUMENT", 400);
+    assertThat(
+            post("/v1/kv/put", "{\"key\":\"/ok/a\",\"colour\":\"red\"}", 400)
+                .path("message")
+                .asText())
+        .as("the error names the unknown field")
+        .contains("colour");
+    assertThat(post("/v1/kv/put", "{\"key\":\"/ok/a\",\"value\":7}", 400).path("message").asText())
+        .as("the error names the field with the wrong type")
+        .contains("value");
     expectError("/v1/kv/range", "{\"key\":\"/ok/a\",\"limit\":-1}", "INVALID_ARGUMENT", 400);
+    assertThat(post("/v1/lease/list", "", 200).has("header"))
+        .as("an empty body is an empty request")
+        .isTrue();
     expectError("/v1/kv/range", "{\"key\":\"/ok/a\",\"revision\":999999}", "FUTURE_REVISION", 422);
 
     // A linearizable read through the leader: no bad request added a revision.
