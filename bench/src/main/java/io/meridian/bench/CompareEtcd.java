@@ -56,8 +56,8 @@ public final class CompareEtcd implements java.util.concurrent.Callable<Integer>
   @Option(
       names = "--rows",
       split = ",",
-      description = "put, range, lock (default: ${DEFAULT-VALUE}).")
-  List<String> rows = List.of("put", "range", "lock");
+      description = "put, range, lock, watch (default: ${DEFAULT-VALUE}).")
+  List<String> rows = List.of("put", "range", "lock", "watch");
 
   @Option(
       names = "--systems",
@@ -73,6 +73,10 @@ public final class CompareEtcd implements java.util.concurrent.Callable<Integer>
   static final int LOCK_WORKERS = 16;
   static final int LOCKS = 1000;
   static final String RANGE_KEY = "/bench/k0";
+  static final int WATCH_STREAMS = 10;
+  static final int WATCHES_PER_STREAM = 10;
+  static final double WATCH_PUTS_PER_SECOND = 500;
+  static final int WATCH_WARMUP_CONCURRENCY = 4;
 
   // (protocol, workload) -> system -> row, in the order measured.
   private final Map<String, Map<String, Result>> table = new LinkedHashMap<>();
@@ -154,8 +158,27 @@ public final class CompareEtcd implements java.util.concurrent.Callable<Integer>
     int index() throws Exception;
   }
 
-  /** One row of the table for one subject. */
-  private record Row(Subject subject, String workload, int concurrency, LoadDriver.Op op) {}
+  /**
+   * One row of the table for one subject: measured as a closed loop at {@code concurrency}, or as
+   * an open loop at {@code rate} operations per second when that is above zero. Warm-up is always a
+   * closed loop at {@code concurrency}: it cannot pile up work a cold server has not done yet.
+   */
+  private record Row(
+      Subject subject, String workload, int concurrency, double rate, LoadDriver.Op op) {
+    Row(Subject subject, String workload, int concurrency, LoadDriver.Op op) {
+      this(subject, workload, concurrency, 0, op);
+    }
+
+    Result warm(LoadDriver driver) throws InterruptedException {
+      return driver.closed("warm-up: " + workload + ", " + concurrency + " conc.", concurrency, op);
+    }
+
+    Result measure(LoadDriver driver) throws InterruptedException {
+      return rate > 0
+          ? driver.open(workload, rate, op)
+          : driver.closed(workload + ", " + concurrency + " conc.", concurrency, op);
+    }
+  }
 
   private void runSystem(List<Subject> subjects, Leader leader, List<Long> pids, ByteString value)
       throws Exception {
@@ -166,16 +189,25 @@ public final class CompareEtcd implements java.util.concurrent.Callable<Integer>
     int f = (l + 1) % 3;
     AtomicLong sequence = new AtomicLong();
     List<Row> plan = new ArrayList<>();
-    for (Subject s : subjects) {
-      plan.addAll(rowsOf(s, l, f, sequence, value));
+    List<FanOut> fanOuts = new ArrayList<>();
+    try {
+      for (Subject s : subjects) {
+        plan.addAll(rowsOf(s, l, f, sequence, value, fanOuts));
+      }
+      run(plan, pids);
+    } finally {
+      fanOuts.forEach(FanOut::close);
     }
+  }
+
+  private void run(List<Row> plan, List<Long> pids) throws InterruptedException {
     if (warmupLoadSeconds > 0 && !plan.isEmpty()) {
       // Every row's path, not only puts': a path first taken in its own window was still being
       // compiled there (C2 took 40 % of a node through a lock row that followed put warm-up).
       LoadDriver warm =
           new LoadDriver(Duration.ZERO, Duration.ofMillis(warmupLoadSeconds * 1000L / plan.size()));
       for (Row r : plan) {
-        Result w = warm.closed("warm-up: " + r.workload(), r.concurrency(), r.op());
+        Result w = r.warm(warm);
         System.err.printf(
             "compare: %s %s %s%n", r.subject().system(), r.subject().protocol(), w.summary());
       }
@@ -186,13 +218,19 @@ public final class CompareEtcd implements java.util.concurrent.Callable<Integer>
             Duration.ofSeconds(durationSeconds),
             new ProcessCpu(pids));
     for (Row r : plan) {
-      measure(r.subject(), r.workload(), r.concurrency(), driver, r.op());
+      Result result = r.measure(driver);
+      System.err.printf(
+          "compare: %s %s %s%n", r.subject().system(), r.subject().protocol(), result.summary());
+      table
+          .computeIfAbsent(
+              r.subject().protocol() + "|" + result.workload(), k -> new LinkedHashMap<>())
+          .put(r.subject().system(), result);
     }
   }
 
   /** The rows asked for, for subject {@code s}; {@code l} leads, {@code f} follows. */
-  private List<Row> rowsOf(Subject s, int l, int f, AtomicLong sequence, ByteString value)
-      throws InterruptedException {
+  private List<Row> rowsOf(
+      Subject s, int l, int f, AtomicLong sequence, ByteString value, List<FanOut> fanOuts) {
     List<Row> plan = new ArrayList<>();
     if (wants(rows, "put")) {
       for (int c : PUT_CONCURRENCY) {
@@ -239,21 +277,25 @@ public final class CompareEtcd implements java.util.concurrent.Callable<Integer>
                       "/bench/locks/l" + (w + LOCK_WORKERS * (next[w]++ % perWorker)),
                       leases[w])));
     }
+    if (wants(rows, "watch") && s.protocol().equals("gRPC")) {
+      FanOut fanOut = FanOut.open(s, "/bench/w/", WATCH_STREAMS, WATCHES_PER_STREAM);
+      fanOuts.add(fanOut);
+      plan.add(
+          new Row(
+              s,
+              String.format(
+                  "watch fan-out, put to the leader until %d watchers (%d streams over 3 members)"
+                      + " saw it, %.0f puts/s",
+                  WATCH_STREAMS * WATCHES_PER_STREAM, WATCH_STREAMS, WATCH_PUTS_PER_SECOND),
+              WATCH_WARMUP_CONCURRENCY,
+              WATCH_PUTS_PER_SECOND,
+              w -> fanOut.put(l, value)));
+    }
     return plan;
   }
 
   private static String key(long n) {
     return "/bench/k" + (n % KvWorkloads.KEYS);
-  }
-
-  private void measure(
-      Subject s, String workload, int concurrency, LoadDriver driver, LoadDriver.Op op)
-      throws InterruptedException {
-    Result r = driver.closed(workload + ", " + concurrency + " conc.", concurrency, op);
-    System.err.printf("compare: %s %s %s%n", s.system(), s.protocol(), r.summary());
-    table
-        .computeIfAbsent(s.protocol() + "|" + r.workload(), k -> new LinkedHashMap<>())
-        .put(s.system(), r);
   }
 
   private static boolean wants(List<String> chosen, String name) {

@@ -8,17 +8,26 @@ import com.linecorp.armeria.common.HttpMethod;
 import com.linecorp.armeria.common.HttpRequest;
 import com.linecorp.armeria.common.MediaType;
 import com.linecorp.armeria.common.SessionProtocol;
+import io.grpc.stub.StreamObserver;
 import io.meridian.api.v1.Consistency;
+import io.meridian.api.v1.Event;
 import io.meridian.api.v1.LeaseGrantRequest;
 import io.meridian.api.v1.LockAcquireRequest;
 import io.meridian.api.v1.LockReleaseRequest;
 import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.RangeRequest;
+import io.meridian.api.v1.WatchCreateRequest;
+import io.meridian.api.v1.WatchGrpc;
+import io.meridian.api.v1.WatchRequest;
+import io.meridian.api.v1.WatchResponse;
 import java.net.URI;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 
 /**
  * One system under test over one protocol, as the comparison drives it: the same operations, the
@@ -42,6 +51,13 @@ interface Subject {
 
   /** One acquire of lock {@code name} by {@code lease}, then its release. */
   CompletableFuture<?> lockPair(int m, String name, long lease);
+
+  /**
+   * Opens one watch stream on member {@code m} carrying {@code watches} watches of every key under
+   * {@code prefix}; each event's key goes to {@code onKey}, once per watch that saw it. Completes,
+   * with what closes the stream, once the member has created every watch.
+   */
+  CompletableFuture<AutoCloseable> watch(int m, String prefix, int watches, Consumer<String> onKey);
 
   /** Meridian over gRPC, through Armeria's stubs (as the client library calls it). */
   static Subject meridianGrpc(List<String> urls) {
@@ -93,6 +109,33 @@ interface Subject {
                     Endpoints.call(
                         node.lock()::release,
                         LockReleaseRequest.newBuilder().setName(name).setLease(lease).build()));
+      }
+
+      @Override
+      public CompletableFuture<AutoCloseable> watch(
+          int m, String prefix, int watches, Consumer<String> onKey) {
+        WatchGrpc.WatchStub stub =
+            streaming(endpoints.nodes().get(m).url()).build(WatchGrpc.WatchStub.class);
+        CreatedWatches created = new CreatedWatches(watches);
+        StreamObserver<WatchRequest> requests =
+            stub.watch(
+                created.observer(
+                    (WatchResponse r) -> {
+                      if (r.getCreated()) {
+                        created.one();
+                      }
+                      for (Event e : r.getEventsList()) {
+                        onKey.accept(e.getKv().getKey());
+                      }
+                    }));
+        for (int w = 1; w <= watches; w++) {
+          requests.onNext(
+              WatchRequest.newBuilder()
+                  .setCreateRequest(
+                      WatchCreateRequest.newBuilder().setKey(prefix).setPrefix(true).setWatchId(w))
+                  .build());
+        }
+        return created.done().thenApply(v -> created.closer(requests));
       }
     };
   }
@@ -163,6 +206,38 @@ interface Subject {
                         io.etcd.jetcd.api.lock.UnlockRequest.newBuilder()
                             .setKey(held.getKey())
                             .build()));
+      }
+
+      @Override
+      public CompletableFuture<AutoCloseable> watch(
+          int m, String prefix, int watches, Consumer<String> onKey) {
+        io.etcd.jetcd.api.WatchGrpc.WatchStub stub =
+            streaming(urls.get(m)).build(io.etcd.jetcd.api.WatchGrpc.WatchStub.class);
+        CreatedWatches created = new CreatedWatches(watches);
+        StreamObserver<io.etcd.jetcd.api.WatchRequest> requests =
+            stub.watch(
+                created.observer(
+                    (io.etcd.jetcd.api.WatchResponse r) -> {
+                      if (r.getCreated()) {
+                        created.one();
+                      }
+                      for (io.etcd.jetcd.api.Event e : r.getEventsList()) {
+                        onKey.accept(e.getKv().getKey().toStringUtf8());
+                      }
+                    }));
+        ByteString from = ByteString.copyFromUtf8(prefix);
+        ByteString to = ByteString.copyFromUtf8(prefixEnd(prefix));
+        // etcd 3.4's API has no caller-chosen watch ids; it numbers a stream's watches itself.
+        for (int w = 1; w <= watches; w++) {
+          requests.onNext(
+              io.etcd.jetcd.api.WatchRequest.newBuilder()
+                  .setCreateRequest(
+                      io.etcd.jetcd.api.WatchCreateRequest.newBuilder()
+                          .setKey(from)
+                          .setRangeEnd(to))
+                  .build());
+        }
+        return created.done().thenApply(v -> created.closer(requests));
       }
     };
   }
@@ -235,6 +310,67 @@ interface Subject {
     return GrpcClients.builder(url).responseTimeout(TIMEOUT);
   }
 
+  /** A client for a stream that lives as long as the run. */
+  private static GrpcClientBuilder streaming(String url) {
+    return GrpcClients.builder(url).responseTimeoutMillis(0).maxResponseLength(0);
+  }
+
+  /** The end of the range of keys that begin with {@code prefix} (ASCII prefixes). */
+  private static String prefixEnd(String prefix) {
+    char last = prefix.charAt(prefix.length() - 1);
+    return prefix.substring(0, prefix.length() - 1) + (char) (last + 1);
+  }
+
+  /** Counts a stream's watches as the member confirms them; fails if the stream fails. */
+  final class CreatedWatches {
+    private final CompletableFuture<Void> done = new CompletableFuture<>();
+    private final AtomicInteger missing;
+    private volatile boolean closing;
+
+    CreatedWatches(int watches) {
+      missing = new AtomicInteger(watches);
+    }
+
+    void one() {
+      if (missing.decrementAndGet() == 0) {
+        done.complete(null);
+      }
+    }
+
+    /** Ends the stream from this side; its failure after that is expected and not reported. */
+    AutoCloseable closer(StreamObserver<?> requests) {
+      return () -> {
+        closing = true;
+        requests.onCompleted();
+      };
+    }
+
+    CompletableFuture<Void> done() {
+      return done.orTimeout(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+    }
+
+    <R> StreamObserver<R> observer(Consumer<R> onResponse) {
+      return new StreamObserver<>() {
+        @Override
+        public void onNext(R response) {
+          onResponse.accept(response);
+        }
+
+        @Override
+        public void onError(Throwable t) {
+          if (!done.completeExceptionally(t) && !closing) {
+            System.err.println("bench: a watch stream failed: " + Endpoints.describe(t));
+          }
+        }
+
+        @Override
+        public void onCompleted() {
+          done.completeExceptionally(new IllegalStateException("the watch stream ended"));
+        }
+      };
+    }
+  }
+
   private static WebClient web(String url) {
     URI u = URI.create(url);
     return WebClient.builder(
@@ -295,6 +431,13 @@ interface Subject {
     public CompletableFuture<?> lockPair(int m, String name, long lease) {
       return CompletableFuture.failedFuture(
           new UnsupportedOperationException("locks are compared over gRPC only"));
+    }
+
+    @Override
+    public CompletableFuture<AutoCloseable> watch(
+        int m, String prefix, int watches, Consumer<String> onKey) {
+      return CompletableFuture.failedFuture(
+          new UnsupportedOperationException("watches are compared over gRPC only"));
     }
 
     private CompletableFuture<?> post(int m, String path, String body) {
