@@ -210,7 +210,7 @@ public final class MvccStore {
     keys = next;
   }
 
-  /** Restores one key's retained versions (oldest first), as written by {@link #forEach}. */
+  /** Restores one key's retained versions (oldest first), as a {@link View#forEach} visits them. */
   public void load(String key, List<KeyValue> versions) {
     if (versions.isEmpty()) {
       return;
@@ -223,11 +223,6 @@ public final class MvccStore {
     if (!isTombstone(copy.get(copy.size() - 1))) {
       liveKeys++;
     }
-  }
-
-  /** Visits every key with its retained versions (oldest first), in key order. */
-  public void forEach(BiConsumer<String, List<KeyValue>> visitor) {
-    view().forEach(visitor);
   }
 
   /**
