@@ -4,6 +4,8 @@ import static java.util.Objects.requireNonNull;
 
 import io.meridian.api.v1.Error;
 import java.util.Map;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 
 /**
  * A failure with one of Meridian's error codes and a message a person can act on. Every layer
@@ -34,6 +36,19 @@ public final class MeridianException extends RuntimeException {
   /** Rebuilds the exception an {@link Error} describes. */
   public static MeridianException fromError(Error error) {
     return new MeridianException(error.getCode(), error.getMessage(), error.getDetailsMap());
+  }
+
+  /**
+   * What a failed future failed with: {@code t} without the {@link CompletionException} and {@link
+   * ExecutionException} wrappers around it (null for null).
+   */
+  public static Throwable causeOf(Throwable t) {
+    Throwable c = t;
+    while ((c instanceof CompletionException || c instanceof ExecutionException)
+        && c.getCause() != null) {
+      c = c.getCause();
+    }
+    return c;
   }
 
   public Error.Code code() {

@@ -4,6 +4,7 @@ import com.linecorp.armeria.client.grpc.GrpcClientBuilder;
 import com.linecorp.armeria.client.grpc.GrpcClients;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
+import io.meridian.api.MeridianException;
 import io.meridian.api.v1.KVGrpc;
 import io.meridian.api.v1.LeaseGrpc;
 import io.meridian.api.v1.LockGrpc;
@@ -12,7 +13,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiConsumer;
@@ -91,11 +91,7 @@ final class Endpoints {
 
   /** A short description of a failed call: the gRPC status and message when there is one. */
   static String describe(Throwable t) {
-    Throwable cause = t;
-    while ((cause instanceof CompletionException || cause instanceof ExecutionException)
-        && cause.getCause() != null) {
-      cause = cause.getCause();
-    }
+    Throwable cause = MeridianException.causeOf(t);
     if (cause instanceof StatusRuntimeException s) {
       return s.getStatus().getCode()
           + (s.getStatus().getDescription() == null ? "" : ": " + s.getStatus().getDescription());

@@ -19,15 +19,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Service discovery that degrades instead of failing (seed 000, "Graceful Degradation"): a fresh
- * answer from the registry; else the last good answer from the cache, marked stale with its age;
- * else the static instances configured for the service; else, by the service's policy, an empty
- * answer with a warning (fail-open, the default) or {@link DiscoveryUnavailableException}
- * (fail-closed).
+ * Service discovery that degrades instead of failing: a fresh answer from the registry; else the
+ * last good answer from the cache, marked stale with its age; else the static instances configured
+ * for the service; else, by the service's policy, an empty answer with a warning (fail-open, the
+ * default) or {@link DiscoveryUnavailableException} (fail-closed).
  *
  * <p>{@link #choose} picks an instance for a call, round-robin over the passing ones, skipping
- * those whose own circuit breaker is open (seed 000, "Discovery + Circuit Breaker"); report each
- * call's outcome with {@link #recordSuccess} and {@link #recordFailure}.
+ * those whose own circuit breaker is open; report each call's outcome with {@link #recordSuccess}
+ * and {@link #recordFailure}.
  *
  * <pre>{@code
  * Instance target = client.discovery().choose("shop", "payments");
@@ -273,7 +272,7 @@ public final class Discovery {
   }
 
   private static MeridianException unwrap(Throwable t) {
-    Throwable c = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+    Throwable c = MeridianException.causeOf(t);
     return c instanceof MeridianException m
         ? m
         : new MeridianException(Error.Code.UNAVAILABLE, String.valueOf(c));

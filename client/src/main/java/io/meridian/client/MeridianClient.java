@@ -23,6 +23,7 @@ import com.linecorp.armeria.client.retry.RetryRule;
 import com.linecorp.armeria.client.retry.RetryingClient;
 import com.linecorp.armeria.common.SessionProtocol;
 import com.linecorp.armeria.common.metric.MeterIdPrefixFunction;
+import io.meridian.api.ShardHeader;
 import io.meridian.api.v1.ClusterGrpc;
 import io.meridian.api.v1.KVGrpc;
 import io.meridian.api.v1.LeaseGrpc;
@@ -63,9 +64,6 @@ import java.util.function.Supplier;
  * }</pre>
  */
 public final class MeridianClient implements AutoCloseable {
-  /** The request header that names the shard a call is for, on members hosting several. */
-  public static final String SHARD_HEADER = "meridian-shard";
-
   private final ClientFactory factory;
   private final EndpointGroup endpoints;
   private final KvClient kv;
@@ -92,7 +90,7 @@ public final class MeridianClient implements AutoCloseable {
             .clientFactory(factory)
             .retryInterval(b.healthCheckInterval)
             // With every endpoint failing its check, keep the last healthy set rather than none:
-            // the circuit breakers and retries still steer calls (seed 000, "try all if none").
+            // the circuit breakers and retries still steer calls.
             .allowEmptyEndpoints(false)
             .build();
     checked
@@ -428,7 +426,7 @@ public final class MeridianClient implements AutoCloseable {
           (HttpClient delegate) ->
               (HttpClient)
                   (ctx, req) -> {
-                    ctx.addAdditionalRequestHeader(SHARD_HEADER, value);
+                    ctx.addAdditionalRequestHeader(ShardHeader.NAME, value);
                     return delegate.execute(ctx, req);
                   });
     }

@@ -9,8 +9,8 @@ import java.time.Duration;
 import java.util.List;
 
 /**
- * How the client retries a call that failed: the pauses between attempts (seed 000's 100 ms, 500
- * ms, 2 s by default: four attempts in all) and what counts as retryable.
+ * How the client retries a call that failed: the pauses between attempts (100 ms, 500 ms, 2 s by
+ * default: four attempts in all) and what counts as retryable.
  *
  * <p>A call whose request never left the client (connection refused, circuit open, no endpoint) is
  * always retried on the next endpoint. A call that reached a member and came back {@code
@@ -41,7 +41,7 @@ public final class RetryPolicy {
     return new RetryPolicy(List.of(pauses));
   }
 
-  /** 100 ms, 500 ms, 2 s (seed 000, "Client Failover Strategy"). */
+  /** 100 ms, 500 ms, 2 s. */
   public static RetryPolicy ofDefault() {
     return of(Duration.ofMillis(100), Duration.ofMillis(500), Duration.ofSeconds(2));
   }

@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * Past that instant without a newer acknowledgement, or as soon as the server says the lease is
  * gone, the session is lost, for good: {@link #lost()} completes and the listeners run. When an
  * acknowledgement comes from a new leader or a new epoch, the session also asks the lease's time to
- * live, as seed 002's "Leader Failover Protocol" does.
+ * live.
  *
  * <pre>{@code
  * try (Session session = client.leases().session("jobs", Duration.ofSeconds(10))) {

@@ -13,10 +13,12 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Discovery and instance selection against a real 3-node cluster. */
+@Tag("cluster")
 class DiscoveryTest {
   @TempDir Path dir;
 

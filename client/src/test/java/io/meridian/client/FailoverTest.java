@@ -22,10 +22,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The client against a real 3-node cluster, and against endpoints that fail in known ways. */
+@Tag("cluster")
 class FailoverTest {
   /** The write sent to the endpoints that never answer. */
   private static final PutRequest PUT =

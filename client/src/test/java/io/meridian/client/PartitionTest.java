@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * A client cut off from a live cluster (a proxy that stops carrying bytes, longer than the TTL):
  * its lock is reported lost before the cluster could grant the lock to anyone else.
  */
+@Tag("cluster")
 class PartitionTest {
   @TempDir Path dir;
 

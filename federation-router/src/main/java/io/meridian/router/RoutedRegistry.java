@@ -56,7 +56,7 @@ final class RoutedRegistry extends RegistryGrpc.RegistryImplBase {
           Error.Code.UNAUTHENTICATED,
           Error.Code.PERMISSION_DENIED);
 
-  /** Pauses before resuming a broken upstream stream: the client module's (seed 000). */
+  /** Pauses before resuming a broken upstream stream: the client module's. */
   private static final List<Duration> PAUSES = RetryPolicy.ofDefault().pauses();
 
   private final Router router;

@@ -11,6 +11,7 @@ import com.linecorp.armeria.client.circuitbreaker.CircuitBreakerListener;
 import io.grpc.Deadline;
 import io.meridian.api.LeaseId;
 import io.meridian.api.MeridianException;
+import io.meridian.api.ShardHeader;
 import io.meridian.api.v1.Consistency;
 import io.meridian.api.v1.Error;
 import io.meridian.api.v1.ResponseHeader;
@@ -209,13 +210,13 @@ final class Router implements AutoCloseable {
         com.linecorp.armeria.server.ServiceRequestContext.current()
             .request()
             .headers()
-            .get(Upstreams.SHARD_HEADER);
+            .get(ShardHeader.NAME);
     if (header == null) {
       throw MeridianException.of(
           Error.Code.INVALID_ARGUMENT,
           "%s is per shard: name the shard in the %s request header (shards: %s)",
           what,
-          Upstreams.SHARD_HEADER,
+          ShardHeader.NAME,
           table.shards().keySet());
     }
     RoutingTable.Shard s;
@@ -228,7 +229,7 @@ final class Router implements AutoCloseable {
       throw MeridianException.of(
           Error.Code.INVALID_ARGUMENT,
           "%s: %s (expected: one of the shards %s)",
-          Upstreams.SHARD_HEADER,
+          ShardHeader.NAME,
           header,
           table.shards().keySet());
     }
@@ -513,7 +514,7 @@ final class Router implements AutoCloseable {
             .orTimeout(remainingMs, TimeUnit.MILLISECONDS)
             .exceptionally(
                 e -> {
-                  if (!(cause(e) instanceof TimeoutException)) {
+                  if (!(MeridianException.causeOf(e) instanceof TimeoutException)) {
                     throw e instanceof CompletionException c ? c : new CompletionException(e);
                   }
                   if (upstreams.client(shard, region).healthyEndpoints().isEmpty()) {
@@ -623,18 +624,9 @@ final class Router implements AutoCloseable {
     return h.toBuilder().setLagRevisions(lag.revisions()).setLagMs(lag.millis()).build();
   }
 
-  /** What a failed future failed with, under its {@link CompletionException} wrappers. */
-  private static Throwable cause(Throwable t) {
-    Throwable c = t;
-    while (c instanceof CompletionException && c.getCause() != null) {
-      c = c.getCause();
-    }
-    return c;
-  }
-
   /** The Meridian error a failed future carries. */
   static MeridianException unwrap(Throwable t) {
-    Throwable c = cause(t);
+    Throwable c = MeridianException.causeOf(t);
     if (c instanceof MeridianException m) {
       return m;
     }

@@ -25,9 +25,6 @@ import org.slf4j.LoggerFactory;
 final class Upstreams implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Upstreams.class);
 
-  /** The request header that picks the shard on a node (see the node's Shards). */
-  static final String SHARD_HEADER = MeridianClient.SHARD_HEADER;
-
   private record Key(int shard, String region, List<URI> endpoints) {}
 
   private final RouterConfig.Upstream settings;

@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  * clusters that do not exist: it serves its own endpoints, refuses bad input with a code and a
  * message, and answers requests it cannot route within its deadline.
  */
+@Tag("cluster")
 class RouterServerTest {
   @TempDir Path dir;
 

@@ -48,6 +48,7 @@ import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -56,6 +57,7 @@ import org.junit.jupiter.api.io.TempDir;
  * region cluster (only region behaviour is under test), and a router per region; requests go
  * through the routers.
  */
+@Tag("cluster")
 class FederationTest {
   private static final String EAST = "us-east";
   private static final String WEST = "us-west";

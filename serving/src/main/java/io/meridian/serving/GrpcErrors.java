@@ -16,7 +16,6 @@ import io.meridian.api.ErrorCodes;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Error;
 import java.util.Base64;
-import java.util.concurrent.CompletionException;
 
 /**
  * Turns failures into Meridian errors on both surfaces: a gRPC status whose trailers carry the
@@ -102,10 +101,7 @@ public final class GrpcErrors {
 
   /** The Meridian error a throwable stands for. */
   public static Error toError(Throwable cause, Status status) {
-    Throwable t = cause;
-    while (t instanceof CompletionException && t.getCause() != null) {
-      t = t.getCause();
-    }
+    Throwable t = MeridianException.causeOf(cause);
     if (t instanceof MeridianException m) {
       return m.toError();
     }

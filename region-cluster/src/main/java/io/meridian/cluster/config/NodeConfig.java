@@ -68,7 +68,7 @@ public record NodeConfig(
    */
   public record Watch(Long progressIntervalMs, Long maxPendingBytes, Integer replayEvents) {}
 
-  /** Registry: the default instance TTL and self-preservation (seed 000). */
+  /** Registry: the default instance TTL and self-preservation. */
   public record Registry(
       Long defaultTtlSeconds,
       Boolean selfPreservation,

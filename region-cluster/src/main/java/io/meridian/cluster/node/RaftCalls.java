@@ -238,7 +238,7 @@ final class RaftCalls implements AutoCloseable {
 
   /** {@code t} as a Meridian error: itself if it is one, else UNAVAILABLE naming the cause. */
   static MeridianException unavailable(Throwable t) {
-    Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+    Throwable cause = MeridianException.causeOf(t);
     if (cause instanceof MeridianException m) {
       return m;
     }

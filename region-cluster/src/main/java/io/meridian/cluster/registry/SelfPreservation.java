@@ -5,10 +5,10 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongToDoubleFunction;
 
 /**
- * Registry self-preservation as in seed 000, decided by the shard leader: every check interval it
- * compares the registry renewals it saw with the renewals the instances promised (each instance's
- * own heartbeat interval), and below the threshold it stops evicting registry instances, because a
- * mass of missed heartbeats more likely means a network problem than a mass of dead instances.
+ * Registry self-preservation, decided by the shard leader: every check interval it compares the
+ * registry renewals it saw with the renewals the instances promised (each instance's own heartbeat
+ * interval), and below the threshold it stops evicting registry instances, because a mass of missed
+ * heartbeats more likely means a network problem than a mass of dead instances.
  *
  * <p>Renewal counts live only in the leader's memory, so after a leader change the first window is
  * skipped: its counts would be partial. Below {@code minInstances} self-preservation is never on:
@@ -33,9 +33,9 @@ public final class SelfPreservation {
 
   /**
    * @param enabled when false, self-preservation is only ever turned off
-   * @param threshold renewal ratio below which it turns on (seed 000: 0.85)
-   * @param minInstances fewer registry instances than this never turn it on (seed 000: 10)
-   * @param checkIntervalMs the length of a window (seed 000: 60 s); {@link #evaluate} decides only
+   * @param threshold renewal ratio below which it turns on (default 0.85)
+   * @param minInstances fewer registry instances than this never turn it on (default 10)
+   * @param checkIntervalMs the length of a window (default 60 s); {@link #evaluate} decides only
    *     once a window this long has passed on the leader's clock
    */
   public SelfPreservation(

@@ -2,14 +2,49 @@ package io.meridian.cluster.service;
 
 import com.google.protobuf.Message;
 import io.meridian.api.MeridianException;
+import io.meridian.api.v1.Consistency;
 import io.meridian.cluster.node.ShardReplica;
+import io.meridian.cluster.proto.Command;
 import io.meridian.cluster.proto.CommandResult;
+import io.meridian.cluster.proto.Query;
 import io.meridian.cluster.proto.QueryResult;
 import io.meridian.serving.Headers;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 
-/** Small glue between the replicas' results and the services' answers. */
+/**
+ * The one way a service reaches its shard: propose a command or read, then answer with the part of
+ * the result the call asked for, its header completed by the replica that served it.
+ */
 final class Calls {
   private Calls() {}
+
+  /** Proposes {@code command}; answers with {@code answer} of its result, or throws its error. */
+  static <T extends Message> CompletableFuture<T> propose(
+      ShardReplica replica, Command command, Function<CommandResult, T> answer) {
+    return replica.propose(command).thenApply(r -> served(replica, answer.apply(ok(r))));
+  }
+
+  /**
+   * Reads linearizably by default, from the local replica when the caller accepts staleness ({@code
+   * SERIALIZABLE}, {@code LOCAL}, {@code CACHED}).
+   */
+  static <T extends Message> CompletableFuture<T> read(
+      ShardReplica replica, Query query, Consistency consistency, Function<QueryResult, T> answer) {
+    CompletableFuture<QueryResult> result =
+        switch (consistency) {
+          case SERIALIZABLE, LOCAL, CACHED ->
+              CompletableFuture.completedFuture(replica.readLocal(query));
+          default -> replica.readLinearizable(query);
+        };
+    return result.thenApply(r -> served(replica, answer.apply(ok(r))));
+  }
+
+  /** Reads what only the leader knows (a lease's time left, a heartbeat's renewal). */
+  static <T extends Message> CompletableFuture<T> readAtLeader(
+      ShardReplica replica, Query query, Function<QueryResult, T> answer) {
+    return replica.readAtLeader(query).thenApply(r -> served(replica, answer.apply(ok(r))));
+  }
 
   /**
    * {@code response} with its {@code header} completed by {@code replica}: where and when it was

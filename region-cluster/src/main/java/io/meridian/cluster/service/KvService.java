@@ -5,7 +5,6 @@ import io.meridian.api.Limits;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.CompactionRequest;
 import io.meridian.api.v1.CompactionResponse;
-import io.meridian.api.v1.Consistency;
 import io.meridian.api.v1.DeleteRangeRequest;
 import io.meridian.api.v1.DeleteRangeResponse;
 import io.meridian.api.v1.Error;
@@ -18,10 +17,10 @@ import io.meridian.api.v1.TxnRequest;
 import io.meridian.api.v1.TxnResponse;
 import io.meridian.cluster.node.ShardReplica;
 import io.meridian.cluster.proto.Command;
+import io.meridian.cluster.proto.CommandResult;
 import io.meridian.cluster.proto.Query;
 import io.meridian.cluster.proto.QueryResult;
 import io.meridian.serving.Replies;
-import java.util.concurrent.CompletableFuture;
 
 /** The KV service: checks requests, proposes writes, serves reads at their consistency. */
 public final class KvService extends KVGrpc.KVImplBase {
@@ -37,20 +36,12 @@ public final class KvService extends KVGrpc.KVImplBase {
         observer,
         () -> {
           ShardReplica replica = shards.forRequest();
-          return read(
-                  replica, Query.newBuilder().setRange(request).build(), request.getConsistency())
-              .thenApply(r -> Calls.served(replica, Calls.ok(r).getRange()));
+          return Calls.read(
+              replica,
+              Query.newBuilder().setRange(request).build(),
+              request.getConsistency(),
+              QueryResult::getRange);
         });
-  }
-
-  /** Reads linearizably by default, from the local replica when the caller accepts staleness. */
-  static CompletableFuture<QueryResult> read(
-      ShardReplica replica, Query query, Consistency consistency) {
-    return switch (consistency) {
-      case SERIALIZABLE, LOCAL, CACHED ->
-          CompletableFuture.completedFuture(replica.readLocal(query));
-      default -> replica.readLinearizable(query);
-    };
   }
 
   @Override
@@ -60,10 +51,10 @@ public final class KvService extends KVGrpc.KVImplBase {
         () -> {
           checkPut(request);
           ShardReplica replica = shards.forRequest();
-          return replica
-              .propose(
-                  Command.newBuilder().setRequestId(request.getRequestId()).setPut(request).build())
-              .thenApply(r -> Calls.served(replica, Calls.ok(r).getPut()));
+          return Calls.propose(
+              replica,
+              Command.newBuilder().setRequestId(request.getRequestId()).setPut(request).build(),
+              CommandResult::getPut);
         });
   }
 
@@ -74,13 +65,13 @@ public final class KvService extends KVGrpc.KVImplBase {
         observer,
         () -> {
           ShardReplica replica = shards.forRequest();
-          return replica
-              .propose(
-                  Command.newBuilder()
-                      .setRequestId(request.getRequestId())
-                      .setDeleteRange(request)
-                      .build())
-              .thenApply(r -> Calls.served(replica, Calls.ok(r).getDeleteRange()));
+          return Calls.propose(
+              replica,
+              Command.newBuilder()
+                  .setRequestId(request.getRequestId())
+                  .setDeleteRange(request)
+                  .build(),
+              CommandResult::getDeleteRange);
         });
   }
 
@@ -91,10 +82,10 @@ public final class KvService extends KVGrpc.KVImplBase {
         () -> {
           checkTxn(request);
           ShardReplica replica = shards.forRequest();
-          return replica
-              .propose(
-                  Command.newBuilder().setRequestId(request.getRequestId()).setTxn(request).build())
-              .thenApply(r -> Calls.served(replica, Calls.ok(r).getTxn()));
+          return Calls.propose(
+              replica,
+              Command.newBuilder().setRequestId(request.getRequestId()).setTxn(request).build(),
+              CommandResult::getTxn);
         });
   }
 
@@ -108,9 +99,8 @@ public final class KvService extends KVGrpc.KVImplBase {
                 Error.Code.INVALID_ARGUMENT, "revision: %d (expected: > 0)", request.getRevision());
           }
           ShardReplica replica = shards.forRequest();
-          return replica
-              .propose(Command.newBuilder().setCompact(request).build())
-              .thenApply(r -> Calls.served(replica, Calls.ok(r).getCompact()));
+          return Calls.propose(
+              replica, Command.newBuilder().setCompact(request).build(), CommandResult::getCompact);
         });
   }
 

@@ -17,8 +17,10 @@ import io.meridian.api.v1.LeaseTimeToLiveResponse;
 import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.node.ShardReplica;
 import io.meridian.cluster.proto.Command;
+import io.meridian.cluster.proto.CommandResult;
 import io.meridian.cluster.proto.LeaseGrant;
 import io.meridian.cluster.proto.Query;
+import io.meridian.cluster.proto.QueryResult;
 import io.meridian.serving.Replies;
 import java.util.concurrent.CompletableFuture;
 
@@ -71,9 +73,7 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
                           .setTtlMs(ttlMs)
                           .setId(request.getId()))
                   .build();
-          return replica
-              .propose(command)
-              .thenApply(r -> Calls.served(replica, Calls.ok(r).getLeaseGrant()));
+          return Calls.propose(replica, command, CommandResult::getLeaseGrant);
         });
   }
 
@@ -85,9 +85,8 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
 
   private CompletableFuture<LeaseKeepAliveResponse> renew(LeaseKeepAliveRequest request) {
     ShardReplica replica = shards.forLease(request.getId());
-    return replica
-        .readAtLeader(Query.newBuilder().setLeaseRenew(request).build())
-        .thenApply(r -> Calls.served(replica, Calls.ok(r).getLeaseRenew()));
+    return Calls.readAtLeader(
+        replica, Query.newBuilder().setLeaseRenew(request).build(), QueryResult::getLeaseRenew);
   }
 
   @Override
@@ -144,13 +143,13 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
         observer,
         () -> {
           ShardReplica replica = shards.forLease(request.getId());
-          return replica
-              .propose(
-                  Command.newBuilder()
-                      .setRequestId(request.getRequestId())
-                      .setLeaseRevoke(request)
-                      .build())
-              .thenApply(r -> Calls.served(replica, Calls.ok(r).getLeaseRevoke()));
+          return Calls.propose(
+              replica,
+              Command.newBuilder()
+                  .setRequestId(request.getRequestId())
+                  .setLeaseRevoke(request)
+                  .build(),
+              CommandResult::getLeaseRevoke);
         });
   }
 
@@ -162,9 +161,8 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
         () -> {
           ShardReplica replica = shards.forLease(request.getId());
           // The leader holds the live deadline.
-          return replica
-              .readAtLeader(Query.newBuilder().setLeaseTtl(request).build())
-              .thenApply(r -> Calls.served(replica, Calls.ok(r).getLeaseTtl()));
+          return Calls.readAtLeader(
+              replica, Query.newBuilder().setLeaseTtl(request).build(), QueryResult::getLeaseTtl);
         });
   }
 
@@ -174,11 +172,11 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
         observer,
         () -> {
           ShardReplica replica = shards.forRequest();
-          return KvService.read(
-                  replica,
-                  Query.newBuilder().setLeaseList(request).build(),
-                  request.getConsistency())
-              .thenApply(r -> Calls.served(replica, Calls.ok(r).getLeaseList()));
+          return Calls.read(
+              replica,
+              Query.newBuilder().setLeaseList(request).build(),
+              request.getConsistency(),
+              QueryResult::getLeaseList);
         });
   }
 }

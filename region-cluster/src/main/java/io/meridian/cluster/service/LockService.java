@@ -15,10 +15,12 @@ import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.lock.LockWaits;
 import io.meridian.cluster.node.ShardReplica;
 import io.meridian.cluster.proto.Command;
+import io.meridian.cluster.proto.CommandResult;
 import io.meridian.cluster.proto.LockAcquire;
 import io.meridian.cluster.proto.LockAcquireResult;
 import io.meridian.cluster.proto.LockCancel;
 import io.meridian.cluster.proto.Query;
+import io.meridian.cluster.proto.QueryResult;
 import io.meridian.serving.Replies;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -142,13 +144,13 @@ public final class LockService extends LockGrpc.LockImplBase {
         observer,
         () -> {
           ShardReplica replica = shards.forLease(request.getLease());
-          return replica
-              .propose(
-                  Command.newBuilder()
-                      .setRequestId(request.getRequestId())
-                      .setLockRelease(request)
-                      .build())
-              .thenApply(r -> Calls.served(replica, Calls.ok(r).getLockRelease()));
+          return Calls.propose(
+              replica,
+              Command.newBuilder()
+                  .setRequestId(request.getRequestId())
+                  .setLockRelease(request)
+                  .build(),
+              CommandResult::getLockRelease);
         });
   }
 
@@ -158,11 +160,11 @@ public final class LockService extends LockGrpc.LockImplBase {
         observer,
         () -> {
           ShardReplica replica = shards.forRequest();
-          return KvService.read(
-                  replica,
-                  Query.newBuilder().setLockInspect(request).build(),
-                  request.getConsistency())
-              .thenApply(r -> Calls.served(replica, Calls.ok(r).getLockInspect()));
+          return Calls.read(
+              replica,
+              Query.newBuilder().setLockInspect(request).build(),
+              request.getConsistency(),
+              QueryResult::getLockInspect);
         });
   }
 }

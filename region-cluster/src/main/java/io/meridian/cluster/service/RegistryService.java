@@ -30,7 +30,9 @@ import io.meridian.api.v1.WatchServiceResponse;
 import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.node.ShardReplica;
 import io.meridian.cluster.proto.Command;
+import io.meridian.cluster.proto.CommandResult;
 import io.meridian.cluster.proto.Query;
+import io.meridian.cluster.proto.QueryResult;
 import io.meridian.cluster.proto.RegistryRegister;
 import io.meridian.cluster.state.registry.RegistryIndex;
 import io.meridian.cluster.watch.WatchSink;
@@ -77,14 +79,14 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
                   : LeaseService.ttlMs(
                       request.getTtl(), config.registry().defaultTtlSeconds(), config.lease());
           ShardReplica replica = shards.forRequest();
-          return replica
-              .propose(
-                  Command.newBuilder()
-                      .setRequestId(request.getRequestId())
-                      .setRegistryRegister(
-                          RegistryRegister.newBuilder().setRequest(request).setTtlMs(ttlMs))
-                      .build())
-              .thenApply(r -> Calls.served(replica, Calls.ok(r).getRegistryRegister()));
+          return Calls.propose(
+              replica,
+              Command.newBuilder()
+                  .setRequestId(request.getRequestId())
+                  .setRegistryRegister(
+                      RegistryRegister.newBuilder().setRequest(request).setTtlMs(ttlMs))
+                  .build(),
+              CommandResult::getRegistryRegister);
         });
   }
 
@@ -94,9 +96,10 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
         observer,
         () -> {
           ShardReplica replica = shards.forRequest();
-          return replica
-              .readAtLeader(Query.newBuilder().setRegistryHeartbeat(request).build())
-              .thenApply(r -> Calls.served(replica, Calls.ok(r).getRegistryHeartbeat()));
+          return Calls.readAtLeader(
+              replica,
+              Query.newBuilder().setRegistryHeartbeat(request).build(),
+              QueryResult::getRegistryHeartbeat);
         });
   }
 
@@ -107,13 +110,13 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
         () -> {
           KvService.checkSize(request);
           ShardReplica replica = shards.forRequest();
-          return replica
-              .propose(
-                  Command.newBuilder()
-                      .setRequestId(request.getRequestId())
-                      .setRegistrySetHealth(request)
-                      .build())
-              .thenApply(r -> Calls.served(replica, Calls.ok(r).getRegistrySetHealth()));
+          return Calls.propose(
+              replica,
+              Command.newBuilder()
+                  .setRequestId(request.getRequestId())
+                  .setRegistrySetHealth(request)
+                  .build(),
+              CommandResult::getRegistrySetHealth);
         });
   }
 
@@ -123,13 +126,13 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
         observer,
         () -> {
           ShardReplica replica = shards.forRequest();
-          return replica
-              .propose(
-                  Command.newBuilder()
-                      .setRequestId(request.getRequestId())
-                      .setRegistryDeregister(request)
-                      .build())
-              .thenApply(r -> Calls.served(replica, Calls.ok(r).getRegistryDeregister()));
+          return Calls.propose(
+              replica,
+              Command.newBuilder()
+                  .setRequestId(request.getRequestId())
+                  .setRegistryDeregister(request)
+                  .build(),
+              CommandResult::getRegistryDeregister);
         });
   }
 
@@ -167,14 +170,14 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
 
   private static CompletableFuture<DiscoverResponse> discoverNow(
       ShardReplica replica, DiscoverRequest request) {
-    return KvService.read(
-            replica,
-            Query.newBuilder().setRegistryDiscover(request).build(),
-            localByDefault(request.getConsistency()))
-        .thenApply(r -> Calls.served(replica, Calls.ok(r).getRegistryDiscover()));
+    return Calls.read(
+        replica,
+        Query.newBuilder().setRegistryDiscover(request).build(),
+        localByDefault(request.getConsistency()),
+        QueryResult::getRegistryDiscover);
   }
 
-  /** Discovery favours availability (seed 000): unless the caller says otherwise, LOCAL. */
+  /** Discovery favours availability: unless the caller says otherwise, LOCAL. */
   private static Consistency localByDefault(Consistency requested) {
     return requested == Consistency.CONSISTENCY_UNSPECIFIED ? Consistency.LOCAL : requested;
   }
@@ -243,11 +246,11 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
         observer,
         () -> {
           ShardReplica replica = shards.forRequest();
-          return KvService.read(
-                  replica,
-                  Query.newBuilder().setRegistryList(request).build(),
-                  localByDefault(request.getConsistency()))
-              .thenApply(r -> Calls.served(replica, Calls.ok(r).getRegistryList()));
+          return Calls.read(
+              replica,
+              Query.newBuilder().setRegistryList(request).build(),
+              localByDefault(request.getConsistency()),
+              QueryResult::getRegistryList);
         });
   }
 

@@ -17,6 +17,7 @@ import io.meridian.api.v1.ResponseHeader;
 import io.meridian.cluster.feed.ChangeFeed;
 import io.meridian.cluster.node.ShardReplica;
 import io.meridian.cluster.proto.Command;
+import io.meridian.cluster.proto.CommandResult;
 import io.meridian.cluster.state.ShardState;
 import io.meridian.serving.Replies;
 import java.util.concurrent.CompletableFuture;
@@ -63,9 +64,10 @@ public final class ReplicationService extends ReplicationGrpc.ReplicationImplBas
         observer,
         () -> {
           ShardReplica replica = shards.forRequest();
-          return replica
-              .propose(Command.newBuilder().setApplyReplicated(request).build())
-              .thenApply(r -> Calls.served(replica, Calls.ok(r).getApplyReplicated()));
+          return Calls.propose(
+              replica,
+              Command.newBuilder().setApplyReplicated(request).build(),
+              CommandResult::getApplyReplicated);
         });
   }
 
@@ -76,9 +78,10 @@ public final class ReplicationService extends ReplicationGrpc.ReplicationImplBas
         observer,
         () -> {
           ShardReplica replica = shards.forRequest();
-          return replica
-              .propose(Command.newBuilder().setReportShipped(request).build())
-              .thenApply(r -> Calls.served(replica, Calls.ok(r).getReportShipped()));
+          return Calls.propose(
+              replica,
+              Command.newBuilder().setReportShipped(request).build(),
+              CommandResult::getReportShipped);
         });
   }
 

@@ -3,6 +3,7 @@ package io.meridian.cluster.service;
 import com.linecorp.armeria.server.ServiceRequestContext;
 import io.meridian.api.LeaseId;
 import io.meridian.api.MeridianException;
+import io.meridian.api.ShardHeader;
 import io.meridian.api.v1.Error;
 import io.meridian.cluster.node.ShardReplica;
 import java.util.Collection;
@@ -16,8 +17,6 @@ import java.util.TreeMap;
  * router's job.
  */
 public final class Shards {
-  public static final String SHARD_HEADER = "meridian-shard";
-
   private final Map<Integer, ShardReplica> byId = new TreeMap<>();
 
   public Shards(Collection<ShardReplica> replicas) {
@@ -31,7 +30,7 @@ public final class Shards {
   /** The shard a key-addressed request goes to. */
   public ShardReplica forRequest() {
     ServiceRequestContext ctx = ServiceRequestContext.currentOrNull();
-    String header = ctx == null ? null : ctx.request().headers().get(SHARD_HEADER);
+    String header = ctx == null ? null : ctx.request().headers().get(ShardHeader.NAME);
     if (header == null) {
       return byId.values().iterator().next();
     }
@@ -39,7 +38,10 @@ public final class Shards {
       return byId(Integer.parseInt(header.trim()));
     } catch (NumberFormatException e) {
       throw MeridianException.of(
-          Error.Code.INVALID_ARGUMENT, "%s: %s (expected: a shard number)", SHARD_HEADER, header);
+          Error.Code.INVALID_ARGUMENT,
+          "%s: %s (expected: a shard number)",
+          ShardHeader.NAME,
+          header);
     }
   }
 

@@ -17,6 +17,7 @@ import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Every kind of bad input over HTTP/JSON gets its code, its HTTP status and a message; none changes
  * the state or stops the node.
  */
+@Tag("cluster")
 class BadInputTest {
   @TempDir static Path dir;
   static DevCluster cluster;

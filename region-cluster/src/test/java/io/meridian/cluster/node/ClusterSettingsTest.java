@@ -15,10 +15,12 @@ import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Limits that decide what apply does are the cluster's, not each node's. */
+@Tag("cluster")
 class ClusterSettingsTest {
   @TempDir Path dir;
 

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -21,6 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
  * wildcard: it runs in a network namespace this test creates, on the address of a veth interface
  * inside it. Needs root and iproute2 ({@code ip netns}); CI runs as root.
  */
+@Tag("cluster")
 class InterfaceBindingTest {
   @TempDir Path dir;
 

@@ -24,10 +24,12 @@ import java.util.concurrent.TimeUnit;
 import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftClientRequest;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The leader of a 3-member cluster is cut off from the other two (both directions). */
+@Tag("cluster")
 class LeaderPartitionTest {
   @TempDir Path dir;
 

@@ -17,6 +17,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,6 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * ago; whatever it proposes then must not revoke a lease whose last acknowledged renewal is younger
  * than its TTL (etcd #15247).
  */
+@Tag("cluster")
 class LeaderPauseTest {
   private static final long TTL_SECONDS = 5;
 

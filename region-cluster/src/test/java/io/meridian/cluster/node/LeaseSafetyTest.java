@@ -12,10 +12,12 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** What a lease's holder was promised holds across leader changes and clock steps. */
+@Tag("cluster")
 class LeaseSafetyTest {
   @TempDir Path dir;
 

@@ -15,10 +15,12 @@ import io.meridian.api.v1.LockReleaseRequest;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Lock waits that outlive the member they were waiting on. */
+@Tag("cluster")
 class LockWaitTest {
   @TempDir Path dir;
 

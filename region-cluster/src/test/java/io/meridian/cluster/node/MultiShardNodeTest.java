@@ -9,22 +9,24 @@ import com.linecorp.armeria.common.HttpMethod;
 import com.linecorp.armeria.common.RequestHeaders;
 import io.grpc.stub.StreamObserver;
 import io.meridian.api.LeaseId;
+import io.meridian.api.ShardHeader;
 import io.meridian.api.v1.LeaseGrantRequest;
 import io.meridian.api.v1.LeaseGrpc;
 import io.meridian.api.v1.LeaseKeepAliveRequest;
 import io.meridian.api.v1.LeaseKeepAliveResponse;
 import io.meridian.api.v1.Role;
-import io.meridian.cluster.service.Shards;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Nodes that replicate two shards (one Raft group each), and the streaming keep-alive. */
+@Tag("cluster")
 class MultiShardNodeTest {
   @TempDir Path dir;
 
@@ -113,7 +115,7 @@ class MultiShardNodeTest {
     com.linecorp.armeria.common.RequestHeadersBuilder h =
         RequestHeaders.builder(HttpMethod.POST, path);
     if (shard != null) {
-      h.add(Shards.SHARD_HEADER, shard);
+      h.add(ShardHeader.NAME, shard);
     }
     return http.execute(h.build(), body).aggregate().join();
   }

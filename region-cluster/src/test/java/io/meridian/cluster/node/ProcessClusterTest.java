@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.Set;
 import java.util.stream.Collectors;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * with SIGKILL three times at seeded points under write load, and no acknowledged write is lost.
  * The seed is printed; set {@code -Dmeridian.seed=N} to replay a run.
  */
+@Tag("cluster")
 class ProcessClusterTest {
   @TempDir Path dir;
 

@@ -6,10 +6,12 @@ import static org.awaitility.Awaitility.await;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
 import java.time.Duration;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** A member whose Raft client was closed under it (as Ratis does) keeps serving writes. */
+@Tag("cluster")
 class RaftClientRecoveryTest {
   @TempDir Path dir;
 

@@ -29,10 +29,12 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** A real 3-node region cluster over Ratis's gRPC transport on loopback. */
+@Tag("cluster")
 class RegionClusterTest {
   @TempDir Path dir;
 

@@ -46,10 +46,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The registry served by a real 3-node cluster, over gRPC and HTTP/JSON. */
+@Tag("cluster")
 class RegistryNodeTest {
   @TempDir static Path shared;
   @TempDir Path dir;

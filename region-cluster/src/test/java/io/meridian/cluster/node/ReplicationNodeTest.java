@@ -42,10 +42,12 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The change feed of a primary cluster applied to a standby cluster over the Replication API. */
+@Tag("cluster")
 class ReplicationNodeTest {
   @TempDir Path dir;
   private DevCluster east;

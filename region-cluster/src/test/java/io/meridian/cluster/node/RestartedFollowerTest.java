@@ -10,6 +10,7 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * while the cluster is idle; with load, every write is a chance to recover. Either way it must
  * reach the leader's applied index.
  */
+@Tag("cluster")
 class RestartedFollowerTest {
   @TempDir Path dir;
 

@@ -14,6 +14,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * the snapshot, so a snapshot lost in a crash is state lost. Watched with strace on a real node
  * process (the order of the system calls is the behaviour under test).
  */
+@Tag("cluster")
 class SnapshotDurabilityTest {
   @TempDir Path dir;
 

@@ -31,10 +31,12 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Watches served by a real 3-node cluster, on leader and followers. */
+@Tag("cluster")
 class WatchTest {
   @TempDir static Path shared;
   @TempDir Path dir;
