@@ -65,6 +65,13 @@ public final class CompareEtcd implements java.util.concurrent.Callable<Integer>
       description = "etcd, meridian or both (default: ${DEFAULT-VALUE}).")
   List<String> systems = List.of("etcd", "meridian");
 
+  @Option(
+      names = "--locks-to-leader",
+      description =
+          "Send every lock call to the leader instead of spreading the sessions over the members"
+              + " (default: spread).")
+  boolean locksToLeader;
+
   @Option(names = "--output", description = "Also write the Markdown report to this file.")
   Path output;
 
@@ -273,7 +280,7 @@ public final class CompareEtcd implements java.util.concurrent.Callable<Integer>
               LOCK_WORKERS,
               w ->
                   s.lockPair(
-                      w % 3,
+                      locksToLeader ? l : w % 3,
                       "/bench/locks/l" + (w + LOCK_WORKERS * (next[w]++ % perWorker)),
                       leases[w])));
     }
