@@ -99,9 +99,13 @@ public final class LockWaits {
       decide(lookup.find(key.name, key.lease), true, true);
     }
 
-    /** Stops waiting; a no-op if already decided. */
+    /**
+     * Stops waiting (the acquire was answered without waiting, or failed); a no-op if already
+     * decided. The future completes with null: nobody reads it any more, and a cancellation would
+     * build an exception with its stack trace on every granted acquire.
+     */
     public void cancel() {
-      future.cancel(false);
+      future.complete(null);
     }
 
     private synchronized boolean armed() {

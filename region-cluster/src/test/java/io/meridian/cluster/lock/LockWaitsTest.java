@@ -37,6 +37,16 @@ class LockWaitsTest {
   }
 
   @Test
+  void aCancelledWaitIsForgottenAndLaterEventsLeaveIt() {
+    LockWaits.Wait wait = waits.register("/a/l", 7);
+    wait.cancel();
+    assertThat(wait.future()).isCompletedWithValue(null);
+    assertThat(waits.size()).isZero();
+    waits.onEvent(new LockEvent.Granted("/a/l", 7, 99, "/a/l/k", 13));
+    assertThat(wait.future()).isCompletedWithValue(null);
+  }
+
+  @Test
   void aFollowerBehindItsAcquireChecksOnceItHasAppliedIt() {
     LockWaits.Wait wait = waits.register("/a/l", 7);
     wait.arm(12);
