@@ -1,6 +1,5 @@
 package io.meridian.bridge;
 
-import com.linecorp.armeria.client.retry.Backoff;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.ApplyReplicatedRequest;
 import io.meridian.api.v1.ApplyReplicatedResponse;
@@ -18,8 +17,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.KafkaException;
-import org.apache.kafka.common.errors.InterruptException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -78,49 +75,31 @@ final class Sink implements Runnable {
 
   @Override
   public void run() {
-    Backoff backoff =
-        Backoff.exponential(config.retry().initialBackoffMs(), config.retry().maxBackoffMs())
-            .withJitter(0.2);
-    int attempt = 0;
-    while (!closed) {
-      try {
-        session();
-        return;
-      } catch (InterruptException e) {
-        return;
-      } catch (MeridianException | KafkaException e) {
-        if (closed) {
-          return; // Closing interrupted the session.
-        }
-        attempt++;
-        String why = e instanceof MeridianException m ? m.getMessage() : e.toString();
-        if (e instanceof MeridianException m && needsOperator(m)) {
-          // Retried slowly: an operator may fix the standby (rejoin, reseed) without restarting us.
-          progress.stopped(why);
-          attempt = Math.max(attempt, 30);
-          log.error(
-              "shard={} region={} sink halted at revision {}: {}",
-              shard,
-              region,
-              lag.appliedRevision(region),
-              why);
-        } else {
-          progress.failing(why);
-          log.warn(
-              "shard={} region={} sink session {} failed at revision {}, retrying: {}",
-              shard,
-              region,
-              attempt,
-              lag.appliedRevision(region),
-              why);
-        }
-      }
-      try {
-        TimeUnit.MILLISECONDS.sleep(Math.max(0, backoff.nextDelayMillis(attempt)));
-      } catch (InterruptedException e) {
-        return;
-      }
+    SessionLoop.run(config.retry(), () -> closed, this::session, this::failed);
+  }
+
+  private SessionLoop.Next failed(RuntimeException e, int attempt) {
+    String why = e instanceof MeridianException m ? m.getMessage() : e.toString();
+    if (e instanceof MeridianException m && needsOperator(m)) {
+      // Retried slowly: an operator may fix the standby (rejoin, reseed) without restarting us.
+      progress.stopped(why);
+      log.error(
+          "shard={} region={} sink halted at revision {}: {}",
+          shard,
+          region,
+          lag.appliedRevision(region),
+          why);
+      return SessionLoop.Next.RETRY_SLOWLY;
     }
+    progress.failing(why);
+    log.warn(
+        "shard={} region={} sink session {} failed at revision {}, retrying: {}",
+        shard,
+        region,
+        attempt,
+        lag.appliedRevision(region),
+        why);
+    return SessionLoop.Next.RETRY;
   }
 
   /** Refusals that retrying cannot cure. */

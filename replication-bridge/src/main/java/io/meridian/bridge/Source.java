@@ -1,6 +1,5 @@
 package io.meridian.bridge;
 
-import com.linecorp.armeria.client.retry.Backoff;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.ChangeBatch;
 import io.meridian.api.v1.ChangeRecord;
@@ -112,55 +111,37 @@ final class Source implements Runnable {
 
   @Override
   public void run() {
-    Backoff backoff =
-        Backoff.exponential(config.retry().initialBackoffMs(), config.retry().maxBackoffMs())
-            .withJitter(0.2);
-    int attempt = 0;
-    while (!closed) {
-      try {
-        session();
-        return;
-      } catch (InterruptedException e) {
-        return;
-      } catch (MeridianException | KafkaException e) {
-        if (closed) {
-          return; // Closing interrupted the session.
-        }
-        Throwable fence = fencing(e);
-        if (fence != null) {
-          // A new session would call initTransactions again and fence the copy that fenced us:
-          // two copies would take turns. Stop for good instead.
-          progress.stopped(
-              "fenced by a newer copy of this bridge (or Kafka refused its transactional id): "
-                  + fence.getClass().getSimpleName());
-          log.error(
-              "shard={} source stopped at revision {}: fenced: {}",
-              shard,
-              shipped.getRevision(),
-              fence.toString());
-          return;
-        }
-        attempt++;
-        String why = e instanceof MeridianException m ? m.getMessage() : e.toString();
-        boolean compacted = e instanceof MeridianException m && m.code() == Error.Code.COMPACTED;
-        progress.failing(
-            compacted
-                ? "the primary compacted past the topic's end: seed standbys from a snapshot"
-                : why);
-        log.warn(
-            "shard={} source session {} failed at revision {}, retrying: {}",
-            shard,
-            attempt,
-            shipped.getRevision(),
-            why);
-      }
-      long pause = Math.max(0, backoff.nextDelayMillis(attempt));
-      try {
-        TimeUnit.MILLISECONDS.sleep(pause);
-      } catch (InterruptedException e) {
-        return;
-      }
+    SessionLoop.run(config.retry(), () -> closed, this::session, this::failed);
+  }
+
+  private SessionLoop.Next failed(RuntimeException e, int attempt) {
+    Throwable fence = fencing(e);
+    if (fence != null) {
+      // A new session would call initTransactions again and fence the copy that fenced us: two
+      // copies would take turns. Stop for good instead.
+      progress.stopped(
+          "fenced by a newer copy of this bridge (or Kafka refused its transactional id): "
+              + fence.getClass().getSimpleName());
+      log.error(
+          "shard={} source stopped at revision {}: fenced: {}",
+          shard,
+          shipped.getRevision(),
+          fence.toString());
+      return SessionLoop.Next.STOP;
     }
+    String why = e instanceof MeridianException m ? m.getMessage() : e.toString();
+    boolean compacted = e instanceof MeridianException m && m.code() == Error.Code.COMPACTED;
+    progress.failing(
+        compacted
+            ? "the primary compacted past the topic's end: seed standbys from a snapshot"
+            : why);
+    log.warn(
+        "shard={} source session {} failed at revision {}, retrying: {}",
+        shard,
+        attempt,
+        shipped.getRevision(),
+        why);
+    return SessionLoop.Next.RETRY;
   }
 
   /**
