@@ -13,6 +13,7 @@ import io.meridian.cluster.proto.Query;
 import io.meridian.cluster.proto.QueryResult;
 import io.meridian.cluster.state.ApplyResult;
 import io.meridian.cluster.state.ShardState;
+import io.meridian.cluster.state.StateReader;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.File;
@@ -66,7 +67,7 @@ import org.slf4j.LoggerFactory;
  * <p>Lifecycle follows Ratis's snapshot-install contract: {@link #pause} moves to PAUSED before the
  * state-machine directory is replaced, {@link #reinitialize} reloads the newest snapshot.
  */
-public final class ShardStateMachine extends BaseStateMachine {
+public final class ShardStateMachine extends BaseStateMachine implements StateReader {
   private static final Logger log = LoggerFactory.getLogger(ShardStateMachine.class);
 
   /** What the node does with applied commands, leadership changes and reads. */
@@ -149,6 +150,7 @@ public final class ShardStateMachine extends BaseStateMachine {
   }
 
   /** Runs {@code reader} against the applied state under the read lock. */
+  @Override
   public <T> T read(Function<ShardState, T> reader) {
     stateLock.readLock().lock();
     try {

@@ -9,8 +9,8 @@ import io.meridian.api.v1.ResponseHeader;
 import io.meridian.api.v1.Role;
 import io.meridian.api.v1.WatchCreateRequest;
 import io.meridian.api.v1.WatchResponse;
-import io.meridian.cluster.raft.ShardStateMachine;
 import io.meridian.cluster.state.Change;
+import io.meridian.cluster.state.StateReader;
 import io.meridian.cluster.state.kv.KeyRange;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -53,7 +53,7 @@ public final class WatchHub implements AutoCloseable {
   public record Options(long progressIntervalMs, int replayEvents, long replayBytes) {}
 
   private final int shard;
-  private final ShardStateMachine state;
+  private final StateReader state;
   private final UnaryOperator<ResponseHeader> headers;
   private final Options options;
   private final ScheduledExecutorService dispatcher;
@@ -73,7 +73,7 @@ public final class WatchHub implements AutoCloseable {
    */
   public WatchHub(
       int shard,
-      ShardStateMachine state,
+      StateReader state,
       UnaryOperator<ResponseHeader> headers,
       Options options,
       String member) {
