@@ -39,9 +39,10 @@ public final class GrpcErrors {
   }
 
   /**
-   * Renders the transcoder's refusal of a body that is not JSON (an {@link HttpStatusException}
-   * 400, raised before any service runs) as an {@code INVALID_ARGUMENT} error body like every other
-   * error; anything else falls through to Armeria's default.
+   * Renders the transcoder's refusal of a request it cannot turn into a message (an {@link
+   * HttpStatusException} 400 with its cause, raised before any service runs: a body that is not
+   * JSON, a path or query parameter of the wrong type) as an {@code INVALID_ARGUMENT} error body
+   * like every other error; anything else falls through to Armeria's default.
    */
   public static ServerErrorHandler malformedBodies() {
     return (ctx, cause) -> {
@@ -52,7 +53,7 @@ public final class GrpcErrors {
         return httpResponse(
             Error.newBuilder()
                 .setCode(Error.Code.INVALID_ARGUMENT)
-                .setMessage("body: not valid JSON: " + reason.getMessage())
+                .setMessage("request not understood: " + reason.getMessage())
                 .build());
       }
       return null;

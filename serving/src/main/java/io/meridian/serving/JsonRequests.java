@@ -23,8 +23,9 @@ import java.util.Set;
 
 /**
  * Takes HTTP bodies sent without a JSON content type (plain {@code curl -d}) as JSON, as etcd's
- * gateway does, so that the transcoder accepts them. The bodies themselves are parsed once, by the
- * transcoder's strict marshaller ({@link ApiServer}); this decorator only rewrites the header.
+ * gateway does, so that the transcoder accepts them. It only rewrites the header and never reads a
+ * body: the transcoder's marshaller is strict and refuses unknown fields itself ({@link
+ * ApiServer}).
  */
 public final class JsonRequests implements DecoratingHttpServiceFunction {
   private static final JsonFormat.Parser STRICT = JsonFormat.parser();
