@@ -103,8 +103,28 @@ class DiscoveryTest {
                 .discovery(Discovery.Options.defaults().withFreshFor(Duration.ofHours(1)))
                 .build()) {
       client.registry().register(instance("search", "a1"));
+      // Discovery reads LOCAL: wait until every member has applied the registration, so that the
+      // first answer (the one cached) has it whichever member serves it.
+      for (String url : LocalCluster.urls(cluster)) {
+        try (MeridianClient one = MeridianClient.builder().endpoints(List.of(url)).build()) {
+          await()
+              .atMost(Duration.ofSeconds(30))
+              .until(
+                  () ->
+                      one.registry()
+                              .discover(
+                                  io.meridian.api.v1.DiscoverRequest.newBuilder()
+                                      .setNamespace("shop")
+                                      .setService("search")
+                                      .setConsistency(io.meridian.api.v1.Consistency.LOCAL)
+                                      .build())
+                              .getInstancesCount()
+                          == 1);
+        }
+      }
       Discovery.Result first = client.discovery().discover("shop", "search");
       assertThat(first.source()).isEqualTo(Discovery.Source.REGISTRY);
+      assertThat(first.instances()).extracting(Instance::getId).containsExactly("a1");
 
       client.registry().register(instance("search", "a2"));
       Discovery.Result second = client.discovery().discover("shop", "search");
