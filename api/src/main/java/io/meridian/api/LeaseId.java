@@ -32,6 +32,21 @@ public final class LeaseId {
     return ((long) shard << 48) | sequence;
   }
 
+  /**
+   * The shard that owns lease {@code id}, as a request names it.
+   *
+   * @throws MeridianException INVALID_ARGUMENT for an id no grant returns (zero or negative)
+   */
+  public static int shardOfRequested(long id) {
+    if (id <= 0) {
+      throw MeridianException.of(
+          io.meridian.api.v1.Error.Code.INVALID_ARGUMENT,
+          "lease: %d (expected: a positive id from Grant)",
+          id);
+    }
+    return shardOf(id);
+  }
+
   /** The shard that owns lease {@code id}. */
   public static int shardOf(long id) {
     return (int) (id >>> 48);

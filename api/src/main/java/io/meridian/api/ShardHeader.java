@@ -11,4 +11,27 @@ public final class ShardHeader {
 
   /** The header's name. */
   public static final String NAME = "meridian-shard";
+
+  /**
+   * The shard a header value names.
+   *
+   * @throws MeridianException INVALID_ARGUMENT unless {@code value} is a shard number 0..{@link
+   *     LeaseId#MAX_SHARD}
+   */
+  public static int parse(String value) {
+    try {
+      int shard = Integer.parseInt(value.trim());
+      if (shard >= 0 && shard <= LeaseId.MAX_SHARD) {
+        return shard;
+      }
+    } catch (NumberFormatException e) {
+      // Refused below, with the same message as a number out of range.
+    }
+    throw MeridianException.of(
+        io.meridian.api.v1.Error.Code.INVALID_ARGUMENT,
+        "%s: %s (expected: a shard number 0..%d)",
+        NAME,
+        value,
+        LeaseId.MAX_SHARD);
+  }
 }

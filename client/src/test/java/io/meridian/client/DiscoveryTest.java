@@ -6,7 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.meridian.api.v1.Instance;
 import io.meridian.api.v1.RegisterRequest;
-import io.meridian.cluster.node.DevCluster;
+import io.meridian.testing.LocalRegion;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
@@ -43,10 +43,10 @@ class DiscoveryTest {
             .setAddress("10.1.1.1")
             .setPort(80)
             .build();
-    DevCluster cluster = LocalCluster.start(dir);
+    LocalRegion cluster = LocalCluster.start(dir);
     try (MeridianClient client =
         MeridianClient.builder()
-            .endpoints(LocalCluster.urls(cluster))
+            .endpoints(cluster.urls())
             .retry(RetryPolicy.of(Duration.ofMillis(20), Duration.ofMillis(20)))
             .requestTimeout(Duration.ofSeconds(3))
             .attemptTimeout(Duration.ofSeconds(1))
@@ -96,16 +96,16 @@ class DiscoveryTest {
 
   @Test
   void answersYoungerThanFreshForComeFromTheCacheWithoutAskingTheRegistry() throws Exception {
-    try (DevCluster cluster = LocalCluster.start(dir);
+    try (LocalRegion cluster = LocalCluster.start(dir);
         MeridianClient client =
             MeridianClient.builder()
-                .endpoints(LocalCluster.urls(cluster))
+                .endpoints(cluster.urls())
                 .discovery(Discovery.Options.defaults().withFreshFor(Duration.ofHours(1)))
                 .build()) {
       client.registry().register(instance("search", "a1"));
       // Discovery reads LOCAL: wait until every member has applied the registration, so that the
       // first answer (the one cached) has it whichever member serves it.
-      for (String url : LocalCluster.urls(cluster)) {
+      for (String url : cluster.urls()) {
         try (MeridianClient one = MeridianClient.builder().endpoints(List.of(url)).build()) {
           await()
               .atMost(Duration.ofSeconds(30))
@@ -150,10 +150,10 @@ class DiscoveryTest {
 
   @Test
   void chooseSkipsAnInstanceWhoseBreakerOpenedAndTriesItAgainAfterTheWindow() throws Exception {
-    try (DevCluster cluster = LocalCluster.start(dir);
+    try (LocalRegion cluster = LocalCluster.start(dir);
         MeridianClient client =
             MeridianClient.builder()
-                .endpoints(LocalCluster.urls(cluster))
+                .endpoints(cluster.urls())
                 .circuitBreaker(0.5, 2, Duration.ofSeconds(1))
                 .build()) {
       client.registry().register(instance("orders", "o1"));

@@ -16,8 +16,8 @@ import io.meridian.api.v1.KeyValue;
 import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.PutResponse;
 import io.meridian.api.v1.RangeRequest;
-import io.meridian.cluster.node.DevCluster;
 import io.meridian.serving.LoopbackPorts;
+import io.meridian.testing.LocalRegion;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -37,13 +37,13 @@ class FailoverTest {
 
   @Test
   void writesGoOnThroughALeaderKillAndEachTakesEffectOnce() throws Exception {
-    try (DevCluster cluster = LocalCluster.start(dir);
+    try (LocalRegion cluster = LocalCluster.start(dir);
         MeridianClient client = LocalCluster.client(cluster).build()) {
-      int leader = LocalCluster.awaitLeader(cluster);
+      int leader = cluster.awaitReady();
       int writes = 120;
       for (int i = 0; i < writes; i++) {
         if (i == 40) {
-          cluster.stop(leader);
+          cluster.kill(leader);
         }
         PutResponse r = client.kv().put("/failover/k" + i, ByteString.copyFromUtf8("v" + i));
         assertThat(r.getHeader().getRevision()).isPositive();
@@ -57,7 +57,7 @@ class FailoverTest {
       assertThat(kvs).hasSize(writes);
       // A put retried after the leader died was applied once: no key has a second version.
       assertThat(kvs).allSatisfy(kv -> assertThat(kv.getVersion()).isEqualTo(1));
-      String stopped = cluster.configs().get(leader).client().port() + "";
+      String stopped = cluster.cluster().configs().get(leader).client().port() + "";
       await()
           .atMost(Duration.ofSeconds(10))
           .until(

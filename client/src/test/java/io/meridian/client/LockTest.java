@@ -9,7 +9,7 @@ import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Error;
 import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.RequestOp;
-import io.meridian.cluster.node.DevCluster;
+import io.meridian.testing.LocalRegion;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -26,15 +26,15 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("cluster")
 class LockTest {
   @TempDir static Path dir;
-  static DevCluster cluster;
+  static LocalRegion cluster;
   static MeridianClient a;
   static MeridianClient b;
 
   @BeforeAll
   static void start() throws IOException {
     cluster = LocalCluster.start(dir);
-    a = MeridianClient.builder().endpoints(LocalCluster.urls(cluster)).build();
-    b = MeridianClient.builder().endpoints(LocalCluster.urls(cluster)).build();
+    a = MeridianClient.builder().endpoints(cluster.urls()).build();
+    b = MeridianClient.builder().endpoints(cluster.urls()).build();
   }
 
   @AfterAll

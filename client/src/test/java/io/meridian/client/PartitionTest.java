@@ -4,7 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.meridian.api.FencingToken;
 import io.meridian.cluster.config.NodeConfig;
-import io.meridian.cluster.node.DevCluster;
+import io.meridian.testing.LocalRegion;
+import io.meridian.testing.TcpProxy;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -27,10 +28,10 @@ class PartitionTest {
 
   @Test
   void aPartitionedHolderLearnsItLostTheLockBeforeAnotherClientIsGrantedIt() throws Exception {
-    DevCluster cluster = LocalCluster.start(dir);
+    LocalRegion cluster = LocalCluster.start(dir);
     List<TcpProxy> proxies = new ArrayList<>();
     try {
-      for (NodeConfig c : cluster.configs()) {
+      for (NodeConfig c : cluster.cluster().configs()) {
         proxies.add(new TcpProxy(new InetSocketAddress("127.0.0.1", c.client().port())));
       }
       try (MeridianClient cutOff =
@@ -38,8 +39,7 @@ class PartitionTest {
                   .endpoints(proxies.stream().map(TcpProxy::url).toList())
                   .attemptTimeout(Duration.ofMillis(500))
                   .build();
-          MeridianClient other =
-              MeridianClient.builder().endpoints(LocalCluster.urls(cluster)).build()) {
+          MeridianClient other = MeridianClient.builder().endpoints(cluster.urls()).build()) {
         Session session = cutOff.leases().session("jobs", Duration.ofSeconds(3));
         LockHandle held = cutOff.locks().lock(session, "/jobs/locks/report", Duration.ofSeconds(5));
         // Wall time, as the leader stamps it into commands (one machine, one clock).
@@ -54,7 +54,7 @@ class PartitionTest {
         // When the grant was committed, not when the other client heard of it: the leader stamped
         // its time into the revision that granted the lock.
         long grantRevision = FencingToken.revisionOf(taken.fencingToken());
-        int leader = LocalCluster.awaitLeader(cluster);
+        int leader = cluster.awaitReady();
         long committedAtMs =
             cluster
                 .node(leader)

@@ -4,8 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.meridian.cluster.config.NodeConfig;
-import io.meridian.cluster.node.DevCluster;
 import io.meridian.cluster.node.ShardReplica;
+import io.meridian.testing.LocalRegion;
+import io.meridian.testing.TcpProxy;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -22,18 +23,18 @@ import org.junit.jupiter.api.io.TempDir;
 class SessionTest {
   @TempDir Path dir;
 
-  private static MeridianClient client(DevCluster cluster) {
+  private static MeridianClient client(LocalRegion cluster) {
     return LocalCluster.client(cluster).attemptTimeout(Duration.ofSeconds(1)).build();
   }
 
   @Test
   void aSessionOutlivesALeaderKillAndItsLeaseStaysAlive() throws Exception {
-    try (DevCluster cluster = LocalCluster.start(dir);
+    try (LocalRegion cluster = LocalCluster.start(dir);
         MeridianClient client = client(cluster);
         Session session = client.leases().session("jobs", Duration.ofSeconds(3))) {
-      int leader = LocalCluster.awaitLeader(cluster);
-      cluster.stop(leader);
-      LocalCluster.awaitLeader(cluster);
+      int leader = cluster.awaitReady();
+      cluster.kill(leader);
+      cluster.awaitReady();
       long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(9); // three TTLs
       await()
           .atMost(Duration.ofSeconds(15))
@@ -49,7 +50,7 @@ class SessionTest {
 
   @Test
   void aRevokedLeaseIsReportedLostAtItsNextKeepAlive() throws Exception {
-    try (DevCluster cluster = LocalCluster.start(dir);
+    try (LocalRegion cluster = LocalCluster.start(dir);
         MeridianClient client = client(cluster);
         Session session = client.leases().session("jobs", Duration.ofSeconds(3))) {
       client.leases().revoke(session.leaseId());
@@ -70,8 +71,8 @@ class SessionTest {
   @Test
   void cutOffFromALiveClusterTheLossIsReportedBeforeTheLeaderCanExpireTheLease() throws Exception {
     List<TcpProxy> proxies = new ArrayList<>();
-    try (DevCluster cluster = LocalCluster.start(dir)) {
-      for (NodeConfig c : cluster.configs()) {
+    try (LocalRegion cluster = LocalCluster.start(dir)) {
+      for (NodeConfig c : cluster.cluster().configs()) {
         proxies.add(new TcpProxy(new InetSocketAddress("127.0.0.1", c.client().port())));
       }
       try (MeridianClient client =
@@ -93,7 +94,7 @@ class SessionTest {
             .pollInterval(Duration.ofMillis(10))
             .until(
                 () -> {
-                  int leader = cluster.readyLeader();
+                  int leader = cluster.cluster().readyLeader();
                   if (leader < 0) {
                     return false;
                   }

@@ -9,7 +9,7 @@ import io.meridian.api.v1.Error;
 import io.meridian.api.v1.Event;
 import io.meridian.api.v1.ResponseHeader;
 import io.meridian.api.v1.WatchCreateRequest;
-import io.meridian.cluster.node.DevCluster;
+import io.meridian.testing.LocalRegion;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -59,7 +59,7 @@ class WatchResumeTest {
    */
   @Test
   void aWatchSurvivesALeaderChangeAndItsMembersDeathWithNoGapAndNoDuplicate() throws Exception {
-    try (DevCluster cluster = LocalCluster.start(dir);
+    try (LocalRegion cluster = LocalCluster.start(dir);
         MeridianClient client = LocalCluster.client(cluster).build()) {
       long start =
           client.kv().put("/w/start", ByteString.copyFromUtf8("0")).getHeader().getRevision();
@@ -80,18 +80,18 @@ class WatchResumeTest {
         String serving = seen.position.get().getMember();
 
         // A leader change, with writes going on.
-        int leader = LocalCluster.awaitLeader(cluster);
-        cluster.stop(leader);
+        int leader = cluster.awaitReady();
+        cluster.kill(leader);
         putRange(client, 50, 100);
         await().atMost(Duration.ofSeconds(30)).until(() -> seen.keys().size() >= 100);
         cluster.restart(leader);
-        LocalCluster.awaitLeader(cluster);
+        cluster.awaitReady();
 
         // If the stream's member survived the leader change, it dies now: the stream must move.
         int servingIndex = indexOf(cluster, serving);
         boolean servingWasLeader = servingIndex == leader;
         if (!servingWasLeader) {
-          cluster.stop(servingIndex);
+          cluster.kill(servingIndex);
         }
         putRange(client, 100, 150);
         await().atMost(Duration.ofSeconds(30)).until(() -> seen.keys().size() >= 150);
@@ -114,9 +114,9 @@ class WatchResumeTest {
     }
   }
 
-  private static int indexOf(DevCluster cluster, String member) {
-    for (int i = 0; i < cluster.configs().size(); i++) {
-      if (cluster.configs().get(i).member().equals(member)) {
+  private static int indexOf(LocalRegion cluster, String member) {
+    for (int i = 0; i < cluster.cluster().configs().size(); i++) {
+      if (cluster.cluster().configs().get(i).member().equals(member)) {
         return i;
       }
     }
@@ -125,15 +125,14 @@ class WatchResumeTest {
 
   @Test
   void aWatchFromACompactedRevisionEndsWithCompacted() throws Exception {
-    try (DevCluster cluster = LocalCluster.start(dir);
-        MeridianClient client =
-            MeridianClient.builder().endpoints(LocalCluster.urls(cluster)).build()) {
+    try (LocalRegion cluster = LocalCluster.start(dir);
+        MeridianClient client = MeridianClient.builder().endpoints(cluster.urls()).build()) {
       long first = client.kv().put("/c/a", ByteString.copyFromUtf8("1")).getHeader().getRevision();
       long last = 0;
       for (int i = 0; i < 5; i++) {
         last = client.kv().put("/c/a", ByteString.copyFromUtf8("v" + i)).getHeader().getRevision();
       }
-      int leader = LocalCluster.awaitLeader(cluster);
+      int leader = cluster.awaitReady();
       long compactTo = last;
       cluster
           .node(leader)
@@ -151,7 +150,7 @@ class WatchResumeTest {
           .atMost(Duration.ofSeconds(20))
           .until(
               () ->
-                  cluster.nodes().stream()
+                  cluster.cluster().nodes().stream()
                       .allMatch(
                           n -> n.replicas().get(0).read(s -> s.compactRevision()) >= compactTo));
 

@@ -1,7 +1,7 @@
 package io.meridian.launcher;
 
 import io.meridian.bridge.BridgeCommand;
-import io.meridian.cluster.node.MeridianNode;
+import io.meridian.cluster.MeridianNode;
 import io.meridian.router.RouterCommand;
 import io.meridian.router.RouterServer;
 import io.meridian.serving.Shutdown;

@@ -36,6 +36,7 @@ import io.meridian.client.MeridianClient;
 import io.meridian.client.RetryPolicy;
 import io.meridian.client.Stubs;
 import io.meridian.client.WatchClient;
+import io.meridian.cluster.DevCluster;
 import io.meridian.router.RouterServer;
 import io.meridian.router.RoutingTable;
 import java.nio.file.Path;
@@ -89,11 +90,7 @@ class FederationTest {
         DevFederation.start(
             dir,
             new DevFederation.Shape(List.of(EAST, WEST), 2, 1, replicated),
-            Map.of(
-                "raft",
-                Map.of("election-timeout-min-ms", 300, "election-timeout-max-ms", 600),
-                "lease",
-                Map.of("min-ttl-seconds", 1)),
+            Map.of("raft", DevCluster.FAST_ELECTIONS, "lease", Map.of("min-ttl-seconds", 1)),
             router);
     await().atMost(Duration.ofSeconds(30)).until(federation::ready);
     return federation;

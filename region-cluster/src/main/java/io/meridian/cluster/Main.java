@@ -2,7 +2,7 @@ package io.meridian.cluster;
 
 import io.meridian.cluster.config.ConfigException;
 import io.meridian.cluster.config.NodeConfig;
-import io.meridian.cluster.node.MeridianNode;
+import io.meridian.cluster.internal.NodeClock;
 import io.meridian.serving.Shutdown;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;

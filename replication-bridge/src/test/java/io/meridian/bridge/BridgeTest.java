@@ -112,16 +112,16 @@ class BridgeTest {
 
       // The source's feed and reports move to another primary member.
       int eastLeader = f.east.readyLeader();
-      f.east.stop(eastLeader);
-      await().atMost(Duration.ofSeconds(30)).until(() -> f.east.readyLeader() >= 0);
+      f.east.kill(eastLeader);
+      f.east.awaitReady();
       puts(f.primary, 10, 20);
       f.awaitCaughtUp(Duration.ofSeconds(60));
 
       // ApplyReplicated moves to the standby's new leader, from the offset it recorded.
       int westLeader = f.west.readyLeader();
-      f.west.stop(westLeader);
+      f.west.kill(westLeader);
       puts(f.primary, 20, 30);
-      await().atMost(Duration.ofSeconds(30)).until(() -> f.west.readyLeader() >= 0);
+      f.west.awaitReady();
       f.awaitCaughtUp(Duration.ofSeconds(60));
 
       f.east.restart(eastLeader);
@@ -181,7 +181,7 @@ class BridgeTest {
       WebClient http = WebClient.of(bridge.url());
       assertThat(http.get("/health").aggregate().join().status().code()).isEqualTo(200);
 
-      f.west.stop(0);
+      f.west.kill(0);
       for (int i = 0; i < 20; i++) {
         f.primary.kv().put("/lag/k" + i, ByteString.copyFromUtf8("v"));
       }

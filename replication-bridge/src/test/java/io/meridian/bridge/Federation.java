@@ -4,15 +4,13 @@ import static org.awaitility.Awaitility.await;
 
 import io.meridian.api.v1.ReplicationState;
 import io.meridian.api.v1.ReplicationStatusRequest;
-import io.meridian.api.v1.Role;
 import io.meridian.client.MeridianClient;
-import io.meridian.cluster.node.DevCluster;
-import io.meridian.cluster.node.MeridianNode;
+import io.meridian.testing.LocalFederation;
+import io.meridian.testing.LocalRegion;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,8 +21,9 @@ import java.util.Map;
  */
 final class Federation implements AutoCloseable {
   final int shard;
-  final DevCluster east;
-  final DevCluster west;
+  final LocalRegion east;
+  final LocalRegion west;
+  private final LocalFederation regions;
   final MeridianClient primary;
   final MeridianClient standby;
   private final String kafka;
@@ -38,20 +37,18 @@ final class Federation implements AutoCloseable {
   Federation(Path dir, int shard, String kafka, int members) throws IOException {
     this.shard = shard;
     this.kafka = kafka;
-    Map<String, Map<String, Object>> o = new HashMap<>();
-    o.put(
-        "raft",
-        new HashMap<>(Map.of("election-timeout-min-ms", 300, "election-timeout-max-ms", 600)));
-    this.east =
-        DevCluster.plan(dir.resolve("east"), members, "east", o, Map.of(shard, Role.PRIMARY));
-    this.west =
-        DevCluster.plan(dir.resolve("west"), members, "west", o, Map.of(shard, Role.STANDBY));
-    east.start();
-    west.start();
-    await().atMost(Duration.ofSeconds(30)).until(() -> east.readyLeader() >= 0);
-    await().atMost(Duration.ofSeconds(30)).until(() -> west.readyLeader() >= 0);
-    this.eastUrls = urls(east);
-    this.westUrls = urls(west);
+    this.regions =
+        LocalFederation.builder(dir)
+            .primary("east")
+            .standby("west")
+            .shard(shard)
+            .members(members)
+            .start();
+    regions.awaitReady();
+    this.east = regions.region("east");
+    this.west = regions.region("west");
+    this.eastUrls = east.urls();
+    this.westUrls = west.urls();
     this.primary = client(eastUrls);
     this.standby = client(westUrls);
   }
@@ -92,10 +89,6 @@ final class Federation implements AutoCloseable {
     }
   }
 
-  private static List<String> urls(DevCluster c) {
-    return c.nodes().stream().map(MeridianNode::clientUrl).toList();
-  }
-
   static ReplicationState state(MeridianClient c) {
     return Progress.await(
             io.meridian.client.Stubs.call(
@@ -121,7 +114,7 @@ final class Federation implements AutoCloseable {
 
   @Override
   public void close() {
-    List<AutoCloseable> all = new ArrayList<>(List.of(primary, standby, west, east));
+    List<AutoCloseable> all = new ArrayList<>(List.of(primary, standby, regions));
     for (AutoCloseable c : all) {
       try {
         c.close();

@@ -1,6 +1,5 @@
 package io.meridian.cluster.lease;
 
-import io.meridian.cluster.state.LeaseView;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;

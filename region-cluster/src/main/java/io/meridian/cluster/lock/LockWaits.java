@@ -2,8 +2,7 @@ package io.meridian.cluster.lock;
 
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Error;
-import io.meridian.cluster.state.LockEvent;
-import io.meridian.cluster.state.LockWaiterState;
+import io.meridian.cluster.internal.LockEvent;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;

@@ -2,6 +2,7 @@ package io.meridian.cluster.node;
 
 import io.meridian.api.v1.CompactionRequest;
 import io.meridian.api.v1.Role;
+import io.meridian.cluster.internal.StateReader;
 import io.meridian.cluster.lease.LeaseClock;
 import io.meridian.cluster.proto.Command;
 import io.meridian.cluster.proto.LeaseCheckpoint;
@@ -15,7 +16,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.Function;
 
 /**
  * What the member that leads a shard in one Raft term must propose on its own, in the style of
@@ -30,11 +30,6 @@ import java.util.function.Function;
  * completed. An expiry or a waiter sweep is not proposed again while one is in flight.
  */
 final class LeaderState {
-  /** Reads the replica's applied state. */
-  interface StateView {
-    <T> T read(Function<ShardState, T> reader);
-  }
-
   /**
    * How often each duty runs and what compaction keeps.
    *
@@ -53,7 +48,7 @@ final class LeaderState {
   private final long term;
   private final String member;
   private final Duties duties;
-  private final StateView state;
+  private final StateReader<ShardState> state;
   private final LeaseClock leases;
   private final SelfPreservation selfPreservation;
   private final RevisionHistory history;
@@ -70,7 +65,7 @@ final class LeaderState {
       long term,
       String member,
       Duties duties,
-      StateView state,
+      StateReader<ShardState> state,
       LeaseClock leases,
       SelfPreservation selfPreservation,
       RevisionHistory history,

@@ -23,7 +23,7 @@ import org.apache.ratis.server.DivisionInfo;
  * this member's own Raft server while it leads or forwarded to the leader otherwise, and the
  * leader's own duties, submitted only to itself.
  */
-final class Proposals {
+public final class Proposals {
   /**
    * Write batches (log entries) one member has in flight per shard, and the most one batch holds.
    * One in flight per member: the three members' entries still overlap at the leader, and each
@@ -38,7 +38,7 @@ final class Proposals {
   static final long PROPOSAL_BATCH_BYTES = 1 << 20;
 
   /** Writes one member may have in flight per shard; the Raft client allows as many. */
-  static final int MAX_WRITES_IN_FLIGHT = 1024;
+  public static final int MAX_WRITES_IN_FLIGHT = 1024;
 
   // 100 attempts 50 ms apart: a new leader commits its first entry well within 5 s.
   private static final int LEADER_NOT_READY_ATTEMPTS = 100;

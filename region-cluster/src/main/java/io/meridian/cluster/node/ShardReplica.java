@@ -1,29 +1,23 @@
 package io.meridian.cluster.node;
 
 import io.meridian.api.MeridianException;
-import io.meridian.api.v1.DiscoverResponse;
 import io.meridian.api.v1.Error;
-import io.meridian.api.v1.HeartbeatRequest;
-import io.meridian.api.v1.HeartbeatResponse;
-import io.meridian.api.v1.Instance;
-import io.meridian.api.v1.LeaseKeepAliveResponse;
-import io.meridian.api.v1.LeaseListResponse;
-import io.meridian.api.v1.LeaseStatus;
-import io.meridian.api.v1.LeaseTimeToLiveResponse;
-import io.meridian.api.v1.ListServicesResponse;
+import io.meridian.api.v1.ReplicationState;
 import io.meridian.api.v1.ResponseHeader;
 import io.meridian.api.v1.Role;
-import io.meridian.cluster.NodeClock;
 import io.meridian.cluster.config.NodeConfig;
-import io.meridian.cluster.feed.ChangeFeed;
+import io.meridian.cluster.internal.ApplyResult;
+import io.meridian.cluster.internal.LeaseEvent;
+import io.meridian.cluster.internal.LockEvent;
+import io.meridian.cluster.internal.NodeClock;
 import io.meridian.cluster.lease.LeaseClock;
-import io.meridian.cluster.lease.RemainderClears;
+import io.meridian.cluster.lease.LeaseView;
+import io.meridian.cluster.lock.LockReplica;
 import io.meridian.cluster.lock.LockWaits;
 import io.meridian.cluster.proto.Command;
 import io.meridian.cluster.proto.CommandResult;
 import io.meridian.cluster.proto.InitShard;
 import io.meridian.cluster.proto.LeaderStart;
-import io.meridian.cluster.proto.LeaseCheckpoint;
 import io.meridian.cluster.proto.Query;
 import io.meridian.cluster.proto.QueryResult;
 import io.meridian.cluster.proto.QueryResultBatch;
@@ -33,18 +27,16 @@ import io.meridian.cluster.proto.SetSettings;
 import io.meridian.cluster.proto.ShardSettings;
 import io.meridian.cluster.raft.ShardStateMachine;
 import io.meridian.cluster.registry.SelfPreservation;
-import io.meridian.cluster.state.ApplyResult;
-import io.meridian.cluster.state.LeaseEvent;
-import io.meridian.cluster.state.LeaseView;
-import io.meridian.cluster.state.LockEvent;
+import io.meridian.cluster.replication.ChangeFeed;
+import io.meridian.cluster.replication.FeedReplica;
 import io.meridian.cluster.state.ShardState;
 import io.meridian.cluster.watch.WatchHub;
+import io.meridian.cluster.watch.WatchReplica;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import java.io.IOException;
 import java.util.List;
-import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -55,7 +47,6 @@ import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.DivisionInfo;
-import org.apache.ratis.server.RaftConfiguration;
 import org.apache.ratis.server.RaftServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -65,8 +56,16 @@ import org.slf4j.LoggerFactory;
  * consistency, and, while this node leads the shard, runs the leader's duties (lease deadlines and
  * expiry, lease checkpoints, cancelling waiters past their deadline, automatic compaction, the
  * shard's initial role).
+ *
+ * <p>It is where a shard's Raft events (applied entries, leadership changes, reads handed to the
+ * leader) meet this node's parts of the shard, so it is longer than our other classes: what it
+ * wires lives elsewhere ({@link Proposals} and {@link LeaderReads} for the write and read paths,
+ * {@link LeaderAnswers} for what only the leader answers, {@link LeaderState} for the leader's
+ * duties, {@link LocalDivision} for log bounds, snapshots and step-down, and the domains' {@code
+ * LeaseClock}, {@code LockWaits}, {@code WatchHub} and {@code ChangeFeed}).
  */
-public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseable {
+public final class ShardReplica
+    implements LockReplica, WatchReplica, FeedReplica, ShardStateMachine.Hooks, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ShardReplica.class);
 
   private final NodeConfig config;
@@ -76,6 +75,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   private final ShardStateMachine stateMachine;
   // How this member reaches Raft, the writes it proposes and the reads it sends to the leader.
   private final RaftCalls raft;
+  private final LocalDivision division;
   private final Proposals proposals;
   private final LeaderReads leaderReads;
   private final AppliedIndex appliedIndex;
@@ -91,10 +91,8 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   private int leaderlessTicks;
   private final MeterRegistry metrics;
   private final Timer applyTimer;
-  private final RemainderClears remainderClears;
+  private final LeaderAnswers leaderAnswers;
   private final ReadBarriers readBarriers;
-  // A step-down this member asked of Raft is under way.
-  private volatile boolean steppingDown;
   // The duties of the term this member leads, from its first applied entry to its end; else null.
   private volatile LeaderState leader;
   private final RevisionHistory revisions = new RevisionHistory();
@@ -104,7 +102,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
 
   private final List<ScheduledFuture<?>> duties;
 
-  ShardReplica(
+  public ShardReplica(
       NodeConfig config,
       NodeConfig.ShardSpec spec,
       RaftServer server,
@@ -121,10 +119,17 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     this.stateMachine = stateMachine;
     this.raft =
         new RaftCalls(spec.id(), config.region(), config.member(), server, groupId, newClient);
+    this.division =
+        new LocalDivision(
+            spec.id(),
+            config.region(),
+            config.member(),
+            config.raft().electionTimeoutMaxMs(),
+            raft,
+            stateMachine);
     this.clock = clock;
     this.metrics = metrics;
     this.leaseClock = new LeaseClock(config.raft().electionTimeoutMaxMs(), clock::monotonicMillis);
-    this.remainderClears = new RemainderClears(this::clearRemainders);
     this.lockWaits =
         new LockWaits(
             (name, lease) -> stateMachine.read(s -> s.lockWaiter(name, lease)),
@@ -132,7 +137,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     this.readBarriers = new ReadBarriers(this::proposeReadBarrier, READ_CONFIRM_TIMEOUT_MS);
     Tags tags = Tags.of("shard", Integer.toString(spec.id()));
     this.applyTimer = metrics.timer("meridian.apply", tags);
-    this.appliedIndex = new AppliedIndex(appliedIndexNow());
+    this.appliedIndex = new AppliedIndex(division.appliedIndex());
     this.heartbeats =
         io.meridian.cluster.raft.HeartbeatAcks.of(
             org.apache.ratis.protocol.RaftGroupMemberId.valueOf(server.getId(), groupId));
@@ -172,6 +177,14 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
             config.registry().renewalThreshold(),
             config.registry().minInstances(),
             config.registry().checkIntervalMs());
+    this.leaderAnswers =
+        new LeaderAnswers(
+            config.member(),
+            stateMachine,
+            leaseClock,
+            selfPreservation,
+            this::leadingTerm,
+            this::proposeAsLeader);
     this.watchHub =
         new WatchHub(
             spec.id(),
@@ -186,7 +199,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     ReplicaMetrics.gauges(metrics, tags, this);
     stateMachine.setHooks(this);
     // Entries applied before the hooks were set moved the index without telling us.
-    appliedIndex.advance(appliedIndexNow());
+    appliedIndex.advance(division.appliedIndex());
     watchHub.start();
     this.duties =
         List.of(
@@ -245,6 +258,11 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
     return stateMachine.read(reader);
   }
 
+  @Override
+  public ReplicationState replicationState() {
+    return read(ShardState::replicationState);
+  }
+
   /** This node's Raft view of the shard. */
   public DivisionInfo info() {
     return raft.info();
@@ -259,61 +277,17 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
    * has recorded it (and purged its log up to it).
    */
   public CompletableFuture<Long> snapshot() {
-    // The state freezes on the apply thread when Ratis asks for a snapshot; it is written in the
-    // background, and recorded by Ratis the next time Ratis asks (ShardStateMachine.takeSnapshot).
-    CompletableFuture<Long> written = stateMachine.snapshotWanted();
-    return askRatisForSnapshot()
-        .thenCompose(ignored -> written.orTimeout(SNAPSHOT_TIMEOUT_MS, TimeUnit.MILLISECONDS))
-        .thenCompose(index -> askRatisForSnapshot().thenApply(recorded -> index));
-  }
-
-  private static final long SNAPSHOT_TIMEOUT_MS = 30_000;
-
-  private CompletableFuture<Long> askRatisForSnapshot() {
-    try {
-      return server
-          .snapshotManagementAsync(
-              org.apache.ratis.protocol.SnapshotManagementRequest.newCreate(
-                  org.apache.ratis.protocol.ClientId.randomId(),
-                  server.getId(),
-                  groupId,
-                  0,
-                  SNAPSHOT_TIMEOUT_MS,
-                  // On demand means now: Ratis's default gap (1,024 entries since the last
-                  // snapshot) would not ask the state machine at all.
-                  1))
-          .thenApply(
-              reply -> {
-                if (!reply.isSuccess()) {
-                  throw MeridianException.of(
-                      Error.Code.UNAVAILABLE,
-                      "shard %d: snapshot failed: %s",
-                      spec.id(),
-                      String.valueOf(reply.getException()));
-                }
-                return reply.getLogIndex();
-              });
-    } catch (RuntimeException e) {
-      return CompletableFuture.failedFuture(e);
-    }
+    return division.snapshot();
   }
 
   /** The first index still in this node's Raft log (above 0 once a purge happened). */
   public long logStartIndex() {
-    try {
-      return server.getDivision(groupId).getRaftLog().getStartIndex();
-    } catch (IOException e) {
-      return -1;
-    }
+    return division.logStartIndex();
   }
 
   /** The highest log index this node knows to be committed. */
   public long commitIndex() {
-    try {
-      return server.getDivision(groupId).getRaftLog().getLastCommittedIndex();
-    } catch (IOException e) {
-      return -1;
-    }
+    return division.commitIndex();
   }
 
   /** Completes the header with where and when the response was served. */
@@ -457,12 +431,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
                 term,
                 config.member(),
                 duties(),
-                new LeaderState.StateView() {
-                  @Override
-                  public <T> T read(Function<ShardState, T> reader) {
-                    return stateMachine.read(reader);
-                  }
-                },
+                stateMachine,
                 leaseClock,
                 selfPreservation,
                 revisions,
@@ -505,7 +474,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
 
   @Override
   public void onStateReloaded() {
-    appliedIndex.advance(appliedIndexNow());
+    appliedIndex.advance(division.appliedIndex());
     lockWaits.reloaded(read(ShardState::revision));
     watchHub.reloaded();
     changeFeed.committed();
@@ -625,7 +594,9 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
       return CompletableFuture.completedFuture(
           LeaderReads.notReady("member " + config.member() + " does not lead shard " + spec.id()));
     }
-    return confirmLeadership(info.getCurrentTerm())
+    long term = info.getCurrentTerm();
+    return division
+        .confirmLeadership(term, leadingTerm() == term, heartbeats, readBarriers)
         .thenCompose(index -> appliedIndex.await(index).thenApply(applied -> index))
         // Off the apply thread, which confirms reads: answering a batch there would stall applies.
         .thenComposeAsync(
@@ -633,53 +604,10 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
                 query.hasReadIndex()
                     ? CompletableFuture.completedFuture(
                         QueryResult.newBuilder().setReadIndex(index).build())
-                    : answer(query),
+                    : leaderAnswers.answer(query),
             raft.localThreads())
         .exceptionally(
             t -> QueryResult.newBuilder().setError(RaftCalls.unavailable(t).toError()).build());
-  }
-
-  /**
-   * Confirms that this member still leads {@code term} for a read arriving now; completes with the
-   * read index: a log index that covers every write completed before the read arrived, to be
-   * applied before the read is answered.
-   *
-   * <p>Once the term's first entry is applied and the configuration is stable, one round of append
-   * requests answered by a majority confirms it ({@link HeartbeatAcks}), and the read index is the
-   * commit index at arrival. Before that (a new leader's commit index may lag its predecessor's
-   * acknowledged writes) or during a membership change, a no-op entry confirms it ({@link
-   * ReadBarriers}), and the read index is what was applied once the entry was.
-   */
-  private CompletableFuture<Long> confirmLeadership(long term) {
-    RaftConfiguration conf;
-    try {
-      conf = server.getDivision(groupId).getRaftConf();
-    } catch (IOException e) {
-      conf = null;
-    }
-    if (conf != null && conf.getPreviousPeers().isEmpty() && leadingTerm() == term) {
-      long since = heartbeats.now();
-      long commit = commitIndex();
-      java.util.Set<RaftPeerId> voters = new java.util.HashSet<>();
-      conf.getCurrentPeers().forEach(p -> voters.add(p.getId()));
-      return ReadBarriers.withinTimeout(
-              heartbeats.confirm(since, voters, server.getId()), term, READ_CONFIRM_TIMEOUT_MS)
-          .thenApply(confirmed -> commit);
-    }
-    return readBarriers.confirm(term, lastLogIndex()).thenApply(confirmed -> appliedIndexNow());
-  }
-
-  /**
-   * The index of the last entry in this member's Raft log (appended, not necessarily committed).
-   */
-  private long lastLogIndex() {
-    try {
-      var last = server.getDivision(groupId).getRaftLog().getLastEntryTermIndex();
-      return last == null ? -1 : last.getIndex();
-    } catch (IOException e) {
-      throw MeridianException.of(
-          Error.Code.UNAVAILABLE, "shard %d: Raft log unavailable: %s", spec.id(), e.getMessage());
-    }
   }
 
   /** How long a read waits for a majority to confirm this member's leadership. */
@@ -690,244 +618,12 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
         Command.newBuilder().setReadBarrier(ReadBarrier.getDefaultInstance()).build(), term);
   }
 
-  /** The index of the last entry this member applied. */
-  private long appliedIndexNow() {
-    var last = stateMachine.getLastAppliedTermIndex();
-    return last == null ? -1 : last.getIndex();
-  }
-
-  /** Answers a read once this member's leadership was confirmed after it arrived. */
-  private CompletableFuture<QueryResult> answer(Query query) {
-    try {
-      return switch (query.getQCase()) {
-        case LEASE_RENEW -> renew(query.getLeaseRenew().getId());
-        case REGISTRY_HEARTBEAT -> heartbeat(query.getRegistryHeartbeat());
-        case LEASE_TTL ->
-            CompletableFuture.completedFuture(
-                timeToLive(query.getLeaseTtl().getId(), query.getLeaseTtl().getKeys()));
-        case BATCH -> batch(query);
-        default -> {
-          read(ShardState::requirePrimary);
-          yield CompletableFuture.completedFuture(readLocal(query));
-        }
-      };
-    } catch (MeridianException e) {
-      return CompletableFuture.completedFuture(
-          QueryResult.newBuilder().setError(e.toError()).build());
-    }
-  }
-
-  private CompletableFuture<QueryResult> batch(Query query) {
-    List<CompletableFuture<QueryResult>> parts = new java.util.ArrayList<>();
-    for (Query q : query.getBatch().getQueriesList()) {
-      parts.add(
-          q.hasBatch()
-              ? CompletableFuture.completedFuture(
-                  QueryResult.newBuilder()
-                      .setError(
-                          MeridianException.of(
-                                  Error.Code.INVALID_ARGUMENT, "a batch holds no batch")
-                              .toError())
-                      .build())
-              : answer(q));
-    }
-    return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new))
-        .thenApply(
-            v -> {
-              QueryResultBatch.Builder b = QueryResultBatch.newBuilder();
-              parts.forEach(p -> b.addResults(p.join()));
-              return QueryResult.newBuilder().setBatch(b).build();
-            });
-  }
-
   /**
    * A read of this replica's applied state at whatever revision it has applied (SERIALIZABLE,
    * LOCAL), or once leadership is confirmed (LINEARIZABLE, through {@link #query}).
    */
   public QueryResult readLocal(Query query) {
-    try {
-      QueryResult.Builder b = QueryResult.newBuilder();
-      return switch (query.getQCase()) {
-        case RANGE -> {
-          io.meridian.api.v1.RangeResponse range = read(s -> s.range(query.getRange()));
-          yield b.setRange(range).build();
-        }
-        case LEASE_LIST -> b.setLeaseList(leaseList(query.getLeaseList().getNamespace())).build();
-        case LOCK_INSPECT -> {
-          io.meridian.api.v1.LockInspectResponse inspect =
-              read(s -> s.inspectLock(query.getLockInspect().getName()));
-          yield b.setLockInspect(inspect).build();
-        }
-        case REGISTRY_DISCOVER -> {
-          DiscoverResponse found = read(s -> s.discover(query.getRegistryDiscover()));
-          yield b.setRegistryDiscover(found).build();
-        }
-        case REGISTRY_LIST -> {
-          ListServicesResponse list =
-              read(s -> s.listServices(query.getRegistryList().getNamespace()));
-          yield b.setRegistryList(list).build();
-        }
-        case LEASE_RENEW, LEASE_TTL, REGISTRY_HEARTBEAT, BATCH, READ_INDEX ->
-            throw MeridianException.of(
-                Error.Code.INVALID_ARGUMENT,
-                "%s: answered by the shard's leader only",
-                query.getQCase());
-        case Q_NOT_SET -> throw MeridianException.of(Error.Code.INVALID_ARGUMENT, "empty query");
-      };
-    } catch (MeridianException e) {
-      return QueryResult.newBuilder().setError(e.toError()).build();
-    }
-  }
-
-  /**
-   * Refuses a leader read unless this member leads a PRIMARY cluster and has taken over its term's
-   * leases: a standby or fenced cluster must not keep a session alive that its primary expires.
-   */
-  private void checkLeaseLeader(long id) {
-    read(ShardState::requirePrimary);
-    if (leadingTerm() < 0) {
-      throw MeridianException.of(
-          Error.Code.UNAVAILABLE, "lease %d: this member is not the ready leader, retry", id);
-    }
-  }
-
-  /**
-   * A keep-alive. A lease past its deadline is not renewed (the expiry may be under way) unless
-   * self-preservation keeps it. The first keep-alive after a checkpoint is answered once the
-   * lease's checkpointed remainder is cleared, so a new leader grants it at least its TTL.
-   */
-  private CompletableFuture<QueryResult> renew(long id) {
-    checkLeaseLeader(id);
-    OptionalLong ttl = leaseClock.renew(id, false);
-    if (ttl.isEmpty() && read(s -> s.selfPreservation() && s.preservable(id))) {
-      ttl = leaseClock.renew(id, true);
-    }
-    if (ttl.isEmpty()) {
-      throw MeridianException.of(Error.Code.LEASE_NOT_FOUND, "lease %d: not found or expired", id);
-    }
-    long[] facts = read(s -> new long[] {s.registryInstancesOf(id), s.checkpointedRemainder(id)});
-    selfPreservation.renewed((int) facts[0]);
-    QueryResult renewed =
-        QueryResult.newBuilder()
-            .setLeaseRenew(
-                LeaseKeepAliveResponse.newBuilder()
-                    .setId(id)
-                    .setTtl(ttl.getAsLong() / 1000)
-                    .setHeader(stateHeader()))
-            .build();
-    if (facts[1] == 0) {
-      return CompletableFuture.completedFuture(renewed);
-    }
-    return remainderClears
-        .clear(id)
-        .handle(
-            (v, t) ->
-                t == null
-                    ? renewed
-                    : QueryResult.newBuilder()
-                        .setError(
-                            MeridianException.of(
-                                    Error.Code.UNAVAILABLE,
-                                    "lease %d: the renewal could not be recorded, retry: %s",
-                                    id,
-                                    t.getMessage())
-                                .toError())
-                        .build());
-  }
-
-  /** Proposes a checkpoint that clears the remainders of {@code ids} (see {@link #renew}). */
-  private CompletableFuture<CommandResult> clearRemainders(List<Long> ids) {
-    long term = leaseClock.term();
-    LeaseCheckpoint.Builder b =
-        LeaseCheckpoint.newBuilder().setProposerTerm(term).setLeader(config.member());
-    ids.forEach(id -> b.addLeases(LeaseCheckpoint.Remaining.newBuilder().setId(id)));
-    return proposeAsLeader(Command.newBuilder().setLeaseCheckpoint(b).build(), term)
-        .thenApply(
-            r -> {
-              if (r.hasError()) {
-                throw MeridianException.fromError(r.getError());
-              }
-              return r;
-            });
-  }
-
-  /** A registry heartbeat: a keep-alive of the instance's lease, counted for self-preservation. */
-  private CompletableFuture<QueryResult> heartbeat(HeartbeatRequest request) {
-    read(ShardState::requirePrimary);
-    Instance instance =
-        read(s -> s.instance(request.getNamespace(), request.getService(), request.getInstanceId()))
-            .orElseThrow(
-                () ->
-                    MeridianException.of(
-                        Error.Code.NOT_FOUND,
-                        "instance %s/%s/%s: not registered (evicted or deregistered: register it"
-                            + " again)",
-                        request.getNamespace(),
-                        request.getService(),
-                        request.getInstanceId()));
-    return renew(instance.getLease())
-        .thenApply(
-            r -> {
-              if (r.hasError()) {
-                return r;
-              }
-              LeaseKeepAliveResponse renewed = r.getLeaseRenew();
-              return QueryResult.newBuilder()
-                  .setRegistryHeartbeat(
-                      HeartbeatResponse.newBuilder()
-                          .setHeader(renewed.getHeader())
-                          .setLease(instance.getLease())
-                          .setTtl(renewed.getTtl())
-                          .setSelfPreservation(read(ShardState::selfPreservation)))
-                  .build();
-            });
-  }
-
-  private QueryResult timeToLive(long id, boolean keys) {
-    checkLeaseLeader(id);
-    LeaseView lease =
-        read(s -> s.lease(id))
-            .orElseThrow(
-                () -> MeridianException.of(Error.Code.LEASE_NOT_FOUND, "lease %d: not found", id));
-    long remainingMs =
-        leaseClock
-            .remaining(id)
-            .orElse(lease.remainingMs() > 0 ? lease.remainingMs() : lease.ttlMs());
-    LeaseTimeToLiveResponse.Builder b =
-        LeaseTimeToLiveResponse.newBuilder()
-            .setHeader(stateHeader())
-            .setId(id)
-            .setTtl((remainingMs + 999) / 1000)
-            .setGrantedTtl(lease.ttlMs() / 1000)
-            .setNamespace(lease.namespace());
-    if (keys) {
-      b.addAllKeys(lease.keys());
-    }
-    return QueryResult.newBuilder().setLeaseTtl(b).build();
-  }
-
-  private LeaseListResponse leaseList(String namespace) {
-    List<LeaseView> leases = read(s -> s.leases(namespace));
-    LeaseListResponse.Builder b = LeaseListResponse.newBuilder().setHeader(stateHeader());
-    for (LeaseView l : leases) {
-      b.addLeases(
-          LeaseStatus.newBuilder()
-              .setId(l.id())
-              .setNamespace(l.namespace())
-              .setGrantedTtl(l.ttlMs() / 1000));
-    }
-    return b.build();
-  }
-
-  private ResponseHeader stateHeader() {
-    return read(
-        s ->
-            ResponseHeader.newBuilder()
-                .setShard(s.shard())
-                .setRevision(s.revision())
-                .setEpoch(s.epoch())
-                .setRole(s.role())
-                .build());
+    return read(s -> s.query(query));
   }
 
   // ---- Duties ----
@@ -941,7 +637,7 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
   private void checkLeader() {
     DivisionInfo info = info();
     if (info != null && info.isLeader()) {
-      stepDownIfCutOff(info);
+      division.stepDownIfCutOff(info, proposals.duties());
     }
     if (info != null && info.getLeaderId() != null) {
       leaderlessTicks = 0;
@@ -959,59 +655,6 @@ public final class ShardReplica implements ShardStateMachine.Hooks, AutoCloseabl
               config.member(),
               spec.id(),
               leaderlessMs));
-    }
-  }
-
-  /**
-   * A leader that has heard from no majority of voters for longer than the longest election timeout
-   * steps down: the others may have elected a new leader by then, its writes cannot commit, and its
-   * watches would go stale without failing. Ratis 3.3.0 checks this itself only while its leader's
-   * event queue is idle, which it never is while the leader takes writes (decision 0012).
-   */
-  private void stepDownIfCutOff(DivisionInfo info) {
-    org.apache.ratis.proto.RaftProtos.RoleInfoProto role = info.getRoleInfoProto();
-    long timeoutMs = config.raft().electionTimeoutMaxMs();
-    if (steppingDown || !role.hasLeaderInfo() || role.getRoleElapsedTimeMs() < timeoutMs) {
-      return;
-    }
-    java.util.Collection<org.apache.ratis.protocol.RaftPeer> voters;
-    try {
-      voters = server.getDivision(groupId).getRaftConf().getCurrentPeers();
-    } catch (IOException e) {
-      return;
-    }
-    java.util.Set<String> voterIds = new java.util.HashSet<>();
-    voters.forEach(v -> voterIds.add(v.getId().toString()));
-    long heard = voterIds.contains(config.member()) ? 1 : 0;
-    for (var follower : role.getLeaderInfo().getFollowerInfoList()) {
-      if (voterIds.contains(follower.getId().getId().toStringUtf8())
-          && follower.getLastRpcElapsedTimeMs() <= timeoutMs) {
-        heard++;
-      }
-    }
-    if (heard * 2 > voterIds.size()) {
-      return;
-    }
-    log.warn(
-        "shard={} region={} member={} term={} heard from {} of {} voters within {} ms: stepping"
-            + " down",
-        spec.id(),
-        config.region(),
-        config.member(),
-        info.getCurrentTerm(),
-        heard,
-        voterIds.size(),
-        timeoutMs);
-    steppingDown = true;
-    try {
-      server
-          .transferLeadershipAsync(
-              new org.apache.ratis.protocol.TransferLeadershipRequest(
-                  proposals.duties(), server.getId(), groupId, raft.nextCallId(), null, 3000))
-          .whenComplete((r, t) -> steppingDown = false);
-    } catch (IOException | RuntimeException e) {
-      steppingDown = false;
-      log.warn("shard={} step-down failed: {}", spec.id(), e.toString());
     }
   }
 

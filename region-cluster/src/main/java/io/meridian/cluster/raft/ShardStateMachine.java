@@ -3,7 +3,9 @@ package io.meridian.cluster.raft;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Error;
-import io.meridian.cluster.NodeClock;
+import io.meridian.cluster.internal.ApplyResult;
+import io.meridian.cluster.internal.NodeClock;
+import io.meridian.cluster.internal.StateReader;
 import io.meridian.cluster.proto.Command;
 import io.meridian.cluster.proto.CommandBatch;
 import io.meridian.cluster.proto.CommandResult;
@@ -11,9 +13,7 @@ import io.meridian.cluster.proto.CommandResultBatch;
 import io.meridian.cluster.proto.LockAcquire;
 import io.meridian.cluster.proto.Query;
 import io.meridian.cluster.proto.QueryResult;
-import io.meridian.cluster.state.ApplyResult;
 import io.meridian.cluster.state.ShardState;
-import io.meridian.cluster.state.StateReader;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.File;
@@ -66,8 +66,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Lifecycle follows Ratis's snapshot-install contract: {@link #pause} moves to PAUSED before the
  * state-machine directory is replaced, {@link #reinitialize} reloads the newest snapshot.
+ *
+ * <p>Its length is Ratis's state-machine contract (transactions, reads, snapshot take, install and
+ * reload, pause and resume) kept in one class, so that every use of Ratis's server API by the state
+ * machine is in one file; nothing in it decides a rule.
  */
-public final class ShardStateMachine extends BaseStateMachine implements StateReader {
+public final class ShardStateMachine extends BaseStateMachine implements StateReader<ShardState> {
   private static final Logger log = LoggerFactory.getLogger(ShardStateMachine.class);
 
   /** What the node does with applied commands, leadership changes and reads. */
@@ -151,7 +155,7 @@ public final class ShardStateMachine extends BaseStateMachine implements StateRe
 
   /** Runs {@code reader} against the applied state under the read lock. */
   @Override
-  public <T> T read(Function<ShardState, T> reader) {
+  public <T> T read(Function<? super ShardState, T> reader) {
     stateLock.readLock().lock();
     try {
       return reader.apply(state);

@@ -9,24 +9,45 @@ import io.meridian.api.v1.EpochStart;
 import io.meridian.api.v1.Error;
 import io.meridian.api.v1.Instance;
 import io.meridian.api.v1.KeyValue;
+import io.meridian.api.v1.LeaseListResponse;
+import io.meridian.api.v1.LeaseStatus;
 import io.meridian.api.v1.ListServicesResponse;
 import io.meridian.api.v1.LockInspectResponse;
 import io.meridian.api.v1.RangeRequest;
 import io.meridian.api.v1.RangeResponse;
 import io.meridian.api.v1.ReplicationState;
+import io.meridian.api.v1.ResponseHeader;
 import io.meridian.api.v1.Role;
+import io.meridian.cluster.internal.ApplyResult;
+import io.meridian.cluster.internal.Batch;
+import io.meridian.cluster.internal.Change;
+import io.meridian.cluster.internal.StateCore;
+import io.meridian.cluster.kv.KeyRange;
+import io.meridian.cluster.kv.KeySpace;
+import io.meridian.cluster.kv.KvCommands;
+import io.meridian.cluster.kv.MvccStore;
+import io.meridian.cluster.kv.TxnCommand;
+import io.meridian.cluster.lease.LeaseCommands;
+import io.meridian.cluster.lease.LeaseTable;
+import io.meridian.cluster.lease.LeaseView;
+import io.meridian.cluster.lock.LockCommands;
+import io.meridian.cluster.lock.LockTable;
+import io.meridian.cluster.lock.LockWaiterState;
 import io.meridian.cluster.proto.Ack;
 import io.meridian.cluster.proto.Command;
 import io.meridian.cluster.proto.CommandBatch;
 import io.meridian.cluster.proto.CommandResult;
 import io.meridian.cluster.proto.InitShard;
 import io.meridian.cluster.proto.LockCancel;
+import io.meridian.cluster.proto.Query;
+import io.meridian.cluster.proto.QueryResult;
 import io.meridian.cluster.proto.SetRole;
 import io.meridian.cluster.proto.ShardSettings;
-import io.meridian.cluster.state.kv.KeyRange;
-import io.meridian.cluster.state.kv.MvccStore;
-import io.meridian.cluster.state.lease.LeaseTable;
-import io.meridian.cluster.state.lock.LockTable;
+import io.meridian.cluster.registry.RegistryCommands;
+import io.meridian.cluster.registry.RegistryReads;
+import io.meridian.cluster.replication.FeedState;
+import io.meridian.cluster.replication.ReplicationCommands;
+import io.meridian.cluster.watch.WatchedState;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -61,8 +82,14 @@ import java.util.Optional;
  * </ul>
  *
  * <p>Not thread-safe: the Ratis adapter applies from one thread and guards reads.
+ *
+ * <p>It is longer than our other classes on purpose: it is the one face of the pure state for the
+ * adapter, the node and every reader (entry points, metadata commands and documented read
+ * accessors). The rules of each domain live in its command class ({@code kv}, {@code lease}, {@code
+ * lock}, {@code registry}, {@code replication}).
  */
-public final class ShardState {
+public final class ShardState implements WatchedState, FeedState {
+  private final Tables tables;
   private final StateCore core;
   private final KvCommands kv;
   private final TxnCommand txn;
@@ -81,18 +108,20 @@ public final class ShardState {
    * @throws IllegalArgumentException for a shard out of range
    */
   public ShardState(int shard) {
-    this(new StateCore(shard));
+    this(Tables.empty(shard));
   }
 
-  private ShardState(StateCore core) {
-    this.core = core;
-    this.kv = new KvCommands(core);
-    this.txn = new TxnCommand(core, kv);
-    this.leases = new LeaseCommands(core);
-    this.locks = new LockCommands(core);
-    this.registry = new RegistryCommands(core);
-    this.registryReads = new RegistryReads(core);
-    this.replication = new ReplicationCommands(core);
+  private ShardState(Tables tables) {
+    this.tables = tables;
+    this.core = tables.core();
+    KeySpace keys = tables.keys();
+    this.kv = new KvCommands(core, keys, tables.leases());
+    this.txn = new TxnCommand(core, keys, kv, tables.leases(), tables.locks());
+    this.locks = new LockCommands(core, keys, tables.locks(), tables.leases());
+    this.leases = new LeaseCommands(core, keys, tables.leases(), locks);
+    this.registry = new RegistryCommands(core, keys, tables.leases(), leases, locks);
+    this.registryReads = new RegistryReads(core, keys);
+    this.replication = new ReplicationCommands(core, keys, tables.leases(), leases);
   }
 
   /**
@@ -103,12 +132,12 @@ public final class ShardState {
     String requestId = command.getRequestId();
     long now = command.getNowMs();
     if (!requestId.isEmpty()) {
-      CommandResult first = core.dedup.find(requestId, now);
+      CommandResult first = core.dedup().find(requestId, now);
       if (first != null) {
-        return new ApplyResult(first, core.revision, true, List.of(), List.of(), List.of());
+        return new ApplyResult(first, core.revision(), true, List.of(), List.of(), List.of());
       }
     }
-    Batch batch = new Batch(core.revision + 1);
+    Batch batch = new Batch(core.revision() + 1);
     List<ApplyResult.Committed> committed = new ArrayList<>(1);
     CommandResult result;
     try {
@@ -117,7 +146,7 @@ public final class ShardState {
       // Commands validate before writing, so the batch is empty here.
       return new ApplyResult(
           CommandResult.newBuilder().setError(e.toError()).build(),
-          core.revision,
+          core.revision(),
           false,
           List.of(),
           List.of(),
@@ -125,15 +154,15 @@ public final class ShardState {
     }
     if (batch.wrote()) {
       ChangeBatch sealed =
-          core.journal.seal(core.shard, core.epoch, batch.revision, now, batch.changes);
-      core.journal.append(sealed);
-      core.revision = batch.revision;
+          core.journal().seal(core.shard(), core.epoch(), batch.revision, now, batch.changes);
+      core.journal().append(sealed);
+      core.setRevision(batch.revision);
       committed.add(new ApplyResult.Committed(sealed, batch.changes));
     }
     core.maybeClearAlarm();
-    core.dedup.remember(requestId, now, result);
+    core.dedup().remember(requestId, now, result);
     return new ApplyResult(
-        result, core.revision, false, committed, batch.lockEvents, batch.leaseEvents);
+        result, core.revision(), false, committed, batch.lockEvents, batch.leaseEvents);
   }
 
   /**
@@ -158,14 +187,14 @@ public final class ShardState {
       case COMPACT -> kv.compact(c.getCompact(), batch);
       case LEASE_GRANT -> leases.grant(c.getLeaseGrant(), batch);
       case LEASE_REVOKE -> leases.revoke(c.getLeaseRevoke(), batch);
-      case LEASE_EXPIRE -> leases.expire(c.getLeaseExpire(), term, batch);
+      case LEASE_EXPIRE -> leases.expire(c.getLeaseExpire(), term, batch, this::preservable);
       case LEASE_CHECKPOINT -> leases.checkpoint(c.getLeaseCheckpoint(), term);
       case LOCK_ACQUIRE -> locks.acquire(c.getLockAcquire(), batch);
       case LOCK_RELEASE -> locks.release(c.getLockRelease(), batch);
       case LOCK_CANCEL -> locks.cancel(c.getLockCancel(), batch);
       case INIT_SHARD -> initShard(c.getInitShard());
       case LEADER_START -> {
-        core.leaderTerm = term;
+        core.setLeaderTerm(term);
         yield ack();
       }
       case SET_ROLE -> setRole(c.getSetRole());
@@ -207,87 +236,137 @@ public final class ShardState {
   }
 
   private CommandResult initShard(InitShard init) {
-    if (core.initialized) {
+    if (core.initialized()) {
       return ack();
     }
-    if (init.getShard() != core.shard) {
+    if (init.getShard() != core.shard()) {
       throw MeridianException.of(
           Error.Code.INVALID_ARGUMENT,
           "shard: %d (expected: %d, this replica's shard)",
           init.getShard(),
-          core.shard);
+          core.shard());
     }
     checkRoleAndEpoch(init.getRole(), init.getEpoch());
     if (init.hasSettings()) {
       core.applySettings(init.getSettings());
     }
-    core.role = init.getRole();
-    core.epoch = init.getEpoch();
-    core.epochHistory.clear();
-    core.epochHistory.add(epochStart(init.getEpoch()));
-    core.initialized = true;
+    core.setRole(init.getRole());
+    core.setEpoch(init.getEpoch());
+    core.epochHistory().clear();
+    core.epochHistory().add(epochStart(init.getEpoch()));
+    core.setInitialized(true);
     return ack();
   }
 
   private CommandResult setRole(SetRole set) {
-    if (!core.initialized) {
+    if (!core.initialized()) {
       throw MeridianException.of(
-          Error.Code.NOT_INITIALIZED, "shard %d: not initialized yet", core.shard);
+          Error.Code.NOT_INITIALIZED, "shard %d: not initialized yet", core.shard());
     }
     checkRoleAndEpoch(set.getRole(), set.getEpoch());
-    if (set.getEpoch() < core.epoch) {
+    if (set.getEpoch() < core.epoch()) {
       throw MeridianException.of(
           Error.Code.FENCED,
           "epoch: %d (expected: >= the current epoch %d; a newer epoch fenced this request)",
           set.getEpoch(),
-          core.epoch);
+          core.epoch());
     }
     if (set.getRole() == Role.PRIMARY
-        && core.role != Role.PRIMARY
-        && set.getEpoch() == core.epoch) {
+        && core.role() != Role.PRIMARY
+        && set.getEpoch() == core.epoch()) {
       // Tokens carry the epoch: a primary of an old epoch may have granted tokens up to any
       // revision, and a lossy failover reuses revisions, so only a new epoch keeps them rising.
       throw MeridianException.of(
           Error.Code.INVALID_ARGUMENT,
           "epoch: %d (expected: > %d: a promotion to PRIMARY starts a new epoch)",
           set.getEpoch(),
-          core.epoch);
+          core.epoch());
     }
-    if (set.getEpoch() > core.epoch) {
-      core.epoch = set.getEpoch();
-      core.epochHistory.add(epochStart(set.getEpoch()));
+    if (set.getEpoch() > core.epoch()) {
+      core.setEpoch(set.getEpoch());
+      core.epochHistory().add(epochStart(set.getEpoch()));
     }
-    core.role = set.getRole();
+    core.setRole(set.getRole());
     return ack();
   }
 
   private EpochStart epochStart(long epoch) {
-    return EpochStart.newBuilder().setEpoch(epoch).setStartRevision(core.revision + 1).build();
+    return EpochStart.newBuilder().setEpoch(epoch).setStartRevision(core.revision() + 1).build();
+  }
+
+  /**
+   * Answers a read of the applied state at the revision it has: ranges, lease lists, lock
+   * inspections, discovery and service lists. What only the shard's leader answers (keep-alives,
+   * TTLs, heartbeats, read indexes, batches of those) is refused with INVALID_ARGUMENT. Never
+   * throws for bad input: an invalid read yields {@code QueryResult.error}.
+   */
+  public QueryResult query(Query query) {
+    try {
+      QueryResult.Builder b = QueryResult.newBuilder();
+      return switch (query.getQCase()) {
+        case RANGE -> b.setRange(range(query.getRange())).build();
+        case LEASE_LIST -> b.setLeaseList(leaseList(query.getLeaseList().getNamespace())).build();
+        case LOCK_INSPECT ->
+            b.setLockInspect(inspectLock(query.getLockInspect().getName())).build();
+        case REGISTRY_DISCOVER ->
+            b.setRegistryDiscover(discover(query.getRegistryDiscover())).build();
+        case REGISTRY_LIST ->
+            b.setRegistryList(listServices(query.getRegistryList().getNamespace())).build();
+        case LEASE_RENEW, LEASE_TTL, REGISTRY_HEARTBEAT, BATCH, READ_INDEX ->
+            throw MeridianException.of(
+                Error.Code.INVALID_ARGUMENT,
+                "%s: answered by the shard's leader only",
+                query.getQCase());
+        case Q_NOT_SET -> throw MeridianException.of(Error.Code.INVALID_ARGUMENT, "empty query");
+      };
+    } catch (MeridianException e) {
+      return QueryResult.newBuilder().setError(e.toError()).build();
+    }
+  }
+
+  private LeaseListResponse leaseList(String namespace) {
+    LeaseListResponse.Builder b = LeaseListResponse.newBuilder().setHeader(header());
+    for (LeaseView l : leases(namespace)) {
+      b.addLeases(
+          LeaseStatus.newBuilder()
+              .setId(l.id())
+              .setNamespace(l.namespace())
+              .setGrantedTtl(l.ttlMs() / 1000));
+    }
+    return b.build();
+  }
+
+  /** The header of an answer from this state: shard, revision, epoch and role. */
+  public ResponseHeader header() {
+    return core.header();
   }
 
   /** This replica's shard. */
   public int shard() {
-    return core.shard;
+    return core.shard();
   }
 
   /** The revision of the last client-visible change (0 for an empty shard). */
+  @Override
   public long revision() {
-    return core.revision;
+    return core.revision();
   }
 
   /** Reads below this revision fail with COMPACTED. */
   public long compactRevision() {
-    return core.compactRevision;
+    return core.compactRevision();
   }
 
   /** PRIMARY, STANDBY or FENCED; ROLE_UNSPECIFIED until initialized. */
+  @Override
   public Role role() {
-    return core.role;
+    return core.role();
   }
 
   /** The current epoch: it only grows, and every lock token carries it. */
+  @Override
   public long epoch() {
-    return core.epoch;
+    return core.epoch();
   }
 
   /**
@@ -299,33 +378,33 @@ public final class ShardState {
    */
   public Role requirePrimary() {
     core.requireWritable();
-    return core.role;
+    return core.role();
   }
 
   /** Lease {@code id}'s last checkpointed remainder in ms; 0 if none (or no such lease). */
   public long checkpointedRemainder(long id) {
-    LeaseTable.Lease lease = core.leases.get(id);
+    LeaseTable.Lease lease = tables.leases().get(id);
     return lease == null ? 0 : lease.record().getRemainingMs();
   }
 
   /** The replicated limits: quota and dedup capacity. */
   public ShardSettings settings() {
-    return core.settings;
+    return core.settings();
   }
 
   /** Whether an {@code InitShard} command has been applied. */
   public boolean initialized() {
-    return core.initialized;
+    return core.initialized();
   }
 
   /** The term of the last applied LeaderStart: expiries from older terms are ignored. */
   public long leaderTerm() {
-    return core.leaderTerm;
+    return core.leaderTerm();
   }
 
   /** The revision at which each epoch began, oldest first. */
   public List<EpochStart> epochHistory() {
-    return List.copyOf(core.epochHistory);
+    return List.copyOf(core.epochHistory());
   }
 
   /**
@@ -347,20 +426,24 @@ public final class ShardState {
    * @throws MeridianException COMPACTED (details "compact_revision") if {@code from} is at or below
    *     the compaction revision, where deletions may no longer be retained
    */
+  @Override
   public List<Change> changes(KeyRange range, long from, long to) {
     checkWatchable(from);
     List<Change> out = new ArrayList<>();
-    core.kv.versions(
-        range,
-        from,
-        to,
-        (kv, replaced) -> {
-          KeyValue prev = replaced == null || MvccStore.isTombstone(replaced) ? null : replaced;
-          out.add(
-              MvccStore.isTombstone(kv)
-                  ? new Change.KvDelete(kv.getKey(), kv.getModRevision(), prev)
-                  : new Change.KvPut(kv, prev));
-        });
+    tables
+        .keys()
+        .store()
+        .versions(
+            range,
+            from,
+            to,
+            (kv, replaced) -> {
+              KeyValue prev = replaced == null || MvccStore.isTombstone(replaced) ? null : replaced;
+              out.add(
+                  MvccStore.isTombstone(kv)
+                      ? new Change.KvDelete(kv.getKey(), kv.getModRevision(), prev)
+                      : new Change.KvPut(kv, prev));
+            });
     // Stable: key order, and each key's versions in write order, within a revision.
     out.sort(
         java.util.Comparator.comparingLong(
@@ -377,8 +460,9 @@ public final class ShardState {
    *
    * @throws MeridianException COMPACTED (details "compact_revision")
    */
+  @Override
   public void checkWatchable(long revision) {
-    if (revision <= core.compactRevision) {
+    if (revision <= core.compactRevision()) {
       throw kv.compacted(revision);
     }
   }
@@ -390,11 +474,12 @@ public final class ShardState {
    *
    * @throws MeridianException HISTORY_DIVERGED
    */
+  @Override
   public void checkPosition(long epoch, long revision) {
     if (epoch == 0) {
       return;
     }
-    List<EpochStart> history = core.epochHistory;
+    List<EpochStart> history = core.epochHistory();
     for (int i = 0; i < history.size(); i++) {
       if (history.get(i).getEpoch() != epoch) {
         continue;
@@ -410,7 +495,7 @@ public final class ShardState {
             + " resume from its revision",
         epoch,
         revision,
-        core.shard,
+        core.shard(),
         history.stream().map(e -> e.getEpoch() + "@" + e.getStartRevision()).toList());
   }
 
@@ -421,16 +506,17 @@ public final class ShardState {
    * @throws MeridianException FUTURE_REVISION (the position is beyond the shard's revision),
    *     COMPACTED (details "compact_revision") or HISTORY_DIVERGED
    */
+  @Override
   public List<ChangeBatch> changeBatches(long epoch, long after, int max) {
-    if (after < 0 || after > core.revision) {
+    if (after < 0 || after > core.revision()) {
       throw MeridianException.of(
           Error.Code.FUTURE_REVISION,
           "position revision: %d (expected: 0..%d, the shard's revision)",
           after,
-          core.revision);
+          core.revision());
     }
     checkWatchable(after + 1);
-    long floor = core.journal.first() - 1;
+    long floor = core.journal().first() - 1;
     if (after < floor) {
       // Only after an upgrade from a snapshot without a journal: treated like compaction.
       throw new MeridianException(
@@ -439,12 +525,12 @@ public final class ShardState {
           java.util.Map.of("compact_revision", Long.toString(floor)));
     }
     checkPosition(epoch, after);
-    return core.journal.from(after + 1, max);
+    return core.journal().from(after + 1, max);
   }
 
   /** How far the replication bridge reported having shipped this shard (0: never). */
   public long shipped() {
-    return core.shippedRevision;
+    return core.shippedRevision();
   }
 
   /** Where replication of this shard stands, from the committed state. */
@@ -454,14 +540,14 @@ public final class ShardState {
 
   /** Lease {@code id}, if it exists. */
   public Optional<LeaseView> lease(long id) {
-    LeaseTable.Lease lease = core.leases.get(id);
+    LeaseTable.Lease lease = tables.leases().get(id);
     return lease == null ? Optional.empty() : Optional.of(LeaseCommands.view(lease));
   }
 
   /** The leases of a namespace (all leases for ""), by id. */
   public List<LeaseView> leases(String namespaceOrEmptyForAll) {
     List<LeaseView> out = new ArrayList<>();
-    for (LeaseTable.Lease lease : core.leases.list(namespaceOrEmptyForAll)) {
+    for (LeaseTable.Lease lease : tables.leases().list(namespaceOrEmptyForAll)) {
       out.add(LeaseCommands.view(lease));
     }
     return out;
@@ -481,9 +567,9 @@ public final class ShardState {
    * (with its token, key and grant revision), still waiting, or gone.
    */
   public LockWaiterState lockWaiter(String name, long lease) {
-    LockTable.Waiter w = core.locks.find(name, lease);
+    LockTable.Waiter w = tables.locks().find(name, lease);
     if (w == null) {
-      return new LockWaiterState.Gone(core.leases.contains(lease));
+      return new LockWaiterState.Gone(tables.leases().contains(lease));
     }
     if (!w.granted()) {
       return new LockWaiterState.Waiting();
@@ -495,7 +581,7 @@ public final class ShardState {
   /** Waiters whose deadline_ms (non-zero) is <= nowMs: what the leader cancels. */
   public List<LockCancel.Waiter> waitersPastDeadline(long nowMs) {
     List<LockCancel.Waiter> out = new ArrayList<>();
-    for (LockTable.Waiter w : core.locks.waitersPastDeadline(nowMs)) {
+    for (LockTable.Waiter w : tables.locks().waitersPastDeadline(nowMs)) {
       out.add(LockCancel.Waiter.newBuilder().setName(w.name()).setLease(w.lease()).build());
     }
     return out;
@@ -524,12 +610,12 @@ public final class ShardState {
 
   /** Whether registry self-preservation is on: expiries skip preservable leases. */
   public boolean selfPreservation() {
-    return core.selfPreservation;
+    return core.selfPreservation();
   }
 
   /** Number of registered instances. */
   public long registryInstances() {
-    return core.registry.size();
+    return tables.registry().size();
   }
 
   /**
@@ -537,12 +623,12 @@ public final class ShardState {
    * {@code windowMs / heartbeat_interval_ms}, the denominator of self-preservation's renewal ratio.
    */
   public double expectedRenewals(long windowMs) {
-    return core.registry.expectedRenewals(windowMs);
+    return tables.registry().expectedRenewals(windowMs);
   }
 
   /** Number of registry instances bound to lease {@code leaseId}. */
   public int registryInstancesOf(long leaseId) {
-    return core.registry.instancesOf(leaseId);
+    return tables.registry().instancesOf(leaseId);
   }
 
   /**
@@ -550,21 +636,21 @@ public final class ShardState {
    * one registry instance and no lock key.
    */
   public boolean preservable(long leaseId) {
-    return core.preservable(leaseId);
+    return RegistryCommands.preservable(tables.leases(), tables.registry(), leaseId);
   }
 
   /** Sizes for status and metrics; computed from counters kept up to date by apply. */
   public StateStats stats() {
     return new StateStats(
-        core.kv.liveKeys(),
-        core.leases.size(),
-        core.locks.holders(),
-        core.locks.waiters(),
+        tables.keys().store().liveKeys(),
+        tables.leases().size(),
+        tables.locks().holders(),
+        tables.locks().waiters(),
         core.stateBytes(),
         core.quotaBytes(),
-        core.noSpaceAlarm,
-        core.registry.size(),
-        core.selfPreservation);
+        core.noSpaceAlarm(),
+        tables.registry().size(),
+        core.selfPreservation());
   }
 
   /** Writes the canonical snapshot (see {@link SnapshotCodec}); does not close {@code out}. */
@@ -577,7 +663,7 @@ public final class ShardState {
    * applied. O(1): the tables are persistent collections, shared until written again.
    */
   public Frozen freeze() {
-    return new Frozen(SnapshotCodec.freeze(core));
+    return new Frozen(SnapshotCodec.freeze(tables));
   }
 
   /**

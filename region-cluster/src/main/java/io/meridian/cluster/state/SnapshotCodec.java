@@ -4,13 +4,14 @@ import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.MessageLite;
 import io.meridian.api.v1.ChangeBatch;
 import io.meridian.api.v1.KeyValue;
+import io.meridian.cluster.internal.ChangeJournal;
+import io.meridian.cluster.internal.StateCore;
+import io.meridian.cluster.kv.MvccStore;
+import io.meridian.cluster.lease.LeaseTable;
 import io.meridian.cluster.proto.DedupEntry;
 import io.meridian.cluster.proto.KeyHistory;
 import io.meridian.cluster.proto.LeaseRecord;
 import io.meridian.cluster.proto.SnapshotHeader;
-import io.meridian.cluster.state.kv.MvccStore;
-import io.meridian.cluster.state.lock.LockTable;
-import io.meridian.cluster.state.registry.RegistryIndex;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -55,35 +56,36 @@ final class SnapshotCodec {
       Collection<DedupEntry> dedup,
       Collection<ChangeBatch> journal) {}
 
-  static Frozen freeze(StateCore core) {
-    MvccStore.View kv = core.kv.view();
-    Collection<LeaseRecord> leases = core.leases.records().values();
-    Collection<DedupEntry> dedup = core.dedup.entries();
-    Collection<ChangeBatch> journal = core.journal.all();
+  static Frozen freeze(Tables tables) {
+    StateCore core = tables.core();
+    MvccStore.View kv = tables.keys().store().view();
+    Collection<LeaseRecord> leases = tables.leases().records().values();
+    Collection<DedupEntry> dedup = core.dedup().entries();
+    Collection<ChangeBatch> journal = core.journal().all();
     SnapshotHeader header =
         SnapshotHeader.newBuilder()
             .setFormatVersion(FORMAT_VERSION)
-            .setShard(core.shard)
-            .setRevision(core.revision)
-            .setCompactRevision(core.compactRevision)
-            .setRole(core.role)
-            .setEpoch(core.epoch)
-            .addAllEpochHistory(core.epochHistory)
-            .setLeaderTerm(core.leaderTerm)
-            .setNextLeaseSeq(core.nextLeaseSeq)
-            .setNoSpaceAlarm(core.noSpaceAlarm)
-            .setInitialized(core.initialized)
-            .setSelfPreservation(core.selfPreservation)
+            .setShard(core.shard())
+            .setRevision(core.revision())
+            .setCompactRevision(core.compactRevision())
+            .setRole(core.role())
+            .setEpoch(core.epoch())
+            .addAllEpochHistory(core.epochHistory())
+            .setLeaderTerm(core.leaderTerm())
+            .setNextLeaseSeq(core.nextLeaseSeq())
+            .setNoSpaceAlarm(core.noSpaceAlarm())
+            .setInitialized(core.initialized())
+            .setSelfPreservation(core.selfPreservation())
             .setKeyCount(kv.historyCount())
             .setLeaseCount(leases.size())
             .setDedupCount(dedup.size())
-            .setChainHash(core.journal.chainHash())
-            .setCommitTimeMs(core.journal.commitTimeMs())
+            .setChainHash(core.journal().chainHash())
+            .setCommitTimeMs(core.journal().commitTimeMs())
             .setJournalCount(journal.size())
-            .setShippedRevision(core.shippedRevision)
-            .setSource(core.source)
-            .setLag(core.lag)
-            .setSettings(core.settings)
+            .setShippedRevision(core.shippedRevision())
+            .setSource(core.source())
+            .setLag(core.lag())
+            .setSettings(core.settings())
             .build();
     return new Frozen(header, kv, leases, dedup, journal);
   }
@@ -127,7 +129,7 @@ final class SnapshotCodec {
     message.writeTo(cos);
   }
 
-  static StateCore read(InputStream in) throws IOException {
+  static Tables read(InputStream in) throws IOException {
     try {
       return readUnchecked(in);
     } catch (RuntimeException e) {
@@ -136,7 +138,7 @@ final class SnapshotCodec {
     }
   }
 
-  private static StateCore readUnchecked(InputStream in) throws IOException {
+  private static Tables readUnchecked(InputStream in) throws IOException {
     SnapshotHeader header = SnapshotHeader.parseDelimitedFrom(in);
     if (header == null
         || (header.getFormatVersion() != FORMAT_VERSION
@@ -152,61 +154,56 @@ final class SnapshotCodec {
     if (header.hasSettings()) {
       core.applySettings(header.getSettings());
     }
-    core.revision = header.getRevision();
-    core.compactRevision = header.getCompactRevision();
-    core.role = header.getRole();
-    core.epoch = header.getEpoch();
-    core.epochHistory.addAll(header.getEpochHistoryList());
-    core.leaderTerm = header.getLeaderTerm();
-    core.nextLeaseSeq = header.getNextLeaseSeq();
-    core.noSpaceAlarm = header.getNoSpaceAlarm();
-    core.initialized = header.getInitialized();
-    core.selfPreservation = header.getSelfPreservation();
+    core.setRevision(header.getRevision());
+    core.setCompactRevision(header.getCompactRevision());
+    core.setRole(header.getRole());
+    core.setEpoch(header.getEpoch());
+    core.epochHistory().addAll(header.getEpochHistoryList());
+    core.setLeaderTerm(header.getLeaderTerm());
+    core.setNextLeaseSeq(header.getNextLeaseSeq());
+    core.setNoSpaceAlarm(header.getNoSpaceAlarm());
+    core.setInitialized(header.getInitialized());
+    core.setSelfPreservation(header.getSelfPreservation());
+    MvccStore store = new MvccStore();
+    LeaseTable leases = new LeaseTable();
     KeyHistory[] histories = new KeyHistory[Math.toIntExact(header.getKeyCount())];
     for (int i = 0; i < histories.length; i++) {
       histories[i] = required(KeyHistory.parseDelimitedFrom(in), "key history");
-      core.kv.load(histories[i].getKey(), histories[i].getVersionsList());
+      store.load(histories[i].getKey(), histories[i].getVersionsList());
     }
     for (long i = 0; i < header.getLeaseCount(); i++) {
-      core.leases.add(required(LeaseRecord.parseDelimitedFrom(in), "lease"));
+      leases.add(required(LeaseRecord.parseDelimitedFrom(in), "lease"));
     }
     for (long i = 0; i < header.getDedupCount(); i++) {
-      core.dedup.load(required(DedupEntry.parseDelimitedFrom(in), "dedup entry"));
+      core.dedup().load(required(DedupEntry.parseDelimitedFrom(in), "dedup entry"));
     }
-    core.shippedRevision = header.getShippedRevision();
-    core.source = header.getSource();
-    core.lag = header.getLag();
-    core.journal.load(
-        header.getRevision() - header.getJournalCount(),
-        header.getFormatVersion() == FORMAT_VERSION_NO_JOURNAL
-            ? ChangeJournal.GENESIS
-            : header.getChainHash(),
-        header.getCommitTimeMs());
+    core.setShippedRevision(header.getShippedRevision());
+    core.setSource(header.getSource());
+    core.setLag(header.getLag());
+    core.journal()
+        .load(
+            header.getRevision() - header.getJournalCount(),
+            header.getFormatVersion() == FORMAT_VERSION_NO_JOURNAL
+                ? ChangeJournal.GENESIS
+                : header.getChainHash(),
+            header.getCommitTimeMs());
     for (long i = 0; i < header.getJournalCount(); i++) {
-      core.journal.loadBatch(required(ChangeBatch.parseDelimitedFrom(in), "change batch"));
+      core.journal().loadBatch(required(ChangeBatch.parseDelimitedFrom(in), "change batch"));
     }
     // Derived indexes: lease attachments, lock queues and registry counts follow the current
     // versions.
+    Tables tables = Tables.of(core, store, leases);
     for (KeyHistory history : histories) {
-      KeyValue kv = core.kv.current(history.getKey());
+      KeyValue kv = store.current(history.getKey());
       if (kv == null) {
         continue;
       }
-      if (kv.getLease() != 0) {
-        if (!core.leases.contains(kv.getLease())) {
-          throw new IOException("snapshot: key " + kv.getKey() + " names missing lease");
-        }
-        core.leases.attach(kv.getLease(), kv.getKey());
+      if (kv.getLease() != 0 && !leases.contains(kv.getLease())) {
+        throw new IOException("snapshot: key " + kv.getKey() + " names missing lease");
       }
-      LockTable.LockRef ref = LockTable.parseKey(kv.getKey());
-      if (ref != null) {
-        core.locks.upsert(ref, kv);
-      }
-      if (RegistryIndex.parseKey(kv.getKey()) != null) {
-        core.registry.upsert(kv);
-      }
+      tables.keys().reindex(kv);
     }
-    return core;
+    return tables;
   }
 
   private static <T> T required(T record, String what) throws IOException {

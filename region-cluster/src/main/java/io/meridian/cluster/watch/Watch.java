@@ -1,6 +1,6 @@
 package io.meridian.cluster.watch;
 
-import io.meridian.cluster.state.kv.KeyRange;
+import io.meridian.cluster.kv.KeyRange;
 
 /**
  * One watch of a {@link WatchStream}: its range, options and how far it got. Its progress fields

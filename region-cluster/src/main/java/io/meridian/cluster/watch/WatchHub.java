@@ -9,9 +9,9 @@ import io.meridian.api.v1.ResponseHeader;
 import io.meridian.api.v1.Role;
 import io.meridian.api.v1.WatchCreateRequest;
 import io.meridian.api.v1.WatchResponse;
-import io.meridian.cluster.state.Change;
-import io.meridian.cluster.state.StateReader;
-import io.meridian.cluster.state.kv.KeyRange;
+import io.meridian.cluster.internal.Change;
+import io.meridian.cluster.internal.StateReader;
+import io.meridian.cluster.kv.KeyRange;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -41,6 +41,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A member that has had no leader for a while fails its watches with {@code UNAVAILABLE} rather
  * than let them go silently stale; after a snapshot install every watch replays from where it was.
+ *
+ * <p>It is longer than our other classes because the dispatcher's invariants (no revision missed or
+ * sent twice between replay and live delivery, per-stream pacing) hold only if every path that
+ * moves a watch runs on the one dispatcher thread, in this class.
  */
 public final class WatchHub implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(WatchHub.class);
@@ -53,7 +57,7 @@ public final class WatchHub implements AutoCloseable {
   public record Options(long progressIntervalMs, int replayEvents, long replayBytes) {}
 
   private final int shard;
-  private final StateReader state;
+  private final StateReader<? extends WatchedState> state;
   private final UnaryOperator<ResponseHeader> headers;
   private final Options options;
   private final ScheduledExecutorService dispatcher;
@@ -73,7 +77,7 @@ public final class WatchHub implements AutoCloseable {
    */
   public WatchHub(
       int shard,
-      StateReader state,
+      StateReader<? extends WatchedState> state,
       UnaryOperator<ResponseHeader> headers,
       Options options,
       String member) {

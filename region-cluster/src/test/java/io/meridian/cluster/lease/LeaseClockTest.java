@@ -2,7 +2,6 @@ package io.meridian.cluster.lease;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.meridian.cluster.state.LeaseView;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;

@@ -4,8 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Error;
-import io.meridian.cluster.state.LockEvent;
-import io.meridian.cluster.state.LockWaiterState;
+import io.meridian.cluster.internal.LockEvent;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;

@@ -11,6 +11,7 @@ import com.linecorp.armeria.common.HttpRequest;
 import com.linecorp.armeria.common.MediaType;
 import com.linecorp.armeria.common.RequestHeaders;
 import io.meridian.api.Limits;
+import io.meridian.cluster.DevCluster;
 import java.nio.file.Path;
 import java.util.Base64;
 import java.util.stream.Collectors;

@@ -10,6 +10,7 @@ import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.RangeRequest;
 import io.meridian.api.v1.RangeResponse;
 import io.meridian.api.v1.RegistryGrpc;
+import io.meridian.cluster.MeridianNode;
 import java.time.Duration;
 
 /** gRPC stubs for one node of a test cluster. */

@@ -7,6 +7,8 @@ import com.google.protobuf.ByteString;
 import io.grpc.StatusRuntimeException;
 import io.meridian.api.v1.Error;
 import io.meridian.api.v1.PutRequest;
+import io.meridian.cluster.DevCluster;
+import io.meridian.cluster.MeridianNode;
 import io.meridian.cluster.config.NodeConfig;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -11,6 +11,8 @@ import io.meridian.api.v1.KeyValue;
 import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.RangeRequest;
 import io.meridian.api.v1.RangeResponse;
+import io.meridian.cluster.DevCluster;
+import io.meridian.cluster.MeridianNode;
 import io.meridian.cluster.proto.Command;
 import io.meridian.cluster.raft.RatisMessages;
 import java.nio.file.Path;

@@ -9,6 +9,7 @@ import io.meridian.api.v1.Error;
 import io.meridian.api.v1.LeaseGrantRequest;
 import io.meridian.api.v1.LeaseKeepAliveRequest;
 import io.meridian.api.v1.PutRequest;
+import io.meridian.cluster.DevCluster;
 import io.meridian.cluster.config.NodeConfig;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.meridian.api.v1.LockMode;
 import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.Role;
+import io.meridian.cluster.internal.ApplyResult;
+import io.meridian.cluster.internal.StateReader;
 import io.meridian.cluster.lease.LeaseClock;
 import io.meridian.cluster.proto.Command;
 import io.meridian.cluster.proto.InitShard;
@@ -14,7 +16,6 @@ import io.meridian.cluster.proto.LockAcquire;
 import io.meridian.cluster.proto.SetRole;
 import io.meridian.cluster.proto.ShardSettings;
 import io.meridian.cluster.registry.SelfPreservation;
-import io.meridian.cluster.state.ApplyResult;
 import io.meridian.cluster.state.ShardState;
 import java.util.ArrayList;
 import java.util.List;
@@ -67,9 +68,9 @@ class LeaderStateTest {
         TERM,
         "n1",
         new LeaderState.Duties(200, 500, 60_000, 1_000, retentionRevisions, 0, 1_000),
-        new LeaderState.StateView() {
+        new StateReader<ShardState>() {
           @Override
-          public <T> T read(Function<ShardState, T> reader) {
+          public <T> T read(Function<? super ShardState, T> reader) {
             return reader.apply(state);
           }
         },

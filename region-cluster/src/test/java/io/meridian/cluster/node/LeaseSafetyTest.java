@@ -5,7 +5,8 @@ import static org.awaitility.Awaitility.await;
 
 import io.meridian.api.v1.LeaseGrantRequest;
 import io.meridian.api.v1.LeaseKeepAliveRequest;
-import io.meridian.cluster.NodeClock;
+import io.meridian.cluster.DevCluster;
+import io.meridian.cluster.internal.NodeClock;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;

@@ -12,6 +12,7 @@ import io.meridian.api.v1.LockInspectRequest;
 import io.meridian.api.v1.LockInspectResponse;
 import io.meridian.api.v1.LockOwner;
 import io.meridian.api.v1.LockReleaseRequest;
+import io.meridian.cluster.DevCluster;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;

@@ -15,6 +15,7 @@ import io.meridian.api.v1.LeaseGrpc;
 import io.meridian.api.v1.LeaseKeepAliveRequest;
 import io.meridian.api.v1.LeaseKeepAliveResponse;
 import io.meridian.api.v1.Role;
+import io.meridian.cluster.DevCluster;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;

@@ -17,6 +17,8 @@ import io.meridian.api.v1.LockAcquireResponse;
 import io.meridian.api.v1.LockInspectRequest;
 import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.RangeRequest;
+import io.meridian.cluster.DevCluster;
+import io.meridian.cluster.MeridianNode;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -30,6 +30,7 @@ import io.meridian.api.v1.ReplicationStatusRequest;
 import io.meridian.api.v1.ReportShippedRequest;
 import io.meridian.api.v1.Role;
 import io.meridian.api.v1.SourcePosition;
+import io.meridian.cluster.DevCluster;
 import io.meridian.cluster.proto.Command;
 import io.meridian.cluster.proto.CommandResult;
 import io.meridian.cluster.proto.SetRole;

@@ -2,6 +2,7 @@ package io.meridian.cluster.node;
 
 import static org.awaitility.Awaitility.await;
 
+import io.meridian.cluster.DevCluster;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

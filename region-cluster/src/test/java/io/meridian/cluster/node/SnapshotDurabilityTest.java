@@ -4,12 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.meridian.api.v1.SnapshotRequest;
+import io.meridian.cluster.DevCluster;
 import io.meridian.cluster.config.NodeConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -66,7 +70,7 @@ class SnapshotDurabilityTest {
           c.cluster().snapshot(SnapshotRequest.getDefaultInstance()).getSnapshotIndexMap().get(0);
       String name = Pattern.quote("snapshot.") + "\\d+_" + index;
 
-      List<String> calls = Files.readAllLines(trace);
+      List<String> calls = joined(Files.readAllLines(trace));
       int lastRename = -1;
       String smDir = null;
       Pattern rename =
@@ -97,5 +101,30 @@ class SnapshotDurabilityTest {
     } finally {
       Files.deleteIfExists(trace);
     }
+  }
+
+  /**
+   * The trace with each call on one line, where it returned: with several threads, strace splits a
+   * call that another thread interrupts into {@code pid call(args <unfinished ...>} and, later,
+   * {@code pid <... call resumed>rest}.
+   */
+  private static List<String> joined(List<String> lines) {
+    Map<String, String> unfinished = new HashMap<>();
+    List<String> out = new ArrayList<>();
+    Pattern resumed = Pattern.compile("^(\\d+)\\s+<\\.\\.\\. \\w+ resumed>(.*)$");
+    for (String line : lines) {
+      int cut = line.indexOf(" <unfinished ...>");
+      if (cut >= 0) {
+        unfinished.put(line.substring(0, line.indexOf(' ')), line.substring(0, cut));
+        continue;
+      }
+      Matcher m = resumed.matcher(line);
+      if (m.find() && unfinished.containsKey(m.group(1))) {
+        out.add(unfinished.remove(m.group(1)) + m.group(2));
+      } else {
+        out.add(line);
+      }
+    }
+    return out;
   }
 }

@@ -2,6 +2,7 @@ package io.meridian.cluster.node;
 
 import static org.awaitility.Awaitility.await;
 
+import io.meridian.cluster.DevCluster;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -14,9 +15,7 @@ final class TestClusters {
 
   static Map<String, Map<String, Object>> fast() {
     Map<String, Map<String, Object>> o = new HashMap<>();
-    o.put(
-        "raft",
-        new HashMap<>(Map.of("election-timeout-min-ms", 300, "election-timeout-max-ms", 600)));
+    o.put("raft", new HashMap<>(DevCluster.FAST_ELECTIONS));
     return o;
   }
 

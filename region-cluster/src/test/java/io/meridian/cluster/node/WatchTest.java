@@ -11,6 +11,8 @@ import io.meridian.api.v1.Event;
 import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.WatchCreateRequest;
 import io.meridian.api.v1.WatchResponse;
+import io.meridian.cluster.DevCluster;
+import io.meridian.cluster.MeridianNode;
 import io.meridian.cluster.watch.WatchHub;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

@@ -27,6 +27,7 @@ import io.meridian.api.v1.RequestOp;
 import io.meridian.api.v1.Role;
 import io.meridian.api.v1.SetHealthRequest;
 import io.meridian.api.v1.TxnRequest;
+import io.meridian.cluster.internal.ApplyResult;
 import io.meridian.cluster.proto.Command;
 import io.meridian.cluster.proto.LeaseGrant;
 import io.meridian.cluster.proto.LockAcquire;

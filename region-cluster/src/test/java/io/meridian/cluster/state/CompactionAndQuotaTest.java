@@ -9,6 +9,7 @@ import io.meridian.api.v1.Error;
 import io.meridian.api.v1.LockMode;
 import io.meridian.api.v1.RangeRequest;
 import io.meridian.api.v1.TxnRequest;
+import io.meridian.cluster.internal.ApplyResult;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 

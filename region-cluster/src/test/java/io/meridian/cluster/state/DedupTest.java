@@ -4,6 +4,8 @@ import static io.meridian.cluster.state.Shard.code;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.meridian.api.v1.Error;
+import io.meridian.cluster.internal.ApplyResult;
+import io.meridian.cluster.internal.DedupTable;
 import io.meridian.cluster.proto.Command;
 import org.junit.jupiter.api.Test;
 

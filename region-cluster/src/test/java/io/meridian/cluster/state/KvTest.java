@@ -12,6 +12,8 @@ import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.RangeRequest;
 import io.meridian.api.v1.RangeResponse;
 import io.meridian.api.v1.Role;
+import io.meridian.cluster.internal.ApplyResult;
+import io.meridian.cluster.internal.Change;
 import io.meridian.cluster.proto.Command;
 import org.junit.jupiter.api.Test;
 

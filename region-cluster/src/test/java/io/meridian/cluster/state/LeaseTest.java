@@ -7,6 +7,11 @@ import io.meridian.api.LeaseId;
 import io.meridian.api.v1.Error;
 import io.meridian.api.v1.LockMode;
 import io.meridian.api.v1.Role;
+import io.meridian.cluster.internal.ApplyResult;
+import io.meridian.cluster.internal.Change;
+import io.meridian.cluster.internal.LeaseEvent;
+import io.meridian.cluster.internal.LockEvent;
+import io.meridian.cluster.lease.LeaseView;
 import org.junit.jupiter.api.Test;
 
 class LeaseTest {
@@ -137,7 +142,7 @@ class LeaseTest {
                 "/a/l",
                 c,
                 io.meridian.api.FencingToken.of(1, r.revision()),
-                io.meridian.cluster.state.lock.LockTable.keyOf("/a/l", c),
+                io.meridian.cluster.lock.LockTable.keyOf("/a/l", c),
                 r.revision()));
   }
 }

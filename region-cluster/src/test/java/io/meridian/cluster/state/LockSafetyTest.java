@@ -3,6 +3,8 @@ package io.meridian.cluster.state;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.meridian.api.v1.LockMode;
+import io.meridian.cluster.internal.ApplyResult;
+import io.meridian.cluster.internal.LockEvent;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashSet;

@@ -11,9 +11,11 @@ import io.meridian.api.v1.LockInspectResponse;
 import io.meridian.api.v1.LockMode;
 import io.meridian.api.v1.LockOwner;
 import io.meridian.api.v1.Role;
+import io.meridian.cluster.internal.ApplyResult;
+import io.meridian.cluster.internal.LockEvent;
+import io.meridian.cluster.lock.LockTable;
 import io.meridian.cluster.proto.LockAcquireResult;
 import io.meridian.cluster.proto.LockCancel;
-import io.meridian.cluster.state.lock.LockTable;
 import org.junit.jupiter.api.Test;
 
 class LockTest {

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.meridian.api.v1.EpochStart;
 import io.meridian.api.v1.Error;
 import io.meridian.api.v1.Role;
+import io.meridian.cluster.internal.ApplyResult;
 import io.meridian.cluster.proto.Command;
 import io.meridian.cluster.proto.InitShard;
 import org.junit.jupiter.api.Test;

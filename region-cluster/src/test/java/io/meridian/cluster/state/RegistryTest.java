@@ -16,8 +16,11 @@ import io.meridian.api.v1.LockMode;
 import io.meridian.api.v1.RegisterResponse;
 import io.meridian.api.v1.Role;
 import io.meridian.api.v1.ServiceSummary;
+import io.meridian.cluster.internal.ApplyResult;
+import io.meridian.cluster.internal.Change;
+import io.meridian.cluster.internal.LeaseEvent;
 import io.meridian.cluster.proto.InstanceValue;
-import io.meridian.cluster.state.registry.RegistryIndex;
+import io.meridian.cluster.registry.RegistryIndex;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

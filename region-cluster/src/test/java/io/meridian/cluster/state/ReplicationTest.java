@@ -13,6 +13,8 @@ import io.meridian.api.v1.LockMode;
 import io.meridian.api.v1.Position;
 import io.meridian.api.v1.ReportShippedRequest;
 import io.meridian.api.v1.Role;
+import io.meridian.cluster.internal.ApplyResult;
+import io.meridian.cluster.internal.ChangeJournal;
 import io.meridian.cluster.proto.Command;
 import java.util.ArrayList;
 import java.util.List;

@@ -25,6 +25,7 @@ import io.meridian.api.v1.Role;
 import io.meridian.api.v1.SetHealthRequest;
 import io.meridian.api.v1.SourcePosition;
 import io.meridian.api.v1.TxnRequest;
+import io.meridian.cluster.internal.ApplyResult;
 import io.meridian.cluster.proto.Command;
 import io.meridian.cluster.proto.InitShard;
 import io.meridian.cluster.proto.LeaderStart;

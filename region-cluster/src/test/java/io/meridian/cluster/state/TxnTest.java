@@ -14,6 +14,7 @@ import io.meridian.api.v1.Error;
 import io.meridian.api.v1.LockMode;
 import io.meridian.api.v1.TxnRequest;
 import io.meridian.api.v1.TxnResponse;
+import io.meridian.cluster.internal.ApplyResult;
 import org.junit.jupiter.api.Test;
 
 class TxnTest {

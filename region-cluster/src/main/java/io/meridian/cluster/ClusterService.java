@@ -1,0 +1,137 @@
+package io.meridian.cluster;
+
+import io.grpc.stub.StreamObserver;
+import io.meridian.api.v1.ClusterGrpc;
+import io.meridian.api.v1.Member;
+import io.meridian.api.v1.MemberListRequest;
+import io.meridian.api.v1.MemberListResponse;
+import io.meridian.api.v1.ResponseHeader;
+import io.meridian.api.v1.ShardStatus;
+import io.meridian.api.v1.SnapshotRequest;
+import io.meridian.api.v1.SnapshotResponse;
+import io.meridian.api.v1.StatusRequest;
+import io.meridian.api.v1.StatusResponse;
+import io.meridian.cluster.config.NodeConfig;
+import io.meridian.cluster.internal.Shards;
+import io.meridian.cluster.node.ShardReplica;
+import io.meridian.cluster.state.StateStats;
+import io.meridian.serving.Replies;
+import java.util.concurrent.CompletableFuture;
+import org.apache.ratis.server.DivisionInfo;
+
+/** Status and membership of this node's region cluster, served from local state. */
+public final class ClusterService extends ClusterGrpc.ClusterImplBase {
+  private final Shards<ShardReplica> shards;
+  private final NodeConfig config;
+
+  public ClusterService(Shards<ShardReplica> shards, NodeConfig config) {
+    this.shards = shards;
+    this.config = config;
+  }
+
+  @Override
+  public void status(StatusRequest request, StreamObserver<StatusResponse> observer) {
+    Replies.reply(
+        observer,
+        () -> {
+          StatusResponse.Builder b = StatusResponse.newBuilder();
+          for (ShardReplica replica : shards.all()) {
+            b.addShards(status(replica));
+          }
+          b.setHeader(b.getShards(0).getHeader());
+          return CompletableFuture.completedFuture(b.build());
+        });
+  }
+
+  private static ShardStatus status(ShardReplica replica) {
+    ShardStatus.Builder b = ShardStatus.newBuilder();
+    replica.read(
+        s -> {
+          StateStats stats = s.stats();
+          b.setSelfPreservation(stats.selfPreservation())
+              .setRegistryInstances(stats.registryInstances())
+              .setCompactRevision(s.compactRevision())
+              .setKeys(stats.keys())
+              .setLeases(stats.leases())
+              .setLockHolders(stats.lockHolders())
+              .setLockWaiters(stats.lockWaiters())
+              .setStateBytes(stats.stateBytes())
+              .setQuotaBytes(stats.quotaBytes())
+              .addAllEpochHistory(s.epochHistory())
+              .setReplication(s.replicationState());
+          if (stats.noSpaceAlarm()) {
+            b.addAlarms("NO_SPACE");
+          }
+          if (stats.selfPreservation()) {
+            b.addAlarms("SELF_PRESERVATION");
+          }
+          return null;
+        });
+    long behindSince = b.getReplication().getLag().getBehindSinceMs();
+    if (behindSince > 0) {
+      b.setReplicationLagMs(Math.max(0, replica.clock().nowMillis() - behindSince));
+    }
+    DivisionInfo info = replica.info();
+    if (info != null) {
+      b.setAppliedIndex(info.getLastAppliedIndex());
+      b.setCommitIndex(replica.commitIndex());
+    }
+    return b.setHeader(replica.header(ResponseHeader.getDefaultInstance())).build();
+  }
+
+  @Override
+  public void snapshot(SnapshotRequest request, StreamObserver<SnapshotResponse> observer) {
+    Replies.reply(
+        observer,
+        () -> {
+          SnapshotResponse.Builder b = SnapshotResponse.newBuilder();
+          CompletableFuture<Void> all = CompletableFuture.completedFuture(null);
+          for (ShardReplica replica : shards.all()) {
+            all =
+                all.thenCompose(
+                    v ->
+                        replica
+                            .snapshot()
+                            .thenAccept(
+                                index -> {
+                                  synchronized (b) {
+                                    b.putSnapshotIndex(replica.shard(), index);
+                                  }
+                                }));
+          }
+          ShardReplica first = shards.all().iterator().next();
+          return all.thenApply(
+              v -> b.setHeader(first.header(ResponseHeader.getDefaultInstance())).build());
+        });
+  }
+
+  @Override
+  public void memberList(MemberListRequest request, StreamObserver<MemberListResponse> observer) {
+    Replies.reply(
+        observer,
+        () -> {
+          ShardReplica replica = shards.all().iterator().next();
+          DivisionInfo info = replica.info();
+          String leader =
+              info == null || info.getLeaderId() == null ? "" : info.getLeaderId().toString();
+          MemberListResponse.Builder b =
+              MemberListResponse.newBuilder()
+                  .setHeader(replica.header(ResponseHeader.getDefaultInstance()));
+          for (NodeConfig.Member m : config.members()) {
+            boolean self = m.id().equals(config.member());
+            b.addMembers(
+                Member.newBuilder()
+                    .setId(m.id())
+                    .setPeerAddress(m.peer())
+                    .setClientUrl(m.client())
+                    .setRegion(config.region())
+                    .setLeader(m.id().equals(leader))
+                    .setRaftRole(
+                        self && info != null
+                            ? info.getCurrentRole().name()
+                            : m.id().equals(leader) ? "LEADER" : "FOLLOWER"));
+          }
+          return CompletableFuture.completedFuture(b.build());
+        });
+  }
+}

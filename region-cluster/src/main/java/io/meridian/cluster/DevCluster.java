@@ -1,0 +1,217 @@
+package io.meridian.cluster;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.meridian.api.v1.Role;
+import io.meridian.cluster.config.NodeConfig;
+import io.meridian.cluster.internal.NodeClock;
+import io.meridian.cluster.node.ShardReplica;
+import io.meridian.serving.LoopbackPorts;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A region cluster of {@code size} members on loopback, in this JVM: what {@code bin/meridian dev}
+ * runs and what the tests start. Shard 0 is PRIMARY at epoch 1. Its layout is written to {@code
+ * <stateDir>/topology.json}.
+ */
+public final class DevCluster implements AutoCloseable {
+  /**
+   * Raft timing for clusters that must fail over quickly (tests, demos): an election within 300–600
+   * ms of a leader's loss, where a node's default is 1–2 s. Merge it as the {@code raft} section of
+   * {@link #plan}'s overrides.
+   */
+  public static final Map<String, Object> FAST_ELECTIONS =
+      Map.of("election-timeout-min-ms", 300, "election-timeout-max-ms", 600);
+
+  private final Path stateDir;
+  private final List<NodeConfig> configs;
+  private final List<MeridianNode> nodes = new ArrayList<>();
+  private final NodeClock clock;
+
+  private DevCluster(Path stateDir, List<NodeConfig> configs, NodeClock clock) {
+    this.stateDir = stateDir;
+    this.configs = configs;
+    this.clock = clock;
+  }
+
+  /** Plans a cluster on free loopback ports; call {@link #start()} to run it. */
+  public static DevCluster plan(Path stateDir, int size, String region) {
+    return plan(stateDir, size, region, Map.of());
+  }
+
+  /**
+   * Plans a cluster with extra YAML sections (e.g. {@code raft}, {@code lease}) merged into every
+   * member's config.
+   */
+  public static DevCluster plan(
+      Path stateDir, int size, String region, Map<String, Map<String, Object>> overrides) {
+    return plan(stateDir, size, region, overrides, Map.of(0, Role.PRIMARY));
+  }
+
+  /** Plans a cluster whose members replicate every shard in {@code shards}, each in its role. */
+  public static DevCluster plan(
+      Path stateDir,
+      int size,
+      String region,
+      Map<String, Map<String, Object>> overrides,
+      Map<Integer, Role> shards) {
+    List<int[]> ports = new ArrayList<>();
+    for (int i = 0; i < size; i++) {
+      ports.add(new int[] {LoopbackPorts.free(), LoopbackPorts.free()});
+    }
+    List<Map<String, Object>> members = new ArrayList<>();
+    for (int i = 0; i < size; i++) {
+      members.add(
+          Map.of(
+              "id", "n" + (i + 1),
+              "peer", "127.0.0.1:" + ports.get(i)[1],
+              "client", "http://127.0.0.1:" + ports.get(i)[0]));
+    }
+    List<NodeConfig> configs = new ArrayList<>();
+    ObjectMapper json = new ObjectMapper();
+    for (int i = 0; i < size; i++) {
+      Map<String, Object> yaml = new LinkedHashMap<>();
+      yaml.put("member", "n" + (i + 1));
+      yaml.put("region", region);
+      yaml.put("data-dir", stateDir.resolve("n" + (i + 1)).toString());
+      yaml.put("client", Map.of("host", "127.0.0.1", "port", ports.get(i)[0]));
+      yaml.put("peer", Map.of("host", "127.0.0.1", "port", ports.get(i)[1]));
+      yaml.put("members", members);
+      List<Map<String, Object>> shardList = new ArrayList<>();
+      shards.forEach(
+          (id, role) -> shardList.add(Map.of("id", id, "role", role.name(), "epoch", 1)));
+      yaml.put("shards", shardList);
+      yaml.putAll(overrides);
+      try {
+        // JSON is YAML: one parser and one set of checks for every config.
+        configs.add(NodeConfig.parse(json.writeValueAsString(yaml)));
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+    return new DevCluster(stateDir, configs, NodeClock.system());
+  }
+
+  /** A cluster of the given members' configs, as planned (tests vary one member's config). */
+  public static DevCluster of(Path stateDir, List<NodeConfig> configs) {
+    return new DevCluster(stateDir, List.copyOf(configs), NodeClock.system());
+  }
+
+  /** The same plan with every member reading time from {@code clock} (tests drive it by hand). */
+  public DevCluster withClock(NodeClock clock) {
+    return new DevCluster(stateDir, configs, clock);
+  }
+
+  /** Starts every member and writes {@code topology.json}. */
+  public DevCluster start() throws IOException {
+    for (NodeConfig config : configs) {
+      nodes.add(MeridianNode.start(config, clock));
+    }
+    writeTopology();
+    return this;
+  }
+
+  /** Stops member {@code index} abruptly (its servers close; its data stays). */
+  public void stop(int index) {
+    MeridianNode node = nodes.set(index, null);
+    if (node != null) {
+      node.close();
+    }
+  }
+
+  /** Starts member {@code index} again from its data directory. */
+  public void restart(int index) throws IOException {
+    stop(index);
+    nodes.set(index, MeridianNode.start(configs.get(index), clock));
+  }
+
+  public List<MeridianNode> nodes() {
+    return nodes;
+  }
+
+  /**
+   * The index of the member that leads the first shard, has started its term and initialized the
+   * shard: the cluster is ready for requests once there is one. -1 if none yet.
+   */
+  public int readyLeader() {
+    return readyLeader(0);
+  }
+
+  /** Whether every shard the members replicate has a ready leader (see {@link #readyLeader}). */
+  public boolean ready() {
+    MeridianNode any = nodes.stream().filter(n -> n != null).findFirst().orElse(null);
+    if (any == null) {
+      return false;
+    }
+    for (int shard = 0; shard < any.replicas().size(); shard++) {
+      if (readyLeader(shard) < 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private int readyLeader(int replicaIndex) {
+    for (int i = 0; i < nodes.size(); i++) {
+      MeridianNode n = nodes.get(i);
+      if (n == null) {
+        continue;
+      }
+      ShardReplica r = n.replicas().get(replicaIndex);
+      var info = r.info();
+      if (info != null
+          && info.isLeader()
+          && r.leaseClock().ready()
+          && r.read(s -> s.initialized())) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  public MeridianNode node(int index) {
+    return nodes.get(index);
+  }
+
+  public List<NodeConfig> configs() {
+    return configs;
+  }
+
+  public Path stateDir() {
+    return stateDir;
+  }
+
+  private void writeTopology() throws IOException {
+    List<Map<String, Object>> processes = new ArrayList<>();
+    for (NodeConfig c : configs) {
+      NodeConfig.Member self = c.self();
+      processes.add(
+          Map.of(
+              "kind", "node",
+              "region", c.region(),
+              "shards", c.shards().stream().map(NodeConfig.ShardSpec::id).toList(),
+              "member", c.member(),
+              "client_url", self.client(),
+              "peer_address", self.peer(),
+              "data_dir", c.dataDir()));
+    }
+    Files.createDirectories(stateDir);
+    new ObjectMapper()
+        .enable(SerializationFeature.INDENT_OUTPUT)
+        .writeValue(stateDir.resolve("topology.json").toFile(), Map.of("processes", processes));
+  }
+
+  @Override
+  public void close() {
+    for (int i = 0; i < nodes.size(); i++) {
+      stop(i);
+    }
+  }
+}
