@@ -55,9 +55,7 @@ import org.slf4j.LoggerFactory;
 final class Router implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Router.class);
 
-  /** Failures after which a LOCAL read tries the next region. */
-  private static final Set<Error.Code> REGION_DOWN =
-      Set.of(Error.Code.UNAVAILABLE, Error.Code.DEADLINE_EXCEEDED, Error.Code.NOT_INITIALIZED);
+  private static final Set<Error.Code> REGION_DOWN = RoutingPolicy.REGION_DOWN;
 
   private static final int REGION_MIN_REQUESTS = 3;
   private static final Duration REGION_OPEN_WINDOW = Duration.ofSeconds(5);
@@ -73,6 +71,7 @@ final class Router implements AutoCloseable {
   private record Cached(Message answer, long storedNanos) {}
 
   private final RouterConfig config;
+  private final RoutingPolicy routing;
   private final ServedTable served;
   private final Upstreams upstreams;
   private final PrimaryProgress progress;
@@ -96,6 +95,7 @@ final class Router implements AutoCloseable {
       Ticker ticker,
       Supplier<String> requestIds) {
     this.config = config;
+    this.routing = new RoutingPolicy(config.region(), config.preference());
     this.served = new ServedTable(table);
     this.metrics = metrics;
     this.timer = timer;
@@ -285,7 +285,7 @@ final class Router implements AutoCloseable {
   /** Local region first, then the others by preference; stale answers count as missing. */
   <R extends Message> CompletableFuture<R> local(
       RoutingTable.Shard shard, RouterConfig.Policy policy, Deadline deadline, Call<R> call) {
-    List<RoutingTable.Region> order = readOrder(shard);
+    List<RoutingTable.Region> order = routing.readOrder(shard);
     if (order.isEmpty()) {
       return CompletableFuture.failedFuture(
           MeridianException.of(
@@ -310,24 +310,24 @@ final class Router implements AutoCloseable {
       Throwable lastFailure,
       CompletableFuture<R> result) {
     RoutingTable.Region region = order.get(i);
-    boolean last = i == order.size() - 1;
     Deadline bound =
-        last
-            ? deadline
-            : Deadline.after(config.reads().regionTimeoutMs(), TimeUnit.MILLISECONDS, deadlines)
-                .minimum(deadline);
+        RoutingPolicy.boundedByRegionTimeout(order, i)
+            ? Deadline.after(config.reads().regionTimeoutMs(), TimeUnit.MILLISECONDS, deadlines)
+                .minimum(deadline)
+            : deadline;
     attempt("local", shard, region, bound, call)
         .whenComplete(
             (answer, failure) -> {
               if (failure != null) {
                 MeridianException e = unwrap(failure);
-                if (!last && REGION_DOWN.contains(e.code()) && !deadline.isExpired()) {
-                  fellBack(region, order.get(i + 1), "unavailable", shard);
-                  tryRegion(shard, policy, deadline, call, order, i + 1, staleBest, e, result);
-                } else if (staleBest != null && policy.failOpen()) {
-                  result.complete(staleBest);
-                } else {
-                  result.completeExceptionally(inRegion(e, shard, region));
+                switch (RoutingPolicy.afterFailure(
+                    order, i, e.code(), deadline.isExpired(), staleBest != null, policy)) {
+                  case FALL_BACK -> {
+                    fellBack(region, order.get(i + 1), "unavailable", shard);
+                    tryRegion(shard, policy, deadline, call, order, i + 1, staleBest, e, result);
+                  }
+                  case ANSWER -> result.complete(staleBest);
+                  default -> result.completeExceptionally(inRegion(e, shard, region));
                 }
                 return;
               }
@@ -340,48 +340,27 @@ final class Router implements AutoCloseable {
                 lag = progress.lag(shard.id(), revision);
               }
               R marked = Headers.with(answer, h -> lagged(h, lag));
-              boolean stale = lag.exceeds(policy.maxStalenessRevisions(), policy.maxStalenessMs());
-              if (stale && !last && !deadline.isExpired()) {
-                fellBack(region, order.get(i + 1), "stale", shard);
-                R best = staleBest == null || isFresher(marked, staleBest) ? marked : staleBest;
-                tryRegion(shard, policy, deadline, call, order, i + 1, best, lastFailure, result);
-              } else if (stale && !policy.failOpen()) {
-                result.completeExceptionally(
-                    MeridianException.of(
-                        Error.Code.UNAVAILABLE,
-                        "shard %d: no region answered within the staleness limit of namespace"
-                            + " policy (%d revisions, %d ms); the freshest was %d revisions, %d ms"
-                            + " behind the primary",
-                        shard.id(),
-                        policy.maxStalenessRevisions(),
-                        policy.maxStalenessMs(),
-                        lag.revisions(),
-                        lag.millis()));
-              } else {
-                result.complete(
-                    staleBest != null && isFresher(staleBest, marked) ? staleBest : marked);
+              switch (RoutingPolicy.afterAnswer(order, i, lag, deadline.isExpired(), policy)) {
+                case FALL_BACK -> {
+                  fellBack(region, order.get(i + 1), "stale", shard);
+                  R kept = RoutingPolicy.kept(staleBest, marked);
+                  tryRegion(shard, policy, deadline, call, order, i + 1, kept, lastFailure, result);
+                }
+                case REFUSE_STALE ->
+                    result.completeExceptionally(
+                        MeridianException.of(
+                            Error.Code.UNAVAILABLE,
+                            "shard %d: no region answered within the staleness limit of namespace"
+                                + " policy (%d revisions, %d ms); the freshest was %d revisions,"
+                                + " %d ms behind the primary",
+                            shard.id(),
+                            policy.maxStalenessRevisions(),
+                            policy.maxStalenessMs(),
+                            lag.revisions(),
+                            lag.millis()));
+                default -> result.complete(RoutingPolicy.chosen(staleBest, marked));
               }
             });
-  }
-
-  private static boolean isFresher(Message a, Message b) {
-    return Headers.of(a).getRevision() > Headers.of(b).getRevision();
-  }
-
-  /** The regions a LOCAL read tries: own region, then preference, then table order; no FENCED. */
-  List<RoutingTable.Region> readOrder(RoutingTable.Shard shard) {
-    List<RoutingTable.Region> order = new ArrayList<>();
-    shard.region(config.region()).ifPresent(order::add);
-    for (String name : config.preference()) {
-      shard.region(name).filter(r -> !order.contains(r)).ifPresent(order::add);
-    }
-    for (RoutingTable.Region r : shard.regions()) {
-      if (!order.contains(r)) {
-        order.add(r);
-      }
-    }
-    order.removeIf(r -> r.role() == Role.FENCED);
-    return order;
   }
 
   /** A fresh cached answer, else a LOCAL read that refreshes the cache. */
