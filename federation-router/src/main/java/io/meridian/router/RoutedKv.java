@@ -52,7 +52,7 @@ final class RoutedKv extends KVGrpc.KVImplBase {
     RoutingTable table = router.table();
     KeySpan span = KeySpan.of(req.getKey(), req.getRangeEnd(), req.getPrefix());
     Consistency consistency = req.getConsistency();
-    Router.Call<RangeResponse> call =
+    UpstreamCall<RangeResponse> call =
         (stubs, d) -> Stubs.call(stubs.kv().withDeadline(d)::range, req, true);
     if (span.single()) {
       return router.read(

@@ -140,7 +140,7 @@ final class RoutedLease extends LeaseGrpc.LeaseImplBase {
         () -> {
           RoutingTable table = router.table();
           io.grpc.Deadline deadline = router.deadline();
-          Router.Call<LeaseListResponse> call =
+          UpstreamCall<LeaseListResponse> call =
               (stubs, d) -> Stubs.call(stubs.lease().withDeadline(d)::list, req, true);
           if (!req.getNamespace().isEmpty()) {
             KeyPath.checkNamespace(req.getNamespace());
