@@ -4,11 +4,16 @@ import com.github.benmanes.caffeine.cache.Ticker;
 import com.google.protobuf.Descriptors;
 import com.google.protobuf.Message;
 import io.grpc.Deadline;
+import io.grpc.stub.AbstractStub;
+import io.grpc.stub.StreamObserver;
+import io.meridian.api.KeyPath;
 import io.meridian.api.LeaseId;
 import io.meridian.api.MeridianException;
 import io.meridian.api.ShardHeader;
 import io.meridian.api.v1.Consistency;
 import io.meridian.api.v1.Error;
+import io.meridian.client.Stubs;
+import io.meridian.serving.Replies;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -156,6 +161,24 @@ final class Router implements AutoCloseable {
 
   // ---- Where a request goes ----
 
+  /** The shard of {@code namespace}, which must be a valid namespace. */
+  static Function<RoutingTable, RoutingTable.Shard> byNamespace(String namespace) {
+    return table -> {
+      KeyPath.checkNamespace(namespace);
+      return table.shardOf(namespace);
+    };
+  }
+
+  /** The shard that owns lease {@code id}; see {@link #shardOfLease}. */
+  static Function<RoutingTable, RoutingTable.Shard> byLease(long id) {
+    return table -> shardOfLease(table, id);
+  }
+
+  /** The shard the request header names, for {@code what}; see {@link #shardNamedByHeader}. */
+  static Function<RoutingTable, RoutingTable.Shard> byHeader(String what) {
+    return table -> shardNamedByHeader(table, what);
+  }
+
   /** The shard that owns lease {@code id} (encoded in the id). */
   static RoutingTable.Shard shardOfLease(RoutingTable table, long id) {
     if (id <= 0) {
@@ -216,6 +239,46 @@ final class Router implements AutoCloseable {
   <R extends Message> CompletableFuture<R> primary(
       RoutingTable.Shard shard, Deadline deadline, UpstreamCall<R> call) {
     return shardReads.primary(shard, deadline, call);
+  }
+
+  /**
+   * The whole of a unary RPC that goes to a shard's PRIMARY region: {@code request} is sent, by
+   * {@code method} of the stub {@code service} picks, to the shard {@code shardOf} picks from the
+   * table served, and the answer or failure goes to {@code out}.
+   *
+   * <pre>{@code
+   * router.forward(req, out, Router.byLease(req.getId()), Stubs::lease, LeaseStub::revoke);
+   * }</pre>
+   */
+  <S extends AbstractStub<S>, Q, R extends Message> void forward(
+      Q request,
+      StreamObserver<R> out,
+      Function<RoutingTable, RoutingTable.Shard> shardOf,
+      Function<Stubs, S> service,
+      UpstreamCall.StubMethod<S, Q, R> method) {
+    forward(request, out, shardOf, 0, service, method);
+  }
+
+  /** As {@link #forward}, for a call that waits up to {@code waitMs} by design (a lock acquire). */
+  <S extends AbstractStub<S>, Q, R extends Message> void forward(
+      Q request,
+      StreamObserver<R> out,
+      Function<RoutingTable, RoutingTable.Shard> shardOf,
+      long waitMs,
+      Function<Stubs, S> service,
+      UpstreamCall.StubMethod<S, Q, R> method) {
+    Replies.reply(out, () -> toPrimary(request, shardOf, waitMs, service, method));
+  }
+
+  /** The answer {@link #forward} relays, for callers that do more with it (keep-alive streams). */
+  <S extends AbstractStub<S>, Q, R extends Message> CompletableFuture<R> toPrimary(
+      Q request,
+      Function<RoutingTable, RoutingTable.Shard> shardOf,
+      long waitMs,
+      Function<Stubs, S> service,
+      UpstreamCall.StubMethod<S, Q, R> method) {
+    return primary(
+        shardOf.apply(table()), deadline(waitMs), UpstreamCall.of(request, service, method));
   }
 
   /**
