@@ -1,5 +1,6 @@
 package io.meridian.router;
 
+import com.github.benmanes.caffeine.cache.Ticker;
 import com.linecorp.armeria.common.util.TimeoutMode;
 import com.linecorp.armeria.server.ServiceRequestContext;
 import io.grpc.Deadline;
@@ -17,6 +18,16 @@ final class Deadlines {
   private static final long MARGIN_MS = 200;
 
   private Deadlines() {}
+
+  /** {@code ticker} in the form gRPC deadlines take, so deadlines run on the router's clock. */
+  static Deadline.Ticker ticker(Ticker ticker) {
+    return new Deadline.Ticker() {
+      @Override
+      public long nanoTime() {
+        return ticker.read();
+      }
+    };
+  }
 
   static Deadline of(long requestTimeoutMs, long waitMs, Deadline.Ticker clock) {
     ServiceRequestContext ctx = ServiceRequestContext.currentOrNull();

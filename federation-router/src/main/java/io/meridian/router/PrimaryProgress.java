@@ -1,6 +1,7 @@
 package io.meridian.router;
 
 import com.github.benmanes.caffeine.cache.Ticker;
+import io.meridian.api.v1.ResponseHeader;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -23,6 +24,11 @@ final class PrimaryProgress {
   /** How stale an answer is: revisions behind the primary and milliseconds since it passed it. */
   record Lag(long revisions, long millis) {
     static final Lag NONE = new Lag(0, 0);
+
+    /** The lag an answer's header is marked with. */
+    static Lag of(ResponseHeader header) {
+      return new Lag(header.getLagRevisions(), header.getLagMs());
+    }
 
     boolean exceeds(long maxRevisions, long maxMillis) {
       return revisions > maxRevisions || millis > maxMillis;

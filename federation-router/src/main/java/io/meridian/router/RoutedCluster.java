@@ -5,6 +5,7 @@ import static io.meridian.serving.Replies.reply;
 import io.grpc.Deadline;
 import io.grpc.stub.StreamObserver;
 import io.meridian.api.v1.ClusterGrpc;
+import io.meridian.api.v1.ClusterGrpc.ClusterStub;
 import io.meridian.api.v1.Member;
 import io.meridian.api.v1.MemberListRequest;
 import io.meridian.api.v1.MemberListResponse;
@@ -62,11 +63,7 @@ final class RoutedCluster extends ClusterGrpc.ClusterImplBase {
   private CompletableFuture<ShardStatus> statusOf(
       RoutingTable.Shard shard, RoutingTable.Region region, StatusRequest req, Deadline deadline) {
     return router
-        .at(
-            shard,
-            region,
-            deadline,
-            (stubs, d) -> Stubs.call(stubs.cluster().withDeadline(d)::status, req, true))
+        .at(shard, region, deadline, UpstreamCall.of(req, Stubs::cluster, ClusterStub::status))
         .handle(
             (status, failure) -> {
               if (failure == null) {
@@ -110,8 +107,7 @@ final class RoutedCluster extends ClusterGrpc.ClusterImplBase {
                           shard,
                           region,
                           deadline,
-                          (stubs, d) ->
-                              Stubs.call(stubs.cluster().withDeadline(d)::memberList, req, true)));
+                          UpstreamCall.of(req, Stubs::cluster, ClusterStub::memberList)));
             }
           }
           return CompletableFuture.allOf(byCluster.values().toArray(CompletableFuture[]::new))
@@ -135,13 +131,7 @@ final class RoutedCluster extends ClusterGrpc.ClusterImplBase {
 
   @Override
   public void snapshot(SnapshotRequest req, StreamObserver<SnapshotResponse> out) {
-    reply(
-        out,
-        () ->
-            router.primary(
-                Router.shardNamedByHeader(router.table(), "a snapshot"),
-                router.deadline(),
-                (stubs, d) -> Stubs.call(stubs.cluster().withDeadline(d)::snapshot, req, true)));
+    router.forward(req, out, Router.byHeader("a snapshot"), Stubs::cluster, ClusterStub::snapshot);
   }
 
   private ResponseHeader routerHeader() {

@@ -14,6 +14,7 @@ import io.meridian.api.v1.DeleteRangeRequest;
 import io.meridian.api.v1.DeleteRangeResponse;
 import io.meridian.api.v1.Error;
 import io.meridian.api.v1.KVGrpc;
+import io.meridian.api.v1.KVGrpc.KVStub;
 import io.meridian.api.v1.KeyValue;
 import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.PutResponse;
@@ -30,6 +31,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 
 /**
  * KV through the router: a key's namespace picks the shard; writes go to its primary region; reads
@@ -52,8 +54,7 @@ final class RoutedKv extends KVGrpc.KVImplBase {
     RoutingTable table = router.table();
     KeySpan span = KeySpan.of(req.getKey(), req.getRangeEnd(), req.getPrefix());
     Consistency consistency = req.getConsistency();
-    Router.Call<RangeResponse> call =
-        (stubs, d) -> Stubs.call(stubs.kv().withDeadline(d)::range, req, true);
+    UpstreamCall<RangeResponse> call = UpstreamCall.of(req, Stubs::kv, KVStub::range);
     if (span.single()) {
       return router.read(
           table.shardOf(span.namespace()),
@@ -116,55 +117,32 @@ final class RoutedKv extends KVGrpc.KVImplBase {
   }
 
   @Override
-  public void put(PutRequest given, StreamObserver<PutResponse> out) {
-    PutRequest req = router.identified(given);
-    reply(
-        out,
-        () ->
-            router.primary(
-                shardOfKey(req.getKey()),
-                router.deadline(),
-                (stubs, d) -> Stubs.call(stubs.kv().withDeadline(d)::put, req, true)));
+  public void put(PutRequest req, StreamObserver<PutResponse> out) {
+    router.forward(router.identified(req), out, byKey(req.getKey()), Stubs::kv, KVStub::put);
   }
 
   @Override
-  public void deleteRange(DeleteRangeRequest given, StreamObserver<DeleteRangeResponse> out) {
-    DeleteRangeRequest req = router.identified(given);
-    reply(
+  public void deleteRange(DeleteRangeRequest req, StreamObserver<DeleteRangeResponse> out) {
+    router.forward(
+        router.identified(req),
         out,
-        () ->
-            router.primary(
-                KeySpan.of(req.getKey(), req.getRangeEnd(), req.getPrefix())
-                    .oneShard(router.table(), "delete"),
-                router.deadline(),
-                (stubs, d) -> Stubs.call(stubs.kv().withDeadline(d)::deleteRange, req, true)));
+        t -> KeySpan.of(req.getKey(), req.getRangeEnd(), req.getPrefix()).oneShard(t, "delete"),
+        Stubs::kv,
+        KVStub::deleteRange);
   }
 
   @Override
-  public void txn(TxnRequest given, StreamObserver<TxnResponse> out) {
-    TxnRequest req = router.identified(given);
-    reply(
-        out,
-        () ->
-            router.primary(
-                shardOfTxn(router.table(), req),
-                router.deadline(),
-                (stubs, d) -> Stubs.call(stubs.kv().withDeadline(d)::txn, req, true)));
+  public void txn(TxnRequest req, StreamObserver<TxnResponse> out) {
+    router.forward(router.identified(req), out, t -> shardOfTxn(t, req), Stubs::kv, KVStub::txn);
   }
 
   @Override
   public void compact(CompactionRequest req, StreamObserver<CompactionResponse> out) {
-    reply(
-        out,
-        () ->
-            router.primary(
-                Router.shardNamedByHeader(router.table(), "compaction"),
-                router.deadline(),
-                (stubs, d) -> Stubs.call(stubs.kv().withDeadline(d)::compact, req, true)));
+    router.forward(req, out, Router.byHeader("compaction"), Stubs::kv, KVStub::compact);
   }
 
-  private RoutingTable.Shard shardOfKey(String key) {
-    return KeySpan.of(key, "", false).oneShard(router.table(), "key");
+  private static Function<RoutingTable, RoutingTable.Shard> byKey(String key) {
+    return table -> KeySpan.of(key, "", false).oneShard(table, "key");
   }
 
   /**

@@ -4,10 +4,10 @@ import static io.meridian.serving.Replies.reply;
 
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import io.meridian.api.KeyPath;
 import io.meridian.api.v1.LeaseGrantRequest;
 import io.meridian.api.v1.LeaseGrantResponse;
 import io.meridian.api.v1.LeaseGrpc;
+import io.meridian.api.v1.LeaseGrpc.LeaseStub;
 import io.meridian.api.v1.LeaseKeepAliveRequest;
 import io.meridian.api.v1.LeaseKeepAliveResponse;
 import io.meridian.api.v1.LeaseListRequest;
@@ -33,17 +33,13 @@ final class RoutedLease extends LeaseGrpc.LeaseImplBase {
   }
 
   @Override
-  public void grant(LeaseGrantRequest given, StreamObserver<LeaseGrantResponse> out) {
-    LeaseGrantRequest req = router.identified(given);
-    reply(
+  public void grant(LeaseGrantRequest req, StreamObserver<LeaseGrantResponse> out) {
+    router.forward(
+        router.identified(req),
         out,
-        () -> {
-          KeyPath.checkNamespace(req.getNamespace());
-          return router.primary(
-              router.table().shardOf(req.getNamespace()),
-              router.deadline(),
-              (stubs, d) -> Stubs.call(stubs.lease().withDeadline(d)::grant, req, true));
-        });
+        Router.byNamespace(req.getNamespace()),
+        Stubs::lease,
+        LeaseStub::grant);
   }
 
   @Override
@@ -52,10 +48,7 @@ final class RoutedLease extends LeaseGrpc.LeaseImplBase {
   }
 
   private CompletableFuture<LeaseKeepAliveResponse> renew(LeaseKeepAliveRequest req) {
-    return router.primary(
-        Router.shardOfLease(router.table(), req.getId()),
-        router.deadline(),
-        (stubs, d) -> Stubs.call(stubs.lease().withDeadline(d)::renew, req, true));
+    return router.toPrimary(req, Router.byLease(req.getId()), 0, Stubs::lease, LeaseStub::renew);
   }
 
   @Override
@@ -111,26 +104,14 @@ final class RoutedLease extends LeaseGrpc.LeaseImplBase {
   }
 
   @Override
-  public void revoke(LeaseRevokeRequest given, StreamObserver<LeaseRevokeResponse> out) {
-    LeaseRevokeRequest req = router.identified(given);
-    reply(
-        out,
-        () ->
-            router.primary(
-                Router.shardOfLease(router.table(), req.getId()),
-                router.deadline(),
-                (stubs, d) -> Stubs.call(stubs.lease().withDeadline(d)::revoke, req, true)));
+  public void revoke(LeaseRevokeRequest req, StreamObserver<LeaseRevokeResponse> out) {
+    router.forward(
+        router.identified(req), out, Router.byLease(req.getId()), Stubs::lease, LeaseStub::revoke);
   }
 
   @Override
   public void timeToLive(LeaseTimeToLiveRequest req, StreamObserver<LeaseTimeToLiveResponse> out) {
-    reply(
-        out,
-        () ->
-            router.primary(
-                Router.shardOfLease(router.table(), req.getId()),
-                router.deadline(),
-                (stubs, d) -> Stubs.call(stubs.lease().withDeadline(d)::timeToLive, req, true)));
+    router.forward(req, out, Router.byLease(req.getId()), Stubs::lease, LeaseStub::timeToLive);
   }
 
   @Override
@@ -140,11 +121,11 @@ final class RoutedLease extends LeaseGrpc.LeaseImplBase {
         () -> {
           RoutingTable table = router.table();
           io.grpc.Deadline deadline = router.deadline();
-          Router.Call<LeaseListResponse> call =
-              (stubs, d) -> Stubs.call(stubs.lease().withDeadline(d)::list, req, true);
+          UpstreamCall<LeaseListResponse> call =
+              UpstreamCall.of(req, Stubs::lease, LeaseStub::list);
           if (!req.getNamespace().isEmpty()) {
-            KeyPath.checkNamespace(req.getNamespace());
-            return router.primary(table.shardOf(req.getNamespace()), deadline, call);
+            return router.primary(
+                Router.byNamespace(req.getNamespace()).apply(table), deadline, call);
           }
           return router
               .gather(table.shards().values(), s -> router.primary(s, deadline, call))

@@ -1,16 +1,16 @@
 package io.meridian.router;
 
-import static io.meridian.serving.Replies.reply;
-
 import io.grpc.stub.StreamObserver;
 import io.meridian.api.v1.LockAcquireRequest;
 import io.meridian.api.v1.LockAcquireResponse;
 import io.meridian.api.v1.LockGrpc;
+import io.meridian.api.v1.LockGrpc.LockStub;
 import io.meridian.api.v1.LockInspectRequest;
 import io.meridian.api.v1.LockInspectResponse;
 import io.meridian.api.v1.LockReleaseRequest;
 import io.meridian.api.v1.LockReleaseResponse;
 import io.meridian.client.Stubs;
+import java.util.function.Function;
 
 /**
  * Locks through the router: the lock's name (a key path) picks the shard, and every call goes to
@@ -23,42 +23,29 @@ final class RoutedLock extends LockGrpc.LockImplBase {
     this.router = router;
   }
 
-  private RoutingTable.Shard shardOf(String name) {
-    return KeySpan.of(name, "", false).oneShard(router.table(), "lock name");
+  private static Function<RoutingTable, RoutingTable.Shard> byName(String name) {
+    return table -> KeySpan.of(name, "", false).oneShard(table, "lock name");
   }
 
   @Override
-  public void acquire(LockAcquireRequest given, StreamObserver<LockAcquireResponse> out) {
-    LockAcquireRequest req = router.identified(given);
-    reply(
+  public void acquire(LockAcquireRequest req, StreamObserver<LockAcquireResponse> out) {
+    router.forward(
+        router.identified(req),
         out,
-        () ->
-            router.primary(
-                shardOf(req.getName()),
-                router.deadline(req.getTimeoutMs()),
-                (stubs, d) -> Stubs.call(stubs.lock().withDeadline(d)::acquire, req, true)));
+        byName(req.getName()),
+        req.getTimeoutMs(),
+        Stubs::lock,
+        LockStub::acquire);
   }
 
   @Override
-  public void release(LockReleaseRequest given, StreamObserver<LockReleaseResponse> out) {
-    LockReleaseRequest req = router.identified(given);
-    reply(
-        out,
-        () ->
-            router.primary(
-                shardOf(req.getName()),
-                router.deadline(),
-                (stubs, d) -> Stubs.call(stubs.lock().withDeadline(d)::release, req, true)));
+  public void release(LockReleaseRequest req, StreamObserver<LockReleaseResponse> out) {
+    router.forward(
+        router.identified(req), out, byName(req.getName()), Stubs::lock, LockStub::release);
   }
 
   @Override
   public void inspect(LockInspectRequest req, StreamObserver<LockInspectResponse> out) {
-    reply(
-        out,
-        () ->
-            router.primary(
-                shardOf(req.getName()),
-                router.deadline(),
-                (stubs, d) -> Stubs.call(stubs.lock().withDeadline(d)::inspect, req, true)));
+    router.forward(req, out, byName(req.getName()), Stubs::lock, LockStub::inspect);
   }
 }

@@ -1,5 +1,6 @@
 package io.meridian.router;
 
+import static io.meridian.router.Router.byNamespace;
 import static io.meridian.serving.Replies.reply;
 
 import com.linecorp.armeria.server.ServiceRequestContext;
@@ -7,7 +8,6 @@ import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import io.meridian.api.KeyPath;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Consistency;
 import io.meridian.api.v1.DeregisterRequest;
@@ -22,6 +22,7 @@ import io.meridian.api.v1.ListServicesResponse;
 import io.meridian.api.v1.RegisterRequest;
 import io.meridian.api.v1.RegisterResponse;
 import io.meridian.api.v1.RegistryGrpc;
+import io.meridian.api.v1.RegistryGrpc.RegistryStub;
 import io.meridian.api.v1.SetHealthRequest;
 import io.meridian.api.v1.SetHealthResponse;
 import io.meridian.api.v1.WatchServiceRequest;
@@ -65,56 +66,40 @@ final class RoutedRegistry extends RegistryGrpc.RegistryImplBase {
     this.router = router;
   }
 
-  private RoutingTable.Shard shardOf(String namespace) {
-    KeyPath.checkNamespace(namespace);
-    return router.table().shardOf(namespace);
-  }
-
   @Override
-  public void register(RegisterRequest given, StreamObserver<RegisterResponse> out) {
-    RegisterRequest req = router.identified(given);
-    reply(
+  public void register(RegisterRequest req, StreamObserver<RegisterResponse> out) {
+    router.forward(
+        router.identified(req),
         out,
-        () ->
-            router.primary(
-                shardOf(req.getNamespace()),
-                router.deadline(),
-                (stubs, d) -> Stubs.call(stubs.registry().withDeadline(d)::register, req, true)));
+        byNamespace(req.getNamespace()),
+        Stubs::registry,
+        RegistryStub::register);
   }
 
   @Override
   public void heartbeat(HeartbeatRequest req, StreamObserver<HeartbeatResponse> out) {
-    reply(
-        out,
-        () ->
-            router.primary(
-                shardOf(req.getNamespace()),
-                router.deadline(),
-                (stubs, d) -> Stubs.call(stubs.registry().withDeadline(d)::heartbeat, req, true)));
+    router.forward(
+        req, out, byNamespace(req.getNamespace()), Stubs::registry, RegistryStub::heartbeat);
   }
 
   @Override
-  public void setHealth(SetHealthRequest given, StreamObserver<SetHealthResponse> out) {
-    SetHealthRequest req = router.identified(given);
-    reply(
+  public void setHealth(SetHealthRequest req, StreamObserver<SetHealthResponse> out) {
+    router.forward(
+        router.identified(req),
         out,
-        () ->
-            router.primary(
-                shardOf(req.getNamespace()),
-                router.deadline(),
-                (stubs, d) -> Stubs.call(stubs.registry().withDeadline(d)::setHealth, req, true)));
+        byNamespace(req.getNamespace()),
+        Stubs::registry,
+        RegistryStub::setHealth);
   }
 
   @Override
-  public void deregister(DeregisterRequest given, StreamObserver<DeregisterResponse> out) {
-    DeregisterRequest req = router.identified(given);
-    reply(
+  public void deregister(DeregisterRequest req, StreamObserver<DeregisterResponse> out) {
+    router.forward(
+        router.identified(req),
         out,
-        () ->
-            router.primary(
-                shardOf(req.getNamespace()),
-                router.deadline(),
-                (stubs, d) -> Stubs.call(stubs.registry().withDeadline(d)::deregister, req, true)));
+        byNamespace(req.getNamespace()),
+        Stubs::registry,
+        RegistryStub::deregister);
   }
 
   @Override
@@ -122,7 +107,7 @@ final class RoutedRegistry extends RegistryGrpc.RegistryImplBase {
     reply(
         out,
         () -> {
-          RoutingTable.Shard shard = shardOf(given.getNamespace());
+          RoutingTable.Shard shard = byNamespace(given.getNamespace()).apply(router.table());
           Consistency consistency = effective(given.getConsistency(), given.getNamespace());
           DiscoverRequest req = given.toBuilder().setConsistency(consistency).build();
           long waitMs =
@@ -137,7 +122,7 @@ final class RoutedRegistry extends RegistryGrpc.RegistryImplBase {
               true,
               DiscoverResponse::getDefaultInstance,
               router.deadline(waitMs),
-              (stubs, d) -> Stubs.call(stubs.registry().withDeadline(d)::discover, req, true));
+              UpstreamCall.of(req, Stubs::registry, RegistryStub::discover));
         });
   }
 
@@ -146,7 +131,7 @@ final class RoutedRegistry extends RegistryGrpc.RegistryImplBase {
     reply(
         out,
         () -> {
-          RoutingTable.Shard shard = shardOf(given.getNamespace());
+          RoutingTable.Shard shard = byNamespace(given.getNamespace()).apply(router.table());
           Consistency consistency = effective(given.getConsistency(), given.getNamespace());
           ListServicesRequest req = given.toBuilder().setConsistency(consistency).build();
           return router.read(
@@ -157,7 +142,7 @@ final class RoutedRegistry extends RegistryGrpc.RegistryImplBase {
               true,
               ListServicesResponse::getDefaultInstance,
               router.deadline(),
-              (stubs, d) -> Stubs.call(stubs.registry().withDeadline(d)::listServices, req, true));
+              UpstreamCall.of(req, Stubs::registry, RegistryStub::listServices));
         });
   }
 
@@ -171,7 +156,7 @@ final class RoutedRegistry extends RegistryGrpc.RegistryImplBase {
   public void watchService(WatchServiceRequest req, StreamObserver<WatchServiceResponse> out) {
     ServiceRequestContext.current().clearRequestTimeout();
     try {
-      shardOf(req.getNamespace());
+      byNamespace(req.getNamespace()).apply(router.table());
     } catch (MeridianException e) {
       out.onError(e);
       return;

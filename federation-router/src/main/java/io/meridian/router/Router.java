@@ -1,41 +1,26 @@
 package io.meridian.router;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Ticker;
-import com.google.protobuf.ByteString;
 import com.google.protobuf.Descriptors;
 import com.google.protobuf.Message;
-import com.linecorp.armeria.client.circuitbreaker.CircuitBreaker;
-import com.linecorp.armeria.client.circuitbreaker.CircuitBreakerListener;
 import io.grpc.Deadline;
+import io.grpc.stub.AbstractStub;
+import io.grpc.stub.StreamObserver;
+import io.meridian.api.KeyPath;
 import io.meridian.api.LeaseId;
 import io.meridian.api.MeridianException;
 import io.meridian.api.ShardHeader;
 import io.meridian.api.v1.Consistency;
 import io.meridian.api.v1.Error;
-import io.meridian.api.v1.ResponseHeader;
-import io.meridian.api.v1.Role;
-import io.meridian.api.v1.ShardStatus;
-import io.meridian.api.v1.StatusRequest;
 import io.meridian.client.Stubs;
-import io.meridian.serving.Headers;
-import io.micrometer.core.instrument.Counter;
+import io.meridian.serving.Replies;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -48,6 +33,15 @@ import org.slf4j.LoggerFactory;
  * its answer is older than the namespace's staleness limit; CACHED reads from the router's cache,
  * refreshed through a LOCAL read. Calls that name no shard are gathered from every shard.
  *
+ * <p>It is a routing policy plus decorators, each with one concern:
+ *
+ * <pre>
+ *   read ──▶ AnswerCache ──▶ ShardReads ──▶ PrimaryProber ──▶ UpstreamClient ──▶ Upstreams
+ *            (CACHED, fail-   (regions by     (primary progress,  (deadline,         (a client per
+ *             open answers)    RoutingPolicy)  lag marks, probes)  metrics)           region cluster,
+ *                                                                                     its breaker)
+ * </pre>
+ *
  * <p>Each request reads the table once, so a table swapped mid-request never mixes with the old
  * one. Every answer it relays keeps the serving cluster's header (region, member, revision); LOCAL
  * and CACHED answers also carry how stale they may be ({@code lag_revisions}, {@code lag_ms}).
@@ -55,38 +49,16 @@ import org.slf4j.LoggerFactory;
 final class Router implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Router.class);
 
-  /** Failures after which a LOCAL read tries the next region. */
-  private static final Set<Error.Code> REGION_DOWN =
-      Set.of(Error.Code.UNAVAILABLE, Error.Code.DEADLINE_EXCEEDED, Error.Code.NOT_INITIALIZED);
-
-  private static final int REGION_MIN_REQUESTS = 3;
-  private static final Duration REGION_OPEN_WINDOW = Duration.ofSeconds(5);
-
-  /** One call to a region cluster, bounded by {@code deadline}. */
-  @FunctionalInterface
-  interface Call<R> {
-    CompletableFuture<R> on(Stubs stubs, Deadline deadline);
-  }
-
-  private record CacheKey(String method, ByteString request) {}
-
-  private record Cached(Message answer, long storedNanos) {}
-
   private final RouterConfig config;
   private final ServedTable served;
   private final Upstreams upstreams;
-  private final PrimaryProgress progress;
-  private final Ticker ticker;
-  // The same clock as `ticker`, in the form gRPC deadlines take.
+  // The same clock as the router's ticker, in the form gRPC deadlines take.
   private final Deadline.Ticker deadlines;
   private final Supplier<String> requestIds;
-  private final MeterRegistry metrics;
   private final ScheduledExecutorService timer;
-  private final Cache<CacheKey, Cached> cache;
-  private final ScheduledFuture<?> probe;
-  private final Map<String, CircuitBreaker> regionBreakers = new ConcurrentHashMap<>();
-  private final Map<String, Counter> counters = new ConcurrentHashMap<>();
-  private final Map<String, Timer> timers = new ConcurrentHashMap<>();
+  private final PrimaryProber regions;
+  private final ShardReads shardReads;
+  private final ShardReader reads;
 
   Router(
       RouterConfig config,
@@ -97,32 +69,39 @@ final class Router implements AutoCloseable {
       Supplier<String> requestIds) {
     this.config = config;
     this.served = new ServedTable(table);
-    this.metrics = metrics;
     this.timer = timer;
-    this.ticker = ticker;
-    this.deadlines =
-        new Deadline.Ticker() {
-          @Override
-          public long nanoTime() {
-            return ticker.read();
-          }
-        };
+    this.deadlines = Deadlines.ticker(ticker);
     this.requestIds = requestIds;
-    this.upstreams = new Upstreams(config.upstream(), metrics, timer);
-    this.progress = new PrimaryProgress(ticker);
+    RouterMeters meters = new RouterMeters(metrics);
+    RegionBreakers breakers = new RegionBreakers(metrics);
+    this.upstreams = new Upstreams(config.upstream(), metrics, timer, breakers);
     // Connect at once, so endpoints are health-checked before the first request needs them.
     upstreams.connect(table);
-    this.cache =
-        Caffeine.newBuilder()
-            .maximumSize(config.cache().maxEntries())
-            .expireAfterWrite(Duration.ofMillis(config.cache().maxAgeMs()))
-            .ticker(ticker)
-            .build();
     metrics.gauge("meridian.router.table.version", served, s -> s.current().version());
-    metrics.gaugeMapSize("meridian.router.cache.entries", List.of(), cache.asMap());
-    long every = config.reads().probeIntervalMs();
-    this.probe =
-        timer.scheduleWithFixedDelay(this::probePrimaries, 0, every, TimeUnit.MILLISECONDS);
+    RouterConfig.Reads r = config.reads();
+    this.regions =
+        PrimaryProber.builder(new PrimaryProgress(ticker))
+            .probeEvery(Duration.ofMillis(r.probeIntervalMs()), timer, served::current, deadlines)
+            .probeTimeout(Duration.ofMillis(r.regionTimeoutMs()))
+            .newDecorator()
+            .apply(new UpstreamClient(upstreams, breakers, ticker, meters));
+    this.shardReads =
+        new ShardReads(
+            new RoutingPolicy(config.region(), config.preference()),
+            regions,
+            r.regionTimeoutMs(),
+            deadlines,
+            () -> table().version(),
+            meters);
+    RouterConfig.Cache c = config.cache();
+    this.reads =
+        AnswerCache.builder(ticker)
+            .ttl(Duration.ofMillis(c.ttlMs()))
+            .maxAge(Duration.ofMillis(c.maxAgeMs()))
+            .maxEntries(c.maxEntries())
+            .meterRegistry(metrics)
+            .newDecorator()
+            .apply(shardReads);
   }
 
   RouterConfig config() {
@@ -182,6 +161,24 @@ final class Router implements AutoCloseable {
 
   // ---- Where a request goes ----
 
+  /** The shard of {@code namespace}, which must be a valid namespace. */
+  static Function<RoutingTable, RoutingTable.Shard> byNamespace(String namespace) {
+    return table -> {
+      KeyPath.checkNamespace(namespace);
+      return table.shardOf(namespace);
+    };
+  }
+
+  /** The shard that owns lease {@code id}; see {@link #shardOfLease}. */
+  static Function<RoutingTable, RoutingTable.Shard> byLease(long id) {
+    return table -> shardOfLease(table, id);
+  }
+
+  /** The shard the request header names, for {@code what}; see {@link #shardNamedByHeader}. */
+  static Function<RoutingTable, RoutingTable.Shard> byHeader(String what) {
+    return table -> shardNamedByHeader(table, what);
+  }
+
   /** The shard that owns lease {@code id} (encoded in the id). */
   static RoutingTable.Shard shardOfLease(RoutingTable table, long id) {
     if (id <= 0) {
@@ -240,25 +237,55 @@ final class Router implements AutoCloseable {
 
   /** Sends {@code call} to the shard's PRIMARY region: writes, leases, locks, strong reads. */
   <R extends Message> CompletableFuture<R> primary(
-      RoutingTable.Shard shard, Deadline deadline, Call<R> call) {
-    RoutingTable.Region region = shard.primary();
-    return attempt("primary", shard, region, deadline, call)
-        .thenApply(
-            r -> {
-              progress.observe(shard.id(), Headers.of(r).getRevision());
-              return r;
-            })
-        .exceptionally(
-            e -> {
-              throw inRegion(e, shard, region);
-            });
+      RoutingTable.Shard shard, Deadline deadline, UpstreamCall<R> call) {
+    return shardReads.primary(shard, deadline, call);
+  }
+
+  /**
+   * The whole of a unary RPC that goes to a shard's PRIMARY region: {@code request} is sent, by
+   * {@code method} of the stub {@code service} picks, to the shard {@code shardOf} picks from the
+   * table served, and the answer or failure goes to {@code out}.
+   *
+   * <pre>{@code
+   * router.forward(req, out, Router.byLease(req.getId()), Stubs::lease, LeaseStub::revoke);
+   * }</pre>
+   */
+  <S extends AbstractStub<S>, Q, R extends Message> void forward(
+      Q request,
+      StreamObserver<R> out,
+      Function<RoutingTable, RoutingTable.Shard> shardOf,
+      Function<Stubs, S> service,
+      UpstreamCall.StubMethod<S, Q, R> method) {
+    forward(request, out, shardOf, 0, service, method);
+  }
+
+  /** As {@link #forward}, for a call that waits up to {@code waitMs} by design (a lock acquire). */
+  <S extends AbstractStub<S>, Q, R extends Message> void forward(
+      Q request,
+      StreamObserver<R> out,
+      Function<RoutingTable, RoutingTable.Shard> shardOf,
+      long waitMs,
+      Function<Stubs, S> service,
+      UpstreamCall.StubMethod<S, Q, R> method) {
+    Replies.reply(out, () -> toPrimary(request, shardOf, waitMs, service, method));
+  }
+
+  /** The answer {@link #forward} relays, for callers that do more with it (keep-alive streams). */
+  <S extends AbstractStub<S>, Q, R extends Message> CompletableFuture<R> toPrimary(
+      Q request,
+      Function<RoutingTable, RoutingTable.Shard> shardOf,
+      long waitMs,
+      Function<Stubs, S> service,
+      UpstreamCall.StubMethod<S, Q, R> method) {
+    return primary(
+        shardOf.apply(table()), deadline(waitMs), UpstreamCall.of(request, service, method));
   }
 
   /**
    * Reads by {@code consistency}: LINEARIZABLE, SERIALIZABLE and UNSPECIFIED at the primary region;
-   * LOCAL local-first with fallback; CACHED from the cache. {@code cacheAs} names the read in the
-   * cache (null: not cached unless CACHED); {@code empty} is the fail-open answer when no region
-   * and no cache can answer (null: fail instead).
+   * LOCAL local-first with fallback; CACHED from the cache. {@code remember}: whether the answer is
+   * cached even when not read CACHED; {@code empty} is the fail-open answer when no region and no
+   * cache can answer (null: fail instead). {@code namespace} picks the policy (null: defaults).
    */
   <R extends Message> CompletableFuture<R> read(
       RoutingTable.Shard shard,
@@ -268,197 +295,17 @@ final class Router implements AutoCloseable {
       boolean remember,
       Supplier<R> empty,
       Deadline deadline,
-      Call<R> call) {
-    RouterConfig.Policy policy = config.policy(namespace);
-    return switch (consistency) {
-      case LOCAL ->
-          fallBackToCache(
-              shard, policy, request, remember, empty, local(shard, policy, deadline, call));
-      case CACHED -> cached(shard, policy, request, empty, deadline, call);
-      default ->
-          remember
-              ? fallBackToCache(shard, policy, request, true, empty, primary(shard, deadline, call))
-              : primary(shard, deadline, call);
-    };
-  }
-
-  /** Local region first, then the others by preference; stale answers count as missing. */
-  <R extends Message> CompletableFuture<R> local(
-      RoutingTable.Shard shard, RouterConfig.Policy policy, Deadline deadline, Call<R> call) {
-    List<RoutingTable.Region> order = readOrder(shard);
-    if (order.isEmpty()) {
-      return CompletableFuture.failedFuture(
-          MeridianException.of(
-              Error.Code.UNAVAILABLE,
-              "shard %d: every region is FENCED in routing table version %d",
-              shard.id(),
-              table().version()));
-    }
-    CompletableFuture<R> result = new CompletableFuture<>();
-    tryRegion(shard, policy, deadline, call, order, 0, null, null, result);
-    return result;
-  }
-
-  private <R extends Message> void tryRegion(
-      RoutingTable.Shard shard,
-      RouterConfig.Policy policy,
-      Deadline deadline,
-      Call<R> call,
-      List<RoutingTable.Region> order,
-      int i,
-      R staleBest,
-      Throwable lastFailure,
-      CompletableFuture<R> result) {
-    RoutingTable.Region region = order.get(i);
-    boolean last = i == order.size() - 1;
-    Deadline bound =
-        last
-            ? deadline
-            : Deadline.after(config.reads().regionTimeoutMs(), TimeUnit.MILLISECONDS, deadlines)
-                .minimum(deadline);
-    attempt("local", shard, region, bound, call)
-        .whenComplete(
-            (answer, failure) -> {
-              if (failure != null) {
-                MeridianException e = unwrap(failure);
-                if (!last && REGION_DOWN.contains(e.code()) && !deadline.isExpired()) {
-                  fellBack(region, order.get(i + 1), "unavailable", shard);
-                  tryRegion(shard, policy, deadline, call, order, i + 1, staleBest, e, result);
-                } else if (staleBest != null && policy.failOpen()) {
-                  result.complete(staleBest);
-                } else {
-                  result.completeExceptionally(inRegion(e, shard, region));
-                }
-                return;
-              }
-              long revision = Headers.of(answer).getRevision();
-              PrimaryProgress.Lag lag;
-              if (region.role() == Role.PRIMARY) {
-                progress.observe(shard.id(), revision);
-                lag = PrimaryProgress.Lag.NONE;
-              } else {
-                lag = progress.lag(shard.id(), revision);
-              }
-              R marked = Headers.with(answer, h -> lagged(h, lag));
-              boolean stale = lag.exceeds(policy.maxStalenessRevisions(), policy.maxStalenessMs());
-              if (stale && !last && !deadline.isExpired()) {
-                fellBack(region, order.get(i + 1), "stale", shard);
-                R best = staleBest == null || isFresher(marked, staleBest) ? marked : staleBest;
-                tryRegion(shard, policy, deadline, call, order, i + 1, best, lastFailure, result);
-              } else if (stale && !policy.failOpen()) {
-                result.completeExceptionally(
-                    MeridianException.of(
-                        Error.Code.UNAVAILABLE,
-                        "shard %d: no region answered within the staleness limit of namespace"
-                            + " policy (%d revisions, %d ms); the freshest was %d revisions, %d ms"
-                            + " behind the primary",
-                        shard.id(),
-                        policy.maxStalenessRevisions(),
-                        policy.maxStalenessMs(),
-                        lag.revisions(),
-                        lag.millis()));
-              } else {
-                result.complete(
-                    staleBest != null && isFresher(staleBest, marked) ? staleBest : marked);
-              }
-            });
-  }
-
-  private static boolean isFresher(Message a, Message b) {
-    return Headers.of(a).getRevision() > Headers.of(b).getRevision();
-  }
-
-  /** The regions a LOCAL read tries: own region, then preference, then table order; no FENCED. */
-  List<RoutingTable.Region> readOrder(RoutingTable.Shard shard) {
-    List<RoutingTable.Region> order = new ArrayList<>();
-    shard.region(config.region()).ifPresent(order::add);
-    for (String name : config.preference()) {
-      shard.region(name).filter(r -> !order.contains(r)).ifPresent(order::add);
-    }
-    for (RoutingTable.Region r : shard.regions()) {
-      if (!order.contains(r)) {
-        order.add(r);
-      }
-    }
-    order.removeIf(r -> r.role() == Role.FENCED);
-    return order;
-  }
-
-  /** A fresh cached answer, else a LOCAL read that refreshes the cache. */
-  private <R extends Message> CompletableFuture<R> cached(
-      RoutingTable.Shard shard,
-      RouterConfig.Policy policy,
-      Message request,
-      Supplier<R> empty,
-      Deadline deadline,
-      Call<R> call) {
-    CacheKey key = cacheKey(request);
-    Cached hit = cache.getIfPresent(key);
-    if (hit != null) {
-      long age = ageMillis(hit);
-      if (age <= config.cache().ttlMs()) {
-        count("meridian.router.cache", "result", "hit");
-        @SuppressWarnings("unchecked")
-        R answer = (R) hit.answer();
-        return CompletableFuture.completedFuture(fromCache(answer, age));
-      }
-    }
-    count("meridian.router.cache", "result", "miss");
-    return fallBackToCache(
-        shard, policy, request, true, empty, local(shard, policy, deadline, call));
-  }
-
-  /**
-   * Remembers a successful answer; on failure, a fail-open namespace gets the cached answer of any
-   * age, else {@code empty}; a fail-closed one gets the failure.
-   */
-  private <R extends Message> CompletableFuture<R> fallBackToCache(
-      RoutingTable.Shard shard,
-      RouterConfig.Policy policy,
-      Message request,
-      boolean remember,
-      Supplier<R> empty,
-      CompletableFuture<R> read) {
-    if (!remember && empty == null) {
-      return read;
-    }
-    CacheKey key = cacheKey(request);
-    return read.handle(
-        (answer, failure) -> {
-          if (failure == null) {
-            if (remember) {
-              cache.put(key, new Cached(answer, ticker.read()));
-            }
-            return answer;
-          }
-          MeridianException e = unwrap(failure);
-          if (!policy.failOpen() || !REGION_DOWN.contains(e.code())) {
-            throw e;
-          }
-          Cached old = cache.getIfPresent(key);
-          if (old != null) {
-            count("meridian.router.cache", "result", "stale");
-            log.warn(
-                "shard {}: no region can answer ({}); fail-open with a cached answer {} ms old",
-                shard.id(),
-                e.getMessage(),
-                ageMillis(old));
-            @SuppressWarnings("unchecked")
-            R remembered = (R) old.answer();
-            return fromCache(remembered, ageMillis(old));
-          }
-          if (empty != null) {
-            count("meridian.router.cache", "result", "empty");
-            log.warn(
-                "shard {}: no region can answer ({}) and nothing is cached; fail-open with an"
-                    + " empty answer",
-                shard.id(),
-                e.getMessage());
-            return Headers.with(
-                empty.get(), h -> h.toBuilder().setShard(shard.id()).setCached(true).build());
-          }
-          throw e;
-        });
+      UpstreamCall<R> call) {
+    return reads.read(
+        new ShardReader.Read<>(
+            shard,
+            config.policy(namespace),
+            consistency,
+            request,
+            remember,
+            empty,
+            deadline,
+            call));
   }
 
   /**
@@ -477,151 +324,13 @@ final class Router implements AutoCloseable {
   }
 
   /** Sends {@code call} to one given region cluster (status gathering). */
-  <R> CompletableFuture<R> at(
-      RoutingTable.Shard shard, RoutingTable.Region region, Deadline deadline, Call<R> call) {
-    return attempt("status", shard, region, deadline, call);
-  }
-
-  // ---- Calls, metrics, headers ----
-
-  private <R> CompletableFuture<R> attempt(
-      String route,
+  <R extends Message> CompletableFuture<R> at(
       RoutingTable.Shard shard,
       RoutingTable.Region region,
       Deadline deadline,
-      Call<R> call) {
-    long start = ticker.read();
-    CircuitBreaker breaker = regionBreaker(shard, region);
-    if (!breaker.tryRequest()) {
-      count("meridian.router.requests", "route", route, "region", region.region(), "code", "OPEN");
-      return CompletableFuture.failedFuture(
-          MeridianException.of(
-              Error.Code.UNAVAILABLE,
-              "its circuit breaker is open after repeated failures; next trial within %d s",
-              REGION_OPEN_WINDOW.toSeconds()));
-    }
-    CompletableFuture<R> future;
-    try {
-      future = call.on(upstreams.stubs(shard, region), deadline);
-    } catch (RuntimeException e) {
-      future = CompletableFuture.failedFuture(e);
-    }
-    // The stub's deadline does not bound every wait (an endpoint group still making its first
-    // health check holds calls for its own selection timeout): the router keeps its word itself.
-    long remainingMs = Math.max(1, deadline.timeRemaining(TimeUnit.MILLISECONDS));
-    future =
-        future
-            .orTimeout(remainingMs, TimeUnit.MILLISECONDS)
-            .exceptionally(
-                e -> {
-                  if (!(MeridianException.causeOf(e) instanceof TimeoutException)) {
-                    throw e instanceof CompletionException c ? c : new CompletionException(e);
-                  }
-                  if (upstreams.client(shard, region).healthyEndpoints().isEmpty()) {
-                    throw MeridianException.of(
-                        Error.Code.UNAVAILABLE,
-                        "none of its %d endpoints passes its health check",
-                        region.endpoints().size());
-                  }
-                  throw MeridianException.of(
-                      Error.Code.DEADLINE_EXCEEDED, "no answer within %d ms", remainingMs);
-                });
-    return future.whenComplete(
-        (r, e) -> {
-          Error.Code failed = e == null ? null : unwrap(e).code();
-          String code = failed == null ? "OK" : failed.name();
-          if (failed != null && REGION_DOWN.contains(failed)) {
-            breaker.onFailure();
-          } else {
-            breaker.onSuccess();
-          }
-          timer("meridian.router.upstream.latency", "route", route, "region", region.region())
-              .record(ticker.read() - start, TimeUnit.NANOSECONDS);
-          count(
-              "meridian.router.requests", "route", route, "region", region.region(), "code", code);
-        });
-  }
-
-  /**
-   * The breaker of one region cluster of a shard: after repeated unavailability the router stops
-   * trying it for {@link #REGION_OPEN_WINDOW}, so LOCAL reads fall back at once instead of each
-   * waiting out the region's timeout (the client module's breakers guard each node the same way).
-   */
-  private CircuitBreaker regionBreaker(RoutingTable.Shard shard, RoutingTable.Region region) {
-    return regionBreakers.computeIfAbsent(
-        shard.id() + "/" + region.region(),
-        name ->
-            CircuitBreaker.builder("meridian-region-" + name)
-                .failureRateThreshold(0.5)
-                .minimumRequestThreshold(REGION_MIN_REQUESTS)
-                .circuitOpenWindow(REGION_OPEN_WINDOW)
-                .counterSlidingWindow(Duration.ofSeconds(10))
-                .counterUpdateInterval(Duration.ofMillis(500))
-                .listener(
-                    CircuitBreakerListener.metricCollecting(
-                        metrics, "meridian.router.region.circuit.breaker"))
-                .build());
-  }
-
-  private void fellBack(
-      RoutingTable.Region from, RoutingTable.Region to, String reason, RoutingTable.Shard shard) {
-    count("meridian.router.fallbacks", "from", from.region(), "to", to.region(), "reason", reason);
-    log.debug("shard {}: LOCAL read falls back from {} to {} ({})", shard.id(), from, to, reason);
-  }
-
-  private void probePrimaries() {
-    RoutingTable table = table();
-    for (RoutingTable.Shard shard : table.shards().values()) {
-      Deadline deadline =
-          Deadline.after(config.reads().regionTimeoutMs(), TimeUnit.MILLISECONDS, deadlines);
-      try {
-        Stubs stubs = upstreams.stubs(shard, shard.primary());
-        Stubs.call(
-                stubs.cluster().withDeadline(deadline)::status,
-                StatusRequest.getDefaultInstance(),
-                true)
-            .thenAccept(
-                status -> {
-                  for (ShardStatus s : status.getShardsList()) {
-                    if (s.getHeader().getShard() == shard.id()) {
-                      progress.observe(shard.id(), s.getHeader().getRevision());
-                    }
-                  }
-                })
-            .exceptionally(
-                e -> {
-                  log.debug("shard {}: primary probe failed: {}", shard.id(), e.toString());
-                  return null;
-                });
-      } catch (RuntimeException e) {
-        log.warn("shard {}: primary probe failed: {}", shard.id(), e.toString());
-      }
-    }
-  }
-
-  private CacheKey cacheKey(Message request) {
-    Message.Builder b = request.toBuilder();
-    // The same question asked with another consistency (or wait) shares the cached answer.
-    for (String name : List.of("consistency", "wait_revision", "wait_ms")) {
-      Descriptors.FieldDescriptor f = request.getDescriptorForType().findFieldByName(name);
-      if (f != null) {
-        b.clearField(f);
-      }
-    }
-    return new CacheKey(request.getDescriptorForType().getFullName(), b.build().toByteString());
-  }
-
-  private long ageMillis(Cached c) {
-    return TimeUnit.NANOSECONDS.toMillis(ticker.read() - c.storedNanos());
-  }
-
-  private static <R extends Message> R fromCache(R answer, long ageMs) {
-    return Headers.with(
-        answer, h -> h.toBuilder().setCached(true).setLagMs(Math.max(h.getLagMs(), ageMs)).build());
-  }
-
-  private static ResponseHeader lagged(ResponseHeader h, PrimaryProgress.Lag lag) {
-    return h.toBuilder().setLagRevisions(lag.revisions()).setLagMs(lag.millis()).build();
+      UpstreamCall<R> call) {
+    return regions.execute(
+        new RegionClient.Request<>(RegionClient.Route.STATUS, shard, region, deadline, call));
   }
 
   /** The Meridian error a failed future carries. */
@@ -633,39 +342,9 @@ final class Router implements AutoCloseable {
     return new MeridianException(Error.Code.INTERNAL, String.valueOf(c));
   }
 
-  /** The failure, its message saying which region cluster failed when it is unavailability. */
-  private static MeridianException inRegion(
-      Throwable failure, RoutingTable.Shard shard, RoutingTable.Region region) {
-    MeridianException e = unwrap(failure);
-    if (!REGION_DOWN.contains(e.code())) {
-      return e;
-    }
-    Error error = e.toError();
-    return MeridianException.fromError(
-        error.toBuilder()
-            .setMessage(
-                "shard " + shard.id() + ", region " + region.region() + ": " + error.getMessage())
-            .putDetails("shard", Integer.toString(shard.id()))
-            .putDetails("region", region.region())
-            .build());
-  }
-
-  private void count(String name, String... tags) {
-    counters
-        .computeIfAbsent(
-            name + String.join(",", tags), k -> Counter.builder(name).tags(tags).register(metrics))
-        .increment();
-  }
-
-  private Timer timer(String name, String... tags) {
-    return timers.computeIfAbsent(
-        name + String.join(",", tags),
-        k -> Timer.builder(name).tags(tags).publishPercentileHistogram().register(metrics));
-  }
-
   @Override
   public void close() {
-    probe.cancel(false);
+    regions.close();
     upstreams.close();
   }
 }

@@ -18,9 +18,9 @@ import org.slf4j.LoggerFactory;
 /**
  * One {@link MeridianClient} per region cluster of a shard: its endpoints health-checked, each
  * endpoint behind its own circuit breaker, calls retried with backoff (the client module's
- * failover). Every call carries the {@code meridian-shard} header, so a node that hosts several
- * shards serves the right one. Clients are made on first use and closed once a new table no longer
- * names them.
+ * failover), and the whole region cluster behind one more ({@link RegionBreakers}). Every call
+ * carries the {@code meridian-shard} header, so a node that hosts several shards serves the right
+ * one. Clients are made on first use and closed once a new table no longer names them.
  */
 final class Upstreams implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Upstreams.class);
@@ -30,12 +30,18 @@ final class Upstreams implements AutoCloseable {
   private final RouterConfig.Upstream settings;
   private final MeterRegistry metrics;
   private final ScheduledExecutorService timer;
+  private final RegionBreakers breakers;
   private final Map<Key, MeridianClient> clients = new ConcurrentHashMap<>();
 
-  Upstreams(RouterConfig.Upstream settings, MeterRegistry metrics, ScheduledExecutorService timer) {
+  Upstreams(
+      RouterConfig.Upstream settings,
+      MeterRegistry metrics,
+      ScheduledExecutorService timer,
+      RegionBreakers breakers) {
     this.settings = settings;
     this.metrics = metrics;
     this.timer = timer;
+    this.breakers = breakers;
   }
 
   /** The client of {@code region}'s cluster of {@code shard}. */
@@ -59,6 +65,8 @@ final class Upstreams implements AutoCloseable {
         .meterRegistry(metrics)
         .name("shard-" + shard + "." + key.region())
         .shard(key.shard())
+        // Added last, so outermost: the region's breaker sees whole calls, retries included.
+        .decorator(breakers.decorator(key.shard(), key.region()))
         .build();
   }
 
