@@ -181,11 +181,7 @@ final class Router implements AutoCloseable {
 
   /** The shard that owns lease {@code id} (encoded in the id). */
   static RoutingTable.Shard shardOfLease(RoutingTable table, long id) {
-    if (id <= 0) {
-      throw MeridianException.of(
-          Error.Code.INVALID_ARGUMENT, "lease: %d (expected: a positive id from Grant)", id);
-    }
-    int shard = LeaseId.shardOf(id);
+    int shard = LeaseId.shardOfRequested(id);
     RoutingTable.Shard s = table.shard(shard);
     if (s == null) {
       throw MeridianException.of(
@@ -216,12 +212,7 @@ final class Router implements AutoCloseable {
           ShardHeader.NAME,
           table.shards().keySet());
     }
-    RoutingTable.Shard s;
-    try {
-      s = table.shard(Integer.parseInt(header.trim()));
-    } catch (NumberFormatException e) {
-      s = null;
-    }
+    RoutingTable.Shard s = table.shard(ShardHeader.parse(header));
     if (s == null) {
       throw MeridianException.of(
           Error.Code.INVALID_ARGUMENT,
