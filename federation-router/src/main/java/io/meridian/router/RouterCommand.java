@@ -2,6 +2,7 @@ package io.meridian.router;
 
 import io.meridian.api.MeridianException;
 import io.meridian.serving.Shutdown;
+import io.meridian.serving.config.ConfigException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -18,6 +19,9 @@ public final class RouterCommand implements Callable<Integer> {
     RouterServer router;
     try {
       router = RouterServer.start(RouterConfig.load(config));
+    } catch (ConfigException e) {
+      System.err.println(e.getMessage());
+      return 2;
     } catch (MeridianException e) {
       System.err.println(config + ": " + e.getMessage());
       return 2;

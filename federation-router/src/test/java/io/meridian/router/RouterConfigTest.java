@@ -3,9 +3,8 @@ package io.meridian.router;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Consistency;
-import io.meridian.api.v1.Error;
+import io.meridian.serving.config.ConfigException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -39,18 +38,58 @@ class RouterConfigTest {
   }
 
   @Test
-  void badFilesAreRefusedNamingTheField() {
-    assertRefused("table: t.yaml", "region: null");
-    assertRefused("region: us-west", "table: missing");
-    assertRefused("region: us-west\ntable: t\nlisten: {port: 70000}", "listen.port: 70000");
-    assertRefused("region: us-west\ntable: t\npreference: [us-west]", "preference: us-west");
-    assertRefused("region: us-west\ntable: t\ncolour: blue", "unknown field 'colour'");
+  void badFilesAreRefusedNamingTheKey() {
+    assertRefused("table: t.yaml", "region", "missing (expected: the router's region, ");
+    assertRefused("region: us-west", "table", "missing (expected: the path of the routing table");
     assertRefused(
-        "region: us-west\ntable: t\nnamespaces: {'bad ns': {}}", "namespaces: namespace: bad ns");
+        "region: us-west\ntable: t\nlisten: {port: 70000}",
+        "listen.port",
+        "70000 (expected: 0..65535)");
     assertRefused(
-        "region: us-west\ntable: t\ncache: {ttl-ms: 10, max-age-ms: 5}", "cache: ttl-ms 10");
+        "region: us-west\ntable: t\npreference: [us-west]",
+        "preference",
+        "us-west (expected: the other regions, nearest first)");
     assertRefused(
-        "region: us-west\ntable: t\ndefaults: {max-staleness-ms: -1}", "defaults: max-staleness");
+        "region: us-west\ntable: t\ncolour: blue",
+        "colour",
+        "unknown key (expected: one of region, listen, table, preference, upstream, reads, cache,"
+            + " defaults, namespaces)");
+    assertRefused(
+        "region: us-west\ntable: t\nnamespaces: {'bad ns': {}}", "namespaces.bad ns", "bad ns");
+    assertRefused(
+        "region: us-west\ntable: t\ncache: {ttl-ms: 10, max-age-ms: 5}",
+        "cache.max-age-ms",
+        "5 (expected: >= cache.ttl-ms 10)");
+    assertRefused(
+        "region: us-west\ntable: t\ndefaults: {max-staleness-ms: -1}",
+        "defaults.max-staleness-ms",
+        "-1 (expected: >= 0)");
+    assertRefused(
+        "region: us-west\ntable: t\nnamespaces: {a: {discover: SOMETIMES}}",
+        "namespaces.a.discover",
+        "SOMETIMES (expected: LINEARIZABLE, SERIALIZABLE, LOCAL or CACHED)");
+    assertRefused(
+        "region: us-west\ntable: t\nupstream: {attempt-timeout-ms: 0}",
+        "upstream.attempt-timeout-ms",
+        "0 (expected: >= 1)");
+  }
+
+  @Test
+  void namespaceStalenessFallsBackToTheDefaultsThenToReads() {
+    RouterConfig c =
+        RouterConfig.parse(
+            """
+            region: us-west
+            table: t
+            reads: {max-staleness-revisions: 7, max-staleness-ms: 70}
+            defaults: {max-staleness-ms: 50}
+            namespaces: {a: {}, b: ~}
+            """);
+    assertThat(c.defaults().maxStalenessRevisions()).isEqualTo(7);
+    assertThat(c.defaults().maxStalenessMs()).isEqualTo(50);
+    assertThat(c.policy("a")).isEqualTo(c.defaults());
+    assertThat(c.policy("b")).isEqualTo(c.defaults());
+    assertThat(c.namespaces()).containsOnlyKeys("a", "b");
   }
 
   @Test
@@ -60,11 +99,13 @@ class RouterConfigTest {
     assertThat(RouterConfig.load(file).table()).isEqualTo(dir.resolve("table.yaml").toString());
   }
 
-  private static void assertRefused(String yaml, String message) {
+  private static void assertRefused(String yaml, String key, String problem) {
     assertThatThrownBy(() -> RouterConfig.parse(yaml))
-        .isInstanceOf(MeridianException.class)
-        .hasMessageContaining(message)
-        .extracting(e -> ((MeridianException) e).code())
-        .isEqualTo(Error.Code.INVALID_ARGUMENT);
+        .isInstanceOfSatisfying(
+            ConfigException.class,
+            e -> {
+              assertThat(e.key()).isEqualTo(key);
+              assertThat(e.getMessage()).startsWith("router config: " + key + ": " + problem);
+            });
   }
 }

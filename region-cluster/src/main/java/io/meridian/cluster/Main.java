@@ -1,9 +1,9 @@
 package io.meridian.cluster;
 
-import io.meridian.cluster.config.ConfigException;
 import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.internal.NodeClock;
 import io.meridian.serving.Shutdown;
+import io.meridian.serving.config.ConfigException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -50,7 +50,7 @@ public final class Main {
       try {
         cfg = NodeConfig.load(config);
       } catch (ConfigException e) {
-        System.err.println(config + ": " + e.getMessage());
+        System.err.println(e.getMessage());
         return 2;
       }
       MeridianNode node = MeridianNode.start(cfg, NodeClock.system());

@@ -2,6 +2,7 @@ package io.meridian.bridge;
 
 import io.meridian.api.MeridianException;
 import io.meridian.serving.Shutdown;
+import io.meridian.serving.config.ConfigException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -20,6 +21,9 @@ public final class BridgeCommand implements Callable<Integer> {
     Bridge bridge;
     try {
       bridge = Bridge.start(BridgeConfig.load(config));
+    } catch (ConfigException e) {
+      System.err.println(e.getMessage());
+      return 2;
     } catch (MeridianException e) {
       System.err.println(config + ": " + e.getMessage());
       return 2;

@@ -1,26 +1,31 @@
 package io.meridian.bridge;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.PropertyNamingStrategies;
-import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import static io.meridian.serving.config.ConfigType.INT;
+import static io.meridian.serving.config.ConfigType.LONG;
+import static io.meridian.serving.config.ConfigType.STRING;
+import static io.meridian.serving.config.Validator.atLeast;
+import static io.meridian.serving.config.Validator.between;
+import static io.meridian.serving.config.Validator.bindAddress;
+import static io.meridian.serving.config.Validator.notBlank;
+import static io.meridian.serving.config.Validator.port;
+
 import io.meridian.api.LeaseId;
-import io.meridian.api.MeridianException;
-import io.meridian.api.v1.Error;
-import java.io.IOException;
+import io.meridian.serving.config.ConfigException;
+import io.meridian.serving.config.ConfigKey;
+import io.meridian.serving.config.ConfigKeys;
+import io.meridian.serving.config.ConfigType;
+import io.meridian.serving.config.ConfigValues;
+import io.meridian.serving.config.Validator;
 import java.net.URI;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * A bridge's configuration, read from one YAML file (kebab-case keys). {@link #load} fills in the
- * defaults listed in the README and names the bad field of a file it refuses.
+ * A bridge's configuration, read from one YAML file. Its keys are declared once, in {@link #KEYS},
+ * with their types, defaults, conditions and the descriptions of the configuration table in
+ * docs/replication.md; {@link #load} refuses a file that breaks any of them, or the rules between
+ * them, with a {@link ConfigException} that names the file and the key.
  *
  * <pre>{@code
  * listen: {host: 127.0.0.1, port: 2391}       # /health, /metrics, /v1/bridge/status
@@ -68,40 +73,145 @@ public record BridgeConfig(
    */
   public record ShardConfig(Integer id, List<String> source, Map<String, List<String>> sinks) {}
 
-  private static final ObjectMapper YAML =
-      new ObjectMapper(new YAMLFactory())
-          .setPropertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)
-          .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-          .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+  private static final String URLS = "http://host:port URLs";
 
-  /** Reads, defaults and validates {@code file}. */
+  static final ConfigKey<String> LISTEN_HOST =
+      ConfigKey.of("listen.host", STRING)
+          .defaultValue("127.0.0.1")
+          .check(bindAddress())
+          .description(
+              "the address to bind for `/health`, `/metrics`, `/v1/bridge/status`, `/docs`");
+  static final ConfigKey<Integer> LISTEN_PORT =
+      ConfigKey.of("listen.port", INT)
+          .defaultValue(2391)
+          .check(port())
+          .description("the port of `listen.host` (0: any free port)");
+  static final ConfigKey<String> BOOTSTRAP_SERVERS =
+      ConfigKey.of("kafka.bootstrap-servers", STRING)
+          .required()
+          .check(notBlank("host:port[,host:port...]"))
+          .description("the Kafka cluster");
+  static final ConfigKey<Integer> REPLICATION_FACTOR =
+      ConfigKey.of("kafka.replication-factor", INT)
+          .defaultValue(3)
+          .check(between(1, Short.MAX_VALUE))
+          .description("of the topics the bridge creates");
+  static final ConfigKey<Integer> MIN_INSYNC_REPLICAS =
+      ConfigKey.of("kafka.min-insync-replicas", INT)
+          .defaultValue(2)
+          .check(atLeast(1))
+          .description("of the topics the bridge creates; at most the replication factor");
+  static final ConfigKey<Integer> MAX_RECORD_BYTES =
+      ConfigKey.of("kafka.max-record-bytes", INT)
+          .defaultValue(900_000)
+          .check(atLeast(1024))
+          .description("a batch above this is split into records of at most this size");
+  static final ConfigKey<Integer> TRANSACTION_TIMEOUT =
+      ConfigKey.of("kafka.transaction-timeout-ms", INT)
+          .defaultValue(10_000)
+          .check(atLeast(1000))
+          .description("how long a dead source's open transaction can hold readers back");
+  static final ConfigKey<String> TRANSACTIONAL_ID_PREFIX =
+      ConfigKey.of("kafka.transactional-id-prefix", STRING)
+          .defaultValue("meridian-bridge")
+          .check(notBlank("a prefix of Kafka transactional ids"))
+          .description(
+              "the source's `transactional.id` is `<prefix>-shard-<n>`: every copy of a bridge"
+                  + " must use the same prefix, so they fence each other");
+  static final ConfigKey<Map<String, String>> PROPERTIES =
+      ConfigKey.of("kafka.properties", ConfigType.mapOf(STRING))
+          .defaultValue(Map.of())
+          .description(
+              "passed to every Kafka client as is (security settings, for instance); the sink's"
+                  + " consumer sets `fetch.max.wait.ms` to 10 unless given here (Kafka's 500 ms"
+                  + " default added 30–40 ms to every revision's lag at low rates)");
+  static final ConfigKey<Long> DEGRADED_REVISIONS =
+      positive("lag.degraded-revisions", 10_000L, "a lag of more revisions makes `/health` 503");
+  static final ConfigKey<Long> DEGRADED_MS =
+      positive("lag.degraded-ms", 30_000L, "a lag of more milliseconds makes `/health` 503 too");
+  static final ConfigKey<Long> INITIAL_BACKOFF =
+      positive(
+          "retry.initial-backoff-ms",
+          200L,
+          "the first backoff between sessions after a failure (exponential, 20 % jitter)");
+  static final ConfigKey<Long> MAX_BACKOFF =
+      positive("retry.max-backoff-ms", 10_000L, "the longest backoff between sessions");
+  static final ConfigKey<Integer> SHARD_ID =
+      ConfigKey.of("shards[].id", INT)
+          .required()
+          .check(between(0, LeaseId.MAX_SHARD))
+          .description("the shard");
+  static final ConfigKey<List<String>> SOURCE =
+      ConfigKey.of("shards[].source", ConfigType.listOf(STRING))
+          .defaultValue(List.of())
+          .check(Validator.of(BridgeConfig::httpUrls, URLS))
+          .description("the PRIMARY region's member URLs; omit to only apply");
+  static final ConfigKey<Map<String, List<String>>> SINKS =
+      ConfigKey.of("shards[].sinks", ConfigType.mapOf(ConfigType.listOf(STRING)))
+          .defaultValue(Map.of())
+          .check(
+              Validator.of(
+                  sinks ->
+                      sinks.entrySet().stream()
+                          .allMatch(
+                              e ->
+                                  e.getKey().matches("[a-z0-9][a-z0-9-]{0,62}")
+                                      && !e.getValue().isEmpty()
+                                      && httpUrls(e.getValue())),
+                  "regions (lower-case letters, digits and '-'), each with its members' " + URLS))
+          .description("each STANDBY region's member URLs, by region");
+
+  /** Every key of a bridge's file, in the order of the table in docs/replication.md. */
+  public static final ConfigKeys KEYS =
+      ConfigKeys.of(
+          "bridge",
+          LISTEN_HOST,
+          LISTEN_PORT,
+          BOOTSTRAP_SERVERS,
+          REPLICATION_FACTOR,
+          MIN_INSYNC_REPLICAS,
+          MAX_RECORD_BYTES,
+          TRANSACTION_TIMEOUT,
+          TRANSACTIONAL_ID_PREFIX,
+          PROPERTIES,
+          DEGRADED_REVISIONS,
+          DEGRADED_MS,
+          INITIAL_BACKOFF,
+          MAX_BACKOFF,
+          SHARD_ID,
+          SOURCE,
+          SINKS);
+
+  /**
+   * Reads, defaults and checks {@code file}.
+   *
+   * @throws ConfigException naming the file and the key it refused
+   */
   public static BridgeConfig load(Path file) {
-    try {
-      return parse(Files.readString(file));
-    } catch (IOException e) {
-      throw invalid("cannot read %s: %s", file, e.getMessage());
-    }
+    return from(KEYS.load(file));
   }
 
-  /** Parses, defaults and validates YAML text. */
+  /**
+   * Reads, defaults and checks YAML text (JSON is YAML too); refusals name it {@code bridge
+   * config}.
+   *
+   * @throws ConfigException naming the key it refused
+   */
   public static BridgeConfig parse(String yaml) {
-    BridgeConfig raw;
-    try {
-      raw = YAML.readValue(yaml, BridgeConfig.class);
-    } catch (UnrecognizedPropertyException e) {
-      throw invalid("unknown field '%s' at %s", e.getPropertyName(), e.getPathReference());
-    } catch (JsonProcessingException e) {
-      throw invalid("%s", e.getOriginalMessage());
-    }
-    if (raw == null) {
-      throw invalid("empty file");
-    }
-    return raw.withDefaults().validated();
+    return from(KEYS.parse(yaml));
   }
 
-  /** The same config with other lag limits. */
+  /**
+   * The same config with other lag limits.
+   *
+   * @throws ConfigException if a limit is not positive
+   */
   public BridgeConfig withLag(Lag limits) {
-    return new BridgeConfig(listen, kafka, limits, retry, shards).validated();
+    Lag checked =
+        new Lag(
+            KEYS.check(DEGRADED_REVISIONS, limits.degradedRevisions()),
+            KEYS.check(DEGRADED_MS, limits.degradedMs()));
+    return new BridgeConfig(listen, kafka, checked, retry, shards);
   }
 
   /** The topic of {@code shard}'s changes. */
@@ -109,138 +219,67 @@ public record BridgeConfig(
     return "meridian." + shard + ".changes";
   }
 
-  private BridgeConfig withDefaults() {
-    Listen l = listen == null ? new Listen(null, null) : listen;
-    Kafka k = kafka == null ? new Kafka(null, null, null, null, null, null, null) : kafka;
-    Lag g = lag == null ? new Lag(null, null) : lag;
-    Retry r = retry == null ? new Retry(null, null) : retry;
-    List<ShardConfig> shardsOut = new ArrayList<>();
-    if (shards != null) {
-      for (ShardConfig s : shards) {
-        if (s == null) {
-          throw invalid("shards: an empty entry");
-        }
-        Map<String, List<String>> sinksOut = new LinkedHashMap<>();
-        if (s.sinks() != null) {
-          s.sinks()
-              .forEach((region, urls) -> sinksOut.put(region, urls == null ? List.of() : urls));
-        }
-        shardsOut.add(
-            new ShardConfig(
-                s.id(), s.source() == null ? List.of() : List.copyOf(s.source()), sinksOut));
-      }
+  private static BridgeConfig from(ConfigValues v) {
+    Kafka kafka =
+        new Kafka(
+            v.get(BOOTSTRAP_SERVERS),
+            v.get(REPLICATION_FACTOR).shortValue(),
+            v.get(MIN_INSYNC_REPLICAS),
+            v.get(MAX_RECORD_BYTES),
+            v.get(TRANSACTION_TIMEOUT),
+            v.get(TRANSACTIONAL_ID_PREFIX),
+            v.get(PROPERTIES));
+    if (kafka.minInsyncReplicas() > kafka.replicationFactor()) {
+      throw v.refuse(
+          MIN_INSYNC_REPLICAS, "<= " + REPLICATION_FACTOR.name() + " " + kafka.replicationFactor());
+    }
+    Retry retry = new Retry(v.get(INITIAL_BACKOFF), v.get(MAX_BACKOFF));
+    if (retry.maxBackoffMs() < retry.initialBackoffMs()) {
+      throw v.refuse(MAX_BACKOFF, ">= " + INITIAL_BACKOFF.name() + " " + retry.initialBackoffMs());
     }
     return new BridgeConfig(
-        new Listen(or(l.host(), "127.0.0.1"), or(l.port(), 2391)),
-        new Kafka(
-            k.bootstrapServers(),
-            or(k.replicationFactor(), (short) 3),
-            or(k.minInsyncReplicas(), 2),
-            or(k.maxRecordBytes(), 900_000),
-            or(k.transactionTimeoutMs(), 10_000),
-            or(k.transactionalIdPrefix(), "meridian-bridge"),
-            k.properties() == null ? Map.of() : Map.copyOf(k.properties())),
-        new Lag(or(g.degradedRevisions(), 10_000L), or(g.degradedMs(), 30_000L)),
-        new Retry(or(r.initialBackoffMs(), 200L), or(r.maxBackoffMs(), 10_000L)),
-        List.copyOf(shardsOut));
+        new Listen(v.get(LISTEN_HOST), v.get(LISTEN_PORT)),
+        kafka,
+        new Lag(v.get(DEGRADED_REVISIONS), v.get(DEGRADED_MS)),
+        retry,
+        shards(v));
   }
 
-  private BridgeConfig validated() {
-    require(
-        listen.port() >= 0 && listen.port() <= 65535,
-        "listen.port: %s (expected: 0..65535)",
-        listen.port());
-    require(
-        kafka.bootstrapServers() != null && !kafka.bootstrapServers().isBlank(),
-        "kafka.bootstrap-servers: missing (expected: host:port[,host:port...])");
-    require(
-        kafka.replicationFactor() >= 1 && kafka.minInsyncReplicas() >= 1,
-        "kafka.replication-factor %s, kafka.min-insync-replicas %s (expected: >= 1)",
-        kafka.replicationFactor(),
-        kafka.minInsyncReplicas());
-    require(
-        kafka.minInsyncReplicas() <= kafka.replicationFactor(),
-        "kafka.min-insync-replicas: %s (expected: <= replication-factor %s)",
-        kafka.minInsyncReplicas(),
-        kafka.replicationFactor());
-    require(
-        kafka.maxRecordBytes() >= 1024,
-        "kafka.max-record-bytes: %s (expected: >= 1024)",
-        kafka.maxRecordBytes());
-    require(
-        kafka.transactionTimeoutMs() >= 1000,
-        "kafka.transaction-timeout-ms: %s (expected: >= 1000)",
-        kafka.transactionTimeoutMs());
-    require(
-        lag.degradedRevisions() > 0 && lag.degradedMs() > 0,
-        "lag: degraded-revisions %s, degraded-ms %s (expected: > 0)",
-        lag.degradedRevisions(),
-        lag.degradedMs());
-    require(
-        retry.initialBackoffMs() > 0 && retry.maxBackoffMs() >= retry.initialBackoffMs(),
-        "retry: initial-backoff-ms %s, max-backoff-ms %s (expected: 0 < initial <= max)",
-        retry.initialBackoffMs(),
-        retry.maxBackoffMs());
-    require(!shards.isEmpty(), "shards: none (expected: at least one shard to replicate)");
-    List<Integer> seen = new ArrayList<>();
-    for (ShardConfig s : shards) {
-      require(
-          s.id() != null && s.id() >= 0 && s.id() <= LeaseId.MAX_SHARD && !seen.contains(s.id()),
-          "shards[].id: %s (expected: a shard number 0..%d, each once)",
-          s.id(),
-          LeaseId.MAX_SHARD);
-      seen.add(s.id());
-      require(
-          !s.source().isEmpty() || !s.sinks().isEmpty(),
-          "shards[%s]: neither source nor sinks (expected: at least one)",
-          s.id());
-      checkUrls("shards[" + s.id() + "].source", s.source());
-      s.sinks()
-          .forEach(
-              (region, urls) -> {
-                require(
-                    region.matches("[a-z0-9][a-z0-9-]{0,62}"),
-                    "shards[%s].sinks: region %s (expected: lower-case letters, digits and '-')",
-                    s.id(),
-                    region);
-                require(
-                    !urls.isEmpty(),
-                    "shards[%s].sinks.%s: no endpoints (expected: the standby's member URLs)",
-                    s.id(),
-                    region);
-                checkUrls("shards[" + s.id() + "].sinks." + region, urls);
-              });
+  private static List<ShardConfig> shards(ConfigValues v) {
+    List<ShardConfig> shards =
+        v.elements(
+            "shards[]",
+            SHARD_ID,
+            s -> {
+              ShardConfig shard = new ShardConfig(s.get(SHARD_ID), s.get(SOURCE), s.get(SINKS));
+              if (shard.source().isEmpty() && shard.sinks().isEmpty()) {
+                throw s.refuse(SOURCE, "a source or sinks, at least one");
+              }
+              return shard;
+            });
+    if (shards.isEmpty()) {
+      throw v.refuse("shards", "none", "at least one shard to replicate");
     }
-    return this;
+    return shards;
   }
 
-  private static void checkUrls(String where, List<String> urls) {
-    for (String url : urls) {
-      URI uri;
-      try {
-        uri = URI.create(url);
-      } catch (IllegalArgumentException e) {
-        throw invalid("%s: %s (expected: http://host:port)", where, url);
-      }
-      require(
-          "http".equals(uri.getScheme()) && uri.getHost() != null && uri.getPort() > 0,
-          "%s: %s (expected: http://host:port)",
-          where,
-          url);
+  private static boolean httpUrls(List<String> urls) {
+    return urls.stream().allMatch(BridgeConfig::httpUrl);
+  }
+
+  private static boolean httpUrl(String url) {
+    try {
+      URI uri = URI.create(url);
+      return "http".equals(uri.getScheme()) && uri.getHost() != null && uri.getPort() > 0;
+    } catch (IllegalArgumentException e) {
+      return false;
     }
   }
 
-  private static <T> T or(T value, T fallback) {
-    return value == null ? fallback : value;
-  }
-
-  private static void require(boolean ok, String format, Object... args) {
-    if (!ok) {
-      throw invalid(format, args);
-    }
-  }
-
-  private static MeridianException invalid(String format, Object... args) {
-    return MeridianException.of(Error.Code.INVALID_ARGUMENT, "bridge config: " + format, args);
+  private static ConfigKey<Long> positive(String name, long fallback, String description) {
+    return ConfigKey.of(name, LONG)
+        .defaultValue(fallback)
+        .check(atLeast(1))
+        .description(description);
   }
 }

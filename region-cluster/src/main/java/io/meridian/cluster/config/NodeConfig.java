@@ -1,28 +1,38 @@
 package io.meridian.cluster.config;
 
-import com.fasterxml.jackson.annotation.JsonProperty;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.PropertyNamingStrategies;
-import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import static io.meridian.serving.config.ConfigType.BOOLEAN;
+import static io.meridian.serving.config.ConfigType.DOUBLE;
+import static io.meridian.serving.config.ConfigType.INT;
+import static io.meridian.serving.config.ConfigType.LONG;
+import static io.meridian.serving.config.ConfigType.STRING;
+import static io.meridian.serving.config.Validator.atLeast;
+import static io.meridian.serving.config.Validator.between;
+import static io.meridian.serving.config.Validator.bindAddress;
+import static io.meridian.serving.config.Validator.matching;
+import static io.meridian.serving.config.Validator.notBlank;
+import static io.meridian.serving.config.Validator.port;
+
 import io.meridian.api.v1.Role;
-import java.io.IOException;
-import java.nio.file.Files;
+import io.meridian.serving.config.ConfigException;
+import io.meridian.serving.config.ConfigKey;
+import io.meridian.serving.config.ConfigKeys;
+import io.meridian.serving.config.ConfigType;
+import io.meridian.serving.config.ConfigValues;
+import io.meridian.serving.config.Validator;
 import java.nio.file.Path;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 
 /**
- * A node's configuration, read from one YAML file (kebab-case keys). {@link #load} validates every
- * field and names the bad one; defaults are listed in the README's configuration table.
+ * A node's configuration, read from one YAML file. Its keys are declared once, in {@link #KEYS},
+ * with their types, defaults, conditions and the descriptions of the README's configuration table;
+ * {@link #load} refuses a file that breaks any of them, or the rules between them, with a {@link
+ * ConfigException} that names the file and the key. The declarations are most of its length: one
+ * table of every key reads better than the same split over several classes.
  */
 public record NodeConfig(
     String member,
     String region,
-    @JsonProperty("data-dir") String dataDir,
+    String dataDir,
     Endpoint client,
     Endpoint peer,
     List<Member> members,
@@ -76,240 +86,328 @@ public record NodeConfig(
       Integer minInstances,
       Long checkIntervalMs) {}
 
-  private static final ObjectMapper YAML =
-      new ObjectMapper(new YAMLFactory())
-          .setPropertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)
-          .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-          .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+  private static final String NAME_CHARS = "lower-case letters, digits and '-'";
 
-  /** Reads, defaults and validates {@code file}. */
+  static final ConfigKey<String> MEMBER =
+      ConfigKey.of("member", STRING)
+          .required()
+          .check(matching("[A-Za-z0-9][A-Za-z0-9_-]{0,62}", "1..63 letters, digits, '-' or '_'"))
+          .description("this node's member id (the Raft peer id)");
+  static final ConfigKey<String> REGION =
+      ConfigKey.of("region", STRING)
+          .defaultValue("local")
+          .check(matching("[a-z0-9][a-z0-9-]{0,62}", NAME_CHARS))
+          .description("the region this cluster serves");
+  static final ConfigKey<String> DATA_DIR =
+      ConfigKey.of("data-dir", STRING)
+          .required()
+          .check(notBlank("a directory"))
+          .description("Raft log, snapshots");
+  static final ConfigKey<String> CLIENT_HOST =
+      hostKey(
+          "client.host", "the address to bind for gRPC + HTTP/JSON + `/health` `/metrics` `/docs`");
+  static final ConfigKey<Integer> CLIENT_PORT = portKey("client.port", "the port of `client.host`");
+  static final ConfigKey<String> PEER_HOST =
+      hostKey("peer.host", "the address to bind for the Ratis peer transport (gRPC)");
+  static final ConfigKey<Integer> PEER_PORT = portKey("peer.port", "the port of `peer.host`");
+  static final ConfigKey<String> MEMBER_ID =
+      ConfigKey.of("members[].id", STRING)
+          .required()
+          .description(
+              "a voter's member id; `members` lists every voter of the region cluster, this node"
+                  + " included");
+  static final ConfigKey<String> MEMBER_PEER =
+      ConfigKey.of("members[].peer", STRING)
+          .required()
+          .check(matching("[^:\\s]+:\\d{1,5}", "host:port"))
+          .description("that voter's Ratis peer address, `host:port`");
+  static final ConfigKey<String> MEMBER_CLIENT =
+      ConfigKey.of("members[].client", STRING)
+          .required()
+          .check(matching("https?://[^\\s]+", "http://host:port"))
+          .description("that voter's client URL, `http://host:port`");
+  static final ConfigKey<Integer> SHARD_ID =
+      ConfigKey.of("shards[].id", INT)
+          .required()
+          .check(between(0, 32767))
+          .description(
+              "shard number (0..32767); a node may replicate several shards, one Raft group each");
+  static final ConfigKey<Role> SHARD_ROLE =
+      ConfigKey.of("shards[].role", ConfigType.oneOf(Role.PRIMARY, Role.STANDBY, Role.FENCED))
+          .required()
+          .description(
+              "`PRIMARY`, `STANDBY` or `FENCED`: the role a new cluster starts in (no default)");
+  static final ConfigKey<Long> SHARD_EPOCH =
+      ConfigKey.of("shards[].epoch", LONG)
+          .required()
+          .check(between(1, 32767))
+          .description("the epoch a new cluster starts in (1..32767)");
+  static final ConfigKey<Long> ELECTION_TIMEOUT_MIN =
+      longKey("raft.election-timeout-min-ms", 1000L, 50, "Raft election timeout, lower bound");
+  static final ConfigKey<Long> ELECTION_TIMEOUT_MAX =
+      longKey(
+          "raft.election-timeout-max-ms",
+          2000L,
+          50,
+          "Raft election timeout, upper bound; also the grace a new leader adds to every lease");
+  static final ConfigKey<Long> SNAPSHOT_THRESHOLD =
+      longKey("raft.snapshot-threshold", 10_000L, 1, "take a snapshot every N applied entries");
+  static final ConfigKey<Long> LOG_SEGMENT_SIZE =
+      longKey("raft.log-segment-size-bytes", 8L << 20, 4096, "Raft log segment size");
+  static final ConfigKey<Integer> PURGE_GAP =
+      ConfigKey.of("raft.purge-gap", INT)
+          .defaultValue(1024)
+          .check(atLeast(1))
+          .description("purge the log (up to the snapshot) in steps of N entries");
+  static final ConfigKey<Long> MIN_TTL =
+      longKey("lease.min-ttl-seconds", 5L, 1, "smallest TTL a lease may be granted");
+  static final ConfigKey<Long> MAX_TTL = longKey("lease.max-ttl-seconds", 3600L, 1, "largest TTL");
+  static final ConfigKey<Long> DEFAULT_TTL =
+      longKey("lease.default-ttl-seconds", 30L, 1, "TTL of a grant that gives none");
+  static final ConfigKey<Long> CHECKPOINT_INTERVAL =
+      longKey(
+          "lease.checkpoint-interval-ms",
+          60_000L,
+          100,
+          "how often the leader records remaining TTLs (a lease's first keep-alive after a"
+              + " checkpoint clears its remainder, one Raft write)");
+  static final ConfigKey<Long> LOCK_MAX_WAIT =
+      longKey("lock.max-wait-ms", 300_000L, 0, "longest `timeoutMs` an acquire may ask for");
+  static final ConfigKey<Long> QUOTA =
+      longKey(
+          "storage.quota-bytes",
+          1L << 30,
+          1 << 20,
+          "state-size quota (keys, leases, remembered outcomes); above it writes that grow state"
+              + " fail with `NO_SPACE`. Replicated: the shard's leader proposes its config's"
+              + " value, so keep it equal on every member");
+  static final ConfigKey<Integer> DEDUP_CAPACITY =
+      ConfigKey.of("storage.dedup-capacity", INT)
+          .defaultValue(100_000)
+          .check(atLeast(0))
+          .description("request ids remembered for safe retries; replicated like the quota");
+  static final ConfigKey<Long> RETENTION_REVISIONS =
+      longKey(
+          "storage.compaction-retention-revisions",
+          100_000L,
+          0,
+          "automatic compaction keeps this many revisions of history (0: off)");
+  static final ConfigKey<Long> RETENTION_MS =
+      longKey(
+          "storage.compaction-retention-ms",
+          0L,
+          0,
+          "automatic compaction also keeps every revision younger than this (0: off); with both"
+              + " rules on, the one that keeps more history wins");
+  static final ConfigKey<Long> COMPACTION_INTERVAL =
+      longKey(
+          "storage.compaction-interval-ms",
+          60_000L,
+          100,
+          "how often the leader considers compacting");
+  static final ConfigKey<Long> PROGRESS_INTERVAL =
+      longKey(
+          "watch.progress-interval-ms",
+          10_000L,
+          100,
+          "idle watches that asked for it get a progress notification this often");
+  static final ConfigKey<Long> MAX_PENDING =
+      longKey(
+          "watch.max-pending-bytes",
+          8L << 20,
+          64 * 1024,
+          "a watch stream whose unsent responses exceed this is cut off (`SLOW_CONSUMER`)");
+  static final ConfigKey<Integer> REPLAY_EVENTS =
+      ConfigKey.of("watch.replay-events", INT)
+          .defaultValue(1000)
+          .check(atLeast(1))
+          .description("events per response when a watch replays history");
+  static final ConfigKey<Long> REGISTRY_TTL =
+      longKey(
+          "registry.default-ttl-seconds",
+          30L,
+          1,
+          "TTL of a registration that gives none (within the lease bounds)");
+  static final ConfigKey<Boolean> SELF_PRESERVATION =
+      ConfigKey.of("registry.self-preservation", BOOLEAN)
+          .defaultValue(true)
+          .description("whether self-preservation may turn on");
+  static final ConfigKey<Double> RENEWAL_THRESHOLD =
+      ConfigKey.of("registry.renewal-threshold", DOUBLE)
+          .defaultValue(0.85)
+          .check(Validator.of(r -> r > 0 && r <= 1, "> 0 and <= 1"))
+          .description("renewal ratio below which it turns on");
+  static final ConfigKey<Integer> MIN_INSTANCES =
+      ConfigKey.of("registry.min-instances", INT)
+          .defaultValue(10)
+          .check(atLeast(1))
+          .description("fewer registry instances never turn it on");
+  static final ConfigKey<Long> CHECK_INTERVAL =
+      longKey(
+          "registry.check-interval-ms",
+          60_000L,
+          100,
+          "length of the window the leader judges renewals over");
+
+  /** Every key of a node's file, in the order of the README's table. */
+  public static final ConfigKeys KEYS =
+      ConfigKeys.of(
+          "node",
+          MEMBER,
+          REGION,
+          DATA_DIR,
+          CLIENT_HOST,
+          CLIENT_PORT,
+          PEER_HOST,
+          PEER_PORT,
+          MEMBER_ID,
+          MEMBER_PEER,
+          MEMBER_CLIENT,
+          SHARD_ID,
+          SHARD_ROLE,
+          SHARD_EPOCH,
+          ELECTION_TIMEOUT_MIN,
+          ELECTION_TIMEOUT_MAX,
+          SNAPSHOT_THRESHOLD,
+          LOG_SEGMENT_SIZE,
+          PURGE_GAP,
+          MIN_TTL,
+          MAX_TTL,
+          DEFAULT_TTL,
+          CHECKPOINT_INTERVAL,
+          LOCK_MAX_WAIT,
+          QUOTA,
+          DEDUP_CAPACITY,
+          RETENTION_REVISIONS,
+          RETENTION_MS,
+          COMPACTION_INTERVAL,
+          PROGRESS_INTERVAL,
+          MAX_PENDING,
+          REPLAY_EVENTS,
+          REGISTRY_TTL,
+          SELF_PRESERVATION,
+          RENEWAL_THRESHOLD,
+          MIN_INSTANCES,
+          CHECK_INTERVAL);
+
+  /**
+   * Reads, defaults and checks {@code file}.
+   *
+   * @throws ConfigException naming the file and the key it refused
+   */
   public static NodeConfig load(Path file) {
-    try {
-      return parse(Files.readString(file));
-    } catch (IOException e) {
-      throw new ConfigException("config: cannot read " + file + ": " + e.getMessage());
-    }
+    return from(KEYS.load(file));
   }
 
-  /** Parses, defaults and validates YAML text. */
+  /**
+   * Reads, defaults and checks YAML text (JSON is YAML too); refusals name it {@code node config}.
+   *
+   * @throws ConfigException naming the key it refused
+   */
   public static NodeConfig parse(String yaml) {
-    NodeConfig raw;
-    try {
-      raw = YAML.readValue(yaml, NodeConfig.class);
-    } catch (UnrecognizedPropertyException e) {
-      throw new ConfigException(
-          "config: unknown field '" + e.getPropertyName() + "' at " + e.getPathReference());
-    } catch (JsonProcessingException e) {
-      throw new ConfigException("config: " + e.getOriginalMessage() + " at " + location(e));
+    return from(KEYS.parse(yaml));
+  }
+
+  private static NodeConfig from(ConfigValues v) {
+    NodeConfig config =
+        new NodeConfig(
+            v.get(MEMBER),
+            v.get(REGION),
+            v.get(DATA_DIR),
+            new Endpoint(v.get(CLIENT_HOST), v.get(CLIENT_PORT)),
+            new Endpoint(v.get(PEER_HOST), v.get(PEER_PORT)),
+            members(v),
+            shards(v),
+            new Raft(
+                v.get(ELECTION_TIMEOUT_MIN),
+                v.get(ELECTION_TIMEOUT_MAX),
+                v.get(SNAPSHOT_THRESHOLD),
+                v.get(LOG_SEGMENT_SIZE),
+                v.get(PURGE_GAP)),
+            new Lease(
+                v.get(MIN_TTL), v.get(MAX_TTL), v.get(DEFAULT_TTL), v.get(CHECKPOINT_INTERVAL)),
+            new Lock(v.get(LOCK_MAX_WAIT)),
+            new Storage(
+                v.get(QUOTA),
+                v.get(DEDUP_CAPACITY),
+                v.get(RETENTION_REVISIONS),
+                v.get(RETENTION_MS),
+                v.get(COMPACTION_INTERVAL)),
+            new Watch(v.get(PROGRESS_INTERVAL), v.get(MAX_PENDING), v.get(REPLAY_EVENTS)),
+            new Registry(
+                v.get(REGISTRY_TTL),
+                v.get(SELF_PRESERVATION),
+                v.get(RENEWAL_THRESHOLD),
+                v.get(MIN_INSTANCES),
+                v.get(CHECK_INTERVAL)));
+    checkBetweenKeys(config, v);
+    return config;
+  }
+
+  private static List<Member> members(ConfigValues v) {
+    List<Member> members =
+        v.elements(
+            "members[]",
+            MEMBER_ID,
+            m -> new Member(m.get(MEMBER_ID), m.get(MEMBER_PEER), m.get(MEMBER_CLIENT)));
+    if (members.isEmpty()) {
+      throw v.refuse("members", "none", "the region cluster's voters, this member included");
     }
-    if (raw == null) {
-      throw new ConfigException("config: empty file");
+    return members;
+  }
+
+  private static List<ShardSpec> shards(ConfigValues v) {
+    List<ShardSpec> shards =
+        v.elements(
+            "shards[]",
+            SHARD_ID,
+            s -> new ShardSpec(s.get(SHARD_ID), s.get(SHARD_ROLE), s.get(SHARD_EPOCH)));
+    if (shards.isEmpty()) {
+      throw v.refuse("shards", "none", "at least one shard");
     }
-    return raw.withDefaults().validated();
+    return shards;
   }
 
-  private static String location(JsonProcessingException e) {
-    return e.getLocation() == null
-        ? "?"
-        : "line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
-  }
-
-  private NodeConfig withDefaults() {
-    Raft r = raft == null ? new Raft(null, null, null, null, null) : raft;
-    Lease l = lease == null ? new Lease(null, null, null, null) : lease;
-    Lock k = lock == null ? new Lock(null) : lock;
-    Storage s = storage == null ? new Storage(null, null, null, null, null) : storage;
-    Watch w = watch == null ? new Watch(null, null, null) : watch;
-    Registry g = registry == null ? new Registry(null, null, null, null, null) : registry;
-    return new NodeConfig(
-        member,
-        region == null ? "local" : region,
-        dataDir,
-        client,
-        peer,
-        members,
-        shards,
-        new Raft(
-            or(r.electionTimeoutMinMs(), 1000L),
-            or(r.electionTimeoutMaxMs(), 2000L),
-            or(r.snapshotThreshold(), 10_000L),
-            or(r.logSegmentSizeBytes(), 8L << 20),
-            or(r.purgeGap(), 1024)),
-        new Lease(
-            or(l.minTtlSeconds(), 5L),
-            or(l.maxTtlSeconds(), 3600L),
-            or(l.defaultTtlSeconds(), 30L),
-            or(l.checkpointIntervalMs(), 60_000L)),
-        new Lock(or(k.maxWaitMs(), 300_000L)),
-        new Storage(
-            or(s.quotaBytes(), 1L << 30),
-            or(s.dedupCapacity(), 100_000),
-            or(s.compactionRetentionRevisions(), 100_000L),
-            or(s.compactionRetentionMs(), 0L),
-            or(s.compactionIntervalMs(), 60_000L)),
-        new Watch(
-            or(w.progressIntervalMs(), 10_000L),
-            or(w.maxPendingBytes(), 8L << 20),
-            or(w.replayEvents(), 1000)),
-        new Registry(
-            or(g.defaultTtlSeconds(), 30L),
-            or(g.selfPreservation(), true),
-            or(g.renewalThreshold(), 0.85),
-            or(g.minInstances(), 10),
-            or(g.checkIntervalMs(), 60_000L)));
-  }
-
-  private static <T> T or(T value, T fallback) {
-    return value == null ? fallback : value;
-  }
-
-  private NodeConfig validated() {
-    require(
-        member != null && member.matches("[A-Za-z0-9][A-Za-z0-9_-]{0,62}"),
-        "member: %s (expected: 1..63 letters, digits, '-' or '_')",
-        member);
-    require(
-        region.matches("[a-z0-9][a-z0-9-]{0,62}"),
-        "region: %s (expected: lower-case letters, digits and '-')",
-        region);
-    require(dataDir != null && !dataDir.isBlank(), "data-dir: missing (expected: a directory)");
-    checkEndpoint("client", client);
-    checkEndpoint("peer", peer);
-    require(
-        members != null && !members.isEmpty(),
-        "members: missing (expected: the region cluster's voters, this member included)");
-    Set<String> ids = new HashSet<>();
-    for (int i = 0; i < members.size(); i++) {
-      Member m = members.get(i);
-      require(
-          m.id() != null && ids.add(m.id()), "members[%d].id: %s (expected: unique)", i, m.id());
-      require(
-          m.peer() != null && m.peer().matches("[^:\\s]+:\\d{1,5}"),
-          "members[%d].peer: %s (expected: host:port)",
-          i,
-          m.peer());
-      require(
-          m.client() != null && m.client().matches("https?://[^\\s]+"),
-          "members[%d].client: %s (expected: http://host:port)",
-          i,
-          m.client());
+  /** The rules that relate keys to each other, worded like the reader's own refusals. */
+  private static void checkBetweenKeys(NodeConfig c, ConfigValues v) {
+    if (c.members().stream().noneMatch(m -> m.id().equals(c.member()))) {
+      throw v.refuse("members", "no member " + c.member(), "this node's member among them");
     }
-    require(ids.contains(member), "members: does not list this member '%s'", member);
-    require(shards != null && !shards.isEmpty(), "shards: missing (expected: at least one shard)");
-    Set<Integer> shardIds = new HashSet<>();
-    for (int i = 0; i < shards.size(); i++) {
-      ShardSpec s = shards.get(i);
-      require(
-          s.id() != null && s.id() >= 0 && s.id() <= 32767 && shardIds.add(s.id()),
-          "shards[%d].id: %s (expected: unique, 0..32767)",
-          i,
-          s.id());
-      require(
-          s.role() != null && s.role() != Role.ROLE_UNSPECIFIED,
-          "shards[%d].role: %s (expected: PRIMARY, STANDBY or FENCED; there is no default)",
-          i,
-          s.role());
-      require(
-          s.epoch() != null && s.epoch() >= 1 && s.epoch() <= 32767,
-          "shards[%d].epoch: %s (expected: 1..32767)",
-          i,
-          s.epoch());
+    if (c.raft().electionTimeoutMaxMs() <= c.raft().electionTimeoutMinMs()) {
+      throw v.refuse(
+          ELECTION_TIMEOUT_MAX,
+          "> " + ELECTION_TIMEOUT_MIN.name() + " " + c.raft().electionTimeoutMinMs());
     }
-    require(
-        raft.electionTimeoutMinMs() >= 50
-            && raft.electionTimeoutMaxMs() > raft.electionTimeoutMinMs(),
-        "raft.election-timeout-max-ms: %s (expected: > election-timeout-min-ms %s >= 50)",
-        raft.electionTimeoutMaxMs(),
-        raft.electionTimeoutMinMs());
-    require(
-        raft.snapshotThreshold() >= 1,
-        "raft.snapshot-threshold: %s (expected: >= 1)",
-        raft.snapshotThreshold());
-    require(
-        raft.logSegmentSizeBytes() >= 4096,
-        "raft.log-segment-size-bytes: %s (expected: >= 4096)",
-        raft.logSegmentSizeBytes());
-    require(raft.purgeGap() >= 1, "raft.purge-gap: %s (expected: >= 1)", raft.purgeGap());
-    require(
-        lease.minTtlSeconds() >= 1
-            && lease.minTtlSeconds() <= lease.defaultTtlSeconds()
-            && lease.defaultTtlSeconds() <= lease.maxTtlSeconds(),
-        "lease: min-ttl-seconds %s <= default-ttl-seconds %s <= max-ttl-seconds %s (expected)",
-        lease.minTtlSeconds(),
-        lease.defaultTtlSeconds(),
-        lease.maxTtlSeconds());
-    require(
-        lease.checkpointIntervalMs() >= 100,
-        "lease.checkpoint-interval-ms: %s (expected: >= 100)",
-        lease.checkpointIntervalMs());
-    require(lock.maxWaitMs() >= 0, "lock.max-wait-ms: %s (expected: >= 0)", lock.maxWaitMs());
-    require(
-        storage.quotaBytes() >= 1 << 20,
-        "storage.quota-bytes: %s (expected: >= 1048576)",
-        storage.quotaBytes());
-    require(
-        storage.dedupCapacity() >= 0,
-        "storage.dedup-capacity: %s (expected: >= 0)",
-        storage.dedupCapacity());
-    require(
-        storage.compactionRetentionRevisions() >= 0,
-        "storage.compaction-retention-revisions: %s (expected: >= 0, 0 turns it off)",
-        storage.compactionRetentionRevisions());
-    require(
-        storage.compactionIntervalMs() >= 100,
-        "storage.compaction-interval-ms: %s (expected: >= 100)",
-        storage.compactionIntervalMs());
-    require(
-        watch.progressIntervalMs() >= 100,
-        "watch.progress-interval-ms: %s (expected: >= 100)",
-        watch.progressIntervalMs());
-    require(
-        watch.maxPendingBytes() >= 64 * 1024,
-        "watch.max-pending-bytes: %s (expected: >= 65536)",
-        watch.maxPendingBytes());
-    require(
-        watch.replayEvents() >= 1,
-        "watch.replay-events: %s (expected: >= 1)",
-        watch.replayEvents());
-    require(
-        registry.defaultTtlSeconds() >= lease.minTtlSeconds()
-            && registry.defaultTtlSeconds() <= lease.maxTtlSeconds(),
-        "registry.default-ttl-seconds: %s (expected: within lease.min-ttl-seconds %s and"
-            + " lease.max-ttl-seconds %s)",
-        registry.defaultTtlSeconds(),
-        lease.minTtlSeconds(),
-        lease.maxTtlSeconds());
-    require(
-        registry.renewalThreshold() > 0 && registry.renewalThreshold() <= 1,
-        "registry.renewal-threshold: %s (expected: > 0 and <= 1)",
-        registry.renewalThreshold());
-    require(
-        registry.minInstances() >= 1,
-        "registry.min-instances: %s (expected: >= 1)",
-        registry.minInstances());
-    require(
-        registry.checkIntervalMs() >= 100,
-        "registry.check-interval-ms: %s (expected: >= 100)",
-        registry.checkIntervalMs());
-    return this;
+    String ttlRange = c.lease().minTtlSeconds() + ".." + c.lease().maxTtlSeconds();
+    String ttlBounds = ", from " + MIN_TTL.name() + " and " + MAX_TTL.name();
+    if (c.lease().maxTtlSeconds() < c.lease().minTtlSeconds()) {
+      throw v.refuse(MAX_TTL, ">= " + MIN_TTL.name() + " " + c.lease().minTtlSeconds());
+    }
+    if (!within(c.lease().defaultTtlSeconds(), c.lease())) {
+      throw v.refuse(DEFAULT_TTL, ttlRange + ttlBounds);
+    }
+    if (!within(c.registry().defaultTtlSeconds(), c.lease())) {
+      throw v.refuse(REGISTRY_TTL, ttlRange + ttlBounds);
+    }
   }
 
-  private static void checkEndpoint(String field, Endpoint e) {
-    require(
-        e != null && e.host() != null && !e.host().isBlank(),
-        "%s.host: missing (expected: an address to bind, e.g. 127.0.0.1)",
-        field);
-    require(
-        e.port() != null && e.port() >= 0 && e.port() <= 65535,
-        "%s.port: %s (expected: 0..65535)",
-        field,
-        e.port());
+  private static boolean within(long ttl, Lease bounds) {
+    return ttl >= bounds.minTtlSeconds() && ttl <= bounds.maxTtlSeconds();
   }
 
-  private static void require(boolean ok, String format, Object... args) {
-    if (!ok) {
-      throw new ConfigException("config: " + String.format(format, args));
-    }
+  private static ConfigKey<String> hostKey(String name, String description) {
+    return ConfigKey.of(name, STRING).required().check(bindAddress()).description(description);
+  }
+
+  private static ConfigKey<Integer> portKey(String name, String description) {
+    return ConfigKey.of(name, INT).required().check(port()).description(description);
+  }
+
+  private static ConfigKey<Long> longKey(String name, long fallback, long min, String description) {
+    return ConfigKey.of(name, LONG)
+        .defaultValue(fallback)
+        .check(atLeast(min))
+        .description(description);
   }
 
   /** This member's entry in {@link #members}. */

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.meridian.api.v1.Role;
+import io.meridian.serving.config.ConfigException;
 import org.junit.jupiter.api.Test;
 
 class NodeConfigTest {
@@ -23,38 +24,90 @@ class NodeConfigTest {
   @Test
   void readsAFileAndFillsDefaults() {
     NodeConfig c = NodeConfig.parse(GOOD);
-    assertThat(c.shards().get(0).role()).isEqualTo(Role.PRIMARY);
-    assertThat(c.lease().defaultTtlSeconds()).isEqualTo(30);
-    assertThat(c.lease().minTtlSeconds()).isEqualTo(5);
-    assertThat(c.lease().maxTtlSeconds()).isEqualTo(3600);
-    assertThat(c.raft().snapshotThreshold()).isEqualTo(10_000);
-    assertThat(c.registry().renewalThreshold()).isEqualTo(0.85);
-    assertThat(c.registry().minInstances()).isEqualTo(10);
-    assertThat(c.registry().checkIntervalMs()).isEqualTo(60_000);
-    assertThat(c.registry().selfPreservation()).isTrue();
-    assertThat(c.watch().maxPendingBytes()).isEqualTo(8L << 20);
+    assertThat(c.member()).isEqualTo("n1");
+    assertThat(c.dataDir()).isEqualTo("/tmp/n1");
+    assertThat(c.client()).isEqualTo(new NodeConfig.Endpoint("127.0.0.1", 2379));
+    assertThat(c.self()).isEqualTo(c.members().get(0));
+    assertThat(c.shards()).containsExactly(new NodeConfig.ShardSpec(0, Role.PRIMARY, 1L));
+    assertThat(c.raft()).isEqualTo(new NodeConfig.Raft(1000L, 2000L, 10_000L, 8L << 20, 1024));
+    assertThat(c.lease()).isEqualTo(new NodeConfig.Lease(5L, 3600L, 30L, 60_000L));
+    assertThat(c.lock().maxWaitMs()).isEqualTo(300_000L);
+    assertThat(c.storage())
+        .isEqualTo(new NodeConfig.Storage(1L << 30, 100_000, 100_000L, 0L, 60_000L));
+    assertThat(c.watch()).isEqualTo(new NodeConfig.Watch(10_000L, 8L << 20, 1000));
+    assertThat(c.registry()).isEqualTo(new NodeConfig.Registry(30L, true, 0.85, 10, 60_000L));
   }
 
   @Test
-  void namesTheBadField() {
-    assertThatThrownBy(() -> NodeConfig.parse(GOOD + "bogus: 1\n"))
-        .isInstanceOf(ConfigException.class)
-        .hasMessageContaining("bogus");
-    assertThatThrownBy(() -> NodeConfig.parse(GOOD.replace("role: PRIMARY, ", "")))
-        .hasMessageContaining("shards[0].role");
-    assertThatThrownBy(() -> NodeConfig.parse(GOOD.replace("port: 2379", "port: 70000")))
-        .hasMessageContaining("client.port");
-    assertThatThrownBy(() -> NodeConfig.parse(GOOD + "lease: {min-ttl-seconds: 60}\n"))
-        .hasMessageContaining("min-ttl-seconds");
-    assertThatThrownBy(() -> NodeConfig.parse(GOOD + "registry: {renewal-threshold: 1.5}\n"))
-        .hasMessageContaining("registry.renewal-threshold");
-    assertThatThrownBy(() -> NodeConfig.parse(GOOD + "registry: {default-ttl-seconds: 1}\n"))
-        .hasMessageContaining("registry.default-ttl-seconds");
-    assertThatThrownBy(() -> NodeConfig.parse(GOOD + "watch: {max-pending-bytes: 10}\n"))
-        .hasMessageContaining("watch.max-pending-bytes");
-    assertThatThrownBy(() -> NodeConfig.parse(GOOD.replace("member: n1", "member: n9")))
-        .hasMessageContaining("does not list this member");
+  void aRegionLeftOutIsLocal() {
+    assertThat(NodeConfig.parse(GOOD.replace("region: us-east\n", "")).region()).isEqualTo("local");
+  }
+
+  @Test
+  void namesTheBadKey() {
+    assertRefused(GOOD + "bogus: 1\n", "bogus", "unknown key (expected: one of member, region, ");
+    assertRefused(
+        GOOD.replace("role: PRIMARY, ", ""),
+        "shards[0].role",
+        "missing (expected: PRIMARY, STANDBY or FENCED)");
+    assertRefused(
+        GOOD.replace("port: 2379", "port: 70000"), "client.port", "70000 (expected: 0..65535)");
+    assertRefused(
+        GOOD + "lease: {min-ttl-seconds: 60}\n",
+        "lease.default-ttl-seconds",
+        "30 (expected: 60..3600, from lease.min-ttl-seconds and lease.max-ttl-seconds)");
+    assertRefused(
+        GOOD + "lease: {max-ttl-seconds: 4, min-ttl-seconds: 5}\n",
+        "lease.max-ttl-seconds",
+        "4 (expected: >= lease.min-ttl-seconds 5)");
+    assertRefused(
+        GOOD + "raft: {election-timeout-min-ms: 500, election-timeout-max-ms: 500}\n",
+        "raft.election-timeout-max-ms",
+        "500 (expected: > raft.election-timeout-min-ms 500)");
+    assertRefused(
+        GOOD + "registry: {renewal-threshold: 1.5}\n",
+        "registry.renewal-threshold",
+        "1.5 (expected: > 0 and <= 1)");
+    assertRefused(
+        GOOD + "registry: {default-ttl-seconds: 1}\n",
+        "registry.default-ttl-seconds",
+        "1 (expected: 5..3600, from lease.min-ttl-seconds and lease.max-ttl-seconds)");
+    assertRefused(
+        GOOD + "watch: {max-pending-bytes: 10}\n",
+        "watch.max-pending-bytes",
+        "10 (expected: >= 65536)");
+    assertRefused(
+        GOOD + "storage: {compaction-retention-ms: -1}\n",
+        "storage.compaction-retention-ms",
+        "-1 (expected: >= 0)");
+    assertRefused(
+        GOOD.replace("member: n1", "member: n9"),
+        "members",
+        "no member n9 (expected: this node's member among them)");
+    assertRefused(
+        GOOD.replace("data-dir: /tmp/n1\n", ""), "data-dir", "missing (expected: a directory)");
+    assertRefused(
+        GOOD.replace("\"127.0.0.1:2380\"", "\"127.0.0.1\""),
+        "members[0].peer",
+        "127.0.0.1 (expected: host:port)");
+    assertRefused(
+        GOOD + "  - {id: 0, role: STANDBY, epoch: 1}\n", "shards[1].id", "0 (expected: unique)");
+  }
+
+  @Test
+  void textThatIsNotYamlIsRefused() {
     assertThatThrownBy(() -> NodeConfig.parse("member: [unclosed"))
-        .isInstanceOf(ConfigException.class);
+        .isInstanceOf(ConfigException.class)
+        .hasMessageStartingWith("node config: not YAML at line ");
+  }
+
+  private static void assertRefused(String yaml, String key, String problem) {
+    assertThatThrownBy(() -> NodeConfig.parse(yaml))
+        .isInstanceOfSatisfying(
+            ConfigException.class,
+            e -> {
+              assertThat(e.key()).isEqualTo(key);
+              assertThat(e.getMessage()).startsWith("node config: " + key + ": " + problem);
+            });
   }
 }
