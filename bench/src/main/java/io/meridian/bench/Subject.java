@@ -32,6 +32,10 @@ import java.util.function.Consumer;
 /**
  * One system under test over one protocol, as the comparison drives it: the same operations, the
  * same keys and values, on member {@code m} (an index into the system's members).
+ *
+ * <p>The four implementations (each system over gRPC and over JSON) stand side by side in this file
+ * on purpose, longer than our other classes: whether both systems are asked the same thing is
+ * checked by reading each operation next to its counterpart.
  */
 interface Subject {
   Duration TIMEOUT = Duration.ofSeconds(30);

@@ -43,8 +43,9 @@ import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
- * A client of a Meridian deployment: a region cluster's members, or (once they exist) routers.
- * Thread-safe; build one per application and share it.
+ * A client of a Meridian deployment: a region cluster's members, or routers. Thread-safe; build one
+ * per application and share it. (Most of this file is its {@link Builder}, nested as {@code
+ * MeridianClient.builder()} reads, which makes it longer than our other classes.)
  *
  * <p>Calls go round-robin over the endpoints that pass their {@code /health} check. A call that
  * fails is retried on another endpoint after 100 ms, 500 ms and 2 s (see {@link RetryPolicy} for

@@ -1,6 +1,7 @@
 package io.meridian.cluster.internal;
 
 import io.meridian.api.v1.ChangeBatch;
+import io.meridian.api.v1.Role;
 import io.meridian.cluster.proto.CommandResult;
 import java.util.ArrayList;
 import java.util.List;
@@ -10,6 +11,7 @@ import java.util.List;
  *
  * @param result the client-visible outcome (an error leaves the state unchanged)
  * @param revision the shard's revision after the command
+ * @param role the cluster's role after the command (what watchers are told it serves as)
  * @param duplicate the command's request id was applied before: {@code result} is the remembered
  *     first outcome and nothing changed
  * @param committed the revisions the command committed, in order: none for a command that changed
@@ -20,6 +22,7 @@ import java.util.List;
 public record ApplyResult(
     CommandResult result,
     long revision,
+    Role role,
     boolean duplicate,
     List<Committed> committed,
     List<LockEvent> lockEvents,

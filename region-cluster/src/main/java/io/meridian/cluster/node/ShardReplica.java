@@ -404,9 +404,8 @@ public final class ShardReplica
       applyTimer.record(Math.max(0, now - command.getNowMs()), TimeUnit.MILLISECONDS);
     }
     if (!result.committed().isEmpty()) {
-      Role role = stateMachine.read(ShardState::role);
       for (ApplyResult.Committed c : result.committed()) {
-        watchHub.applied(c.batch().getRevision(), c.batch().getEpoch(), role, c.changes());
+        watchHub.applied(c.batch().getRevision(), c.batch().getEpoch(), result.role(), c.changes());
       }
       changeFeed.committed();
     }

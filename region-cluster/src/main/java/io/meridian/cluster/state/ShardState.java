@@ -134,7 +134,8 @@ public final class ShardState implements WatchedState, FeedState {
     if (!requestId.isEmpty()) {
       CommandResult first = core.dedup().find(requestId, now);
       if (first != null) {
-        return new ApplyResult(first, core.revision(), true, List.of(), List.of(), List.of());
+        return new ApplyResult(
+            first, core.revision(), core.role(), true, List.of(), List.of(), List.of());
       }
     }
     Batch batch = new Batch(core.revision() + 1);
@@ -147,6 +148,7 @@ public final class ShardState implements WatchedState, FeedState {
       return new ApplyResult(
           CommandResult.newBuilder().setError(e.toError()).build(),
           core.revision(),
+          core.role(),
           false,
           List.of(),
           List.of(),
@@ -162,7 +164,13 @@ public final class ShardState implements WatchedState, FeedState {
     core.maybeClearAlarm();
     core.dedup().remember(requestId, now, result);
     return new ApplyResult(
-        result, core.revision(), false, committed, batch.lockEvents, batch.leaseEvents);
+        result,
+        core.revision(),
+        core.role(),
+        false,
+        committed,
+        batch.lockEvents,
+        batch.leaseEvents);
   }
 
   /**

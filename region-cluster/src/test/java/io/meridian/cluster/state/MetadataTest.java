@@ -53,6 +53,8 @@ class MetadataTest {
     s.ok(s.put("/a/k", "w"));
     ApplyResult r = s.ok(s.setRole(Role.FENCED, 1));
     assertThat(r.revision()).isEqualTo(2);
+    // The result says the role it leaves, so the node tells watchers without reading it back.
+    assertThat(r.role()).isEqualTo(Role.FENCED);
     assertThat(s.state.epochHistory()).containsExactly(start(1, 1));
     assertThat(code(s.put("/a/k", "x"))).isEqualTo(Error.Code.FENCED);
     assertThat(code(s.setRole(Role.PRIMARY, 0))).isEqualTo(Error.Code.FENCED);
@@ -61,6 +63,7 @@ class MetadataTest {
     ApplyResult sameEpoch = s.setRole(Role.PRIMARY, 1);
     assertThat(code(sameEpoch)).isEqualTo(Error.Code.INVALID_ARGUMENT);
     assertThat(sameEpoch.result().getError().getMessage()).contains("starts a new epoch");
+    assertThat(sameEpoch.role()).isEqualTo(Role.FENCED);
     assertThat(s.state.role()).isEqualTo(Role.FENCED);
     s.ok(s.setRole(Role.PRIMARY, 3));
     // A retried promotion (PRIMARY, same epoch) changes nothing.
