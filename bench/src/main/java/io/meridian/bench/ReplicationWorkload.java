@@ -12,7 +12,7 @@ import io.meridian.api.v1.WatchCreateRequest;
 import io.meridian.api.v1.WatchGrpc;
 import io.meridian.api.v1.WatchRequest;
 import io.meridian.api.v1.WatchResponse;
-import io.meridian.bridge.KafkaBroker;
+import io.meridian.kafka.KafkaBroker;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -19,6 +19,7 @@ import io.meridian.client.LockHandle;
 import io.meridian.client.MeridianClient;
 import io.meridian.client.Session;
 import io.meridian.client.Stubs;
+import io.meridian.testing.LocalKafka;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -29,10 +30,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -43,19 +43,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Tag("cluster")
 class BridgeTest {
-  @TempDir static Path kafkaDir;
+  @RegisterExtension static final LocalKafka kafka = new LocalKafka();
   @TempDir Path dir;
-  private static KafkaBroker kafka;
-
-  @BeforeAll
-  static void startKafka() throws Exception {
-    kafka = KafkaBroker.start(kafkaDir);
-  }
-
-  @AfterAll
-  static void stopKafka() {
-    kafka.close();
-  }
 
   @Test
   void everyRevisionReachesTheStandbyOnceWhileTheSourceTheSinkAndKafkaAreStoppedOrKilled()
@@ -78,13 +67,15 @@ class BridgeTest {
         source = Bridge.start(sourceOnly);
         writer.awaitMore(20);
 
-        kafka.kill(); // A crash: shipping fails and is retried; the primary takes writes still.
+        kafka
+            .broker()
+            .kill(); // A crash: shipping fails and is retried; the primary takes writes still.
         Bridge running = source;
         await() // The source's next send finds no metadata within max.block.ms (10 s).
             .atMost(Duration.ofSeconds(90))
             .until(() -> !running.status().getShards(0).getSource().getState().equals("RUNNING"));
         writer.awaitMore(20);
-        kafka.start();
+        kafka.broker().start();
         writer.awaitMore(20);
 
         writer.close();
@@ -92,7 +83,7 @@ class BridgeTest {
       } finally {
         source.close();
         sink.close();
-        kafka.start(); // Does nothing unless this test failed while the broker was down.
+        kafka.broker().start(); // Does nothing unless this test failed while the broker was down.
       }
       // The same revision and chain hash (awaitCaughtUp): the same batches, each applied once, in
       // order; and so the same keys, with the same versions, and the same leases.

@@ -34,16 +34,12 @@ public final class KvService extends KVGrpc.KVImplBase {
 
   @Override
   public void range(RangeRequest request, StreamObserver<RangeResponse> observer) {
-    Replies.reply(
+    Calls.read(
         observer,
-        () -> {
-          Replica replica = shards.forRequest();
-          return Calls.read(
-              replica,
-              Query.newBuilder().setRange(request).build(),
-              request.getConsistency(),
-              QueryResult::getRange);
-        });
+        shards::forRequest,
+        Query.newBuilder().setRange(request).build(),
+        request.getConsistency(),
+        QueryResult::getRange);
   }
 
   @Override
@@ -63,18 +59,11 @@ public final class KvService extends KVGrpc.KVImplBase {
   @Override
   public void deleteRange(
       DeleteRangeRequest request, StreamObserver<DeleteRangeResponse> observer) {
-    Replies.reply(
+    Calls.propose(
         observer,
-        () -> {
-          Replica replica = shards.forRequest();
-          return Calls.propose(
-              replica,
-              Command.newBuilder()
-                  .setRequestId(request.getRequestId())
-                  .setDeleteRange(request)
-                  .build(),
-              CommandResult::getDeleteRange);
-        });
+        shards::forRequest,
+        Command.newBuilder().setRequestId(request.getRequestId()).setDeleteRange(request).build(),
+        CommandResult::getDeleteRange);
   }
 
   @Override

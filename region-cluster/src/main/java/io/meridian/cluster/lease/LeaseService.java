@@ -141,44 +141,31 @@ public final class LeaseService extends LeaseGrpc.LeaseImplBase {
 
   @Override
   public void revoke(LeaseRevokeRequest request, StreamObserver<LeaseRevokeResponse> observer) {
-    Replies.reply(
+    Calls.propose(
         observer,
-        () -> {
-          Replica replica = shards.forLease(request.getId());
-          return Calls.propose(
-              replica,
-              Command.newBuilder()
-                  .setRequestId(request.getRequestId())
-                  .setLeaseRevoke(request)
-                  .build(),
-              CommandResult::getLeaseRevoke);
-        });
+        () -> shards.forLease(request.getId()),
+        Command.newBuilder().setRequestId(request.getRequestId()).setLeaseRevoke(request).build(),
+        CommandResult::getLeaseRevoke);
   }
 
   @Override
   public void timeToLive(
       LeaseTimeToLiveRequest request, StreamObserver<LeaseTimeToLiveResponse> observer) {
-    Replies.reply(
+    // The leader holds the live deadline.
+    Calls.readAtLeader(
         observer,
-        () -> {
-          Replica replica = shards.forLease(request.getId());
-          // The leader holds the live deadline.
-          return Calls.readAtLeader(
-              replica, Query.newBuilder().setLeaseTtl(request).build(), QueryResult::getLeaseTtl);
-        });
+        () -> shards.forLease(request.getId()),
+        Query.newBuilder().setLeaseTtl(request).build(),
+        QueryResult::getLeaseTtl);
   }
 
   @Override
   public void list(LeaseListRequest request, StreamObserver<LeaseListResponse> observer) {
-    Replies.reply(
+    Calls.read(
         observer,
-        () -> {
-          Replica replica = shards.forRequest();
-          return Calls.read(
-              replica,
-              Query.newBuilder().setLeaseList(request).build(),
-              request.getConsistency(),
-              QueryResult::getLeaseList);
-        });
+        shards::forRequest,
+        Query.newBuilder().setLeaseList(request).build(),
+        request.getConsistency(),
+        QueryResult::getLeaseList);
   }
 }

@@ -140,31 +140,20 @@ public final class LockService extends LockGrpc.LockImplBase {
 
   @Override
   public void release(LockReleaseRequest request, StreamObserver<LockReleaseResponse> observer) {
-    Replies.reply(
+    Calls.propose(
         observer,
-        () -> {
-          LockReplica replica = shards.forLease(request.getLease());
-          return Calls.propose(
-              replica,
-              Command.newBuilder()
-                  .setRequestId(request.getRequestId())
-                  .setLockRelease(request)
-                  .build(),
-              CommandResult::getLockRelease);
-        });
+        () -> shards.forLease(request.getLease()),
+        Command.newBuilder().setRequestId(request.getRequestId()).setLockRelease(request).build(),
+        CommandResult::getLockRelease);
   }
 
   @Override
   public void inspect(LockInspectRequest request, StreamObserver<LockInspectResponse> observer) {
-    Replies.reply(
+    Calls.read(
         observer,
-        () -> {
-          LockReplica replica = shards.forRequest();
-          return Calls.read(
-              replica,
-              Query.newBuilder().setLockInspect(request).build(),
-              request.getConsistency(),
-              QueryResult::getLockInspect);
-        });
+        shards::forRequest,
+        Query.newBuilder().setLockInspect(request).build(),
+        request.getConsistency(),
+        QueryResult::getLockInspect);
   }
 }

@@ -98,15 +98,11 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
 
   @Override
   public void heartbeat(HeartbeatRequest request, StreamObserver<HeartbeatResponse> observer) {
-    Replies.reply(
+    Calls.readAtLeader(
         observer,
-        () -> {
-          WatchReplica replica = shards.forRequest();
-          return Calls.readAtLeader(
-              replica,
-              Query.newBuilder().setRegistryHeartbeat(request).build(),
-              QueryResult::getRegistryHeartbeat);
-        });
+        shards::forRequest,
+        Query.newBuilder().setRegistryHeartbeat(request).build(),
+        QueryResult::getRegistryHeartbeat);
   }
 
   @Override
@@ -128,18 +124,14 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
 
   @Override
   public void deregister(DeregisterRequest request, StreamObserver<DeregisterResponse> observer) {
-    Replies.reply(
+    Calls.propose(
         observer,
-        () -> {
-          WatchReplica replica = shards.forRequest();
-          return Calls.propose(
-              replica,
-              Command.newBuilder()
-                  .setRequestId(request.getRequestId())
-                  .setRegistryDeregister(request)
-                  .build(),
-              CommandResult::getRegistryDeregister);
-        });
+        shards::forRequest,
+        Command.newBuilder()
+            .setRequestId(request.getRequestId())
+            .setRegistryDeregister(request)
+            .build(),
+        CommandResult::getRegistryDeregister);
   }
 
   @Override
@@ -248,16 +240,12 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
   @Override
   public void listServices(
       ListServicesRequest request, StreamObserver<ListServicesResponse> observer) {
-    Replies.reply(
+    Calls.read(
         observer,
-        () -> {
-          WatchReplica replica = shards.forRequest();
-          return Calls.read(
-              replica,
-              Query.newBuilder().setRegistryList(request).build(),
-              localByDefault(request.getConsistency()),
-              QueryResult::getRegistryList);
-        });
+        shards::forRequest,
+        Query.newBuilder().setRegistryList(request).build(),
+        localByDefault(request.getConsistency()),
+        QueryResult::getRegistryList);
   }
 
   /**

@@ -59,29 +59,21 @@ public final class ReplicationService extends ReplicationGrpc.ReplicationImplBas
   @Override
   public void applyReplicated(
       ApplyReplicatedRequest request, StreamObserver<ApplyReplicatedResponse> observer) {
-    Replies.reply(
+    Calls.propose(
         observer,
-        () -> {
-          FeedReplica replica = shards.forRequest();
-          return Calls.propose(
-              replica,
-              Command.newBuilder().setApplyReplicated(request).build(),
-              CommandResult::getApplyReplicated);
-        });
+        shards::forRequest,
+        Command.newBuilder().setApplyReplicated(request).build(),
+        CommandResult::getApplyReplicated);
   }
 
   @Override
   public void reportShipped(
       ReportShippedRequest request, StreamObserver<ReportShippedResponse> observer) {
-    Replies.reply(
+    Calls.propose(
         observer,
-        () -> {
-          FeedReplica replica = shards.forRequest();
-          return Calls.propose(
-              replica,
-              Command.newBuilder().setReportShipped(request).build(),
-              CommandResult::getReportShipped);
-        });
+        shards::forRequest,
+        Command.newBuilder().setReportShipped(request).build(),
+        CommandResult::getReportShipped);
   }
 
   @Override

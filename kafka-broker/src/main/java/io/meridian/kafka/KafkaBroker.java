@@ -1,4 +1,4 @@
-package io.meridian.bridge;
+package io.meridian.kafka;
 
 import io.meridian.serving.LoopbackPorts;
 import java.io.IOException;
