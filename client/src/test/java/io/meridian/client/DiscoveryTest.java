@@ -184,7 +184,7 @@ class DiscoveryTest {
 
       // After the open window, one trial call may go to o1; its success closes the breaker.
       await()
-          .atMost(Duration.ofSeconds(5))
+          .atMost(Duration.ofSeconds(30))
           .until(
               () -> {
                 Instance picked = client.discovery().choose("shop", "orders");
@@ -195,7 +195,7 @@ class DiscoveryTest {
                 return false;
               });
       await()
-          .atMost(Duration.ofSeconds(5))
+          .atMost(Duration.ofSeconds(30))
           .until(() -> client.discovery().breaker(o1).canRequest());
     }
   }

@@ -60,7 +60,7 @@ class LockTest {
         b.locks().lockAsync("/jobs/locks/fifo", Duration.ofSeconds(20));
     await()
         .during(Duration.ofMillis(500))
-        .atMost(Duration.ofSeconds(2))
+        .atMost(Duration.ofSeconds(10))
         .until(() -> !second.isDone());
 
     first.close();

@@ -1,8 +1,6 @@
 package io.meridian.router;
 
-import io.meridian.api.MeridianException;
 import io.meridian.serving.Shutdown;
-import io.meridian.serving.config.ConfigException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -16,25 +14,17 @@ public final class RouterCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    RouterServer router;
-    try {
-      router = RouterServer.start(RouterConfig.load(config));
-    } catch (ConfigException e) {
-      System.err.println(e.getMessage());
-      return 2;
-    } catch (MeridianException e) {
-      System.err.println(config + ": " + e.getMessage());
-      return 2;
-    }
-    System.out.println(
-        "Meridian router for region "
-            + router.config().region()
-            + " at "
-            + router.url()
-            + " (routing table version "
-            + router.table().version()
-            + ")");
-    Shutdown.await(router);
-    return 0;
+    return Shutdown.serve(
+        config,
+        RouterConfig::load,
+        RouterServer::start,
+        router ->
+            "Meridian router for region "
+                + router.config().region()
+                + " at "
+                + router.url()
+                + " (routing table version "
+                + router.table().version()
+                + ")");
   }
 }

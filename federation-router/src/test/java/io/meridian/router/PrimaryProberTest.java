@@ -126,7 +126,7 @@ class PrimaryProberTest {
             .probeTimeout(Duration.ofMillis(500))
             .newDecorator()
             .apply(upstream(9))) {
-      await().atMost(Duration.ofSeconds(5)).until(() -> progress.latest(1) == 9);
+      await().atMost(Duration.ofSeconds(30)).until(() -> progress.latest(1) == 9);
 
       assertThat(progress.latest(0)).isEqualTo(9);
       assertThat(progress.latest(99)).isZero();
@@ -149,14 +149,14 @@ class PrimaryProberTest {
             .probeEvery(Duration.ofMillis(10), timer, () -> TABLE, clock)
             .newDecorator()
             .apply(upstream(3));
-    await().atMost(Duration.ofSeconds(5)).until(() -> sent.size() >= 2);
+    await().atMost(Duration.ofSeconds(30)).until(() -> sent.size() >= 2);
     prober.close();
     // A probe running at close may still finish; after that, none starts.
     timer.submit(() -> {}).get(5, TimeUnit.SECONDS);
     int after = sent.size();
     await()
         .during(Duration.ofMillis(200))
-        .atMost(Duration.ofSeconds(2))
+        .atMost(Duration.ofSeconds(10))
         .until(() -> sent.size() == after);
   }
 }

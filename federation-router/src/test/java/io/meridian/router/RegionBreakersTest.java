@@ -162,7 +162,7 @@ class RegionBreakersTest {
     // Far more than 3 calls, across several of the breaker's 500 ms counter updates.
     await()
         .during(Duration.ofMillis(1500))
-        .atMost(Duration.ofSeconds(5))
+        .atMost(Duration.ofSeconds(15))
         .pollInterval(Duration.ofMillis(20))
         .until(() -> failedPut().code() == Error.Code.INVALID_ARGUMENT);
     assertThat(requests("INVALID_ARGUMENT")).isGreaterThan(3);

@@ -3,7 +3,6 @@ package io.meridian.cluster;
 import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.internal.NodeClock;
 import io.meridian.serving.Shutdown;
-import io.meridian.serving.config.ConfigException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -46,16 +45,17 @@ public final class Main {
 
     @Override
     public Integer call() throws Exception {
-      NodeConfig cfg;
-      try {
-        cfg = NodeConfig.load(config);
-      } catch (ConfigException e) {
-        System.err.println(e.getMessage());
-        return 2;
-      }
-      MeridianNode node = MeridianNode.start(cfg, NodeClock.system());
-      Shutdown.await(node);
-      return 0;
+      return Shutdown.serve(
+          config,
+          NodeConfig::load,
+          cfg -> MeridianNode.start(cfg, NodeClock.system()),
+          node ->
+              "Meridian node "
+                  + node.config().member()
+                  + " of region "
+                  + node.config().region()
+                  + " at "
+                  + node.clientUrl());
     }
   }
 }

@@ -1,8 +1,6 @@
 package io.meridian.bridge;
 
-import io.meridian.api.MeridianException;
 import io.meridian.serving.Shutdown;
-import io.meridian.serving.config.ConfigException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -18,19 +16,10 @@ public final class BridgeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Bridge bridge;
-    try {
-      bridge = Bridge.start(BridgeConfig.load(config));
-    } catch (ConfigException e) {
-      System.err.println(e.getMessage());
-      return 2;
-    } catch (MeridianException e) {
-      System.err.println(config + ": " + e.getMessage());
-      return 2;
-    }
-    System.out.println(
-        "Meridian replication bridge; status at " + bridge.url() + "/v1/bridge/status");
-    Shutdown.await(bridge);
-    return 0;
+    return Shutdown.serve(
+        config,
+        BridgeConfig::load,
+        Bridge::start,
+        bridge -> "Meridian replication bridge; status at " + bridge.url() + "/v1/bridge/status");
   }
 }

@@ -1,10 +1,45 @@
 package io.meridian.serving;
 
+import io.meridian.api.MeridianException;
+import io.meridian.serving.config.ConfigException;
+import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
+import java.util.function.Function;
 
 /** How a Meridian process (node, router, dev federation) waits to be stopped. */
 public final class Shutdown {
   private Shutdown() {}
+
+  /** Starts a process role from its loaded configuration. */
+  @FunctionalInterface
+  public interface Starter<C, S extends AutoCloseable> {
+    S start(C config) throws Exception;
+  }
+
+  /**
+   * What {@code meridian node|router|bridge --config FILE} does: loads {@code file}, starts the
+   * role, prints {@code banner} of it, and runs until the process is stopped.
+   *
+   * @return the process's exit code: 0 once stopped, 2 for a file the role refuses (the message,
+   *     naming the file and the key, goes to stderr) or a configuration the role refuses at start
+   */
+  public static <C, S extends AutoCloseable> int serve(
+      Path file, Function<Path, C> load, Starter<C, S> start, Function<S, String> banner)
+      throws Exception {
+    S running;
+    try {
+      running = start.start(load.apply(file));
+    } catch (ConfigException e) {
+      System.err.println(e.getMessage());
+      return 2;
+    } catch (MeridianException e) {
+      System.err.println(file + ": " + e.getMessage());
+      return 2;
+    }
+    System.out.println(banner.apply(running));
+    await(running);
+    return 0;
+  }
 
   /** Blocks until the JVM is asked to stop (Ctrl-C, SIGTERM), then closes {@code running}. */
   public static void await(AutoCloseable running) throws InterruptedException {

@@ -348,7 +348,7 @@ class RegistryNodeTest {
     leader.registry().register(instance("block", "other", "z").build());
     await()
         .during(Duration.ofMillis(500))
-        .atMost(Duration.ofSeconds(2))
+        .atMost(Duration.ofSeconds(10))
         .until(() -> !waiting.isDone());
     leader.registry().register(instance("block", "api", "b").build());
     DiscoverResponse woke = waiting.get(20, java.util.concurrent.TimeUnit.SECONDS);
@@ -613,7 +613,7 @@ class RegistryNodeTest {
       await().until(() -> !ids(discover(cl, "sp", "api")).contains("locked"));
       await()
           .during(Duration.ofMillis(800))
-          .atMost(Duration.ofSeconds(3))
+          .atMost(Duration.ofSeconds(10))
           .until(() -> discover(cl, "sp", "api").getInstancesCount() == 10);
 
       // Renewals recover: it turns itself off.

@@ -1,11 +1,13 @@
-package io.meridian.cluster.node;
+package io.meridian.testing;
 
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.linecorp.armeria.client.grpc.GrpcClients;
 import io.grpc.StatusRuntimeException;
+import io.meridian.api.v1.ClusterGrpc;
 import io.meridian.api.v1.Member;
 import io.meridian.api.v1.MemberListRequest;
 import io.meridian.cluster.config.NodeConfig;
@@ -22,46 +24,61 @@ import java.util.Optional;
 /**
  * The members of a planned cluster as separate processes, each started with {@code bin/meridian
  * node}: they can be killed (SIGKILL) and paused (SIGSTOP/SIGCONT), which an in-process node
- * cannot. Logs go to {@code <dir>/<member>.log}.
+ * ({@link LocalRegion}) cannot. Logs go to {@code <dir>/<member>.log}. Runs from a module directory
+ * of this repository (it starts {@code ../bin/meridian}).
+ *
+ * <pre>{@code
+ * List<NodeConfig> configs = DevCluster.plan(dir, 3, "east", Map.of("raft", DevCluster.FAST_ELECTIONS)).configs();
+ * try (ProcessRegion nodes = new ProcessRegion(dir, configs).startAll()) {
+ *   int leader = nodes.awaitLeader();
+ *   nodes.pause(leader);   // longer than an election timeout: the others elect a new leader
+ *   nodes.resume(leader);
+ * }
+ * }</pre>
  */
-final class NodeProcesses implements AutoCloseable {
+public final class ProcessRegion implements AutoCloseable {
   private final Path dir;
   private final List<NodeConfig> configs;
   private final List<String> prefix;
   private final Map<Integer, Process> processes = new HashMap<>();
-  private final List<Clients> clients = new ArrayList<>();
+  private final List<ClusterGrpc.ClusterBlockingStub> clusters = new ArrayList<>();
 
-  NodeProcesses(Path dir, List<NodeConfig> configs) {
+  /** The members of {@code configs}, none started yet. */
+  public ProcessRegion(Path dir, List<NodeConfig> configs) {
     this(dir, configs, List.of());
   }
 
   /** Members started with {@code prefix} before the launcher (e.g. {@code ip netns exec NS}). */
-  NodeProcesses(Path dir, List<NodeConfig> configs, List<String> prefix) {
+  public ProcessRegion(Path dir, List<NodeConfig> configs, List<String> prefix) {
     this.dir = dir;
     this.configs = configs;
     this.prefix = List.copyOf(prefix);
     for (NodeConfig c : configs) {
-      clients.add(Clients.of(c.self().client()));
+      clusters.add(
+          GrpcClients.builder(c.self().client())
+              .responseTimeout(Duration.ofSeconds(5))
+              .build(ClusterGrpc.ClusterBlockingStub.class));
     }
   }
 
   /** Starts every member. */
-  NodeProcesses startAll() throws IOException {
+  public ProcessRegion startAll() throws IOException {
     for (int i = 0; i < configs.size(); i++) {
       start(i);
     }
     return this;
   }
 
-  Clients client(int index) {
-    return clients.get(index);
+  /** Member {@code index}'s client URL. */
+  public String url(int index) {
+    return configs.get(index).self().client();
   }
 
-  int size() {
+  public int size() {
     return configs.size();
   }
 
-  void start(int index) throws IOException {
+  public void start(int index) throws IOException {
     NodeConfig config = configs.get(index);
     File yaml = dir.resolve(config.member() + ".yaml").toFile();
     new ObjectMapper(new YAMLFactory())
@@ -80,12 +97,12 @@ final class NodeProcesses implements AutoCloseable {
   }
 
   /** The log file of member {@code index}. */
-  Path log(int index) {
+  public Path log(int index) {
     return dir.resolve(configs.get(index).member() + ".log");
   }
 
   /** SIGKILL, and waits for the process to end. */
-  void kill(int index) throws InterruptedException {
+  public void kill(int index) throws InterruptedException {
     kill(processes.get(index));
   }
 
@@ -103,12 +120,12 @@ final class NodeProcesses implements AutoCloseable {
   }
 
   /** SIGSTOP: the member freezes, threads, timers and sockets alike. */
-  void pause(int index) throws IOException, InterruptedException {
+  public void pause(int index) throws IOException, InterruptedException {
     signal(index, "STOP");
   }
 
   /** SIGCONT. */
-  void resume(int index) throws IOException, InterruptedException {
+  public void resume(int index) throws IOException, InterruptedException {
     signal(index, "CONT");
   }
 
@@ -122,21 +139,20 @@ final class NodeProcesses implements AutoCloseable {
   }
 
   /** The index of the member some running member names leader, skipping {@code except}. */
-  int awaitLeader(int... except) {
+  public int awaitLeader(int... except) {
     return await()
         .atMost(Duration.ofSeconds(60))
         .ignoreExceptions()
         .until(
             () -> {
-              for (int i = 0; i < clients.size(); i++) {
+              for (int i = 0; i < clusters.size(); i++) {
                 if (contains(except, i)) {
                   continue;
                 }
                 try {
                   Optional<Member> leader =
-                      clients
+                      clusters
                           .get(i)
-                          .cluster()
                           .memberList(MemberListRequest.getDefaultInstance())
                           .getMembersList()
                           .stream()

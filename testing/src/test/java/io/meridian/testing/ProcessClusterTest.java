@@ -1,4 +1,4 @@
-package io.meridian.cluster.node;
+package io.meridian.testing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -35,11 +36,12 @@ class ProcessClusterTest {
     System.out.println(
         "ProcessClusterTest seed=" + seed + " (replay: -Dmeridian.seed=" + seed + ")");
     Random random = new Random(seed);
-    List<NodeConfig> configs = DevCluster.plan(dir, 3, "proc", TestClusters.fast()).configs();
-    try (NodeProcesses nodes = new NodeProcesses(dir, configs).startAll()) {
-      List<Clients> clients = new ArrayList<>();
+    List<NodeConfig> configs =
+        DevCluster.plan(dir, 3, "proc", Map.of("raft", DevCluster.FAST_ELECTIONS)).configs();
+    try (ProcessRegion nodes = new ProcessRegion(dir, configs).startAll()) {
+      List<NodeCalls> clients = new ArrayList<>();
       for (int i = 0; i < 3; i++) {
-        clients.add(nodes.client(i));
+        clients.add(NodeCalls.of(nodes.url(i)));
       }
       List<String> acked = new ArrayList<>();
       int kills = 0;

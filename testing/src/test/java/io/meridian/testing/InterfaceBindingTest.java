@@ -1,4 +1,4 @@
-package io.meridian.cluster.node;
+package io.meridian.testing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -72,8 +72,8 @@ class InterfaceBindingTest {
                   "members:",
                   "  - {id: n1, peer: '" + host + ":7101', client: 'http://" + host + ":7100'}",
                   "shards: [{id: 0, role: PRIMARY, epoch: 1}]"));
-      try (NodeProcesses node =
-          new NodeProcesses(dir, List.of(config), List.of("ip", "netns", "exec", ns))) {
+      try (ProcessRegion node =
+          new ProcessRegion(dir, List.of(config), List.of("ip", "netns", "exec", ns))) {
         node.start(0);
         String health =
             "exec 3<>/dev/tcp/"

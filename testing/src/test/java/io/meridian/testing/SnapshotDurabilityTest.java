@@ -1,4 +1,4 @@
-package io.meridian.cluster.node;
+package io.meridian.testing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -45,7 +45,8 @@ class SnapshotDurabilityTest {
   void theSnapshotDirectoryIsSyncedAfterBothRenames() throws Exception {
     Assumptions.assumeTrue(straceWorks(), "needs strace (and ptrace) to watch the node's calls");
     Path trace = dir.resolve("trace.txt");
-    List<NodeConfig> configs = DevCluster.plan(dir, 1, "durable", TestClusters.fast()).configs();
+    List<NodeConfig> configs =
+        DevCluster.plan(dir, 1, "durable", Map.of("raft", DevCluster.FAST_ELECTIONS)).configs();
     List<String> strace =
         List.of(
             "strace",
@@ -55,9 +56,9 @@ class SnapshotDurabilityTest {
             "trace=openat,rename,renameat,renameat2,fsync,fdatasync",
             "-o",
             trace.toString());
-    try (NodeProcesses node = new NodeProcesses(dir, configs, strace)) {
+    try (ProcessRegion node = new ProcessRegion(dir, configs, strace)) {
       node.start(0);
-      Clients c = node.client(0);
+      NodeCalls c = NodeCalls.of(node.url(0));
       await()
           .atMost(Duration.ofSeconds(120))
           .ignoreExceptions()

@@ -1,4 +1,4 @@
-package io.meridian.cluster.node;
+package io.meridian.testing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -14,6 +14,7 @@ import io.meridian.cluster.config.NodeConfig;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -36,8 +37,9 @@ class LeaderPauseTest {
 
   @Test
   void aResumedLeaderNeverRevokesALeaseRenewedThroughItsSuccessor() throws Exception {
-    List<NodeConfig> configs = DevCluster.plan(dir, 3, "pause", TestClusters.fast()).configs();
-    try (NodeProcesses nodes = new NodeProcesses(dir, configs).startAll();
+    List<NodeConfig> configs =
+        DevCluster.plan(dir, 3, "pause", Map.of("raft", DevCluster.FAST_ELECTIONS)).configs();
+    try (ProcessRegion nodes = new ProcessRegion(dir, configs).startAll();
         Renewer renewer = new Renewer(nodes)) {
       int first = nodes.awaitLeader();
       long lease =
@@ -46,8 +48,7 @@ class LeaderPauseTest {
               .ignoreExceptions()
               .until(
                   () ->
-                      nodes
-                          .client(first)
+                      NodeCalls.of(nodes.url(first))
                           .lease()
                           .grant(
                               LeaseGrantRequest.newBuilder()
@@ -56,8 +57,7 @@ class LeaderPauseTest {
                                   .build())
                           .getId(),
                   id -> id > 0);
-      nodes
-          .client(first)
+      NodeCalls.of(nodes.url(first))
           .kv()
           .put(
               PutRequest.newBuilder()
@@ -88,14 +88,16 @@ class LeaderPauseTest {
         renewer.avoid(-1);
         assertThat(renewer.violations()).as("round %d", round).isEmpty();
       }
-      assertThat(nodes.client(nodes.awaitLeader()).prefix("/jobs/owner").getCount()).isEqualTo(1);
+      assertThat(NodeCalls.of(nodes.url(nodes.awaitLeader())).prefix("/jobs/owner").getCount())
+          .isEqualTo(1);
       assertThat(renewer.violations()).isEmpty();
     }
   }
 
   /** Renews one lease every 300 ms through the members it is not told to avoid. */
   private static final class Renewer implements AutoCloseable {
-    private final NodeProcesses nodes;
+    private final ProcessRegion nodes;
+    private final List<NodeCalls> calls = new java.util.ArrayList<>();
     private final List<String> violations = new CopyOnWriteArrayList<>();
     private final ScheduledExecutorService schedule =
         Executors.newSingleThreadScheduledExecutor(
@@ -108,8 +110,11 @@ class LeaderPauseTest {
     private volatile long lastAckSentAt;
     private int next;
 
-    Renewer(NodeProcesses nodes) {
+    Renewer(ProcessRegion nodes) {
       this.nodes = nodes;
+      for (int i = 0; i < nodes.size(); i++) {
+        calls.add(NodeCalls.of(nodes.url(i)));
+      }
     }
 
     void start(long lease) {
@@ -136,8 +141,8 @@ class LeaderPauseTest {
       }
       long sent = System.nanoTime();
       try {
-        nodes
-            .client(member)
+        calls
+            .get(member)
             .lease()
             .withDeadlineAfter(2, TimeUnit.SECONDS)
             .renew(LeaseKeepAliveRequest.newBuilder().setId(lease).build());
@@ -153,7 +158,7 @@ class LeaderPauseTest {
 
     private static boolean isLeaseNotFound(StatusRuntimeException e) {
       try {
-        return Clients.code(e) == Error.Code.LEASE_NOT_FOUND;
+        return NodeCalls.code(e) == Error.Code.LEASE_NOT_FOUND;
       } catch (AssertionError noMeridianError) {
         return false;
       }
