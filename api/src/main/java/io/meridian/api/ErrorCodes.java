@@ -12,6 +12,23 @@ public final class ErrorCodes {
   public static final Metadata.Key<byte[]> TRAILER =
       Metadata.Key.of("meridian-error-bin", Metadata.BINARY_BYTE_MARSHALLER);
 
+  /**
+   * The {@link Error} a member sent in the {@link #TRAILER} of failed call {@code t}; null when the
+   * call failed before a member answered (or the trailer is unreadable).
+   */
+  public static Error errorOf(Throwable t) {
+    Metadata trailers = Status.trailersFromThrowable(t);
+    byte[] encoded = trailers == null ? null : trailers.get(TRAILER);
+    if (encoded == null) {
+      return null;
+    }
+    try {
+      return Error.parseFrom(encoded);
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      return null;
+    }
+  }
+
   /** The gRPC status code a client sees for {@code code}. */
   public static Status.Code grpcStatus(Error.Code code) {
     return switch (code) {

@@ -3,7 +3,6 @@ package io.meridian.client;
 import com.linecorp.armeria.client.UnprocessedRequestException;
 import com.linecorp.armeria.client.circuitbreaker.FailFastException;
 import com.linecorp.armeria.client.endpoint.EndpointGroupException;
-import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
@@ -78,16 +77,8 @@ final class Unary {
           "no Meridian endpoint reachable (request not sent): " + describe(t));
     }
     Status status = Status.fromThrowable(t);
-    Metadata trailers = Status.trailersFromThrowable(t);
-    byte[] encoded = trailers == null ? null : trailers.get(ErrorCodes.TRAILER);
-    MeridianException sent = null;
-    if (encoded != null) {
-      try {
-        sent = MeridianException.fromError(Error.parseFrom(encoded));
-      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
-        sent = null;
-      }
-    }
+    Error carried = ErrorCodes.errorOf(t);
+    MeridianException sent = carried == null ? null : MeridianException.fromError(carried);
     Error.Code code = sent != null ? sent.code() : codeOf(status);
     String message = sent != null ? sent.getMessage() : describe(t);
     if (!repeatable && (code == Error.Code.UNAVAILABLE || code == Error.Code.DEADLINE_EXCEEDED)) {

@@ -5,9 +5,12 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.linecorp.armeria.client.grpc.GrpcClientBuilder;
 import com.linecorp.armeria.client.grpc.GrpcClients;
 import io.grpc.StatusRuntimeException;
 import io.meridian.api.v1.ClusterGrpc;
+import io.meridian.api.v1.KVGrpc;
+import io.meridian.api.v1.LeaseGrpc;
 import io.meridian.api.v1.Member;
 import io.meridian.api.v1.MemberListRequest;
 import io.meridian.cluster.config.NodeConfig;
@@ -20,6 +23,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The members of a planned cluster as separate processes, each started with {@code bin/meridian
@@ -41,7 +45,9 @@ public final class ProcessRegion implements AutoCloseable {
   private final List<NodeConfig> configs;
   private final List<String> prefix;
   private final Map<Integer, Process> processes = new HashMap<>();
-  private final List<ClusterGrpc.ClusterBlockingStub> clusters = new ArrayList<>();
+  private final List<KVGrpc.KVBlockingStub> kv = new ArrayList<>();
+  private final List<LeaseGrpc.LeaseBlockingStub> lease = new ArrayList<>();
+  private final List<ClusterGrpc.ClusterBlockingStub> cluster = new ArrayList<>();
 
   /** The members of {@code configs}, none started yet. */
   public ProcessRegion(Path dir, List<NodeConfig> configs) {
@@ -54,10 +60,11 @@ public final class ProcessRegion implements AutoCloseable {
     this.configs = configs;
     this.prefix = List.copyOf(prefix);
     for (NodeConfig c : configs) {
-      clusters.add(
-          GrpcClients.builder(c.self().client())
-              .responseTimeout(Duration.ofSeconds(5))
-              .build(ClusterGrpc.ClusterBlockingStub.class));
+      GrpcClientBuilder b =
+          GrpcClients.builder(c.self().client()).responseTimeout(Duration.ofSeconds(30));
+      kv.add(b.build(KVGrpc.KVBlockingStub.class));
+      lease.add(b.build(LeaseGrpc.LeaseBlockingStub.class));
+      cluster.add(b.build(ClusterGrpc.ClusterBlockingStub.class));
     }
   }
 
@@ -67,6 +74,21 @@ public final class ProcessRegion implements AutoCloseable {
       start(i);
     }
     return this;
+  }
+
+  /** Blocking key-value calls to member {@code index}. */
+  public KVGrpc.KVBlockingStub kv(int index) {
+    return kv.get(index);
+  }
+
+  /** Blocking lease calls to member {@code index}. */
+  public LeaseGrpc.LeaseBlockingStub lease(int index) {
+    return lease.get(index);
+  }
+
+  /** Blocking cluster calls (members, status, snapshots) to member {@code index}. */
+  public ClusterGrpc.ClusterBlockingStub cluster(int index) {
+    return cluster.get(index);
   }
 
   /** Member {@code index}'s client URL. */
@@ -145,14 +167,14 @@ public final class ProcessRegion implements AutoCloseable {
         .ignoreExceptions()
         .until(
             () -> {
-              for (int i = 0; i < clusters.size(); i++) {
+              for (int i = 0; i < cluster.size(); i++) {
                 if (contains(except, i)) {
                   continue;
                 }
                 try {
                   Optional<Member> leader =
-                      clusters
-                          .get(i)
+                      cluster(i)
+                          .withDeadlineAfter(5, TimeUnit.SECONDS)
                           .memberList(MemberListRequest.getDefaultInstance())
                           .getMembersList()
                           .stream()

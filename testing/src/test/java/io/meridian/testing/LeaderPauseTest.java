@@ -5,10 +5,12 @@ import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
 import io.grpc.StatusRuntimeException;
+import io.meridian.api.ErrorCodes;
 import io.meridian.api.v1.Error;
 import io.meridian.api.v1.LeaseGrantRequest;
 import io.meridian.api.v1.LeaseKeepAliveRequest;
 import io.meridian.api.v1.PutRequest;
+import io.meridian.api.v1.RangeRequest;
 import io.meridian.cluster.DevCluster;
 import io.meridian.cluster.config.NodeConfig;
 import java.nio.file.Path;
@@ -48,8 +50,8 @@ class LeaderPauseTest {
               .ignoreExceptions()
               .until(
                   () ->
-                      NodeCalls.of(nodes.url(first))
-                          .lease()
+                      nodes
+                          .lease(first)
                           .grant(
                               LeaseGrantRequest.newBuilder()
                                   .setNamespace("jobs")
@@ -57,8 +59,8 @@ class LeaderPauseTest {
                                   .build())
                           .getId(),
                   id -> id > 0);
-      NodeCalls.of(nodes.url(first))
-          .kv()
+      nodes
+          .kv(first)
           .put(
               PutRequest.newBuilder()
                   .setKey("/jobs/owner")
@@ -88,7 +90,11 @@ class LeaderPauseTest {
         renewer.avoid(-1);
         assertThat(renewer.violations()).as("round %d", round).isEmpty();
       }
-      assertThat(NodeCalls.of(nodes.url(nodes.awaitLeader())).prefix("/jobs/owner").getCount())
+      assertThat(
+              nodes
+                  .kv(nodes.awaitLeader())
+                  .range(RangeRequest.newBuilder().setKey("/jobs/owner").setPrefix(true).build())
+                  .getCount())
           .isEqualTo(1);
       assertThat(renewer.violations()).isEmpty();
     }
@@ -97,7 +103,6 @@ class LeaderPauseTest {
   /** Renews one lease every 300 ms through the members it is not told to avoid. */
   private static final class Renewer implements AutoCloseable {
     private final ProcessRegion nodes;
-    private final List<NodeCalls> calls = new java.util.ArrayList<>();
     private final List<String> violations = new CopyOnWriteArrayList<>();
     private final ScheduledExecutorService schedule =
         Executors.newSingleThreadScheduledExecutor(
@@ -112,9 +117,6 @@ class LeaderPauseTest {
 
     Renewer(ProcessRegion nodes) {
       this.nodes = nodes;
-      for (int i = 0; i < nodes.size(); i++) {
-        calls.add(NodeCalls.of(nodes.url(i)));
-      }
     }
 
     void start(long lease) {
@@ -141,9 +143,8 @@ class LeaderPauseTest {
       }
       long sent = System.nanoTime();
       try {
-        calls
-            .get(member)
-            .lease()
+        nodes
+            .lease(member)
             .withDeadlineAfter(2, TimeUnit.SECONDS)
             .renew(LeaseKeepAliveRequest.newBuilder().setId(lease).build());
         lastAckSentAt = sent;
@@ -157,11 +158,8 @@ class LeaderPauseTest {
     }
 
     private static boolean isLeaseNotFound(StatusRuntimeException e) {
-      try {
-        return NodeCalls.code(e) == Error.Code.LEASE_NOT_FOUND;
-      } catch (AssertionError noMeridianError) {
-        return false;
-      }
+      io.meridian.api.v1.Error error = ErrorCodes.errorOf(e);
+      return error != null && error.getCode() == Error.Code.LEASE_NOT_FOUND;
     }
 
     @Override

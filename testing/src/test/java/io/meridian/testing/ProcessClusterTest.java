@@ -7,6 +7,7 @@ import com.google.protobuf.ByteString;
 import io.grpc.StatusRuntimeException;
 import io.meridian.api.v1.KeyValue;
 import io.meridian.api.v1.PutRequest;
+import io.meridian.api.v1.RangeRequest;
 import io.meridian.cluster.DevCluster;
 import io.meridian.cluster.config.NodeConfig;
 import java.nio.file.Path;
@@ -39,10 +40,6 @@ class ProcessClusterTest {
     List<NodeConfig> configs =
         DevCluster.plan(dir, 3, "proc", Map.of("raft", DevCluster.FAST_ELECTIONS)).configs();
     try (ProcessRegion nodes = new ProcessRegion(dir, configs).startAll()) {
-      List<NodeCalls> clients = new ArrayList<>();
-      for (int i = 0; i < 3; i++) {
-        clients.add(NodeCalls.of(nodes.url(i)));
-      }
       List<String> acked = new ArrayList<>();
       int kills = 0;
       int nextKillAt = 30 + random.nextInt(60);
@@ -67,7 +64,7 @@ class ProcessClusterTest {
         boolean done = false;
         for (int attempt = 0; attempt < 200 && !done; attempt++) {
           try {
-            clients.get((i + attempt) % 3).kv().put(put);
+            nodes.kv((i + attempt) % 3).put(put);
             done = true;
           } catch (StatusRuntimeException e) {
             // No leader yet, or the node is down: same request id, next node.
@@ -87,7 +84,11 @@ class ProcessClusterTest {
               .until(
                   // Any node will do: the one killed last may still be starting.
                   () ->
-                      clients.get(round[0]++ % 3).prefix("/p/").getKvsList().stream()
+                      nodes
+                          .kv(round[0]++ % 3)
+                          .range(RangeRequest.newBuilder().setKey("/p/").setPrefix(true).build())
+                          .getKvsList()
+                          .stream()
                           .map(KeyValue::getKey)
                           .collect(Collectors.toSet()),
                   s -> s.size() >= acked.size());

@@ -3,6 +3,8 @@ package io.meridian.testing;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.google.protobuf.ByteString;
+import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.SnapshotRequest;
 import io.meridian.cluster.DevCluster;
 import io.meridian.cluster.config.NodeConfig;
@@ -58,17 +60,24 @@ class SnapshotDurabilityTest {
             trace.toString());
     try (ProcessRegion node = new ProcessRegion(dir, configs, strace)) {
       node.start(0);
-      NodeCalls c = NodeCalls.of(node.url(0));
       await()
           .atMost(Duration.ofSeconds(120))
           .ignoreExceptions()
           .until(
               () -> {
-                c.put("/d/k", "v");
+                node.kv(0)
+                    .put(
+                        PutRequest.newBuilder()
+                            .setKey("/d/k")
+                            .setValue(ByteString.copyFromUtf8("v"))
+                            .build());
                 return true;
               });
       long index =
-          c.cluster().snapshot(SnapshotRequest.getDefaultInstance()).getSnapshotIndexMap().get(0);
+          node.cluster(0)
+              .snapshot(SnapshotRequest.getDefaultInstance())
+              .getSnapshotIndexMap()
+              .get(0);
       String name = Pattern.quote("snapshot.") + "\\d+_" + index;
 
       List<String> calls = joined(Files.readAllLines(trace));

@@ -37,16 +37,11 @@ record Clients(
 
   /** The Meridian error code a failed call carried in its trailer. */
   static io.meridian.api.v1.Error.Code code(Throwable t) {
-    io.grpc.Metadata trailers = io.grpc.Status.trailersFromThrowable(t);
-    byte[] encoded = trailers == null ? null : trailers.get(io.meridian.api.ErrorCodes.TRAILER);
-    if (encoded == null) {
+    io.meridian.api.v1.Error error = io.meridian.api.ErrorCodes.errorOf(t);
+    if (error == null) {
       throw new AssertionError("no Meridian error in " + t, t);
     }
-    try {
-      return io.meridian.api.v1.Error.parseFrom(encoded).getCode();
-    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
-      throw new AssertionError(e);
-    }
+    return error.getCode();
   }
 
   void put(String key, String value) {
