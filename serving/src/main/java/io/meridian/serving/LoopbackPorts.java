@@ -1,5 +1,6 @@
 package io.meridian.serving;
 
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -56,10 +57,13 @@ public final class LoopbackPorts {
   }
 
   /** The low end of Linux's ephemeral port range (32768 where it cannot be read). */
-  private static int ephemeralLow() {
-    try {
-      String range = Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim();
-      return Integer.parseInt(range.split("\\s+")[0]);
+  static int ephemeralLow() {
+    // A line reader: Files.readString and readAllBytes trust the size procfs reports, and JDK 17
+    // returned "3" for "32768 60999", so every port came from the ephemeral range.
+    try (BufferedReader in =
+        Files.newBufferedReader(Path.of("/proc/sys/net/ipv4/ip_local_port_range"))) {
+      String range = in.readLine();
+      return Integer.parseInt(range.trim().split("\\s+")[0]);
     } catch (IOException | RuntimeException e) {
       return 32768;
     }
