@@ -1,0 +1,161 @@
+package io.meridian.ctl;
+
+import io.meridian.api.MeridianException;
+import io.meridian.client.MeridianClient;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
+
+/**
+ * {@code meridianctl}: Meridian's command line. Global options go anywhere on the line and every
+ * command has {@code --help}.
+ *
+ * <p>Exit codes: 0 success, 1 the request failed (the error's code and message go to stderr), 2 the
+ * command line is wrong (the message names the option).
+ */
+@Command(
+    name = "meridianctl",
+    mixinStandardHelpOptions = true,
+    versionProvider = Meridianctl.Version.class,
+    description = "Meridian's command line: keys, leases, locks and the service registry.",
+    subcommands = {KvCommand.class},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {"0:success", "1:the request failed", "2:the command line is wrong"})
+public final class Meridianctl {
+  /** Exit code of a request the cluster refused or that could not be made. */
+  static final int FAILED = 1;
+
+  /** Exit code of a wrong command line (picocli's own for what it parses). */
+  static final int USAGE = 2;
+
+  /** Where {@code --endpoints} is read from when the flag is not given. */
+  static final String ENDPOINTS_ENV = "MERIDIAN_ENDPOINTS";
+
+  @Option(
+      names = "--endpoints",
+      split = ",",
+      scope = ScopeType.INHERIT,
+      paramLabel = "URL",
+      description = "Routers or nodes to call, comma-separated (default: $" + ENDPOINTS_ENV + ").")
+  List<String> endpoints;
+
+  @Option(
+      names = {"-o", "--output"},
+      scope = ScopeType.INHERIT,
+      paramLabel = "FORMAT",
+      description = "table (default), json (stable, for scripts) or yaml.")
+  Output.Format output = Output.Format.table;
+
+  @Option(
+      names = "--timeout",
+      scope = ScopeType.INHERIT,
+      paramLabel = "DURATION",
+      converter = Durations.class,
+      description = "How long one command may take, e.g. 500ms, 5s, 1m (default: 10s).")
+  Duration timeout = Duration.ofSeconds(10);
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  private final Map<String, String> environment;
+  private MeridianClient client;
+
+  Meridianctl(Map<String, String> environment) {
+    this.environment = environment;
+  }
+
+  public static void main(String[] args) {
+    System.exit(
+        run(
+            System.getenv(),
+            new PrintWriter(System.out, true),
+            new PrintWriter(System.err, true),
+            args));
+  }
+
+  /** Runs one command line; returns its exit code. */
+  static int run(Map<String, String> env, PrintWriter out, PrintWriter err, String... args) {
+    Meridianctl root = new Meridianctl(env);
+    try {
+      return new CommandLine(root)
+          .setOut(out)
+          .setErr(err)
+          .setCaseInsensitiveEnumValuesAllowed(true)
+          .setExecutionExceptionHandler(
+              (e, line, parsed) -> {
+                if (e instanceof CommandLine.ParameterException usage) {
+                  line.getErr().println("Error: " + usage.getMessage());
+                  return USAGE;
+                }
+                Throwable cause = MeridianException.causeOf(e);
+                line.getErr()
+                    .println(
+                        cause instanceof MeridianException m
+                            ? "Error: " + m.code() + ": " + m.getMessage()
+                            : "Error: " + cause.getMessage());
+                return FAILED;
+              })
+          .execute(args);
+    } finally {
+      root.close();
+    }
+  }
+
+  /** The client of the endpoints this command line names, made on first use. */
+  MeridianClient client() {
+    if (client == null) {
+      List<String> urls = endpoints;
+      if (urls == null || urls.isEmpty()) {
+        String fromEnv = environment.get(ENDPOINTS_ENV);
+        urls = fromEnv == null ? List.of() : Arrays.asList(fromEnv.split(","));
+      }
+      urls = urls.stream().map(String::trim).filter(u -> !u.isEmpty()).toList();
+      if (urls.isEmpty()) {
+        throw new CommandLine.ParameterException(
+            spec.commandLine(),
+            "--endpoints: none given (expected: --endpoints http://host:port,... or $"
+                + ENDPOINTS_ENV
+                + ")");
+      }
+      client =
+          MeridianClient.builder()
+              .endpoints(urls)
+              .requestTimeout(timeout)
+              .name("meridianctl")
+              .build();
+    }
+    return client;
+  }
+
+  Output output(PrintWriter out) {
+    return new Output(output, out);
+  }
+
+  private void close() {
+    if (client != null) {
+      client.close();
+    }
+  }
+
+  /** The version of this build. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() throws IOException {
+      Properties p = new Properties();
+      try (InputStream in = Meridianctl.class.getResourceAsStream("/meridianctl.properties")) {
+        if (in != null) {
+          p.load(in);
+        }
+      }
+      return new String[] {"meridianctl " + p.getProperty("version", "unknown")};
+    }
+  }
+}
