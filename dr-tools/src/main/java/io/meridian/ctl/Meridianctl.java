@@ -2,14 +2,11 @@ package io.meridian.ctl;
 
 import io.meridian.api.MeridianException;
 import io.meridian.client.MeridianClient;
-import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -148,14 +145,8 @@ public final class Meridianctl {
   /** The version of this build. */
   static final class Version implements CommandLine.IVersionProvider {
     @Override
-    public String[] getVersion() throws IOException {
-      Properties p = new Properties();
-      try (InputStream in = Meridianctl.class.getResourceAsStream("/meridianctl.properties")) {
-        if (in != null) {
-          p.load(in);
-        }
-      }
-      return new String[] {"meridianctl " + p.getProperty("version", "unknown")};
+    public String[] getVersion() {
+      return new String[] {"meridianctl " + io.meridian.api.Version.current()};
     }
   }
 }

@@ -7,7 +7,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code meridian router --config router.yaml}: runs one router until the process is stopped. */
-@Command(name = "router", description = "Run a federation router from a YAML config.")
+@Command(
+    name = "router",
+    mixinStandardHelpOptions = true,
+    description = "Run a federation router from a YAML config.")
 public final class RouterCommand implements Callable<Integer> {
   @Option(names = "--config", required = true, description = "Path to router.yaml.")
   Path config;

@@ -17,6 +17,7 @@ import picocli.CommandLine.Option;
 @Command(
     name = "meridian",
     mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
     description = "Multi-region coordination service.",
     subcommands = {
       io.meridian.cluster.Main.Node.class,
@@ -27,11 +28,27 @@ import picocli.CommandLine.Option;
 public final class Main {
   public static void main(String[] args) {
     io.meridian.cluster.Main.asyncCallbacksOnCommonPool();
-    System.exit(new CommandLine(new Main()).execute(args));
+    System.exit(commandLine().execute(args));
+  }
+
+  /** The command line of {@code bin/meridian}: every command answers --help and --version. */
+  static CommandLine commandLine() {
+    CommandLine line = new CommandLine(new Main());
+    line.getSubcommands().values().forEach(c -> c.getCommandSpec().versionProvider(new Version()));
+    return line;
+  }
+
+  /** The version of this build. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      return new String[] {"meridian " + io.meridian.api.Version.current()};
+    }
   }
 
   @Command(
       name = "dev",
+      mixinStandardHelpOptions = true,
       description =
           "Run a local federation on loopback: regions us-east (primary) and us-west (standby),"
               + " 2 shards, a 3-node cluster per region, a router per region, and a Kafka broker"

@@ -16,6 +16,7 @@ import picocli.CommandLine.Option;
 @Command(
     name = "meridian",
     mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
     description = "Multi-region coordination service.",
     subcommands = {Main.Node.class})
 public final class Main {
@@ -38,7 +39,19 @@ public final class Main {
     }
   }
 
-  @Command(name = "node", description = "Run one region-cluster node from a YAML config.")
+  /** The version of this build. */
+  public static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      return new String[] {"meridian " + io.meridian.api.Version.current()};
+    }
+  }
+
+  @Command(
+      name = "node",
+      mixinStandardHelpOptions = true,
+      versionProvider = Main.Version.class,
+      description = "Run one region-cluster node from a YAML config.")
   public static final class Node implements Callable<Integer> {
     @Option(names = "--config", required = true, description = "Path to node.yaml.")
     Path config;

@@ -9,6 +9,7 @@ import picocli.CommandLine.Option;
 /** {@code meridian bridge --config bridge.yaml}: runs one replication bridge until stopped. */
 @Command(
     name = "bridge",
+    mixinStandardHelpOptions = true,
     description = "Run a replication bridge (primary change feed -> Kafka -> standbys).")
 public final class BridgeCommand implements Callable<Integer> {
   @Option(names = "--config", required = true, description = "Path to bridge.yaml.")
