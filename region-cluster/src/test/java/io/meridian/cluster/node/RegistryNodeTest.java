@@ -248,8 +248,9 @@ class RegistryNodeTest {
 
   @Test
   void aMissedTtlEvictsTheInstanceWhileHeartbeatsKeepAnotherAlive() {
-    leader.registry().register(instance("ttl", "api", "alive").setTtl(1).build());
-    leader.registry().register(instance("ttl", "api", "silent").setTtl(1).build());
+    // 3 s, not 1: a heartbeat every 250 ms must keep "alive" alive on a loaded machine too.
+    leader.registry().register(instance("ttl", "api", "alive").setTtl(3).build());
+    leader.registry().register(instance("ttl", "api", "silent").setTtl(3).build());
     HeartbeatRequest beat =
         HeartbeatRequest.newBuilder()
             .setNamespace("ttl")
@@ -261,7 +262,7 @@ class RegistryNodeTest {
         .pollInterval(Duration.ofMillis(250))
         .until(
             () -> {
-              assertThat(follower.registry().heartbeat(beat).getTtl()).isEqualTo(1);
+              assertThat(follower.registry().heartbeat(beat).getTtl()).isEqualTo(3);
               return ids(discover(leader, "ttl", "api")).equals(List.of("alive"));
             });
   }
