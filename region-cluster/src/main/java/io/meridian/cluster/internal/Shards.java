@@ -12,8 +12,9 @@ import java.util.TreeMap;
 /**
  * The shards this node replicates, and which one serves a request: lease calls go to the shard
  * encoded in the lease id; other calls to the shard named by the {@code meridian-shard} request
- * header, or to the node's only (or lowest-numbered) shard. Routing namespaces to shards is the
- * router's job.
+ * header, or to the node's only shard. A node that hosts several shards refuses a call without the
+ * header: it does not hold the routing table, so any shard it picked could be the wrong one.
+ * Routing namespaces to shards is the router's job.
  */
 public final class Shards<R extends Replica> {
   private final Map<Integer, R> byId = new TreeMap<>();
@@ -26,14 +27,27 @@ public final class Shards<R extends Replica> {
     return byId.values();
   }
 
-  /** The shard a key-addressed request goes to. */
+  /**
+   * The shard a request that is not addressed by a lease id goes to.
+   *
+   * @throws MeridianException INVALID_ARGUMENT when the header is missing on a node with several
+   *     shards, or is not a shard number; NOT_FOUND when it names a shard this node does not serve
+   */
   public R forRequest() {
     ServiceRequestContext ctx = ServiceRequestContext.currentOrNull();
     String header = ctx == null ? null : ctx.request().headers().get(ShardHeader.NAME);
-    if (header == null) {
-      return byId.values().iterator().next();
+    if (header != null) {
+      return byId(ShardHeader.parse(header));
     }
-    return byId(ShardHeader.parse(header));
+    if (byId.size() != 1) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT,
+          "%s: missing; this node serves shards %s, so name one in the header (or call a router,"
+              + " which picks the shard from the key)",
+          ShardHeader.NAME,
+          byId.keySet());
+    }
+    return byId.values().iterator().next();
   }
 
   /** The shard that owns lease {@code id}. */

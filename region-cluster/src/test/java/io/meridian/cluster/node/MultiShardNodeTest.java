@@ -50,9 +50,17 @@ class MultiShardNodeTest {
                                     && n.replicas().get(s).read(st -> st.initialized())));
       }
       WebClient http = WebClient.of(cluster.node(0).clientUrl());
-      // Shard 0 (the default) takes the write; shard 1 is a STANDBY and refuses it.
+      // A node with two shards cannot guess which one a call without the header means.
+      AggregatedHttpResponse unnamed =
+          post(http, null, "/v1/kv/put", "{\"key\":\"/m/a\",\"value\":\"eA==\"}");
+      assertThat(unnamed.status().code()).isEqualTo(400);
+      assertThat(unnamed.contentUtf8())
+          .contains("INVALID_ARGUMENT")
+          .contains(ShardHeader.NAME)
+          .contains("[0, 1]");
+      // Shard 0 takes the write; shard 1 is a STANDBY and refuses it.
       assertThat(
-              post(http, null, "/v1/kv/put", "{\"key\":\"/m/a\",\"value\":\"eA==\"}")
+              post(http, "0", "/v1/kv/put", "{\"key\":\"/m/a\",\"value\":\"eA==\"}")
                   .status()
                   .code())
           .isEqualTo(200);
