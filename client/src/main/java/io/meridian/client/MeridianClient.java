@@ -130,13 +130,21 @@ public final class MeridianClient implements AutoCloseable {
                 .build(WatchGrpc.WatchStub.class),
             factory.eventLoopGroup().next(),
             b.retry);
-    this.registry = new RegistryClient(stubs.apply(true).build(RegistryGrpc.RegistryStub.class));
+    // A blocking Discover waits as long as its caller asked: no per-attempt timeout.
+    RegistryGrpc.RegistryStub waitingRegistry =
+        grpc(b, b.retry.idempotent(), Duration.ZERO).build(RegistryGrpc.RegistryStub.class);
+    this.registry =
+        new RegistryClient(
+            stubs.apply(true).build(RegistryGrpc.RegistryStub.class),
+            waitingRegistry,
+            b.requestTimeout);
     this.stubs =
         new Stubs(
             stubs.apply(true).build(KVGrpc.KVStub.class),
             stubs.apply(true).build(LeaseGrpc.LeaseStub.class),
             grpc(b, b.retry.idempotent(), Duration.ZERO).build(LockGrpc.LockStub.class),
             stubs.apply(true).build(RegistryGrpc.RegistryStub.class),
+            waitingRegistry,
             stubs.apply(true).build(ClusterGrpc.ClusterStub.class),
             grpc(b, null, Duration.ZERO)
                 .responseTimeout(Duration.ZERO)
@@ -414,8 +422,8 @@ public final class MeridianClient implements AutoCloseable {
 
     /**
      * Sends every call to shard {@code shard} of the members it reaches (the {@code meridian-shard}
-     * request header), for members that host several shards. Without it, a member serves its
-     * lowest-numbered shard; routers route by key and need none.
+     * request header), for members that host several shards. Without it, a member with several
+     * shards refuses every call not addressed by a lease id; routers route by key and need none.
      */
     public Builder shard(int shard) {
       if (shard < 0 || shard > io.meridian.api.LeaseId.MAX_SHARD) {

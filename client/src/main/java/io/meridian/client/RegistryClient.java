@@ -1,5 +1,6 @@
 package io.meridian.client;
 
+import io.meridian.api.Limits;
 import io.meridian.api.v1.DeregisterRequest;
 import io.meridian.api.v1.DeregisterResponse;
 import io.meridian.api.v1.DiscoverRequest;
@@ -13,7 +14,9 @@ import io.meridian.api.v1.RegisterResponse;
 import io.meridian.api.v1.RegistryGrpc;
 import io.meridian.api.v1.SetHealthRequest;
 import io.meridian.api.v1.SetHealthResponse;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The service registry's calls, typed, sync and async. Every call is safe to retry: registering an
@@ -28,9 +31,14 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class RegistryClient {
   private final RegistryGrpc.RegistryStub stub;
+  private final RegistryGrpc.RegistryStub waiting;
+  private final Duration requestTimeout;
 
-  RegistryClient(RegistryGrpc.RegistryStub stub) {
+  RegistryClient(
+      RegistryGrpc.RegistryStub stub, RegistryGrpc.RegistryStub waiting, Duration requestTimeout) {
     this.stub = stub;
+    this.waiting = waiting;
+    this.requestTimeout = requestTimeout;
   }
 
   public CompletableFuture<RegisterResponse> registerAsync(RegisterRequest request) {
@@ -65,9 +73,21 @@ public final class RegistryClient {
     return Unary.await(deregisterAsync(request));
   }
 
-  /** The instances of a service, straight from the registry (see {@link Discovery} for more). */
+  /**
+   * The instances of a service, straight from the registry (see {@link Discovery} for more). With
+   * {@code wait_revision} set it is a blocking read: it may take its {@code wait_ms} (60 s when 0)
+   * plus the client's request timeout.
+   */
   public CompletableFuture<DiscoverResponse> discoverAsync(DiscoverRequest request) {
-    return Unary.call(stub::discover, request, true);
+    long waitMs = Limits.discoverWaitMs(request);
+    if (waitMs <= 0) {
+      return Unary.call(stub::discover, request, true);
+    }
+    return Unary.call(
+        waiting.withDeadlineAfter(waitMs + requestTimeout.toMillis(), TimeUnit.MILLISECONDS)
+            ::discover,
+        request,
+        true);
   }
 
   public DiscoverResponse discover(DiscoverRequest request) {

@@ -14,7 +14,9 @@ import java.util.function.BiConsumer;
 /**
  * Request-level access to a {@link MeridianClient}'s endpoints, for proxies that pass whole
  * requests through (the federation router) and for the replication bridge. {@code watch} and {@code
- * feed} are for streams: no retries, no response timeout; {@code replication} is for the
+ * feed} are for streams: no retries, no response timeout; {@code waitingRegistry} is for blocking
+ * discovery (a Discover with {@code wait_revision}): retried, but with no per-attempt timeout, so
+ * give it a deadline of the wait plus the request timeout; {@code replication} is for the
  * Replication service's unary calls, all of which are safe to repeat. Calls made here get the
  * client's failover: health checks, per-endpoint circuit breakers and retries under {@link
  * RetryPolicy}'s rules; a stub's {@code withDeadline} bounds the whole call. Applications use the
@@ -31,6 +33,7 @@ public record Stubs(
     LeaseGrpc.LeaseStub lease,
     LockGrpc.LockStub lock,
     RegistryGrpc.RegistryStub registry,
+    RegistryGrpc.RegistryStub waitingRegistry,
     ClusterGrpc.ClusterStub cluster,
     WatchGrpc.WatchStub watch,
     ReplicationGrpc.ReplicationStub replication,

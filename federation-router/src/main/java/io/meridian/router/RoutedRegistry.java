@@ -8,6 +8,7 @@ import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import io.meridian.api.Limits;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Consistency;
 import io.meridian.api.v1.DeregisterRequest;
@@ -45,7 +46,6 @@ import org.slf4j.LoggerFactory;
  */
 final class RoutedRegistry extends RegistryGrpc.RegistryImplBase {
   private static final Logger log = LoggerFactory.getLogger(RoutedRegistry.class);
-  private static final long DEFAULT_WAIT_MS = 60_000;
 
   /** Failures a new upstream stream would only repeat. */
   private static final Set<Error.Code> FINAL =
@@ -110,10 +110,7 @@ final class RoutedRegistry extends RegistryGrpc.RegistryImplBase {
           RoutingTable.Shard shard = byNamespace(given.getNamespace()).apply(router.table());
           Consistency consistency = effective(given.getConsistency(), given.getNamespace());
           DiscoverRequest req = given.toBuilder().setConsistency(consistency).build();
-          long waitMs =
-              req.getWaitRevision() > 0
-                  ? (req.getWaitMs() > 0 ? req.getWaitMs() : DEFAULT_WAIT_MS)
-                  : 0;
+          long waitMs = Limits.discoverWaitMs(req);
           return router.read(
               shard,
               req.getNamespace(),
@@ -122,7 +119,11 @@ final class RoutedRegistry extends RegistryGrpc.RegistryImplBase {
               true,
               DiscoverResponse::getDefaultInstance,
               router.deadline(waitMs),
-              UpstreamCall.of(req, Stubs::registry, RegistryStub::discover));
+              // A blocking read outlasts any per-attempt timeout: only its deadline bounds it.
+              UpstreamCall.of(
+                  req,
+                  waitMs > 0 ? Stubs::waitingRegistry : Stubs::registry,
+                  RegistryStub::discover));
         });
   }
 

@@ -297,6 +297,58 @@ class FederationTest {
         .isEqualTo(Error.Code.UNAVAILABLE);
   }
 
+  /**
+   * A blocking Discover through a router waits as long as it asked, past the router's per-attempt
+   * (1 s) and request (3 s) timeouts, and is answered by the primary, not by a fallback.
+   */
+  @Test
+  void aBlockingDiscoveryThroughARouterWaitsAsLongAsItAsked() throws Exception {
+    start(Map.of());
+    MeridianClient east = client(EAST);
+    east.registry()
+        .register(
+            RegisterRequest.newBuilder()
+                .setNamespace("shop")
+                .setService("payments")
+                .setInstanceId("p1")
+                .setAddress("10.0.0.1")
+                .setPort(8080)
+                .setTtl(60)
+                .build());
+    DiscoverResponse first = discover(east, "shop", "payments", Consistency.LINEARIZABLE);
+    DiscoverRequest blocking =
+        DiscoverRequest.newBuilder()
+            .setNamespace("shop")
+            .setService("payments")
+            .setConsistency(Consistency.LINEARIZABLE)
+            .setWaitRevision(first.getHeader().getRevision())
+            .setWaitMs(4000)
+            .build();
+    long started = System.nanoTime();
+    DiscoverResponse unchanged = east.registry().discover(blocking);
+    assertThat(Duration.ofNanos(System.nanoTime() - started))
+        .isGreaterThan(Duration.ofMillis(3900));
+    assertThat(unchanged.getHeader().getRegion()).isEqualTo(EAST);
+    assertThat(unchanged.getHeader().getCached()).isFalse();
+    assertThat(unchanged.getInstancesList()).extracting(i -> i.getId()).containsExactly("p1");
+
+    // A change while it waits answers at once with the change.
+    var changed = east.registry().discoverAsync(blocking.toBuilder().setWaitMs(60_000).build());
+    east.registry()
+        .register(
+            RegisterRequest.newBuilder()
+                .setNamespace("shop")
+                .setService("payments")
+                .setInstanceId("p2")
+                .setAddress("10.0.0.2")
+                .setPort(8080)
+                .setTtl(60)
+                .build());
+    assertThat(changed.get(30, java.util.concurrent.TimeUnit.SECONDS).getInstancesList())
+        .extracting(i -> i.getId())
+        .containsExactlyInAnyOrder("p1", "p2");
+  }
+
   private static DiscoverResponse discover(
       MeridianClient c, String ns, String service, Consistency consistency) {
     return c.registry()

@@ -4,6 +4,7 @@ import com.linecorp.armeria.common.util.TimeoutMode;
 import com.linecorp.armeria.server.ServiceRequestContext;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import io.meridian.api.Limits;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Consistency;
 import io.meridian.api.v1.DeregisterRequest;
@@ -56,11 +57,6 @@ import java.util.concurrent.TimeUnit;
  * LINEARIZABLE. A blocking Discover and WatchService ride on the member's watch hub.
  */
 public final class RegistryService extends RegistryGrpc.RegistryImplBase {
-  /** Default and longest wait of a blocking Discover. */
-  static final long DEFAULT_WAIT_MS = 60_000;
-
-  static final long MAX_WAIT_MS = 300_000;
-
   private final Shards<? extends WatchReplica> shards;
   private final NodeConfig config;
 
@@ -149,14 +145,14 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
           if (request.getWaitRevision() == 0) {
             return discoverNow(replica, request);
           }
-          long waitMs = request.getWaitMs() == 0 ? DEFAULT_WAIT_MS : request.getWaitMs();
-          if (waitMs < 0 || waitMs > MAX_WAIT_MS) {
+          long waitMs = Limits.discoverWaitMs(request);
+          if (waitMs < 0 || waitMs > Limits.MAX_DISCOVER_WAIT_MS) {
             throw MeridianException.of(
                 Error.Code.INVALID_ARGUMENT,
                 "wait_ms: %d (expected: 0..%d; 0 waits %d)",
                 request.getWaitMs(),
-                MAX_WAIT_MS,
-                DEFAULT_WAIT_MS);
+                Limits.MAX_DISCOVER_WAIT_MS,
+                Limits.DEFAULT_DISCOVER_WAIT_MS);
           }
           ServiceRequestContext ctx = ServiceRequestContext.current();
           ctx.setRequestTimeout(
