@@ -50,15 +50,49 @@ public final class KafkaBroker implements AutoCloseable {
     this.controllerPort = controllerPort;
   }
 
-  /** Formats a new broker in {@code dir} on free loopback ports and starts it. */
+  /**
+   * Starts the broker in {@code dir}: the one formatted there before, with its cluster id, ports
+   * and data, or else a new one formatted on free loopback ports.
+   */
   public static KafkaBroker start(Path dir) throws IOException, InterruptedException {
     Files.createDirectories(dir);
-    KafkaBroker broker =
-        new KafkaBroker(dir, classpath(), LoopbackPorts.free(), LoopbackPorts.free());
-    broker.writeProperties();
-    broker.format();
+    KafkaBroker broker = formatted(dir);
+    if (broker == null) {
+      broker = new KafkaBroker(dir, classpath(), LoopbackPorts.free(), LoopbackPorts.free());
+      broker.writeProperties();
+      broker.format();
+    }
     broker.start();
     return broker;
+  }
+
+  /**
+   * The broker formatted in {@code dir} before, or null. It keeps its ports: the KRaft quorum
+   * recorded its controller's address when it was formatted, and a second format would fail on the
+   * cluster id already in the data.
+   */
+  private static KafkaBroker formatted(Path dir) throws IOException {
+    Path properties = dir.resolve("server.properties");
+    if (!Files.isRegularFile(dir.resolve("data").resolve("meta.properties"))
+        || !Files.isRegularFile(properties)) {
+      return null;
+    }
+    java.util.Properties p = new java.util.Properties();
+    try (var in = Files.newBufferedReader(properties, StandardCharsets.UTF_8)) {
+      p.load(in);
+    }
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("PLAINTEXT://[^:,]+:(\\d+),CONTROLLER://[^:,]+:(\\d+)")
+            .matcher(p.getProperty("listeners", ""));
+    if (!m.matches()) {
+      throw new IOException(
+          properties
+              + ": listeners="
+              + p.getProperty("listeners")
+              + " is not one this class wrote");
+    }
+    return new KafkaBroker(
+        dir, classpath(), Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)));
   }
 
   /** host:port for {@code bootstrap.servers}. */

@@ -12,6 +12,7 @@ import io.meridian.kafka.KafkaBroker;
 import io.meridian.router.RouterConfig;
 import io.meridian.router.RouterServer;
 import io.meridian.router.RoutingTable;
+import io.meridian.serving.Shutdown;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -277,17 +278,19 @@ public final class DevFederation implements AutoCloseable {
 
   @Override
   public void close() {
+    // The bridge first, so that it ships nothing half-way; then the rest at once.
     if (bridge != null) {
       bridge.close();
       bridge = null;
     }
+    List<AutoCloseable> rest = new ArrayList<>(routers.values());
+    rest.addAll(clusters.values());
     if (kafka != null) {
-      kafka.close();
-      kafka = null;
+      rest.add(kafka);
     }
-    routers.values().forEach(RouterServer::close);
+    Shutdown.closeAll("dev", rest);
+    kafka = null;
     routers.clear();
-    clusters.values().forEach(DevCluster::close);
     clusters.clear();
   }
 }

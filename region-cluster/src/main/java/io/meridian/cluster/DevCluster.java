@@ -7,6 +7,7 @@ import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.internal.NodeClock;
 import io.meridian.cluster.node.ShardReplica;
 import io.meridian.serving.LoopbackPorts;
+import io.meridian.serving.Shutdown;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -41,7 +42,10 @@ public final class DevCluster implements AutoCloseable {
     this.clock = clock;
   }
 
-  /** Plans a cluster on free loopback ports; call {@link #start()} to run it. */
+  /**
+   * Plans a cluster on free loopback ports, or on the ports it had if {@code stateDir} holds a
+   * cluster planned before; call {@link #start()} to run it.
+   */
   public static DevCluster plan(Path stateDir, int size, String region) {
     return plan(stateDir, size, region, Map.of());
   }
@@ -62,9 +66,11 @@ public final class DevCluster implements AutoCloseable {
       String region,
       Map<String, Map<String, Object>> overrides,
       Map<Integer, Role> shards) {
-    List<int[]> ports = new ArrayList<>();
-    for (int i = 0; i < size; i++) {
-      ports.add(new int[] {LoopbackPorts.free(), LoopbackPorts.free()});
+    List<int[]> ports = previousPorts(stateDir, size);
+    if (ports.isEmpty()) {
+      for (int i = 0; i < size; i++) {
+        ports.add(new int[] {LoopbackPorts.free(), LoopbackPorts.free()});
+      }
     }
     List<Map<String, Object>> members = new ArrayList<>();
     for (int i = 0; i < size; i++) {
@@ -107,6 +113,53 @@ public final class DevCluster implements AutoCloseable {
   /** The same plan with every member reading time from {@code clock} (tests drive it by hand). */
   public DevCluster withClock(NodeClock clock) {
     return new DevCluster(stateDir, configs, clock);
+  }
+
+  /**
+   * The client and peer ports of the {@code size} members a cluster planned in {@code stateDir}
+   * before used (from its {@code topology.json}), or none. A restarted cluster keeps its addresses:
+   * each member's Raft log records its peers' addresses, so new ones would find nobody.
+   */
+  private static List<int[]> previousPorts(Path stateDir, int size) {
+    Path topology = stateDir.resolve("topology.json");
+    List<int[]> ports = new ArrayList<>();
+    if (!Files.isRegularFile(topology)) {
+      return ports;
+    }
+    try {
+      com.fasterxml.jackson.databind.JsonNode processes =
+          new ObjectMapper().readTree(topology.toFile()).path("processes");
+      for (int i = 0; i < size; i++) {
+        String member = "n" + (i + 1);
+        for (com.fasterxml.jackson.databind.JsonNode p : processes) {
+          if (member.equals(p.path("member").asText())) {
+            ports.add(
+                new int[] {
+                  java.net.URI.create(p.path("client_url").asText()).getPort(),
+                  Integer.parseInt(p.path("peer_address").asText().replaceAll(".*:", ""))
+                });
+          }
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      throw new IllegalStateException(
+          topology
+              + ": unreadable ("
+              + e.getMessage()
+              + "); remove the state directory to start"
+              + " afresh",
+          e);
+    }
+    if (ports.size() != size) {
+      throw new IllegalStateException(
+          topology
+              + ": planned for "
+              + ports.size()
+              + " members, not "
+              + size
+              + "; remove the state directory to start afresh");
+    }
+    return ports;
   }
 
   /** Starts every member and writes {@code topology.json}. */
@@ -208,10 +261,14 @@ public final class DevCluster implements AutoCloseable {
         .writeValue(stateDir.resolve("topology.json").toFile(), Map.of("processes", processes));
   }
 
+  /** Stops every member at once. */
   @Override
   public void close() {
+    List<AutoCloseable> members = new ArrayList<>();
     for (int i = 0; i < nodes.size(); i++) {
-      stop(i);
+      int index = i;
+      members.add(() -> stop(index));
     }
+    Shutdown.closeAll("region", members);
   }
 }

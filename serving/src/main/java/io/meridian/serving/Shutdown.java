@@ -58,4 +58,42 @@ public final class Shutdown {
                 "meridian-shutdown"));
     stopped.await();
   }
+
+  /**
+   * Closes every one of {@code parts} at once, each on its own thread, and returns when all are
+   * closed: members of a cluster stop in the time of the slowest, not of the sum. A part that fails
+   * to close is reported on stderr and does not keep the others open.
+   */
+  public static void closeAll(String what, java.util.Collection<? extends AutoCloseable> parts) {
+    java.util.List<Thread> closing = new java.util.ArrayList<>();
+    int i = 0;
+    for (AutoCloseable part : parts) {
+      Thread t =
+          new Thread(
+              () -> {
+                try {
+                  part.close();
+                } catch (Exception e) {
+                  System.err.println("closing " + what + ": " + e);
+                }
+              },
+              "meridian-close-" + what + "-" + i++);
+      t.start();
+      closing.add(t);
+    }
+    boolean interrupted = false;
+    for (Thread t : closing) {
+      while (true) {
+        try {
+          t.join();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
 }
