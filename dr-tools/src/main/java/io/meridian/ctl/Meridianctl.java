@@ -1,12 +1,20 @@
 package io.meridian.ctl;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.meridian.api.DevPointer;
 import io.meridian.api.MeridianException;
 import io.meridian.client.MeridianClient;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -24,9 +32,14 @@ import picocli.CommandLine.ScopeType;
     mixinStandardHelpOptions = true,
     versionProvider = Meridianctl.Version.class,
     description = "Meridian's command line: keys, leases, locks and the service registry.",
-    subcommands = {KvCommand.class},
+    subcommands = {KvCommand.class, StatusCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
-    exitCodeList = {"0:success", "1:the request failed", "2:the command line is wrong"})
+    exitCodeList = {
+      "0:success",
+      "1:the request failed",
+      "2:the command line is wrong",
+      "3:unhealthy (status only)"
+    })
 public final class Meridianctl {
   /** Exit code of a request the cluster refused or that could not be made. */
   static final int FAILED = 1;
@@ -42,7 +55,12 @@ public final class Meridianctl {
       split = ",",
       scope = ScopeType.INHERIT,
       paramLabel = "URL",
-      description = "Routers or nodes to call, comma-separated (default: $" + ENDPOINTS_ENV + ").")
+      description =
+          "Routers or nodes to call, comma-separated. Default: $"
+              + ENDPOINTS_ENV
+              + ", else the routers of the running `bin/meridian dev`, whose topology.json the"
+              + " file $MERIDIAN_DEV_POINTER (default:"
+              + " ${java.io.tmpdir}/meridian-dev-${user.name}.topology) names.")
   List<String> endpoints;
 
   @Option(
@@ -109,27 +127,65 @@ public final class Meridianctl {
   /** The client of the endpoints this command line names, made on first use. */
   MeridianClient client() {
     if (client == null) {
-      List<String> urls = endpoints;
-      if (urls == null || urls.isEmpty()) {
-        String fromEnv = environment.get(ENDPOINTS_ENV);
-        urls = fromEnv == null ? List.of() : Arrays.asList(fromEnv.split(","));
-      }
-      urls = urls.stream().map(String::trim).filter(u -> !u.isEmpty()).toList();
-      if (urls.isEmpty()) {
-        throw new CommandLine.ParameterException(
-            spec.commandLine(),
-            "--endpoints: none given (expected: --endpoints http://host:port,... or $"
-                + ENDPOINTS_ENV
-                + ")");
-      }
       client =
           MeridianClient.builder()
-              .endpoints(urls)
+              .endpoints(endpoints())
               .requestTimeout(timeout)
               .name("meridianctl")
               .build();
     }
     return client;
+  }
+
+  /**
+   * The endpoints to call: {@code --endpoints}, else {@code $MERIDIAN_ENDPOINTS}, else the routers
+   * of the running dev federation.
+   *
+   * @throws CommandLine.ParameterException when none of them names any
+   */
+  List<String> endpoints() {
+    List<String> urls = endpoints;
+    if (urls == null || urls.isEmpty()) {
+      String fromEnv = environment.get(ENDPOINTS_ENV);
+      urls = fromEnv == null ? List.of() : Arrays.asList(fromEnv.split(","));
+    }
+    urls = urls.stream().map(String::trim).filter(u -> !u.isEmpty()).toList();
+    if (urls.isEmpty()) {
+      urls = devRouters(DevPointer.file(environment));
+    }
+    if (urls.isEmpty()) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(),
+          "--endpoints: none given and no `bin/meridian dev` running (expected: --endpoints"
+              + " http://host:port,... or $"
+              + ENDPOINTS_ENV
+              + ")");
+    }
+    return urls;
+  }
+
+  /** How long one command may take ({@code --timeout}). */
+  Duration timeout() {
+    return timeout;
+  }
+
+  /** The router URLs in the topology of the running {@code bin/meridian dev}, if any. */
+  private static List<String> devRouters(Path pointer) {
+    Optional<Path> topology = DevPointer.read(pointer);
+    if (topology.isEmpty() || !Files.isRegularFile(topology.get())) {
+      return List.of();
+    }
+    try {
+      List<String> urls = new ArrayList<>();
+      for (JsonNode p : new ObjectMapper().readTree(topology.get().toFile()).path("processes")) {
+        if ("router".equals(p.path("kind").asText())) {
+          urls.add(p.path("client_url").asText());
+        }
+      }
+      return urls;
+    } catch (IOException e) {
+      return List.of();
+    }
   }
 
   Output output(PrintWriter out) {

@@ -60,6 +60,47 @@ final class Output {
     out.flush();
   }
 
+  /**
+   * Prints an answer made of several responses: {@code tables} one after another, blank-line
+   * separated, or {@code tree} as JSON or YAML.
+   */
+  void print(JsonNode tree, Table... tables) {
+    switch (format) {
+      case table -> {
+        for (int i = 0; i < tables.length; i++) {
+          if (i > 0) {
+            out.println();
+          }
+          tables[i].print(out);
+        }
+      }
+      case json -> {
+        try {
+          out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(tree));
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+      }
+      case yaml -> {
+        try {
+          out.print(YAML.writeValueAsString(tree));
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+      }
+    }
+    out.flush();
+  }
+
+  /** {@code message} in the API's JSON mapping, as a tree to combine with others. */
+  static JsonNode tree(MessageOrBuilder message) {
+    try {
+      return new ObjectMapper().readTree(json(message));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   static String json(MessageOrBuilder message) {
     try {
       return JSON.print(message);
@@ -70,8 +111,7 @@ final class Output {
 
   private static String yaml(MessageOrBuilder message) {
     try {
-      JsonNode tree = new ObjectMapper().readTree(json(message));
-      return YAML.writeValueAsString(tree);
+      return YAML.writeValueAsString(tree(message));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

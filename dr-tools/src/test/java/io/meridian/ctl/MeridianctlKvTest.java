@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.util.JsonFormat;
+import io.meridian.api.DevPointer;
 import io.meridian.api.v1.RangeResponse;
 import io.meridian.testing.LocalRegion;
 import java.io.PrintWriter;
@@ -137,12 +138,36 @@ class MeridianctlKvTest {
 
   @Test
   void endpointsComeFromTheFlagOrTheEnvironmentAndAreRequired() {
-    Run none = run(Map.of(), "kv", "get", "/ctl/k");
+    // No pointer to a running dev federation either (one may run on this machine).
+    Map<String, String> nothing = Map.of(DevPointer.ENV, dir.resolve("no-pointer").toString());
+    Run none = run(nothing, "kv", "get", "/ctl/k");
     assertThat(none.code()).isEqualTo(2);
     assertThat(none.err()).contains("--endpoints").contains(Meridianctl.ENDPOINTS_ENV);
 
-    Run flag = run(Map.of(), "--endpoints", endpoints, "kv", "get", "/ctl/k");
+    Run flag = run(nothing, "--endpoints", endpoints, "kv", "get", "/ctl/k");
     assertThat(flag.code()).as(flag.err()).isZero();
+  }
+
+  @Test
+  void withoutEndpointsTheRunningDevFederationsRoutersAreCalled() throws Exception {
+    // What bin/meridian dev writes: its topology, and the pointer to it.
+    Path topology = dir.resolve("dev").resolve("topology.json");
+    Files.createDirectories(topology.getParent());
+    StringBuilder processes = new StringBuilder();
+    for (String url : region.urls()) {
+      processes.append(processes.length() == 0 ? "" : ",");
+      processes.append("{\"kind\":\"router\",\"client_url\":\"").append(url).append("\"}");
+    }
+    Files.writeString(topology, "{\"processes\":[" + processes + "]}");
+    Path pointer = dir.resolve("dev.topology");
+    DevPointer.write(pointer, topology);
+
+    Run put = run(Map.of(DevPointer.ENV, pointer.toString()), "kv", "put", "/ctl/dev", "found");
+    assertThat(put.code()).as(put.err()).isZero();
+    assertThat(ctl("kv", "get", "/ctl/dev").out()).contains("found");
+
+    DevPointer.clear(pointer, topology);
+    assertThat(pointer).doesNotExist();
   }
 
   @Test

@@ -1,5 +1,6 @@
 package io.meridian.launcher;
 
+import io.meridian.api.DevPointer;
 import io.meridian.bridge.BridgeCommand;
 import io.meridian.cluster.MeridianNode;
 import io.meridian.router.RouterCommand;
@@ -117,7 +118,15 @@ public final class Main {
       System.out.println("  curl -s " + url + "/v1/cluster/status     # every shard, every region");
       System.out.println("  curl -s " + url + "/v1/router/table       # the routing table served");
       System.out.println("More in the README's walk-through. Press Ctrl-C to stop.");
-      Shutdown.await(f);
+      // meridianctl finds this federation through the pointer when no endpoints are given.
+      Path topology = dir.resolve("topology.json");
+      Path pointer = DevPointer.file(System.getenv());
+      DevPointer.write(pointer, topology);
+      Shutdown.await(
+          () -> {
+            DevPointer.clear(pointer, topology);
+            f.close();
+          });
       return 0;
     }
   }

@@ -1,0 +1,205 @@
+package io.meridian.ctl;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.linecorp.armeria.client.grpc.GrpcClients;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.meridian.api.v1.GetTableRequest;
+import io.meridian.api.v1.MemberListRequest;
+import io.meridian.api.v1.MemberListResponse;
+import io.meridian.api.v1.Role;
+import io.meridian.api.v1.RouterAdminGrpc;
+import io.meridian.api.v1.RoutingTableResponse;
+import io.meridian.api.v1.ShardStatus;
+import io.meridian.api.v1.StatusRequest;
+import io.meridian.api.v1.StatusResponse;
+import io.meridian.client.Stubs;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code meridianctl status}: the health of the whole deployment in one table, and an exit code an
+ * alert can use.
+ */
+@Command(
+    name = "status",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Every shard in every region (role, epoch, leader, revision, replication lag,"
+          + " self-preservation, alarms), every member, and the routing-table version of each"
+          + " router named by --endpoints.",
+      "Exits 3 when anything is unhealthy, listing why: an alarm, a shard without a leader, a"
+          + " standby lagging beyond --max-lag, self-preservation on, an unreachable router, or"
+          + " routers serving different table versions."
+    },
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {
+      "0:healthy",
+      "1:the status could not be read",
+      "2:the command line is wrong",
+      "3:unhealthy"
+    })
+final class StatusCommand implements Callable<Integer> {
+  /** Exit code of a deployment that answered but is not healthy. */
+  static final int UNHEALTHY = 3;
+
+  @ParentCommand Meridianctl root;
+  @Spec CommandSpec spec;
+
+  @Option(
+      names = "--max-lag",
+      paramLabel = "DURATION",
+      converter = Durations.class,
+      description = "Replication lag of a standby beyond which it is unhealthy (default: 30s).")
+  Duration maxLag = Duration.ofSeconds(30);
+
+  /** One router's answer, or why it gave none. */
+  private record RouterTable(String url, String region, long version, String problem) {}
+
+  @Override
+  public Integer call() {
+    Stubs stubs = root.client().stubs();
+    long ms = root.timeout().toMillis();
+    StatusResponse status =
+        Stubs.call(
+                stubs.cluster().withDeadlineAfter(ms, TimeUnit.MILLISECONDS)::status,
+                StatusRequest.getDefaultInstance(),
+                true)
+            .join();
+    MemberListResponse members =
+        Stubs.call(
+                stubs.cluster().withDeadlineAfter(ms, TimeUnit.MILLISECONDS)::memberList,
+                MemberListRequest.getDefaultInstance(),
+                true)
+            .join();
+    List<RouterTable> routers = routers();
+
+    List<String> problems = new ArrayList<>();
+    Output.Table shards =
+        new Output.Table(
+            "SHARD",
+            "REGION",
+            "ROLE",
+            "EPOCH",
+            "LEADER",
+            "REVISION",
+            "APPLIED",
+            "LAG_MS",
+            "SELF_PRESERVATION",
+            "ALARMS");
+    for (ShardStatus s : status.getShardsList()) {
+      var h = s.getHeader();
+      String where = "shard " + h.getShard() + " in " + h.getRegion();
+      s.getAlarmsList().forEach(a -> problems.add(where + ": alarm " + a));
+      boolean unreachable = s.getAlarmsList().stream().anyMatch(a -> a.startsWith("UNREACHABLE"));
+      if (!unreachable && h.getLeader().isEmpty()) {
+        problems.add(where + ": no leader");
+      }
+      if (h.getRole() == Role.STANDBY && s.getReplicationLagMs() > maxLag.toMillis()) {
+        problems.add(
+            where + ": replication lag " + s.getReplicationLagMs() + " ms (over " + maxLag + ")");
+      }
+      if (s.getSelfPreservation()) {
+        problems.add(where + ": registry self-preservation is on (renewals fell below expected)");
+      }
+      shards.row(
+          h.getShard(),
+          h.getRegion(),
+          h.getRole(),
+          h.getEpoch(),
+          h.getLeader().isEmpty() ? "-" : h.getLeader(),
+          h.getRevision(),
+          s.getAppliedIndex(),
+          h.getRole() == Role.STANDBY ? s.getReplicationLagMs() : "-",
+          s.getSelfPreservation() ? "ON" : "off",
+          s.getAlarmsList().isEmpty() ? "-" : String.join("; ", s.getAlarmsList()));
+    }
+
+    Output.Table memberTable =
+        new Output.Table("REGION", "MEMBER", "RAFT_ROLE", "CLIENT_URL", "PEER");
+    members
+        .getMembersList()
+        .forEach(
+            m ->
+                memberTable.row(
+                    m.getRegion(),
+                    m.getId(),
+                    m.getRaftRole(),
+                    m.getClientUrl(),
+                    m.getPeerAddress()));
+
+    Output.Table routerTable = new Output.Table("ROUTER", "REGION", "TABLE_VERSION");
+    TreeSet<Long> versions = new TreeSet<>();
+    for (RouterTable r : routers) {
+      if (r.problem() != null) {
+        problems.add("router " + r.url() + ": " + r.problem());
+        routerTable.row(r.url(), "-", "unreachable");
+      } else {
+        versions.add(r.version());
+        routerTable.row(r.url(), r.region(), r.version());
+      }
+    }
+    if (versions.size() > 1) {
+      problems.add("routers serve different routing-table versions " + versions);
+    }
+
+    Output out = root.output(spec.commandLine().getOut());
+    ObjectNode json = JsonNodeFactory.instance.objectNode();
+    json.put("healthy", problems.isEmpty());
+    ArrayNode why = json.putArray("problems");
+    problems.forEach(why::add);
+    json.set("status", Output.tree(status));
+    json.set("members", Output.tree(members));
+    ArrayNode routerJson = json.putArray("routers");
+    for (RouterTable r : routers) {
+      ObjectNode o = routerJson.addObject();
+      o.put("url", r.url());
+      o.put("region", r.region());
+      o.put("table_version", r.version());
+      o.put("problem", r.problem() == null ? "" : r.problem());
+    }
+    Output.Table verdict = new Output.Table(problems.isEmpty() ? "HEALTHY" : "UNHEALTHY");
+    problems.forEach(verdict::row);
+    out.print(json, shards, memberTable, routerTable, verdict);
+    return problems.isEmpty() ? 0 : UNHEALTHY;
+  }
+
+  /** The table version of every router among the endpoints; nodes (no RouterAdmin) are skipped. */
+  private List<RouterTable> routers() {
+    List<RouterTable> out = new ArrayList<>();
+    for (String url : root.endpoints()) {
+      RouterAdminGrpc.RouterAdminBlockingStub admin =
+          GrpcClients.builder(url)
+              .responseTimeout(root.timeout())
+              .build(RouterAdminGrpc.RouterAdminBlockingStub.class);
+      try {
+        RoutingTableResponse table = admin.getTable(GetTableRequest.getDefaultInstance());
+        out.add(new RouterTable(url, table.getRegion(), table.getVersion(), null));
+      } catch (StatusRuntimeException e) {
+        if (e.getStatus().getCode() != Status.Code.UNIMPLEMENTED) {
+          out.add(new RouterTable(url, "", 0, e.getStatus().getCode() + ": " + describe(e)));
+        }
+      }
+    }
+    return out;
+  }
+
+  private static String describe(StatusRuntimeException e) {
+    String d = e.getStatus().getDescription();
+    if (d == null && e.getCause() != null) {
+      d = e.getCause().getMessage();
+    }
+    return d == null ? "no answer" : d;
+  }
+}
