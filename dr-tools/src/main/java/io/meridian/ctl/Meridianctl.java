@@ -24,7 +24,7 @@ import picocli.CommandLine.ScopeType;
     mixinStandardHelpOptions = true,
     versionProvider = Meridianctl.Version.class,
     description = "Meridian's command line: keys, leases, locks and the service registry.",
-    subcommands = {KvCommand.class, LeaseCommand.class},
+    subcommands = {KvCommand.class, LeaseCommand.class, LockCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:success", "1:the request failed", "2:the command line is wrong"})
 public final class Meridianctl {
