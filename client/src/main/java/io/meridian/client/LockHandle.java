@@ -47,6 +47,11 @@ public final class LockHandle implements AutoCloseable {
     return granted.getFencingToken();
   }
 
+  /** The acquire's answer: name, lease, fencing token, the holder's key and the response header. */
+  public LockAcquireResponse granted() {
+    return granted;
+  }
+
   /** The session (lease) the lock is held through. */
   public Session session() {
     return session;

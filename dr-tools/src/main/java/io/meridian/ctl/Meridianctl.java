@@ -32,7 +32,7 @@ import picocli.CommandLine.ScopeType;
     mixinStandardHelpOptions = true,
     versionProvider = Meridianctl.Version.class,
     description = "Meridian's command line: keys, leases, locks and the service registry.",
-    subcommands = {KvCommand.class, StatusCommand.class},
+    subcommands = {KvCommand.class, LeaseCommand.class, LockCommand.class, StatusCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
       "0:success",

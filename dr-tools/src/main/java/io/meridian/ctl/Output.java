@@ -36,6 +36,7 @@ final class Output {
   static final String BASE64_MARK = "base64:";
 
   private static final JsonFormat.Printer JSON = JsonFormat.printer().includingDefaultValueFields();
+  private static final JsonFormat.Printer JSON_LINE = JSON.omittingInsignificantWhitespace();
   private static final ObjectMapper YAML =
       new ObjectMapper(
           new YAMLFactory()
@@ -92,6 +93,19 @@ final class Output {
     out.flush();
   }
 
+  /**
+   * Prints one answer of a stream ({@code lease keep-alive}): {@code line} for people; for scripts
+   * one JSON object per line (JSON Lines), or one YAML document each.
+   */
+  void printEach(MessageOrBuilder response, String line) {
+    switch (format) {
+      case table -> out.println(line);
+      case json -> out.println(jsonLine(response));
+      case yaml -> out.print("---\n" + yaml(response));
+    }
+    out.flush();
+  }
+
   /** {@code message} in the API's JSON mapping, as a tree to combine with others. */
   static JsonNode tree(MessageOrBuilder message) {
     try {
@@ -102,8 +116,16 @@ final class Output {
   }
 
   static String json(MessageOrBuilder message) {
+    return render(JSON, message);
+  }
+
+  private static String jsonLine(MessageOrBuilder message) {
+    return render(JSON_LINE, message);
+  }
+
+  private static String render(JsonFormat.Printer printer, MessageOrBuilder message) {
     try {
-      return JSON.print(message);
+      return printer.print(message);
     } catch (InvalidProtocolBufferException e) {
       throw new IllegalStateException("a response that cannot be printed as JSON: " + e, e);
     }

@@ -7,8 +7,6 @@ import com.google.protobuf.util.JsonFormat;
 import io.meridian.api.DevPointer;
 import io.meridian.api.v1.RangeResponse;
 import io.meridian.testing.LocalRegion;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -37,27 +35,17 @@ class MeridianctlKvTest {
     region.close();
   }
 
-  /** What one command line printed and returned. */
-  record Run(int code, String out, String err) {}
-
-  static Run run(Map<String, String> env, String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int code = Meridianctl.run(env, new PrintWriter(out, true), new PrintWriter(err, true), args);
-    return new Run(code, out.toString(), err.toString());
-  }
-
-  static Run ctl(String... args) {
-    return run(Map.of(Meridianctl.ENDPOINTS_ENV, endpoints), args);
+  static CtlRun ctl(String... args) {
+    return CtlRun.ctl(endpoints, args);
   }
 
   @Test
   void putThenGetPrintsTheValueAsText() {
-    Run put = ctl("kv", "put", "/ctl/greeting", "hello world");
+    CtlRun put = ctl("kv", "put", "/ctl/greeting", "hello world");
     assertThat(put.code()).as(put.err()).isZero();
     assertThat(put.out()).startsWith("KEY").contains("/ctl/greeting");
 
-    Run get = ctl("kv", "get", "/ctl/greeting");
+    CtlRun get = ctl("kv", "get", "/ctl/greeting");
     assertThat(get.code()).as(get.err()).isZero();
     assertThat(get.out().lines()).hasSize(2);
     assertThat(get.out().lines().skip(1).findFirst().orElseThrow())
@@ -69,7 +57,7 @@ class MeridianctlKvTest {
   void jsonOutputParsesBackIntoTheResponse() throws Exception {
     assertThat(ctl("kv", "put", "/ctl/json/a", "1").code()).isZero();
     assertThat(ctl("kv", "put", "/ctl/json/b", "2").code()).isZero();
-    Run get = ctl("kv", "get", "/ctl/json/", "--prefix", "-o", "json");
+    CtlRun get = ctl("kv", "get", "/ctl/json/", "--prefix", "-o", "json");
     assertThat(get.code()).as(get.err()).isZero();
     RangeResponse.Builder parsed = RangeResponse.newBuilder();
     JsonFormat.parser().merge(get.out(), parsed);
@@ -79,7 +67,7 @@ class MeridianctlKvTest {
     // Every field is present for scripts, even at its default.
     assertThat(get.out()).contains("\"more\": false");
 
-    Run yaml = ctl("kv", "get", "/ctl/json/a", "-o", "yaml");
+    CtlRun yaml = ctl("kv", "get", "/ctl/json/a", "-o", "yaml");
     assertThat(yaml.code()).isZero();
     assertThat(yaml.out()).contains("key: /ctl/json/a");
   }
@@ -89,7 +77,7 @@ class MeridianctlKvTest {
     Path bin = files.resolve("value.bin");
     Files.write(bin, new byte[] {0, (byte) 0xff, 7});
     assertThat(ctl("kv", "put", "/ctl/bin", "--file", bin.toString()).code()).isZero();
-    Run get = ctl("kv", "get", "/ctl/bin");
+    CtlRun get = ctl("kv", "get", "/ctl/bin");
     assertThat(get.out()).contains(Output.BASE64_MARK + "AP8H");
     assertThat(Output.text(ByteString.copyFromUtf8("plain"))).isEqualTo("plain");
   }
@@ -98,9 +86,9 @@ class MeridianctlKvTest {
   void keysOnlyAndDeleteByPrefix() {
     ctl("kv", "put", "/ctl/del/x", "1");
     ctl("kv", "put", "/ctl/del/y", "2");
-    Run keys = ctl("kv", "get", "/ctl/del/", "--prefix", "--keys-only");
+    CtlRun keys = ctl("kv", "get", "/ctl/del/", "--prefix", "--keys-only");
     assertThat(keys.out().lines()).containsExactly("KEY", "/ctl/del/x", "/ctl/del/y");
-    Run del = ctl("kv", "del", "/ctl/del/", "--prefix");
+    CtlRun del = ctl("kv", "del", "/ctl/del/", "--prefix");
     assertThat(del.code()).as(del.err()).isZero();
     assertThat(del.out().lines().skip(1).findFirst().orElseThrow()).startsWith("2 ");
     assertThat(ctl("kv", "get", "/ctl/del/", "--prefix", "--keys-only").out().lines())
@@ -109,30 +97,30 @@ class MeridianctlKvTest {
 
   @Test
   void aRefusedRequestExitsWith1AndSaysWhy() {
-    Run bad = ctl("kv", "put", "no-namespace", "v");
+    CtlRun bad = ctl("kv", "put", "no-namespace", "v");
     assertThat(bad.code()).isEqualTo(1);
     assertThat(bad.err()).startsWith("Error: INVALID_ARGUMENT: ").doesNotContain("Exception");
   }
 
   @Test
   void usageErrorsExitWith2AndNameTheOption() {
-    Run noValue = ctl("kv", "put", "/ctl/k");
+    CtlRun noValue = ctl("kv", "put", "/ctl/k");
     assertThat(noValue.code()).isEqualTo(2);
     assertThat(noValue.err()).contains("VALUE or --file");
 
-    Run badLevel = ctl("kv", "get", "/ctl/k", "--consistency", "EVENTUAL");
+    CtlRun badLevel = ctl("kv", "get", "/ctl/k", "--consistency", "EVENTUAL");
     assertThat(badLevel.code()).isEqualTo(2);
     assertThat(badLevel.err()).contains("--consistency: EVENTUAL (expected: LINEARIZABLE");
 
-    Run badTimeout = ctl("kv", "get", "/ctl/k", "--timeout", "soon");
+    CtlRun badTimeout = ctl("kv", "get", "/ctl/k", "--timeout", "soon");
     assertThat(badTimeout.code()).isEqualTo(2);
     assertThat(badTimeout.err()).contains("--timeout").contains("500ms");
 
-    Run badFormat = ctl("kv", "get", "/ctl/k", "-o", "xml");
+    CtlRun badFormat = ctl("kv", "get", "/ctl/k", "-o", "xml");
     assertThat(badFormat.code()).isEqualTo(2);
     assertThat(badFormat.err()).contains("xml");
 
-    Run unknown = ctl("kv", "frobnicate");
+    CtlRun unknown = ctl("kv", "frobnicate");
     assertThat(unknown.code()).isEqualTo(2);
   }
 
@@ -140,11 +128,11 @@ class MeridianctlKvTest {
   void endpointsComeFromTheFlagOrTheEnvironmentAndAreRequired() {
     // No pointer to a running dev federation either (one may run on this machine).
     Map<String, String> nothing = Map.of(DevPointer.ENV, dir.resolve("no-pointer").toString());
-    Run none = run(nothing, "kv", "get", "/ctl/k");
+    CtlRun none = CtlRun.run(nothing, "kv", "get", "/ctl/k");
     assertThat(none.code()).isEqualTo(2);
     assertThat(none.err()).contains("--endpoints").contains(Meridianctl.ENDPOINTS_ENV);
 
-    Run flag = run(nothing, "--endpoints", endpoints, "kv", "get", "/ctl/k");
+    CtlRun flag = CtlRun.run(nothing, "--endpoints", endpoints, "kv", "get", "/ctl/k");
     assertThat(flag.code()).as(flag.err()).isZero();
   }
 
@@ -162,7 +150,8 @@ class MeridianctlKvTest {
     Path pointer = dir.resolve("dev.topology");
     DevPointer.write(pointer, topology);
 
-    Run put = run(Map.of(DevPointer.ENV, pointer.toString()), "kv", "put", "/ctl/dev", "found");
+    CtlRun put =
+        CtlRun.run(Map.of(DevPointer.ENV, pointer.toString()), "kv", "put", "/ctl/dev", "found");
     assertThat(put.code()).as(put.err()).isZero();
     assertThat(ctl("kv", "get", "/ctl/dev").out()).contains("found");
 
@@ -172,13 +161,13 @@ class MeridianctlKvTest {
 
   @Test
   void helpAndVersion() {
-    Run help = run(Map.of(), "--help");
+    CtlRun help = CtlRun.run(Map.of(), "--help");
     assertThat(help.code()).isZero();
     assertThat(help.out()).contains("kv").contains("Exit codes:");
-    Run kvHelp = run(Map.of(), "kv", "get", "--help");
+    CtlRun kvHelp = CtlRun.run(Map.of(), "kv", "get", "--help");
     assertThat(kvHelp.code()).isZero();
     assertThat(kvHelp.out()).contains("--prefix").contains("--consistency");
-    Run version = run(Map.of(), "--version");
+    CtlRun version = CtlRun.run(Map.of(), "--version");
     assertThat(version.code()).isZero();
     assertThat(version.out()).startsWith("meridianctl ").doesNotContain("unknown");
   }

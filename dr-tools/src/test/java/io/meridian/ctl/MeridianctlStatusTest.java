@@ -5,10 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.meridian.testing.LocalRegion;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
-import java.util.Map;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -18,31 +15,17 @@ import org.junit.jupiter.api.io.TempDir;
 class MeridianctlStatusTest {
   @TempDir Path dir;
 
-  record Run(int code, String out, String err) {}
-
-  static Run ctl(String endpoints, String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int code =
-        Meridianctl.run(
-            Map.of(Meridianctl.ENDPOINTS_ENV, endpoints),
-            new PrintWriter(out, true),
-            new PrintWriter(err, true),
-            args);
-    return new Run(code, out.toString(), err.toString());
-  }
-
   @Test
   void aHealthyRegionExitsZeroAndOneWithoutQuorumExitsThreeSayingWhy() throws Exception {
     try (LocalRegion region = LocalRegion.builder(dir).start()) {
       int leader = region.awaitReady();
       String all = String.join(",", region.urls());
 
-      Run healthy = ctl(all, "status");
+      CtlRun healthy = CtlRun.ctl(all, "status");
       assertThat(healthy.code()).as(healthy.out() + healthy.err()).isZero();
       assertThat(healthy.out()).startsWith("SHARD").contains("PRIMARY").contains("HEALTHY");
 
-      Run json = ctl(all, "status", "-o", "json");
+      CtlRun json = CtlRun.ctl(all, "status", "-o", "json");
       assertThat(json.code()).as(json.err()).isZero();
       JsonNode parsed = new ObjectMapper().readTree(json.out());
       assertThat(parsed.path("healthy").asBoolean()).isTrue();
@@ -62,7 +45,7 @@ class MeridianctlStatusTest {
           .atMost(java.time.Duration.ofSeconds(60))
           .untilAsserted(
               () -> {
-                Run down = ctl(alone, "status", "--timeout", "5s");
+                CtlRun down = CtlRun.ctl(alone, "status", "--timeout", "5s");
                 assertThat(down.code()).as(down.out() + down.err()).isEqualTo(3);
                 assertThat(down.out()).contains("UNHEALTHY").contains("no leader");
               });
@@ -71,7 +54,7 @@ class MeridianctlStatusTest {
 
   @Test
   void aBadFlagIsAUsageError() {
-    Run bad = ctl("http://127.0.0.1:1", "status", "--max-lag", "soon");
+    CtlRun bad = CtlRun.ctl("http://127.0.0.1:1", "status", "--max-lag", "soon");
     assertThat(bad.code()).isEqualTo(2);
     assertThat(bad.err()).contains("--max-lag");
   }
