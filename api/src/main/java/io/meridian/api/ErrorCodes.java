@@ -57,6 +57,7 @@ public final class ErrorCodes {
       case UNAVAILABLE -> Status.Code.UNAVAILABLE;
       case UNAUTHENTICATED -> Status.Code.UNAUTHENTICATED;
       case PERMISSION_DENIED -> Status.Code.PERMISSION_DENIED;
+      case METHOD_NOT_ALLOWED -> Status.Code.UNIMPLEMENTED;
       case INTERNAL, ERROR_CODE_UNSPECIFIED, UNRECOGNIZED -> Status.Code.INTERNAL;
     };
   }
@@ -67,6 +68,7 @@ public final class ErrorCodes {
       case INVALID_ARGUMENT, RESERVED_KEY, TOO_MANY_OPS -> 400;
       case UNAUTHENTICATED -> 401;
       case PERMISSION_DENIED -> 403;
+      case METHOD_NOT_ALLOWED -> 405;
       case LEASE_NOT_FOUND, NOT_FOUND, LOCK_NOT_HELD -> 404;
       case LOCK_TIMEOUT, DEADLINE_EXCEEDED -> 408;
       case LOCK_PARENT_NOT_HELD,

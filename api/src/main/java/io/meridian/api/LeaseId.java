@@ -1,6 +1,7 @@
 package io.meridian.api;
 
 import io.meridian.api.v1.Error;
+import java.util.Map;
 
 /**
  * A lease id encodes the shard that owns the lease, so a router can route lease calls:
@@ -45,6 +46,17 @@ public final class LeaseId {
           id);
     }
     return shardOf(id);
+  }
+
+  /**
+   * The refusal of lease {@code id} where no live lease has that id: every call that names a lease
+   * (lease, key, lock and registry calls) says it in these words.
+   */
+  public static MeridianException notFound(long id) {
+    return new MeridianException(
+        Error.Code.LEASE_NOT_FOUND,
+        "lease " + id + " not found (expired, revoked or never granted)",
+        Map.of("lease", Long.toString(id)));
   }
 
   /** The shard that owns lease {@code id}. */

@@ -5,6 +5,7 @@ import com.linecorp.armeria.server.Server;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Error;
 import io.meridian.serving.ApiServer;
+import io.meridian.serving.HttpWatch;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -72,7 +73,7 @@ public final class RouterServer implements AutoCloseable {
                     new RouterAdmin(router)),
                 metrics,
                 "meridian.router.served")
-            .service("/v1/watch", watch.http())
+            .annotatedService(new HttpWatch(watch.http()))
             .build();
   }
 

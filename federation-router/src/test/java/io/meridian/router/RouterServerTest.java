@@ -60,7 +60,28 @@ class RouterServerTest {
 
       AggregatedHttpResponse malformed = post(web, "/v1/kv/put", "{\"key\": ");
       assertThat(malformed.status().code()).isEqualTo(400);
-      assertThat(malformed.contentUtf8()).contains("INVALID_ARGUMENT");
+      assertThat(malformed.contentUtf8())
+          .contains("INVALID_ARGUMENT", "malformed JSON: ")
+          .doesNotContain("java.", "com.google", "Exception");
+      AggregatedHttpResponse badEnum =
+          post(web, "/v1/kv/range", "{\"key\": \"/orders/x\", \"consistency\": \"FRESH\"}");
+      assertThat(badEnum.status().code()).isEqualTo(400);
+      assertThat(badEnum.contentUtf8()).contains("consistency: \\\"FRESH\\\"", "LOCAL");
+      AggregatedHttpResponse unknownPath = post(web, "/v1/kv/putt", "{}");
+      assertThat(unknownPath.status().code()).isEqualTo(404);
+      assertThat(unknownPath.contentUtf8()).contains("\"code\":\"NOT_FOUND\"", "/v1/kv/putt");
+      AggregatedHttpResponse wrongMethod = web.get("/v1/watch").aggregate().join();
+      assertThat(wrongMethod.status().code()).isEqualTo(405);
+      assertThat(wrongMethod.contentUtf8())
+          .contains("METHOD_NOT_ALLOWED", "use POST for /v1/watch");
+      AggregatedHttpResponse notDelete =
+          web.execute(RequestHeaders.of(HttpMethod.DELETE, "/v1/router/table")).aggregate().join();
+      assertThat(notDelete.status().code()).isEqualTo(405);
+      assertThat(notDelete.contentUtf8()).contains("use GET or POST for /v1/router/table");
+      assertThat(web.get("/docs/specification.json").aggregate().join().contentUtf8())
+          .as("/docs lists the watch and describes fields from the proto comments")
+          .contains("/v1/watch")
+          .contains("Attach the key to this lease; 0 for none.");
       AggregatedHttpResponse noNamespace = post(web, "/v1/kv/put", "{\"key\": \"nope\"}");
       assertThat(noNamespace.status().code()).isEqualTo(400);
       assertThat(noNamespace.contentUtf8()).contains("a path that begins with");

@@ -15,6 +15,7 @@ import io.meridian.cluster.registry.RegistryService;
 import io.meridian.cluster.replication.ReplicationService;
 import io.meridian.cluster.watch.WatchService;
 import io.meridian.serving.ApiServer;
+import io.meridian.serving.HttpWatch;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -253,7 +254,7 @@ public final class MeridianNode implements AutoCloseable {
                 new ReplicationService(shards)),
             metrics,
             "meridian.request")
-        .service("/v1/watch", watch.http())
+        .annotatedService(new HttpWatch(watch.http()))
         .build();
   }
 

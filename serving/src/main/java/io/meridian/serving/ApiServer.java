@@ -73,12 +73,14 @@ public final class ApiServer {
             HttpJsonTranscodingOptions.builder()
                 .errorHandler(GrpcErrors.httpErrorHandler())
                 .build())
-        // One strict parse of each JSON body: an unknown field is an error, not silently dropped.
+        // One strict parse of each JSON body: an unknown field is an error, not silently dropped;
+        // a refused body is explained field by field.
         .jsonMarshallerFactory(
             service ->
-                GrpcJsonMarshaller.builder()
-                    .jsonMarshallerCustomizer(json -> json.ignoringUnknownFields(false))
-                    .build(service))
+                new ExplainingJsonMarshaller(
+                    GrpcJsonMarshaller.builder()
+                        .jsonMarshallerCustomizer(json -> json.ignoringUnknownFields(false))
+                        .build(service)))
         .exceptionHandler(GrpcErrors.exceptionHandler())
         // The services enforce Limits.MAX_REQUEST_BYTES on the decoded request; the transport
         // also carries the JSON form, where a largest value takes a third more room in base64.
@@ -88,7 +90,7 @@ public final class ApiServer {
         // JSON carries values as base64: room for a largest value plus its encoding overhead.
         .maxRequestLength(Limits.MAX_REQUEST_BYTES * 3L / 2)
         .decorator(new JsonRequests(files))
-        .errorHandler(GrpcErrors.malformedBodies())
+        .errorHandler(GrpcErrors.serverErrors())
         .service(
             grpc.build(),
             MetricCollectingService.newDecorator(MeterIdPrefixFunction.ofDefault(meterPrefix)))

@@ -64,18 +64,17 @@ public final class JsonRequests implements DecoratingHttpServiceFunction {
   /**
    * Parses a JSON body strictly into {@code builder} (an empty body is an empty message).
    *
-   * @throws MeridianException INVALID_ARGUMENT for malformed JSON or an unknown field
+   * @throws MeridianException INVALID_ARGUMENT for malformed JSON or a field that is unknown or
+   *     holds a value of the wrong kind, naming the field
    */
   public static <B extends Message.Builder> B parse(String json, B builder) {
     try {
       STRICT.merge(json.isBlank() ? "{}" : json, builder);
       return builder;
     } catch (InvalidProtocolBufferException | RuntimeException e) {
-      throw MeridianException.of(
+      throw new MeridianException(
           Error.Code.INVALID_ARGUMENT,
-          "body: not a valid %s in JSON: %s",
-          builder.getDescriptorForType().getName(),
-          e.getMessage());
+          JsonRefusals.explain(json, builder.getDescriptorForType(), e));
     }
   }
 }

@@ -82,7 +82,7 @@ public final class LeaseCommands {
   public CommandResult revoke(LeaseRevokeRequest req, Batch batch) {
     core.requireWritable();
     if (!table.contains(req.getId())) {
-      throw MeridianException.of(Error.Code.LEASE_NOT_FOUND, "lease: %d (not found)", req.getId());
+      throw LeaseId.notFound(req.getId());
     }
     locks.grantReady(batch, endLease(batch, req.getId()));
     return CommandResult.newBuilder()

@@ -1,6 +1,7 @@
 package io.meridian.cluster.lease;
 
 import io.meridian.api.KeyPath;
+import io.meridian.api.LeaseId;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Error;
 import io.meridian.api.v1.KeyValue;
@@ -108,7 +109,7 @@ public final class LeaseTable implements KeyIndex, LeaseBinding {
   public void requireLeaseOf(long id, String key) {
     Lease lease = leases.get(id);
     if (lease == null) {
-      throw MeridianException.of(Error.Code.LEASE_NOT_FOUND, "lease: %d (not found)", id);
+      throw LeaseId.notFound(id);
     }
     String ns = KeyPath.namespaceOf(key);
     if (!lease.namespace().equals(ns)) {

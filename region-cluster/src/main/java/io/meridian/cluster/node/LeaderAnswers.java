@@ -1,5 +1,6 @@
 package io.meridian.cluster.node;
 
+import io.meridian.api.LeaseId;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Error;
 import io.meridian.api.v1.HeartbeatRequest;
@@ -130,7 +131,7 @@ final class LeaderAnswers {
       ttl = leaseClock.renew(id, true);
     }
     if (ttl.isEmpty()) {
-      throw MeridianException.of(Error.Code.LEASE_NOT_FOUND, "lease %d: not found or expired", id);
+      throw LeaseId.notFound(id);
     }
     long[] facts =
         state.read(s -> new long[] {s.registryInstancesOf(id), s.checkpointedRemainder(id)});
@@ -219,11 +220,7 @@ final class LeaderAnswers {
   /** A lease's remaining TTL as the leader's clock has it (else its checkpoint, else its TTL). */
   QueryResult timeToLive(long id, boolean keys) {
     checkLeaseLeader(id);
-    LeaseView lease =
-        state
-            .read(s -> s.lease(id))
-            .orElseThrow(
-                () -> MeridianException.of(Error.Code.LEASE_NOT_FOUND, "lease %d: not found", id));
+    LeaseView lease = state.read(s -> s.lease(id)).orElseThrow(() -> LeaseId.notFound(id));
     long remainingMs =
         leaseClock
             .remaining(id)

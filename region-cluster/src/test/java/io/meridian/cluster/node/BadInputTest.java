@@ -10,6 +10,7 @@ import com.linecorp.armeria.common.HttpMethod;
 import com.linecorp.armeria.common.HttpRequest;
 import com.linecorp.armeria.common.MediaType;
 import com.linecorp.armeria.common.RequestHeaders;
+import io.meridian.api.LeaseId;
 import io.meridian.api.Limits;
 import io.meridian.cluster.DevCluster;
 import java.nio.file.Path;
@@ -159,5 +160,99 @@ class BadInputTest {
             .aggregate()
             .join();
     assertThat(r.status().code()).isEqualTo(200);
+  }
+
+  static JsonNode send(HttpMethod method, String path, String body, int expectedStatus)
+      throws Exception {
+    AggregatedHttpResponse r =
+        http.execute(RequestHeaders.of(method, path), body).aggregate().join();
+    String answer = r.contentUtf8();
+    assertThat(r.status().code()).as("%s %s -> %s", method, path, answer).isEqualTo(expectedStatus);
+    assertThat(r.contentType()).as(answer).isNotNull();
+    assertThat(r.contentType().isJson()).as(answer).isTrue();
+    assertThat(answer).doesNotContain("java.", "com.google", "Exception");
+    return JSON.readTree(answer);
+  }
+
+  @Test
+  void everyRefusalIsAJsonErrorNamingTheFieldWithoutJavaClassNames() throws Exception {
+    JsonNode notFound = send(HttpMethod.POST, "/v1/kv/putt", "{}", 404);
+    assertThat(notFound.path("code").asText()).isEqualTo("NOT_FOUND");
+    assertThat(notFound.path("message").asText()).contains("/v1/kv/putt");
+    JsonNode wrongMethod = send(HttpMethod.GET, "/v1/kv/put", "", 405);
+    assertThat(wrongMethod.path("code").asText()).isEqualTo("METHOD_NOT_ALLOWED");
+    assertThat(wrongMethod.path("message").asText()).startsWith("use POST for /v1/kv/put");
+    assertThat(send(HttpMethod.GET, "/v1/watch", "", 405).path("message").asText())
+        .startsWith("use POST for /v1/watch");
+    for (String path : new String[] {"/v1/kv/put", "/v1/watch"}) {
+      assertThat(send(HttpMethod.POST, path, "{\"key\":", 400).path("message").asText())
+          .startsWith("malformed JSON: ");
+    }
+    assertThat(
+            send(HttpMethod.POST, "/v1/kv/put", "{\"key\":\"/ok/b\",\"value\":\"!!\"}", 400)
+                .path("message")
+                .asText())
+        .isEqualTo("value: not base64");
+    assertThat(
+            send(
+                    HttpMethod.POST,
+                    "/v1/lock/acquire",
+                    "{\"name\":\"/ok/job\",\"lease\":\"1\",\"mode\":\"SOLO\"}",
+                    400)
+                .path("message")
+                .asText())
+        .startsWith("mode: \"SOLO\"")
+        .contains("SHARED", "EXCLUSIVE");
+  }
+
+  @Test
+  void anUnknownLeaseIsRefusedInOneWordingByEveryCallThatNamesIt() throws Exception {
+    long id = LeaseId.of(0, 424242);
+    String expected = LeaseId.notFound(id).getMessage();
+    assertThat(expected).startsWith("lease " + id + " not found");
+    String[][] calls = {
+      {"/v1/lease/keepalive", "{\"id\":\"" + id + "\"}"},
+      {"/v1/lease/revoke", "{\"id\":\"" + id + "\"}"},
+      {"/v1/lease/ttl", "{\"id\":\"" + id + "\"}"},
+      {"/v1/kv/put", "{\"key\":\"/ok/l\",\"lease\":\"" + id + "\"}"},
+      {"/v1/lock/acquire", "{\"name\":\"/ok/job\",\"lease\":\"" + id + "\"}"},
+      {
+        "/v1/registry/register",
+        "{\"namespace\":\"ok\",\"service\":\"s\",\"instanceId\":\"i\",\"address\":\"10.0.0.1\","
+            + "\"port\":80,\"lease\":\""
+            + id
+            + "\"}"
+      },
+    };
+    for (String[] call : calls) {
+      JsonNode error = send(HttpMethod.POST, call[0], call[1], 404);
+      assertThat(error.path("code").asText()).as(call[0]).isEqualTo("LEASE_NOT_FOUND");
+      assertThat(error.path("message").asText()).as(call[0]).isEqualTo(expected);
+      assertThat(error.path("details").path("lease").asLong()).as(call[0]).isEqualTo(id);
+    }
+  }
+
+  @Test
+  void docsDescribeFieldsFromTheProtoCommentsAndListTheWatch() throws Exception {
+    AggregatedHttpResponse r = http.get("/docs/specification.json").aggregate().join();
+    assertThat(r.status().code()).isEqualTo(200);
+    JsonNode spec = JSON.readTree(r.contentUtf8());
+    assertThat(docStringOf(spec, "meridian.v1.PutRequest", "lease"))
+        .isEqualToIgnoringWhitespace("Attach the key to this lease; 0 for none.");
+    assertThat(r.contentUtf8()).contains("io.meridian.serving.HttpWatch").contains("/v1/watch");
+  }
+
+  /** The docString DocService gives field {@code field} of struct {@code struct}. */
+  static String docStringOf(JsonNode spec, String struct, String field) {
+    for (JsonNode s : spec.path("structs")) {
+      if (s.path("name").asText().equals(struct)) {
+        for (JsonNode f : s.path("fields")) {
+          if (f.path("name").asText().equals(field)) {
+            return f.path("descriptionInfo").path("docString").asText(null);
+          }
+        }
+      }
+    }
+    return null;
   }
 }

@@ -279,7 +279,7 @@ class BadInputTest {
             "register unknown lease",
             register(reg().setLease(MISSING), 0),
             Error.Code.LEASE_NOT_FOUND,
-            "lease:"));
+            LeaseId.notFound(MISSING).getMessage()));
     c.add(
         Arguments.of(
             "register other namespace's lease",
