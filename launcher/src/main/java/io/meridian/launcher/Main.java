@@ -29,6 +29,7 @@ import picocli.CommandLine.Option;
 public final class Main {
   public static void main(String[] args) {
     io.meridian.cluster.Main.asyncCallbacksOnCommonPool();
+    io.meridian.cluster.Main.javaLoggingIntoOurLog();
     System.exit(commandLine().execute(args));
   }
 

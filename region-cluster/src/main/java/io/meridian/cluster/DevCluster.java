@@ -6,6 +6,7 @@ import io.meridian.api.v1.Role;
 import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.internal.NodeClock;
 import io.meridian.cluster.node.ShardReplica;
+import io.meridian.cluster.raft.WholeClusterStop;
 import io.meridian.serving.LoopbackPorts;
 import io.meridian.serving.Shutdown;
 import java.io.IOException;
@@ -164,8 +165,43 @@ public final class DevCluster implements AutoCloseable {
 
   /** Starts every member and writes {@code topology.json}. */
   public DevCluster start() throws IOException {
+    // All at once: a member started alone waits for the others with no leader, and its peers'
+    // connection attempts to members not yet started fill the log with refusals.
+    List<java.util.concurrent.CompletableFuture<MeridianNode>> starting = new ArrayList<>();
     for (NodeConfig config : configs) {
-      nodes.add(MeridianNode.start(config, clock));
+      java.util.concurrent.CompletableFuture<MeridianNode> started =
+          new java.util.concurrent.CompletableFuture<>();
+      Thread t =
+          new Thread(
+              () -> {
+                try {
+                  started.complete(MeridianNode.start(config, clock));
+                } catch (Throwable e) {
+                  started.completeExceptionally(e);
+                }
+              },
+              "meridian-start-" + config.member());
+      t.start();
+      starting.add(started);
+    }
+    Throwable failure = null;
+    for (java.util.concurrent.CompletableFuture<MeridianNode> f : starting) {
+      try {
+        nodes.add(f.join());
+      } catch (java.util.concurrent.CompletionException e) {
+        nodes.add(null);
+        failure = failure == null ? e.getCause() : failure;
+      }
+    }
+    if (failure != null) {
+      close();
+      if (failure instanceof IOException io) {
+        throw io;
+      }
+      if (failure instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new IOException("a member failed to start: " + failure, failure);
     }
     writeTopology();
     return this;
@@ -269,6 +305,8 @@ public final class DevCluster implements AutoCloseable {
       int index = i;
       members.add(() -> stop(index));
     }
-    Shutdown.closeAll("region", members);
+    try (WholeClusterStop stop = WholeClusterStop.begin()) {
+      Shutdown.closeAll("region", members);
+    }
   }
 }

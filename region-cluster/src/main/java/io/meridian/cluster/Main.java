@@ -22,6 +22,7 @@ import picocli.CommandLine.Option;
 public final class Main {
   public static void main(String[] args) {
     asyncCallbacksOnCommonPool();
+    javaLoggingIntoOurLog();
     System.exit(new CommandLine(new Main()).execute(args));
   }
 
@@ -37,6 +38,15 @@ public final class Main {
     if (System.getProperty(key) == null && Runtime.getRuntime().availableProcessors() < 3) {
       System.setProperty(key, "2");
     }
+  }
+
+  /**
+   * Sends what libraries log through {@code java.util.logging} (Ratis's shaded gRPC) to the
+   * process's log, where its levels apply, instead of unformatted lines on stderr.
+   */
+  public static void javaLoggingIntoOurLog() {
+    org.slf4j.bridge.SLF4JBridgeHandler.removeHandlersForRootLogger();
+    org.slf4j.bridge.SLF4JBridgeHandler.install();
   }
 
   /** The version of this build. */

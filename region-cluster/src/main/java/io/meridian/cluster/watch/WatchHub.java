@@ -223,11 +223,17 @@ public final class WatchHub implements AutoCloseable {
       return;
     }
     unavailable = error;
-    log.warn("shard={} watches failed: {}", shard, error.getMessage());
     dispatcher.execute(
         () -> {
-          for (Watch w : allWatches()) {
+          List<Watch> open = List.copyOf(allWatches());
+          for (Watch w : open) {
             end(w, error);
+          }
+          // A member waiting for its first leader at start has no watches: nothing went wrong.
+          if (open.isEmpty()) {
+            log.info("shard={} refuses new watches: {}", shard, error.getMessage());
+          } else {
+            log.warn("shard={} {} watches failed: {}", shard, open.size(), error.getMessage());
           }
         });
   }

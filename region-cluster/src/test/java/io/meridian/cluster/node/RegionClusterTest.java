@@ -160,7 +160,21 @@ class RegionClusterTest {
       assertThat(revision).isEqualTo(52);
       // An on-demand snapshot as well as the automatic ones.
       var snapshot = c.cluster().snapshot(io.meridian.api.v1.SnapshotRequest.getDefaultInstance());
-      assertThat(snapshot.getSnapshotIndexMap().get(0)).isGreaterThan(0);
+      long index = snapshot.getSnapshotIndexMap().get(0);
+      assertThat(index).isGreaterThan(0);
+      // It is on disk, under the index it answered, with its checksum.
+      try (var files = java.nio.file.Files.walk(Path.of(cluster.node(0).config().dataDir()))) {
+        assertThat(files.map(f -> f.getFileName().toString()))
+            .anyMatch(n -> n.matches("snapshot\\.\\d+_" + index))
+            .anyMatch(n -> n.matches("snapshot\\.\\d+_" + index + "\\.md5"));
+      }
+      // Asked again: that snapshot or a newer one (duties may have applied entries), never 0.
+      assertThat(
+              c.cluster()
+                  .snapshot(io.meridian.api.v1.SnapshotRequest.getDefaultInstance())
+                  .getSnapshotIndexMap()
+                  .get(0))
+          .isGreaterThanOrEqualTo(index);
     } finally {
       cluster.close();
     }
