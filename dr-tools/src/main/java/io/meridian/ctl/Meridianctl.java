@@ -2,6 +2,7 @@ package io.meridian.ctl;
 
 import io.meridian.api.MeridianException;
 import io.meridian.client.MeridianClient;
+import java.io.InputStream;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.Arrays;
@@ -64,6 +65,7 @@ public final class Meridianctl {
 
   private final Map<String, String> environment;
   private MeridianClient client;
+  private InputStream in = System.in;
 
   Meridianctl(Map<String, String> environment) {
     this.environment = environment;
@@ -78,9 +80,16 @@ public final class Meridianctl {
             args));
   }
 
-  /** Runs one command line; returns its exit code. */
+  /** Runs one command line reading standard input; returns its exit code. */
   static int run(Map<String, String> env, PrintWriter out, PrintWriter err, String... args) {
+    return run(env, System.in, out, err, args);
+  }
+
+  /** Runs one command line that reads {@code in} (e.g. {@code kv txn}); returns its exit code. */
+  static int run(
+      Map<String, String> env, InputStream in, PrintWriter out, PrintWriter err, String... args) {
     Meridianctl root = new Meridianctl(env);
+    root.in = in;
     try {
       return new CommandLine(root)
           .setOut(out)
@@ -130,6 +139,11 @@ public final class Meridianctl {
               .build();
     }
     return client;
+  }
+
+  /** What commands that read input ({@code kv txn}) read when given no file. */
+  InputStream in() {
+    return in;
   }
 
   Output output(PrintWriter out) {

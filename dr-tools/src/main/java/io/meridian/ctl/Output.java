@@ -36,6 +36,7 @@ final class Output {
   static final String BASE64_MARK = "base64:";
 
   private static final JsonFormat.Printer JSON = JsonFormat.printer().includingDefaultValueFields();
+  private static final JsonFormat.Printer JSON_LINE = JSON.omittingInsignificantWhitespace();
   private static final ObjectMapper YAML =
       new ObjectMapper(
           new YAMLFactory()
@@ -58,6 +59,32 @@ final class Output {
       case yaml -> out.print(yaml(response));
     }
     out.flush();
+  }
+
+  /**
+   * Prints one event of a stream as it comes: {@code line} when the format is a table, else the
+   * message as one JSON object per line (JSON lines), or as one YAML document each.
+   */
+  void printEvent(MessageOrBuilder event, String line) {
+    switch (format) {
+      case table -> out.println(line);
+      case json -> out.println(jsonLine(event));
+      case yaml -> out.print("---\n" + yaml(event));
+    }
+    out.flush();
+  }
+
+  /** The output format. */
+  Format format() {
+    return format;
+  }
+
+  private static String jsonLine(MessageOrBuilder message) {
+    try {
+      return JSON_LINE.print(message);
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException("a response that cannot be printed as JSON: " + e, e);
+    }
   }
 
   static String json(MessageOrBuilder message) {
