@@ -25,7 +25,7 @@ import picocli.CommandLine.ScopeType;
     mixinStandardHelpOptions = true,
     versionProvider = Meridianctl.Version.class,
     description = "Meridian's command line: keys, leases, locks and the service registry.",
-    subcommands = {KvCommand.class, WatchCommand.class},
+    subcommands = {KvCommand.class, RegistryCommand.class, WatchCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:success", "1:the request failed", "2:the command line is wrong"})
 public final class Meridianctl {
