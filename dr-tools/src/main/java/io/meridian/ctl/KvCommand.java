@@ -1,6 +1,12 @@
 package io.meridian.ctl;
 
 import com.google.protobuf.ByteString;
+import com.linecorp.armeria.client.Clients;
+import com.linecorp.armeria.common.util.SafeCloseable;
+import io.meridian.api.LeaseId;
+import io.meridian.api.ShardHeader;
+import io.meridian.api.v1.CompactionRequest;
+import io.meridian.api.v1.CompactionResponse;
 import io.meridian.api.v1.Consistency;
 import io.meridian.api.v1.DeleteRangeRequest;
 import io.meridian.api.v1.DeleteRangeResponse;
@@ -9,10 +15,24 @@ import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.PutResponse;
 import io.meridian.api.v1.RangeRequest;
 import io.meridian.api.v1.RangeResponse;
+import io.meridian.api.v1.RequestOp;
+import io.meridian.api.v1.ResponseOp;
+import io.meridian.api.v1.StatusRequest;
+import io.meridian.api.v1.StatusResponse;
+import io.meridian.api.v1.TxnRequest;
+import io.meridian.api.v1.TxnResponse;
+import io.meridian.client.Stubs;
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -21,12 +41,18 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
-/** {@code meridianctl kv put|get|del}: keys and values, named as etcdctl names them. */
+/** {@code meridianctl kv put|get|del|txn|compact}: keys and values, named as etcdctl names them. */
 @Command(
     name = "kv",
     mixinStandardHelpOptions = true,
     description = "Keys and values (etcd v3 semantics: revisions, versions, leases).",
-    subcommands = {KvCommand.Put.class, KvCommand.Get.class, KvCommand.Del.class})
+    subcommands = {
+      KvCommand.Put.class,
+      KvCommand.Get.class,
+      KvCommand.Del.class,
+      KvCommand.Txn.class,
+      KvCommand.Compact.class
+    })
 final class KvCommand {
   @ParentCommand Meridianctl root;
 
@@ -42,6 +68,30 @@ final class KvCommand {
     throw new CommandLine.ParameterException(
         spec.commandLine(),
         "--consistency: " + name + " (expected: LINEARIZABLE, SERIALIZABLE, LOCAL or CACHED)");
+  }
+
+  static Output.Table putTable(String key, PutResponse put) {
+    return new Output.Table("KEY", "REVISION").row(key, put.getHeader().getRevision());
+  }
+
+  static Output.Table rangeTable(RangeResponse range, boolean keysOnly) {
+    Output.Table table =
+        keysOnly
+            ? new Output.Table("KEY")
+            : new Output.Table("KEY", "VALUE", "MOD_REVISION", "LEASE");
+    for (KeyValue k : range.getKvsList()) {
+      if (keysOnly) {
+        table.row(k.getKey());
+      } else {
+        table.row(k.getKey(), Output.text(k.getValue()), k.getModRevision(), k.getLease());
+      }
+    }
+    return table;
+  }
+
+  static Output.Table deleteTable(DeleteRangeResponse deleted) {
+    return new Output.Table("DELETED", "REVISION")
+        .row(deleted.getDeleted(), deleted.getHeader().getRevision());
   }
 
   @Command(
@@ -83,9 +133,7 @@ final class KvCommand {
               .client()
               .kv()
               .put(PutRequest.newBuilder().setKey(key).setValue(bytes).setLease(lease).build());
-      kv.root
-          .output(spec.commandLine().getOut())
-          .print(put, new Output.Table("KEY", "REVISION").row(key, put.getHeader().getRevision()));
+      kv.root.output(spec.commandLine().getOut()).print(put, putTable(key, put));
       return 0;
     }
   }
@@ -134,18 +182,7 @@ final class KvCommand {
                       .setLimit(limit)
                       .setConsistency(KvCommand.consistency(spec, consistency))
                       .build());
-      Output.Table table =
-          keysOnly
-              ? new Output.Table("KEY")
-              : new Output.Table("KEY", "VALUE", "MOD_REVISION", "LEASE");
-      for (KeyValue k : range.getKvsList()) {
-        if (keysOnly) {
-          table.row(k.getKey());
-        } else {
-          table.row(k.getKey(), Output.text(k.getValue()), k.getModRevision(), k.getLease());
-        }
-      }
-      kv.root.output(spec.commandLine().getOut()).print(range, table);
+      kv.root.output(spec.commandLine().getOut()).print(range, rangeTable(range, keysOnly));
       return 0;
     }
   }
@@ -171,12 +208,156 @@ final class KvCommand {
               .client()
               .kv()
               .delete(DeleteRangeRequest.newBuilder().setKey(key).setPrefix(prefix).build());
+      kv.root.output(spec.commandLine().getOut()).print(deleted, deleteTable(deleted));
+      return 0;
+    }
+  }
+
+  /**
+   * A transaction in etcdctl's {@code txn} syntax (see {@link TxnScript}), from standard input or
+   * {@code --file}; prints SUCCEEDED or FAILED, then the result of each op that ran.
+   */
+  @Command(
+      name = "txn",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Runs a transaction read from stdin (or --file): compares, a blank line, the ops if they",
+        "all hold, a blank line, the ops otherwise. Compares: version|create|mod|value|lease|lock",
+        "(\"KEY\") =|!=|>|< \"VALUE\"; ops: put KEY VALUE, get KEY [--prefix], del KEY [--prefix]."
+      })
+  static final class Txn implements Callable<Integer> {
+    @ParentCommand KvCommand kv;
+    @Spec CommandSpec spec;
+
+    @Option(names = "--file", paramLabel = "FILE", description = "Read the transaction from FILE.")
+    Path file;
+
+    @Option(
+        names = {"-i", "--interactive"},
+        description = "Prompt for each section (on stderr).")
+    boolean interactive;
+
+    @Override
+    public Integer call() throws IOException {
+      TxnScript script = new TxnScript();
+      try (BufferedReader in =
+          file != null
+              ? Files.newBufferedReader(file, StandardCharsets.UTF_8)
+              : new BufferedReader(new InputStreamReader(kv.root.in(), StandardCharsets.UTF_8))) {
+        TxnScript.Section prompted = null;
+        while (true) {
+          if (interactive && prompted != script.section()) {
+            prompted = script.section();
+            spec.commandLine().getErr().println(PROMPTS.get(prompted));
+            spec.commandLine().getErr().flush();
+          }
+          String line = in.readLine();
+          if (line == null || !script.add(line)) {
+            break;
+          }
+        }
+      } catch (TxnScript.SyntaxError e) {
+        throw new CommandLine.ParameterException(
+            spec.commandLine(), (file != null ? file + ": " : "txn: ") + e.getMessage());
+      }
+      TxnRequest request = script.request();
+      TxnResponse txn = kv.root.client().kv().txn(request);
+      Output out = kv.root.output(spec.commandLine().getOut());
+      if (out.format() != Output.Format.table) {
+        out.print(txn, null);
+        return 0;
+      }
+      PrintWriter w = spec.commandLine().getOut();
+      w.println(txn.getSucceeded() ? "SUCCEEDED" : "FAILED");
+      List<RequestOp> ran =
+          txn.getSucceeded() ? request.getSuccessList() : request.getFailureList();
+      for (int i = 0; i < txn.getResponsesCount(); i++) {
+        ResponseOp r = txn.getResponses(i);
+        w.println();
+        switch (r.getResponseCase()) {
+          case RESPONSE_PUT ->
+              putTable(ran.get(i).getRequestPut().getKey(), r.getResponsePut()).print(w);
+          case RESPONSE_RANGE ->
+              rangeTable(r.getResponseRange(), ran.get(i).getRequestRange().getKeysOnly()).print(w);
+          case RESPONSE_DELETE_RANGE -> deleteTable(r.getResponseDeleteRange()).print(w);
+          default -> w.println(r.getResponseCase());
+        }
+      }
+      w.flush();
+      return 0;
+    }
+
+    private static final Map<TxnScript.Section, String> PROMPTS =
+        Map.of(
+            TxnScript.Section.COMPARES, "compares (end with a blank line):",
+            TxnScript.Section.SUCCESS, "success requests (get, put, del; end with a blank line):",
+            TxnScript.Section.FAILURE, "failure requests (get, put, del; end with a blank line):");
+  }
+
+  /**
+   * Compacts one shard's history. Compaction carries no key, so the shard is named in the {@code
+   * meridian-shard} header; without {@code --shard} it is allowed only when the endpoints host a
+   * single shard.
+   */
+  @Command(
+      name = "compact",
+      mixinStandardHelpOptions = true,
+      description = "Drops shard --shard's versions superseded at or before revision REV.")
+  static final class Compact implements Callable<Integer> {
+    @ParentCommand KvCommand kv;
+    @Spec CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "REV")
+    long revision;
+
+    @Option(
+        names = "--shard",
+        paramLabel = "S",
+        description = "The shard to compact (required when the endpoints host several).")
+    Integer shard;
+
+    @Override
+    public Integer call() {
+      if (revision <= 0) {
+        throw new CommandLine.ParameterException(
+            spec.commandLine(), "REV: " + revision + " (expected: a revision > 0)");
+      }
+      if (shard != null && (shard < 0 || shard > LeaseId.MAX_SHARD)) {
+        throw new CommandLine.ParameterException(
+            spec.commandLine(), "--shard: " + shard + " (expected: 0.." + LeaseId.MAX_SHARD + ")");
+      }
+      Stubs stubs = kv.root.client().stubs();
+      if (shard == null) {
+        StatusResponse status =
+            Stubs.call(stubs.cluster()::status, StatusRequest.getDefaultInstance(), true).join();
+        if (status.getShardsCount() > 1) {
+          throw new CommandLine.ParameterException(
+              spec.commandLine(),
+              "--shard: not given, and the endpoints host shards "
+                  + status.getShardsList().stream().map(s -> s.getHeader().getShard()).toList()
+                  + " (expected: --shard S)");
+        }
+      }
+      CompactionRequest request = CompactionRequest.newBuilder().setRevision(revision).build();
+      CompletableFuture<CompactionResponse> call;
+      if (shard == null) {
+        call = Stubs.call(stubs.kv()::compact, request, true);
+      } else {
+        // The header goes on the calls this thread starts in the scope, retries included.
+        try (SafeCloseable ignored = Clients.withHeader(ShardHeader.NAME, shard.toString())) {
+          call = Stubs.call(stubs.kv()::compact, request, true);
+        }
+      }
+      CompactionResponse compacted = call.join();
       kv.root
           .output(spec.commandLine().getOut())
           .print(
-              deleted,
-              new Output.Table("DELETED", "REVISION")
-                  .row(deleted.getDeleted(), deleted.getHeader().getRevision()));
+              compacted,
+              new Output.Table("SHARD", "COMPACTED_AT", "REVISION")
+                  .row(
+                      compacted.getHeader().getShard(),
+                      revision,
+                      compacted.getHeader().getRevision()));
       return 0;
     }
   }

@@ -6,6 +6,7 @@ import io.meridian.api.DevPointer;
 import io.meridian.api.MeridianException;
 import io.meridian.client.MeridianClient;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,7 +33,14 @@ import picocli.CommandLine.ScopeType;
     mixinStandardHelpOptions = true,
     versionProvider = Meridianctl.Version.class,
     description = "Meridian's command line: keys, leases, locks and the service registry.",
-    subcommands = {KvCommand.class, LeaseCommand.class, LockCommand.class, StatusCommand.class},
+    subcommands = {
+      KvCommand.class,
+      LeaseCommand.class,
+      LockCommand.class,
+      RegistryCommand.class,
+      WatchCommand.class,
+      StatusCommand.class
+    },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
       "0:success",
@@ -82,6 +90,7 @@ public final class Meridianctl {
 
   private final Map<String, String> environment;
   private MeridianClient client;
+  private InputStream in = System.in;
 
   Meridianctl(Map<String, String> environment) {
     this.environment = environment;
@@ -96,9 +105,16 @@ public final class Meridianctl {
             args));
   }
 
-  /** Runs one command line; returns its exit code. */
+  /** Runs one command line reading standard input; returns its exit code. */
   static int run(Map<String, String> env, PrintWriter out, PrintWriter err, String... args) {
+    return run(env, System.in, out, err, args);
+  }
+
+  /** Runs one command line that reads {@code in} (e.g. {@code kv txn}); returns its exit code. */
+  static int run(
+      Map<String, String> env, InputStream in, PrintWriter out, PrintWriter err, String... args) {
     Meridianctl root = new Meridianctl(env);
+    root.in = in;
     try {
       return new CommandLine(root)
           .setOut(out)
@@ -186,6 +202,11 @@ public final class Meridianctl {
     } catch (IOException e) {
       return List.of();
     }
+  }
+
+  /** What commands that read input ({@code kv txn}) read when given no file. */
+  InputStream in() {
+    return in;
   }
 
   Output output(PrintWriter out) {

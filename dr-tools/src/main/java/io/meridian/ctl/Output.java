@@ -106,6 +106,11 @@ final class Output {
     out.flush();
   }
 
+  /** The output format. */
+  Format format() {
+    return format;
+  }
+
   /** {@code message} in the API's JSON mapping, as a tree to combine with others. */
   static JsonNode tree(MessageOrBuilder message) {
     try {
