@@ -206,16 +206,22 @@ public final class Bridge implements AutoCloseable {
         part.sink().close();
       }
     }
-    for (Thread thread : threads) {
-      thread.interrupt();
-    }
-    for (Thread thread : threads) {
-      try {
-        thread.join(Duration.ofSeconds(30).toMillis());
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        break;
+    // Each loop sees `closed` within a poll (100 ms) or a send and closes its Kafka clients itself;
+    // an interrupt then would make those closes fail. Only a loop still waiting (a retry's pause,
+    // a slow send) after the grace is interrupted.
+    long graceEnds = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+    try {
+      for (Thread thread : threads) {
+        thread.join(Math.max(1, (graceEnds - System.nanoTime()) / 1_000_000));
       }
+      for (Thread thread : threads) {
+        if (thread.isAlive()) {
+          thread.interrupt();
+          thread.join(Duration.ofSeconds(30).toMillis());
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
     clients.forEach(MeridianClient::close);
     server.stop().join();
