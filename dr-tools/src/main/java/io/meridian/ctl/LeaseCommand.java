@@ -63,9 +63,19 @@ final class LeaseCommand {
         description = "Time to live: 10s, 1m, or plain seconds (10).")
     Duration ttl;
 
+    @Option(
+        names = {"-q", "--quiet"},
+        description = "Print only the ID, for scripts: LEASE=$(meridianctl lease grant ns 30s -q).")
+    boolean quiet;
+
     @Override
     public Integer call() {
       LeaseGrantResponse granted = lease.root.client().leases().grant(namespace, ttl);
+      if (quiet) {
+        spec.commandLine().getOut().println(granted.getId());
+        spec.commandLine().getOut().flush();
+        return 0;
+      }
       lease
           .root
           .output(spec.commandLine().getOut())

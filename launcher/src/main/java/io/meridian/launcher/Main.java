@@ -91,34 +91,18 @@ public final class Main {
           System.out.println("    node " + n.config().member() + "  " + n.clientUrl());
         }
       }
-      String url = f.router(shape.regions().get(0)).url();
-      String west = f.router(shape.regions().get(shape.regions().size() - 1)).url();
       System.out.println("Topology: " + dir.resolve("topology.json"));
       System.out.println("Routing table: " + dir.resolve("routing-table.yaml"));
-      System.out.println("Try (through a router; any router takes any request):");
-      System.out.println(
-          "  curl -s " + url + "/v1/kv/put -d '{\"key\":\"/demo/hello\",\"value\":\"d29ybGQ=\"}'");
-      System.out.println("  curl -s " + url + "/v1/kv/range -d '{\"key\":\"/demo/hello\"}'");
-      System.out.println(
-          "  curl -s "
-              + url
-              + "/v1/registry/register -d '{\"namespace\":\"demo\",\"service\":\"payments\","
-              + "\"instanceId\":\"p1\",\"address\":\"10.0.0.1\",\"port\":8080,\"ttl\":10}'");
+      System.out.println("Try (meridianctl finds this federation by itself):");
+      System.out.println("  bin/meridianctl kv put /demo/hello world");
+      System.out.println("  bin/meridianctl kv get /demo/hello");
+      System.out.println("  bin/meridianctl status      # every shard in every region");
       System.out.println(
           "  curl -s "
-              + west
-              + "/v1/registry/discover -d '{\"namespace\":\"demo\",\"service\":\"payments\"}'"
-              + "   # LOCAL: answered by us-west, header.lagRevisions/lagMs say how stale");
-      System.out.println(
-          "  curl -s "
-              + west
-              + "/v1/kv/range -d '{\"key\":\"/demo/hello\",\"consistency\":\"LOCAL\"}'"
-              + "   # the us-east write, read in us-west");
-      System.out.println(
-          "  curl -s " + f.bridge().url() + "/v1/bridge/status   # replication lag per shard");
-      System.out.println("  curl -s " + url + "/v1/cluster/status     # every shard, every region");
-      System.out.println("  curl -s " + url + "/v1/router/table       # the routing table served");
-      System.out.println("More in the README's walk-through. Press Ctrl-C to stop.");
+              + f.router(shape.regions().get(0)).url()
+              + "/v1/kv/range -d"
+              + " '{\"key\":\"/demo/hello\"}'   # the same over HTTP/JSON");
+      System.out.println("More in the README's walkthrough. Press Ctrl-C to stop.");
       // meridianctl finds this federation through the pointer when no endpoints are given.
       Path topology = dir.resolve("topology.json");
       Path pointer = DevPointer.file(System.getenv());
