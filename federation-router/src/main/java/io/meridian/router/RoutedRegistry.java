@@ -192,7 +192,7 @@ final class RoutedRegistry extends RegistryGrpc.RegistryImplBase {
       }
       RoutingTable.Shard shard = router.table().shardOf(request.getNamespace());
       Stubs stubs = router.client(shard, shard.primary()).stubs();
-      stubs.registry().watchService(resumed, new Relay());
+      stubs.registryWatch().watchService(resumed, new Relay());
     }
 
     private synchronized void cancel() {
