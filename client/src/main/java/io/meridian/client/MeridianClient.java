@@ -145,6 +145,10 @@ public final class MeridianClient implements AutoCloseable {
             grpc(b, b.retry.idempotent(), Duration.ZERO).build(LockGrpc.LockStub.class),
             stubs.apply(true).build(RegistryGrpc.RegistryStub.class),
             waitingRegistry,
+            grpc(b, null, Duration.ZERO)
+                .responseTimeout(Duration.ZERO)
+                .maxResponseLength(0)
+                .build(RegistryGrpc.RegistryStub.class),
             stubs.apply(true).build(ClusterGrpc.ClusterStub.class),
             grpc(b, null, Duration.ZERO)
                 .responseTimeout(Duration.ZERO)

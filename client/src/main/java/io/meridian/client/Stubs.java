@@ -13,14 +13,14 @@ import java.util.function.BiConsumer;
 
 /**
  * Request-level access to a {@link MeridianClient}'s endpoints, for proxies that pass whole
- * requests through (the federation router) and for the replication bridge. {@code watch} and {@code
- * feed} are for streams: no retries, no response timeout; {@code waitingRegistry} is for blocking
- * discovery (a Discover with {@code wait_revision}): retried, but with no per-attempt timeout, so
- * give it a deadline of the wait plus the request timeout; {@code replication} is for the
- * Replication service's unary calls, all of which are safe to repeat. Calls made here get the
- * client's failover: health checks, per-endpoint circuit breakers and retries under {@link
- * RetryPolicy}'s rules; a stub's {@code withDeadline} bounds the whole call. Applications use the
- * typed clients instead.
+ * requests through (the federation router) and for the replication bridge. {@code watch}, {@code
+ * registryWatch} (the registry's WatchService) and {@code feed} are for streams: no retries, no
+ * response timeout; {@code waitingRegistry} is for blocking discovery (a Discover with {@code
+ * wait_revision}): retried, but with no per-attempt timeout, so give it a deadline of the wait plus
+ * the request timeout; {@code replication} is for the Replication service's unary calls, all of
+ * which are safe to repeat. Calls made here get the client's failover: health checks, per-endpoint
+ * circuit breakers and retries under {@link RetryPolicy}'s rules; a stub's {@code withDeadline}
+ * bounds the whole call. Applications use the typed clients instead.
  *
  * <pre>{@code
  * Stubs stubs = client.stubs();
@@ -34,6 +34,7 @@ public record Stubs(
     LockGrpc.LockStub lock,
     RegistryGrpc.RegistryStub registry,
     RegistryGrpc.RegistryStub waitingRegistry,
+    RegistryGrpc.RegistryStub registryWatch,
     ClusterGrpc.ClusterStub cluster,
     WatchGrpc.WatchStub watch,
     ReplicationGrpc.ReplicationStub replication,

@@ -3,6 +3,9 @@ package io.meridian.router;
 import static io.meridian.router.Router.byNamespace;
 import static io.meridian.serving.Replies.reply;
 
+import com.linecorp.armeria.common.HttpResponse;
+import com.linecorp.armeria.common.HttpResponseWriter;
+import com.linecorp.armeria.server.HttpService;
 import com.linecorp.armeria.server.ServiceRequestContext;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
@@ -30,10 +33,14 @@ import io.meridian.api.v1.WatchServiceRequest;
 import io.meridian.api.v1.WatchServiceResponse;
 import io.meridian.client.RetryPolicy;
 import io.meridian.client.Stubs;
+import io.meridian.serving.GrpcErrors;
+import io.meridian.serving.JsonLines;
+import io.meridian.serving.JsonRequests;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,8 +48,9 @@ import org.slf4j.LoggerFactory;
  * The registry through the router. Registrations, heartbeats, health and deregistrations go to the
  * namespace's shard at its primary region. Discover and ListServices read by the consistency asked
  * for, or the namespace's policy when none is ({@code LOCAL} by default): local region first, with
- * fallback, and the last good answer kept for fail-open. WatchService streams are relayed from the
- * primary region and resumed after the last revision relayed when the upstream breaks.
+ * fallback, and the last good answer kept for fail-open. WatchService streams, over gRPC and as
+ * {@code POST /v1/registry/watch} JSON lines, are relayed from the primary region and resumed after
+ * the last revision relayed when the upstream breaks.
  */
 final class RoutedRegistry extends RegistryGrpc.RegistryImplBase {
   private static final Logger log = LoggerFactory.getLogger(RoutedRegistry.class);
@@ -162,24 +170,78 @@ final class RoutedRegistry extends RegistryGrpc.RegistryImplBase {
       out.onError(e);
       return;
     }
-    new ServiceWatch(req, (ServerCallStreamObserver<WatchServiceResponse>) out).connect();
+    ServerCallStreamObserver<WatchServiceResponse> call =
+        (ServerCallStreamObserver<WatchServiceResponse>) out;
+    ServiceWatch watch = new ServiceWatch(req, call::onNext, call::onError);
+    call.setOnCancelHandler(watch::cancel);
+    watch.connect();
   }
 
-  /** One relayed WatchService stream, resumed from the revision after the last one relayed. */
+  /**
+   * {@code POST /v1/registry/watch}, as on a node: one relayed service watch from a JSON {@link
+   * WatchServiceRequest}, its responses as JSON lines until the client hangs up; a watch that fails
+   * for good ends with a line that carries the error.
+   */
+  HttpService httpWatch() {
+    return (ctx, req) -> {
+      ctx.clearRequestTimeout();
+      return HttpResponse.of(req.aggregate().thenApply(body -> startHttp(body.contentUtf8())));
+    };
+  }
+
+  private HttpResponse startHttp(String json) {
+    WatchServiceRequest request;
+    try {
+      request = JsonRequests.parse(json, WatchServiceRequest.newBuilder()).build();
+      byNamespace(request.getNamespace()).apply(router.table());
+    } catch (MeridianException e) {
+      return GrpcErrors.httpResponse(e.toError());
+    }
+    HttpResponseWriter writer = HttpResponse.streaming();
+    writer.write(JsonLines.HEADERS);
+    ServiceWatch watch =
+        new ServiceWatch(
+            request,
+            r -> writer.tryWrite(JsonLines.line(r)),
+            e -> {
+              writer.tryWrite(
+                  JsonLines.line(WatchServiceResponse.newBuilder().setError(e.toError()).build()));
+              writer.close();
+            });
+    writer
+        .whenComplete()
+        .handle(
+            (ok, error) -> {
+              watch.cancel();
+              return null;
+            });
+    watch.connect();
+    return writer;
+  }
+
+  /** One relayed service watch, resumed from the revision after the last one relayed. */
   private final class ServiceWatch {
     private final WatchServiceRequest request;
-    private final ServerCallStreamObserver<WatchServiceResponse> out;
+    private final Consumer<WatchServiceResponse> out;
+    private final Consumer<MeridianException> failed;
     // Guarded by this: the revision to resume from (0: snapshot first), failures in a row.
     private long next;
     private int failures;
     private boolean ended;
     private ClientCallStreamObserver<WatchServiceRequest> upstream;
 
-    ServiceWatch(WatchServiceRequest request, ServerCallStreamObserver<WatchServiceResponse> out) {
+    /**
+     * @param out takes each response relayed
+     * @param failed takes the error the watch ended with; nothing is relayed after it
+     */
+    ServiceWatch(
+        WatchServiceRequest request,
+        Consumer<WatchServiceResponse> out,
+        Consumer<MeridianException> failed) {
       this.request = request;
       this.out = out;
+      this.failed = failed;
       this.next = request.getStartRevision();
-      out.setOnCancelHandler(this::cancel);
     }
 
     void connect() {
@@ -192,10 +254,10 @@ final class RoutedRegistry extends RegistryGrpc.RegistryImplBase {
       }
       RoutingTable.Shard shard = router.table().shardOf(request.getNamespace());
       Stubs stubs = router.client(shard, shard.primary()).stubs();
-      stubs.registry().watchService(resumed, new Relay());
+      stubs.registryWatch().watchService(resumed, new Relay());
     }
 
-    private synchronized void cancel() {
+    synchronized void cancel() {
       ended = true;
       if (upstream != null) {
         upstream.cancel("the watcher went away", null);
@@ -215,11 +277,13 @@ final class RoutedRegistry extends RegistryGrpc.RegistryImplBase {
       public void onNext(WatchServiceResponse r) {
         synchronized (ServiceWatch.this) {
           if (ended) {
+            // The watcher went away before this upstream call had started: end it now.
+            upstream.cancel("the watcher went away", null);
             return;
           }
           failures = 0;
           next = Math.max(next, r.getHeader().getRevision() + 1);
-          out.onNext(r);
+          out.accept(r);
         }
       }
 
@@ -233,7 +297,7 @@ final class RoutedRegistry extends RegistryGrpc.RegistryImplBase {
           }
           if (FINAL.contains(e.code())) {
             ended = true;
-            out.onError(e);
+            failed.accept(e);
             return;
           }
           delay = PAUSES.get(Math.min(failures, PAUSES.size() - 1)).toMillis();

@@ -59,6 +59,7 @@ public final class RouterServer implements AutoCloseable {
             Ticker.systemTicker(),
             () -> "router-" + UUID.randomUUID());
     RoutedWatch watch = new RoutedWatch(router);
+    RoutedRegistry registry = new RoutedRegistry(router);
     this.server =
         ApiServer.serve(
                 Server.builder()
@@ -69,11 +70,11 @@ public final class RouterServer implements AutoCloseable {
                     new RoutedLock(router),
                     new RoutedCluster(router),
                     watch,
-                    new RoutedRegistry(router),
+                    registry,
                     new RouterAdmin(router)),
                 metrics,
                 "meridian.router.served")
-            .annotatedService(new HttpWatch(watch.http()))
+            .annotatedService(new HttpWatch(watch.http(), registry.httpWatch()))
             .build();
   }
 

@@ -79,8 +79,9 @@ class RouterServerTest {
       assertThat(notDelete.status().code()).isEqualTo(405);
       assertThat(notDelete.contentUtf8()).contains("use GET or POST for /v1/router/table");
       assertThat(web.get("/docs/specification.json").aggregate().join().contentUtf8())
-          .as("/docs lists the watch and describes fields from the proto comments")
+          .as("/docs lists the watches and describes fields from the proto comments")
           .contains("/v1/watch")
+          .contains("/v1/registry/watch")
           .contains("Attach the key to this lease; 0 for none.");
       AggregatedHttpResponse noNamespace = post(web, "/v1/kv/put", "{\"key\": \"nope\"}");
       assertThat(noNamespace.status().code()).isEqualTo(400);

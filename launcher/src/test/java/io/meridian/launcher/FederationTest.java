@@ -4,15 +4,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.ByteString;
 import com.linecorp.armeria.client.WebClient;
+import com.linecorp.armeria.client.grpc.GrpcClients;
 import com.linecorp.armeria.common.AggregatedHttpResponse;
 import com.linecorp.armeria.common.HttpData;
 import com.linecorp.armeria.common.HttpMethod;
 import com.linecorp.armeria.common.HttpRequest;
 import com.linecorp.armeria.common.MediaType;
 import com.linecorp.armeria.common.RequestHeaders;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Compare;
 import io.meridian.api.v1.Consistency;
@@ -20,17 +24,21 @@ import io.meridian.api.v1.DiscoverRequest;
 import io.meridian.api.v1.DiscoverResponse;
 import io.meridian.api.v1.Error;
 import io.meridian.api.v1.Event;
+import io.meridian.api.v1.InstanceEvent;
 import io.meridian.api.v1.KeyValue;
 import io.meridian.api.v1.LeaseListRequest;
 import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.RangeRequest;
 import io.meridian.api.v1.RangeResponse;
 import io.meridian.api.v1.RegisterRequest;
+import io.meridian.api.v1.RegistryGrpc;
 import io.meridian.api.v1.RequestOp;
 import io.meridian.api.v1.ResponseHeader;
 import io.meridian.api.v1.Role;
 import io.meridian.api.v1.TxnRequest;
 import io.meridian.api.v1.WatchCreateRequest;
+import io.meridian.api.v1.WatchServiceRequest;
+import io.meridian.api.v1.WatchServiceResponse;
 import io.meridian.client.LockHandle;
 import io.meridian.client.MeridianClient;
 import io.meridian.client.RetryPolicy;
@@ -347,6 +355,144 @@ class FederationTest {
     assertThat(changed.get(30, java.util.concurrent.TimeUnit.SECONDS).getInstancesList())
         .extracting(i -> i.getId())
         .containsExactlyInAnyOrder("p1", "p2");
+  }
+
+  /**
+   * A registry watch through a router, over HTTP (JSON lines) and gRPC, carries each instance as a
+   * decoded message: UP with the registered instance, then DOWN with its last state when its lease
+   * expires.
+   */
+  @Test
+  void aRegistryWatchThroughARouterShowsInstancesNotBytes() throws Exception {
+    start(Map.of());
+    String router = federation.router(WEST).url();
+    java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+    java.net.http.HttpResponse<java.util.stream.Stream<String>> watch =
+        http.send(
+            java.net.http.HttpRequest.newBuilder(java.net.URI.create(router + "/v1/registry/watch"))
+                .POST(
+                    java.net.http.HttpRequest.BodyPublishers.ofString(
+                        "{\"namespace\":\"shop\",\"service\":\"payments\"}"))
+                .build(),
+            java.net.http.HttpResponse.BodyHandlers.ofLines());
+    assertThat(watch.statusCode()).isEqualTo(200);
+    List<JsonNode> lines = new CopyOnWriteArrayList<>();
+    ObjectMapper json = new ObjectMapper();
+    Thread reader =
+        new Thread(
+            () ->
+                watch
+                    .body()
+                    .forEach(
+                        l -> {
+                          try {
+                            lines.add(json.readTree(l));
+                          } catch (java.io.IOException e) {
+                            throw new java.io.UncheckedIOException(e);
+                          }
+                        }));
+    reader.setDaemon(true);
+    reader.start();
+    List<WatchServiceResponse> grpc = new CopyOnWriteArrayList<>();
+    AtomicInteger grpcErrors = new AtomicInteger();
+    RegistryGrpc.RegistryStub stub =
+        GrpcClients.builder(router)
+            .responseTimeout(Duration.ZERO)
+            .build(RegistryGrpc.RegistryStub.class);
+    ClientCallStreamObserver<?>[] grpcCall = {null};
+    stub.watchService(
+        WatchServiceRequest.newBuilder().setNamespace("shop").setService("payments").build(),
+        new ClientResponseObserver<WatchServiceRequest, WatchServiceResponse>() {
+          @Override
+          public void beforeStart(ClientCallStreamObserver<WatchServiceRequest> call) {
+            grpcCall[0] = call;
+          }
+
+          @Override
+          public void onNext(WatchServiceResponse r) {
+            grpc.add(r);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            grpcErrors.incrementAndGet();
+          }
+
+          @Override
+          public void onCompleted() {}
+        });
+    try {
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () ->
+                  lines.stream().anyMatch(l -> l.path("snapshot").asBoolean())
+                      && grpc.stream().anyMatch(WatchServiceResponse::getSnapshot));
+      // A TTL of 1 s and no heartbeat: the instance is evicted soon after.
+      client(EAST)
+          .registry()
+          .register(
+              RegisterRequest.newBuilder()
+                  .setNamespace("shop")
+                  .setService("payments")
+                  .setInstanceId("p1")
+                  .setAddress("10.0.0.1")
+                  .setPort(8080)
+                  .setTtl(1)
+                  .build());
+
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(
+              () -> instanceEvents(lines).stream().map(e -> e.path("type").asText()).toList(),
+              types -> types.equals(List.of("UP", "DOWN")));
+      JsonNode up = instanceEvents(lines).get(0);
+      assertThat(up.path("instance").path("id").asText()).isEqualTo("p1");
+      assertThat(up.path("instance").path("address").asText()).isEqualTo("10.0.0.1");
+      assertThat(up.path("instance").path("port").asInt()).isEqualTo(8080);
+      assertThat(up.has("prevInstance")).isFalse();
+      JsonNode down = instanceEvents(lines).get(1);
+      assertThat(down.path("prevInstance").path("id").asText()).isEqualTo("p1");
+      assertThat(down.path("prevInstance").path("address").asText()).isEqualTo("10.0.0.1");
+      assertThat(down.path("prevInstance").path("port").asInt()).isEqualTo(8080);
+      assertThat(down.path("revision").asLong()).isGreaterThan(up.path("revision").asLong());
+      assertThat(lines).noneMatch(l -> l.toString().contains("\"kv\""));
+
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () ->
+                  grpc.stream()
+                      .filter(r -> !r.getSnapshot())
+                      .flatMap(r -> r.getEventsList().stream())
+                      .map(e -> e.getType().name())
+                      .toList(),
+              types -> types.equals(List.of("UP", "DOWN")));
+      InstanceEvent grpcDown =
+          grpc.stream()
+              .flatMap(r -> r.getEventsList().stream())
+              .filter(e -> e.getType() == InstanceEvent.Type.DOWN)
+              .findFirst()
+              .orElseThrow();
+      assertThat(grpcDown.getPrevInstance().getAddress()).isEqualTo("10.0.0.1");
+      assertThat(grpcDown.getPrevInstance().getPort()).isEqualTo(8080);
+      assertThat(grpcDown.getRevision()).isEqualTo(down.path("revision").asLong());
+      assertThat(grpcErrors).hasValue(0);
+    } finally {
+      grpcCall[0].cancel("done", null);
+      watch.body().close();
+    }
+  }
+
+  /** The instance events of a registry watch's JSON lines, snapshots left out. */
+  private static List<JsonNode> instanceEvents(List<JsonNode> lines) {
+    List<JsonNode> events = new ArrayList<>();
+    for (JsonNode l : lines) {
+      if (!l.path("snapshot").asBoolean()) {
+        l.path("events").forEach(events::add);
+      }
+    }
+    return events;
   }
 
   private static DiscoverResponse discover(

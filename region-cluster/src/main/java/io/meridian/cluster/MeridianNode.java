@@ -241,6 +241,7 @@ public final class MeridianNode implements AutoCloseable {
   private static Server httpServer(
       NodeConfig config, Shards shards, PrometheusMeterRegistry metrics) {
     WatchService watch = new WatchService(shards, config.watch().maxPendingBytes(), metrics);
+    RegistryService registry = new RegistryService(shards, config, metrics);
     return ApiServer.serve(
             Server.builder()
                 .http(new InetSocketAddress(config.client().host(), config.client().port())),
@@ -250,11 +251,11 @@ public final class MeridianNode implements AutoCloseable {
                 new LockService(shards, config.lock()),
                 new ClusterService(shards, config),
                 watch,
-                new RegistryService(shards, config, metrics),
+                registry,
                 new ReplicationService(shards)),
             metrics,
             "meridian.request")
-        .annotatedService(new HttpWatch(watch.http()))
+        .annotatedService(new HttpWatch(watch.http(), registry.httpWatch()))
         .build();
   }
 

@@ -10,26 +10,32 @@ import com.linecorp.armeria.server.annotation.Description;
 import com.linecorp.armeria.server.annotation.Post;
 
 /**
- * {@code POST /v1/watch}, the HTTP form of a watch on nodes and routers, registered as an annotated
- * service ({@code server.annotatedService(new HttpWatch(watch))}) so that {@code /docs} lists it
- * beside the gRPC services and a wrong method is answered like on every other path.
+ * {@code POST /v1/watch} and {@code POST /v1/registry/watch}, the HTTP forms of the watch streams
+ * on nodes and routers, registered as an annotated service ({@code server.annotatedService(new
+ * HttpWatch(watch, registryWatch))}) so that {@code /docs} lists them beside the gRPC services and
+ * a wrong method is answered like on every other path.
  */
 @Description(
     "Watches over HTTP for curl users: one watch per request, its responses as JSON lines "
         + "(application/x-ndjson) until the client hangs up. gRPC clients use the "
-        + "meridian.v1.Watch/Watch stream instead.")
+        + "meridian.v1.Watch/Watch and meridian.v1.Registry/WatchService streams instead.")
 public final class HttpWatch {
-  /** The path the watch is served at. */
+  /** The path the key watch is served at. */
   public static final String PATH = "/v1/watch";
 
-  private final HttpService watch;
+  /** The path the registry's service watch is served at. */
+  public static final String REGISTRY_PATH = "/v1/registry/watch";
 
-  /** Serves {@code watch} at {@link #PATH}. */
-  public HttpWatch(HttpService watch) {
+  private final HttpService watch;
+  private final HttpService registryWatch;
+
+  /** Serves {@code watch} at {@link #PATH} and {@code registryWatch} at {@link #REGISTRY_PATH}. */
+  public HttpWatch(HttpService watch, HttpService registryWatch) {
     this.watch = requireNonNull(watch, "watch");
+    this.registryWatch = requireNonNull(registryWatch, "registryWatch");
   }
 
-  /** Starts one watch. */
+  /** Starts one watch of keys. */
   @Post(PATH)
   @Description(
       "The body is a meridian.v1.WatchCreateRequest in JSON, e.g. "
@@ -39,5 +45,20 @@ public final class HttpWatch {
           + "with a response that has canceled: true and the error.")
   public HttpResponse watch(ServiceRequestContext ctx, HttpRequest req) throws Exception {
     return watch.serve(ctx, req);
+  }
+
+  /** Starts one watch of a service's instances. */
+  @Post(REGISTRY_PATH)
+  @Description(
+      "The body is a meridian.v1.WatchServiceRequest in JSON, e.g. "
+          + "{\"namespace\":\"demo\",\"service\":\"payments\"}; each line of the answer is a "
+          + "meridian.v1.WatchServiceResponse in JSON: first (unless startRevision is set) the "
+          + "instance set with snapshot: true, then events of type UP, UPDATED or DOWN, each with "
+          + "the instance (and prevInstance, the one replaced or removed) as JSON objects, and "
+          + "progress notifications. A refused request is answered with an error body "
+          + "{code, message, details}; a watch that fails later ends with a line that carries "
+          + "the error.")
+  public HttpResponse registryWatch(ServiceRequestContext ctx, HttpRequest req) throws Exception {
+    return registryWatch.serve(ctx, req);
   }
 }

@@ -80,7 +80,8 @@ class HttpErrorsTest {
                                       } catch (MeridianException e) {
                                         return GrpcErrors.httpResponse(e.toError());
                                       }
-                                    }))))
+                                    })),
+                    (ctx, req) -> HttpResponse.of(200)))
             .build();
     server.start().join();
     url = "http://127.0.0.1:" + ApiServer.port(server);
@@ -217,7 +218,7 @@ class HttpErrorsTest {
   }
 
   @Test
-  void docsDescribeFieldsFromTheProtoCommentsAndListTheWatch() throws Exception {
+  void docsDescribeFieldsFromTheProtoCommentsAndListTheWatches() throws Exception {
     String spec =
         HTTP.send(
                 HttpRequest.newBuilder(URI.create(url + "/docs/specification.json")).build(),
@@ -227,6 +228,7 @@ class HttpErrorsTest {
         .as("PutRequest.lease's comment in kv.proto")
         .contains("Attach the key to this lease; 0 for none.")
         .contains("io.meridian.serving.HttpWatch")
-        .contains(HttpWatch.PATH);
+        .contains(HttpWatch.PATH)
+        .contains(HttpWatch.REGISTRY_PATH);
   }
 }

@@ -1,8 +1,8 @@
 package io.meridian.cluster.registry;
 
 import com.linecorp.armeria.common.util.TimeoutMode;
+import com.linecorp.armeria.server.HttpService;
 import com.linecorp.armeria.server.ServiceRequestContext;
-import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.meridian.api.Limits;
 import io.meridian.api.MeridianException;
@@ -12,11 +12,8 @@ import io.meridian.api.v1.DeregisterResponse;
 import io.meridian.api.v1.DiscoverRequest;
 import io.meridian.api.v1.DiscoverResponse;
 import io.meridian.api.v1.Error;
-import io.meridian.api.v1.Event;
 import io.meridian.api.v1.HeartbeatRequest;
 import io.meridian.api.v1.HeartbeatResponse;
-import io.meridian.api.v1.Instance;
-import io.meridian.api.v1.InstanceEvent;
 import io.meridian.api.v1.ListServicesRequest;
 import io.meridian.api.v1.ListServicesResponse;
 import io.meridian.api.v1.RegisterRequest;
@@ -38,13 +35,11 @@ import io.meridian.cluster.proto.CommandResult;
 import io.meridian.cluster.proto.Query;
 import io.meridian.cluster.proto.QueryResult;
 import io.meridian.cluster.proto.RegistryRegister;
-import io.meridian.cluster.watch.GrpcWatchSink;
 import io.meridian.cluster.watch.WatchReplica;
 import io.meridian.cluster.watch.WatchService;
 import io.meridian.cluster.watch.WatchSink;
 import io.meridian.cluster.watch.WatchStream;
 import io.meridian.serving.Replies;
-import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -60,13 +55,15 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
   private final Shards<? extends WatchReplica> shards;
   private final NodeConfig config;
 
-  private final Counter slowConsumers;
+  private final RegistryWatch watches;
 
   public RegistryService(
       Shards<? extends WatchReplica> shards, NodeConfig config, MeterRegistry metrics) {
     this.shards = shards;
     this.config = config;
-    this.slowConsumers = metrics.counter(WatchService.SLOW_CONSUMERS);
+    this.watches =
+        new RegistryWatch(
+            shards, config.watch().maxPendingBytes(), metrics.counter(WatchService.SLOW_CONSUMERS));
   }
 
   @Override
@@ -251,96 +248,11 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
   @Override
   public void watchService(
       WatchServiceRequest request, StreamObserver<WatchServiceResponse> responses) {
-    ServiceRequestContext ctx = ServiceRequestContext.current();
-    ctx.clearRequestTimeout();
-    ServerCallStreamObserver<WatchServiceResponse> call =
-        (ServerCallStreamObserver<WatchServiceResponse>) responses;
-    try {
-      WatchReplica replica = shards.forRequest();
-      if (request.getStartRevision() < 0) {
-        throw MeridianException.of(
-            Error.Code.INVALID_ARGUMENT,
-            "start_revision: %d (expected: >= 0)",
-            request.getStartRevision());
-      }
-      long start = request.getStartRevision();
-      WatchServiceResponse snapshot = null;
-      if (start == 0) {
-        DiscoverResponse now =
-            Calls.ok(
-                    replica.readLocal(
-                        Query.newBuilder()
-                            .setRegistryDiscover(
-                                DiscoverRequest.newBuilder()
-                                    .setNamespace(request.getNamespace())
-                                    .setService(request.getService()))
-                            .build()))
-                .getRegistryDiscover();
-        snapshot = snapshot(replica, now);
-        start = now.getHeader().getRevision() + 1;
-      }
-      WatchStream stream =
-          new WatchStream(
-              new GrpcWatchSink<>(call, ctx.eventLoop(), RegistryService::instanceChanges),
-              config.watch().maxPendingBytes(),
-              slowConsumers::increment);
-      call.setOnCancelHandler(stream::close);
-      if (snapshot != null) {
-        call.onNext(snapshot);
-      }
-      replica
-          .watchHub()
-          .create(
-              stream,
-              WatchCreateRequest.newBuilder()
-                  .setKey(RegistryIndex.servicePrefix(request.getNamespace(), request.getService()))
-                  .setPrefix(true)
-                  .setPrevKv(true)
-                  .setProgressNotify(true)
-                  .setStartRevision(start)
-                  .build());
-    } catch (MeridianException e) {
-      responses.onError(e);
-    }
+    watches.watch(request, responses);
   }
 
-  private static WatchServiceResponse snapshot(WatchReplica replica, DiscoverResponse now) {
-    WatchServiceResponse.Builder b =
-        WatchServiceResponse.newBuilder()
-            .setHeader(replica.header(now.getHeader()))
-            .setSnapshot(true);
-    for (Instance i : now.getInstancesList()) {
-      b.addEvents(InstanceEvent.newBuilder().setType(InstanceEvent.Type.UP).setInstance(i));
-    }
-    return b.build();
-  }
-
-  /** Key events of the service's prefix as instance events; a failed watch fails the stream. */
-  private static WatchServiceResponse instanceChanges(WatchResponse r) {
-    if (r.getCanceled()) {
-      throw r.hasError()
-          ? MeridianException.fromError(r.getError())
-          : MeridianException.of(Error.Code.UNAVAILABLE, "watch ended");
-    }
-    if (r.getCreated()) {
-      return null;
-    }
-    WatchServiceResponse.Builder b =
-        WatchServiceResponse.newBuilder().setHeader(r.getHeader()).setProgress(r.getProgress());
-    for (Event e : r.getEventsList()) {
-      InstanceEvent.Builder ie = InstanceEvent.newBuilder();
-      if (e.getType() == Event.EventType.DELETE) {
-        ie.setType(InstanceEvent.Type.DOWN)
-            .setInstance(
-                e.hasPrevKv()
-                    ? RegistryIndex.instanceOf(e.getPrevKv())
-                    : RegistryIndex.instanceOf(e.getKv()));
-      } else {
-        ie.setType(e.hasPrevKv() ? InstanceEvent.Type.UPDATED : InstanceEvent.Type.UP)
-            .setInstance(RegistryIndex.instanceOf(e.getKv()));
-      }
-      b.addEvents(ie);
-    }
-    return b.build();
+  /** {@code POST /v1/registry/watch}: {@link #watchService} as JSON lines. */
+  public HttpService httpWatch() {
+    return watches.http();
   }
 }

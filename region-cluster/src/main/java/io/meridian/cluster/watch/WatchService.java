@@ -18,7 +18,6 @@ import io.meridian.serving.JsonLines;
 import io.meridian.serving.JsonRequests;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
-import java.util.concurrent.Executor;
 
 /**
  * The Watch service: a bidirectional gRPC stream of many watches, and its HTTP form {@code POST
@@ -130,7 +129,13 @@ public final class WatchService extends WatchGrpc.WatchImplBase {
     HttpResponseWriter writer = HttpResponse.streaming();
     WatchStream stream =
         new WatchStream(
-            new HttpSink(writer, ctx.eventLoop()), maxPendingBytes, slowConsumers::increment);
+            new HttpWatchSink(
+                writer,
+                ctx.eventLoop(),
+                r -> r,
+                e -> WatchResponse.newBuilder().setCanceled(true).setError(e.toError()).build()),
+            maxPendingBytes,
+            slowConsumers::increment);
     try {
       replica.watchHub().create(stream, request);
     } catch (MeridianException e) {
@@ -141,58 +146,5 @@ public final class WatchService extends WatchGrpc.WatchImplBase {
     writer.write(JsonLines.HEADERS);
     writer.whenComplete().handle((ok, error) -> stream.close());
     return writer;
-  }
-
-  /** Writes JSON lines; a write waits until the client consumed the previous one. */
-  private static final class HttpSink implements WatchSink {
-    private final HttpResponseWriter writer;
-    private final Executor executor;
-    private Runnable drain = () -> {};
-    private boolean writing;
-
-    HttpSink(HttpResponseWriter writer, Executor executor) {
-      this.writer = writer;
-      this.executor = executor;
-    }
-
-    @Override
-    public Executor executor() {
-      return executor;
-    }
-
-    @Override
-    public boolean isReady() {
-      return writer.isOpen() && !writing;
-    }
-
-    @Override
-    public void send(WatchResponse response) {
-      if (!writer.tryWrite(JsonLines.line(response))) {
-        return;
-      }
-      writing = true;
-      writer
-          .whenConsumed()
-          .thenRun(
-              () ->
-                  executor.execute(
-                      () -> {
-                        writing = false;
-                        drain.run();
-                      }));
-    }
-
-    @Override
-    public void onReady(Runnable drain) {
-      this.drain = drain;
-    }
-
-    @Override
-    public void fail(MeridianException error) {
-      writer.tryWrite(
-          JsonLines.line(
-              WatchResponse.newBuilder().setCanceled(true).setError(error.toError()).build()));
-      writer.close();
-    }
   }
 }

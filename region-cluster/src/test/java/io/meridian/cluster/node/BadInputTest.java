@@ -233,13 +233,16 @@ class BadInputTest {
   }
 
   @Test
-  void docsDescribeFieldsFromTheProtoCommentsAndListTheWatch() throws Exception {
+  void docsDescribeFieldsFromTheProtoCommentsAndListTheWatches() throws Exception {
     AggregatedHttpResponse r = http.get("/docs/specification.json").aggregate().join();
     assertThat(r.status().code()).isEqualTo(200);
     JsonNode spec = JSON.readTree(r.contentUtf8());
     assertThat(docStringOf(spec, "meridian.v1.PutRequest", "lease"))
         .isEqualToIgnoringWhitespace("Attach the key to this lease; 0 for none.");
-    assertThat(r.contentUtf8()).contains("io.meridian.serving.HttpWatch").contains("/v1/watch");
+    assertThat(r.contentUtf8())
+        .contains("io.meridian.serving.HttpWatch")
+        .contains("/v1/watch")
+        .contains("/v1/registry/watch");
   }
 
   /** The docString DocService gives field {@code field} of struct {@code struct}. */

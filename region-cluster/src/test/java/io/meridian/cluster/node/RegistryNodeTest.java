@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.linecorp.armeria.client.grpc.GrpcClients;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -15,6 +17,7 @@ import io.meridian.api.v1.HealthStatus;
 import io.meridian.api.v1.HeartbeatRequest;
 import io.meridian.api.v1.HeartbeatResponse;
 import io.meridian.api.v1.Instance;
+import io.meridian.api.v1.InstanceEvent;
 import io.meridian.api.v1.LeaseGrantRequest;
 import io.meridian.api.v1.ListServicesRequest;
 import io.meridian.api.v1.LockAcquireRequest;
@@ -28,6 +31,7 @@ import io.meridian.api.v1.WatchServiceResponse;
 import io.meridian.cluster.DevCluster;
 import io.meridian.cluster.internal.NodeClock;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -45,6 +49,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -425,6 +430,108 @@ class RegistryNodeTest {
                     .equals(List.of("UP b", "UPDATED b", "DOWN b")));
     assertThat(failed).isFalse();
     assertThat(seen.get(0).getSnapshot()).isTrue();
+    // Each event carries the decoded instance, and the one it replaced or removed.
+    List<InstanceEvent> b =
+        seen.stream()
+            .filter(r -> !r.getSnapshot())
+            .flatMap(r -> r.getEventsList().stream())
+            .filter(e -> e.getInstance().getId().equals("b"))
+            .toList();
+    assertThat(b.get(0).getInstance().getAddress())
+        .isEqualTo(instance("ws", "api", "b").getAddress());
+    assertThat(b.get(0).getInstance().getPort()).isEqualTo(8080);
+    assertThat(b.get(0).hasPrevInstance()).isFalse();
+    assertThat(b.get(1).getInstance().getHealth()).isEqualTo(HealthStatus.WARNING);
+    assertThat(b.get(1).getPrevInstance().getHealth()).isEqualTo(HealthStatus.PASSING);
+    assertThat(b.get(2).getPrevInstance().getHealth()).isEqualTo(HealthStatus.WARNING);
+    assertThat(b.get(2).getPrevInstance().getAddress())
+        .isEqualTo(instance("ws", "api", "b").getAddress());
+    assertThat(b).extracting(InstanceEvent::getRevision).isSorted().doesNotHaveDuplicates();
+    assertThat(b.get(0).getRevision()).isEqualTo(b.get(0).getInstance().getModRevision());
+  }
+
+  @Test
+  void theHttpRegistryWatchStreamsInstancesAsJsonObjects() throws Exception {
+    HttpClient http = HttpClient.newHttpClient();
+    HttpResponse<String> bad =
+        http.send(
+            HttpRequest.newBuilder(URI.create(followerUrl + "/v1/registry/watch"))
+                .POST(
+                    HttpRequest.BodyPublishers.ofString(
+                        "{\"namespace\":\"hw\",\"service\":\"api\",\"startRevision\":\"-1\"}"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(bad.statusCode()).isEqualTo(400);
+    assertThat(bad.body()).contains("INVALID_ARGUMENT", "start_revision: -1");
+
+    HttpResponse<Stream<String>> watch =
+        http.send(
+            HttpRequest.newBuilder(URI.create(followerUrl + "/v1/registry/watch"))
+                .POST(
+                    HttpRequest.BodyPublishers.ofString(
+                        "{\"namespace\":\"hw\",\"service\":\"api\"}"))
+                .build(),
+            HttpResponse.BodyHandlers.ofLines());
+    assertThat(watch.statusCode()).isEqualTo(200);
+    assertThat(watch.headers().firstValue("content-type")).hasValue("application/x-ndjson");
+    List<JsonNode> lines = new CopyOnWriteArrayList<>();
+    ObjectMapper json = new ObjectMapper();
+    Thread reader =
+        new Thread(
+            () ->
+                watch
+                    .body()
+                    .forEach(
+                        l -> {
+                          try {
+                            lines.add(json.readTree(l));
+                          } catch (IOException e) {
+                            throw new UncheckedIOException(e);
+                          }
+                        }));
+    reader.setDaemon(true);
+    reader.start();
+    try {
+      await().until(() -> !lines.isEmpty());
+      assertThat(lines.get(0).path("snapshot").asBoolean()).isTrue();
+      leader.registry().register(instance("hw", "api", "h1").setPort(9090).build());
+      leader
+          .registry()
+          .deregister(
+              DeregisterRequest.newBuilder()
+                  .setNamespace("hw")
+                  .setService("api")
+                  .setInstanceId("h1")
+                  .build());
+      await().until(() -> httpEvents(lines).size() >= 2);
+      JsonNode up = httpEvents(lines).get(0);
+      assertThat(up.path("type").asText()).isEqualTo("UP");
+      assertThat(up.path("instance").path("id").asText()).isEqualTo("h1");
+      assertThat(up.path("instance").path("address").asText())
+          .isEqualTo(instance("hw", "api", "h1").getAddress());
+      assertThat(up.path("instance").path("port").asInt()).isEqualTo(9090);
+      assertThat(up.path("instance").path("health").asText()).isEqualTo("PASSING");
+      JsonNode down = httpEvents(lines).get(1);
+      assertThat(down.path("type").asText()).isEqualTo("DOWN");
+      assertThat(down.path("prevInstance").path("id").asText()).isEqualTo("h1");
+      assertThat(down.path("prevInstance").path("port").asInt()).isEqualTo(9090);
+      assertThat(down.path("revision").asLong()).isGreaterThan(up.path("revision").asLong());
+      // Idle, the stream sends progress notifications (every 300 ms here).
+      await().until(() -> lines.stream().anyMatch(l -> l.path("progress").asBoolean()));
+    } finally {
+      watch.body().close();
+    }
+  }
+
+  /** The instance events of a registry watch's JSON lines, snapshots left out. */
+  private static List<JsonNode> httpEvents(List<JsonNode> lines) {
+    List<JsonNode> events = new ArrayList<>();
+    for (JsonNode l : lines) {
+      if (!l.path("snapshot").asBoolean()) {
+        l.path("events").forEach(events::add);
+      }
+    }
+    return events;
   }
 
   private static List<String> events(List<WatchServiceResponse> seen) {
