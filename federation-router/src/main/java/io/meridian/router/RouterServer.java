@@ -5,7 +5,6 @@ import com.linecorp.armeria.server.Server;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Error;
 import io.meridian.serving.ApiServer;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -41,7 +40,7 @@ public final class RouterServer implements AutoCloseable {
 
   private RouterServer(RouterConfig config, RoutingTable table) {
     this.config = config;
-    this.metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    this.metrics = ApiServer.newMeterRegistry();
     this.timer =
         Executors.newSingleThreadScheduledExecutor(
             r -> {

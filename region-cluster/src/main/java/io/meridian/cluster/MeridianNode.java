@@ -15,7 +15,6 @@ import io.meridian.cluster.registry.RegistryService;
 import io.meridian.cluster.replication.ReplicationService;
 import io.meridian.cluster.watch.WatchService;
 import io.meridian.serving.ApiServer;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -68,7 +67,7 @@ public final class MeridianNode implements AutoCloseable {
 
   private MeridianNode(NodeConfig config, NodeClock clock) throws IOException {
     this.config = config;
-    this.metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    this.metrics = ApiServer.newMeterRegistry();
     this.duties =
         Executors.newSingleThreadScheduledExecutor(
             r -> {

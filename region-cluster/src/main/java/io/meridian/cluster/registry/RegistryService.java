@@ -70,7 +70,7 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
       Shards<? extends WatchReplica> shards, NodeConfig config, MeterRegistry metrics) {
     this.shards = shards;
     this.config = config;
-    this.slowConsumers = metrics.counter(WatchService.SLOW_CONSUMERS);
+    this.slowConsumers = WatchService.slowConsumers(metrics);
   }
 
   @Override
