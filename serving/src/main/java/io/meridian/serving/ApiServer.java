@@ -24,8 +24,8 @@ import java.util.List;
  * The one way a Meridian process serves its API: gRPC and HTTP/JSON ({@code /v1/...}) from the same
  * services, Meridian errors on both surfaces ({@link GrpcErrors}), strict JSON bodies (one parse,
  * unknown fields refused; {@link JsonRequests}), request metrics, {@code /health}, {@code /metrics}
- * (Prometheus, from {@link #newMeterRegistry()}) and {@code /docs}. Nodes and routers differ only
- * in the services they pass.
+ * (Prometheus, from {@link #newMeterRegistry()}) and {@code /docs}. JSON answers include fields at
+ * their default values. Nodes and routers differ only in the services they pass.
  *
  * <pre>{@code
  * Server server =
@@ -87,10 +87,13 @@ public final class ApiServer {
                 .errorHandler(GrpcErrors.httpErrorHandler())
                 .build())
         // One strict parse of each JSON body: an unknown field is an error, not silently dropped.
+        // Answers print every field, zeros too: proto3 JSON drops "shard": 0 and "revision": 0,
+        // and readers could not tell zero from absent.
         .jsonMarshallerFactory(
             service ->
                 GrpcJsonMarshaller.builder()
-                    .jsonMarshallerCustomizer(json -> json.ignoringUnknownFields(false))
+                    .jsonMarshallerCustomizer(
+                        json -> json.ignoringUnknownFields(false).includingDefaultValueFields(true))
                     .build(service))
         .exceptionHandler(GrpcErrors.exceptionHandler())
         // The services enforce Limits.MAX_REQUEST_BYTES on the decoded request; the transport

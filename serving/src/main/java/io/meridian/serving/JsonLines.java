@@ -18,10 +18,11 @@ public final class JsonLines {
           .contentType(MediaType.parse("application/x-ndjson"))
           .build();
 
+  // Fields at their default values too, as the HTTP/JSON answers print them (ApiServer).
   private static final JsonFormat.Printer JSON =
-      JsonFormat.printer().omittingInsignificantWhitespace();
+      JsonFormat.printer().includingDefaultValueFields().omittingInsignificantWhitespace();
 
-  /** {@code message} in its proto3 JSON form, on one line. */
+  /** {@code message} in its proto3 JSON form with every field, on one line. */
   public static HttpData line(Message message) {
     try {
       return HttpData.ofUtf8(JSON.print(message) + "\n");
