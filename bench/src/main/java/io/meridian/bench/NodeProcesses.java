@@ -178,7 +178,7 @@ final class NodeProcesses implements AutoCloseable {
         .memberList(MemberListRequest.getDefaultInstance())
         .getMembersList()
         .stream()
-        .filter(Member::getLeader)
+        .filter(NodeProcesses::leadsShardZero)
         .map(Member::getId)
         .findFirst();
   }
@@ -220,5 +220,11 @@ final class NodeProcesses implements AutoCloseable {
         Thread.currentThread().interrupt();
       }
     }
+  }
+
+  /** Whether {@code member} leads shard 0, the only shard of these clusters. */
+  private static boolean leadsShardZero(Member member) {
+    return member.getShardsList().stream()
+        .anyMatch(s -> s.getShard() == 0 && s.getRole().equals("LEADER"));
   }
 }

@@ -10,6 +10,7 @@ import com.linecorp.armeria.client.HttpClient;
 import com.linecorp.armeria.client.circuitbreaker.CircuitBreaker;
 import com.linecorp.armeria.client.circuitbreaker.CircuitBreakerClient;
 import com.linecorp.armeria.client.circuitbreaker.CircuitBreakerListener;
+import com.linecorp.armeria.client.circuitbreaker.CircuitBreakerListenerAdapter;
 import com.linecorp.armeria.client.circuitbreaker.CircuitBreakerRule;
 import com.linecorp.armeria.client.endpoint.EndpointGroup;
 import com.linecorp.armeria.client.endpoint.EndpointSelectionStrategy;
@@ -22,6 +23,7 @@ import com.linecorp.armeria.client.retry.RetryConfig;
 import com.linecorp.armeria.client.retry.RetryRule;
 import com.linecorp.armeria.client.retry.RetryingClient;
 import com.linecorp.armeria.common.SessionProtocol;
+import com.linecorp.armeria.common.metric.MeterIdPrefix;
 import com.linecorp.armeria.common.metric.MeterIdPrefixFunction;
 import io.meridian.api.ShardHeader;
 import io.meridian.api.v1.ClusterGrpc;
@@ -168,16 +170,13 @@ public final class MeridianClient implements AutoCloseable {
                     .failureRateThreshold(b.breakerFailureRate)
                     .minimumRequestThreshold(b.breakerMinimumRequests)
                     .circuitOpenWindow(b.breakerOpenWindow)
-                    .listener(
-                        CircuitBreakerListener.metricCollecting(
-                            b.meterRegistry, "meridian.client.instance.circuit.breaker"))
+                    .listener(breakerMeters(b, "meridian.client.instance.circuit.breaker"))
                     .build(),
             b.ticker);
   }
 
   private GrpcClientBuilder grpc(Builder b, RetryRule rule, Duration perAttempt) {
-    CircuitBreakerListener listener =
-        CircuitBreakerListener.metricCollecting(b.meterRegistry, "meridian.client.circuit.breaker");
+    CircuitBreakerListener listener = breakerMeters(b, "meridian.client.circuit.breaker");
     Function<String, CircuitBreaker> breakers =
         host ->
             CircuitBreaker.builder("meridian-" + host)
@@ -207,13 +206,31 @@ public final class MeridianClient implements AutoCloseable {
                   .responseTimeoutMillisForEachAttempt(perAttempt.toMillis())
                   .build()));
     }
-    builder.decorator(
-        MetricCollectingClient.newDecorator(
-            MeterIdPrefixFunction.ofDefault("meridian.client.requests")));
+    builder.decorator(MetricCollectingClient.newDecorator(requestMeters(b)));
     for (Function<? super HttpClient, ? extends HttpClient> d : b.decorators) {
       builder.decorator(d);
     }
     return builder;
+  }
+
+  private static final String REQUESTS = "meridian.client.requests";
+
+  /**
+   * Request meters per service, method and status when detailed, else one set for all calls: a
+   * router holds a client per shard and region, and per-method timers times that many clients came
+   * to thousands of series.
+   */
+  private static MeterIdPrefixFunction requestMeters(Builder b) {
+    return b.detailedMetrics
+        ? MeterIdPrefixFunction.ofDefault(REQUESTS)
+        : MeterIdPrefixFunction.of((registry, log) -> new MeterIdPrefix(REQUESTS));
+  }
+
+  /** Per-endpoint (or per-instance) breaker meters when detailed; none otherwise. */
+  private static CircuitBreakerListener breakerMeters(Builder b, String prefix) {
+    return b.detailedMetrics
+        ? CircuitBreakerListener.metricCollecting(b.meterRegistry, prefix)
+        : new CircuitBreakerListenerAdapter();
   }
 
   /** Starts a builder; at least one endpoint (or a DNS name) is required. */
@@ -290,6 +307,7 @@ public final class MeridianClient implements AutoCloseable {
     private Duration breakerOpenWindow = Duration.ofSeconds(10);
     private Duration healthCheckInterval = Duration.ofSeconds(3);
     private MeterRegistry meterRegistry = new SimpleMeterRegistry();
+    private boolean detailedMetrics;
     private Consumer<ClientFactoryBuilder> clientFactory = f -> {};
     private final List<Function<? super HttpClient, ? extends HttpClient>> decorators =
         new ArrayList<>();
@@ -370,11 +388,23 @@ public final class MeridianClient implements AutoCloseable {
     }
 
     /**
-     * Where the client's metrics go: {@code meridian.client.requests} per method and outcome,
-     * {@code meridian.client.circuit.breaker} per endpoint, and the connection pool's.
+     * Where the client's metrics go: {@code meridian.client.requests} by outcome, the endpoint
+     * group's health and the connection pool's; with {@link #detailedMetrics()} also per method and
+     * per endpoint.
      */
     public Builder meterRegistry(MeterRegistry registry) {
       this.meterRegistry = requireNonNull(registry, "registry");
+      return this;
+    }
+
+    /**
+     * Also records {@code meridian.client.requests} per service, method and HTTP status, and each
+     * endpoint's ({@code meridian.client.circuit.breaker}) and service instance's ({@code
+     * meridian.client.instance.circuit.breaker}) circuit breaker meters. Off by default: series
+     * grow with methods times endpoints times clients.
+     */
+    public Builder detailedMetrics() {
+      this.detailedMetrics = true;
       return this;
     }
 

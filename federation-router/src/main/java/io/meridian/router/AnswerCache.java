@@ -11,10 +11,12 @@ import com.google.protobuf.Message;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Consistency;
 import io.meridian.serving.Headers;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -68,7 +70,9 @@ final class AnswerCache implements ShardReader {
             .ticker(b.ticker)
             .build();
     this.meters = new RouterMeters(b.registry);
-    b.registry.gaugeMapSize("meridian.router.cache.entries", List.of(), cache.asMap());
+    Gauge.builder("meridian.router.cache.entries", cache.asMap(), Map::size)
+        .description("Answers held in the router's answer cache")
+        .register(b.registry);
   }
 
   /** A decorator with the cache settings of a router's configuration. */

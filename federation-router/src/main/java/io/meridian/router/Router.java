@@ -14,6 +14,7 @@ import io.meridian.api.v1.Consistency;
 import io.meridian.api.v1.Error;
 import io.meridian.client.Stubs;
 import io.meridian.serving.Replies;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -77,7 +78,9 @@ final class Router implements AutoCloseable {
     this.upstreams = new Upstreams(config.upstream(), metrics, timer, breakers);
     // Connect at once, so endpoints are health-checked before the first request needs them.
     upstreams.connect(table);
-    metrics.gauge("meridian.router.table.version", served, s -> s.current().version());
+    Gauge.builder("meridian.router.table.version", served, s -> s.current().version())
+        .description("The version of the routing table this router serves")
+        .register(metrics);
     RouterConfig.Reads r = config.reads();
     this.regions =
         PrimaryProber.builder(new PrimaryProgress(ticker))

@@ -42,7 +42,7 @@ public final class RouterServer implements AutoCloseable {
 
   private RouterServer(RouterConfig config, RoutingTable table) {
     this.config = config;
-    this.metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    this.metrics = ApiServer.newMeterRegistry();
     this.timer =
         Executors.newSingleThreadScheduledExecutor(
             r -> {

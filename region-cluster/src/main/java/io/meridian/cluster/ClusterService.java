@@ -5,6 +5,7 @@ import io.meridian.api.v1.ClusterGrpc;
 import io.meridian.api.v1.Member;
 import io.meridian.api.v1.MemberListRequest;
 import io.meridian.api.v1.MemberListResponse;
+import io.meridian.api.v1.MemberShard;
 import io.meridian.api.v1.ResponseHeader;
 import io.meridian.api.v1.ShardStatus;
 import io.meridian.api.v1.SnapshotRequest;
@@ -110,28 +111,37 @@ public final class ClusterService extends ClusterGrpc.ClusterImplBase {
     Replies.reply(
         observer,
         () -> {
-          ShardReplica replica = shards.all().iterator().next();
-          DivisionInfo info = replica.info();
-          String leader =
-              info == null || info.getLeaderId() == null ? "" : info.getLeaderId().toString();
+          ShardReplica first = shards.all().iterator().next();
           MemberListResponse.Builder b =
               MemberListResponse.newBuilder()
-                  .setHeader(replica.header(ResponseHeader.getDefaultInstance()));
+                  .setHeader(first.header(ResponseHeader.getDefaultInstance()));
           for (NodeConfig.Member m : config.members()) {
-            boolean self = m.id().equals(config.member());
-            b.addMembers(
+            Member.Builder member =
                 Member.newBuilder()
                     .setId(m.id())
                     .setPeerAddress(m.peer())
                     .setClientUrl(m.client())
-                    .setRegion(config.region())
-                    .setLeader(m.id().equals(leader))
-                    .setRaftRole(
-                        self && info != null
-                            ? info.getCurrentRole().name()
-                            : m.id().equals(leader) ? "LEADER" : "FOLLOWER"));
+                    .setRegion(config.region());
+            for (ShardReplica replica : shards.all()) {
+              member.addShards(place(m.id(), replica));
+            }
+            b.addMembers(member);
           }
           return CompletableFuture.completedFuture(b.build());
         });
+  }
+
+  /** Member {@code id}'s role in {@code replica}'s group; the indices only for this node. */
+  private MemberShard place(String id, ShardReplica replica) {
+    MemberShard.Builder b = MemberShard.newBuilder().setShard(replica.shard());
+    DivisionInfo info = replica.info();
+    String leader = info == null || info.getLeaderId() == null ? "" : info.getLeaderId().toString();
+    if (id.equals(config.member()) && info != null) {
+      return b.setRole(info.getCurrentRole().name())
+          .setAppliedIndex(info.getLastAppliedIndex())
+          .setCommitIndex(replica.commitIndex())
+          .build();
+    }
+    return b.setRole(id.equals(leader) ? "LEADER" : "FOLLOWER").build();
   }
 }

@@ -69,7 +69,7 @@ public final class MeridianNode implements AutoCloseable {
 
   private MeridianNode(NodeConfig config, NodeClock clock) throws IOException {
     this.config = config;
-    this.metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    this.metrics = ApiServer.newMeterRegistry();
     this.duties =
         Executors.newSingleThreadScheduledExecutor(
             r -> {

@@ -11,7 +11,6 @@ import io.meridian.api.v1.BridgeStatusResponse;
 import io.meridian.client.MeridianClient;
 import io.meridian.serving.ApiServer;
 import io.meridian.serving.Replies;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -43,8 +42,7 @@ public final class Bridge implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Bridge.class);
 
   private final BridgeConfig config;
-  private final PrometheusMeterRegistry metrics =
-      new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final PrometheusMeterRegistry metrics = ApiServer.newMeterRegistry();
   private final List<MeridianClient> clients = new ArrayList<>();
   private final List<Thread> threads = new ArrayList<>();
   private final List<Part> parts = new ArrayList<>();

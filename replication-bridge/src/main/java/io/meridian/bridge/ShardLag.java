@@ -37,10 +37,11 @@ final class ShardLag {
           .description("Revisions the standby region lacks")
           .tags("shard", Integer.toString(shard), "region", region)
           .register(metrics);
-      Gauge.builder("meridian.bridge.lag.ms", () -> msBehind(region))
-          .description("How long ago the oldest revision the standby lacks was committed")
+      // Seconds, Prometheus's base unit: meridian_bridge_lag_seconds.
+      Gauge.builder("meridian.bridge.lag", () -> msBehind(region) / 1000.0)
+          .description("Seconds since the oldest revision the standby lacks was committed")
           .tags("shard", Integer.toString(shard), "region", region)
-          .baseUnit("milliseconds")
+          .baseUnit("seconds")
           .register(metrics);
     }
   }

@@ -65,8 +65,10 @@ final class Sink implements Runnable {
     this.lag = lag;
     this.progress = progress;
     this.appliedBatches =
-        metrics.counter(
-            "meridian.bridge.applied.batches", "shard", Integer.toString(shard), "region", region);
+        Counter.builder("meridian.bridge.applied.batches")
+            .description("Change batches the standby region applied")
+            .tags("shard", Integer.toString(shard), "region", region)
+            .register(metrics);
   }
 
   void close() {

@@ -13,6 +13,7 @@ import io.meridian.api.v1.StatusResponse;
 import io.meridian.client.MeridianClient;
 import io.meridian.client.Stubs;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.List;
@@ -91,13 +92,20 @@ final class Source implements Runnable {
     this.clock = clock;
     this.progress = progress;
     String tag = Integer.toString(shard);
-    this.shippedBatches = metrics.counter("meridian.bridge.shipped.batches", "shard", tag);
-    this.sessions = metrics.counter("meridian.bridge.source.sessions", "shard", tag);
-    metrics.gauge(
-        "meridian.bridge.shipped.revision",
-        io.micrometer.core.instrument.Tags.of("shard", tag),
-        this,
-        s -> s.shipped.getRevision());
+    this.shippedBatches =
+        Counter.builder("meridian.bridge.shipped.batches")
+            .description("Change batches shipped from the primary to Kafka")
+            .tag("shard", tag)
+            .register(metrics);
+    this.sessions =
+        Counter.builder("meridian.bridge.source.sessions")
+            .description("Sessions opened on the primary's change feed")
+            .tag("shard", tag)
+            .register(metrics);
+    Gauge.builder("meridian.bridge.shipped.revision", this, s -> s.shipped.getRevision())
+        .description("The last primary revision committed to Kafka")
+        .tag("shard", tag)
+        .register(metrics);
   }
 
   /** The last position committed to Kafka by this source. */

@@ -179,9 +179,7 @@ class BridgeTest {
       await()
           .atMost(Duration.ofSeconds(30))
           .until(() -> gauge(bridge, "meridian.bridge.lag.revisions") >= 20);
-      await()
-          .atMost(Duration.ofSeconds(30))
-          .until(() -> gauge(bridge, "meridian.bridge.lag.ms") > 0);
+      await().atMost(Duration.ofSeconds(30)).until(() -> gauge(bridge, "meridian.bridge.lag") > 0);
       assertThat(bridge.healthy()).isFalse();
       assertThat(http.get("/health").aggregate().join().status().code()).isEqualTo(503);
       assertThat(bridge.status().getShards(0).getSinks(0).getLagRevisions()).isGreaterThan(19);
@@ -193,7 +191,7 @@ class BridgeTest {
           .until(
               () ->
                   gauge(bridge, "meridian.bridge.lag.revisions") == 0
-                      && gauge(bridge, "meridian.bridge.lag.ms") == 0
+                      && gauge(bridge, "meridian.bridge.lag") == 0
                       && bridge.healthy());
       assertThat(http.get("/health").aggregate().join().status().code()).isEqualTo(200);
     }

@@ -15,6 +15,7 @@ import com.linecorp.armeria.server.prometheus.PrometheusExpositionService;
 import io.grpc.BindableService;
 import io.grpc.protobuf.ProtoFileDescriptorSupplier;
 import io.meridian.api.Limits;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,7 +24,8 @@ import java.util.List;
  * The one way a Meridian process serves its API: gRPC and HTTP/JSON ({@code /v1/...}) from the same
  * services, Meridian errors on both surfaces ({@link GrpcErrors}), strict JSON bodies (one parse,
  * unknown fields refused; {@link JsonRequests}), request metrics, {@code /health}, {@code /metrics}
- * (Prometheus) and {@code /docs}. Nodes and routers differ only in the services they pass.
+ * (Prometheus, from {@link #newMeterRegistry()}) and {@code /docs}. JSON answers include fields at
+ * their default values. Nodes and routers differ only in the services they pass.
  *
  * <pre>{@code
  * Server server =
@@ -46,6 +48,17 @@ public final class ApiServer {
         .findFirst()
         .map(p -> p.localAddress().getPort())
         .orElseThrow(() -> new IllegalStateException("the server does not listen on any port"));
+  }
+
+  /**
+   * A new registry for a process's meters, as {@code /metrics} serves them: the meters Armeria
+   * builds under Meridian's names are described and carry no client-side percentiles (see {@link
+   * RequestMeterDescriptions}). Create it before any meter is registered.
+   */
+  public static PrometheusMeterRegistry newMeterRegistry() {
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    registry.config().meterFilter(new RequestMeterDescriptions());
+    return registry;
   }
 
   /**
@@ -74,12 +87,16 @@ public final class ApiServer {
                 .errorHandler(GrpcErrors.httpErrorHandler())
                 .build())
         // One strict parse of each JSON body: an unknown field is an error, not silently dropped;
-        // a refused body is explained field by field.
+        // a refused body is explained field by field. Answers print every field, zeros too:
+        // proto3 JSON drops "shard": 0 and "revision": 0, and readers could not tell zero from
+        // absent.
         .jsonMarshallerFactory(
             service ->
                 new ExplainingJsonMarshaller(
                     GrpcJsonMarshaller.builder()
-                        .jsonMarshallerCustomizer(json -> json.ignoringUnknownFields(false))
+                        .jsonMarshallerCustomizer(
+                            json ->
+                                json.ignoringUnknownFields(false).includingDefaultValueFields(true))
                         .build(service)))
         .exceptionHandler(GrpcErrors.exceptionHandler())
         // The services enforce Limits.MAX_REQUEST_BYTES on the decoded request; the transport

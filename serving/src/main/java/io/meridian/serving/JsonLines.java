@@ -24,18 +24,11 @@ public final class JsonLines {
           .contentType(MediaType.parse("application/x-ndjson"))
           .build();
 
-  // An event's type is printed even when it is its enum's first value (PUT, UP), which proto3 JSON
-  // would leave out: a reader of the lines should see what happened without knowing that rule.
+  // Fields at their default values too, as the HTTP/JSON answers print them (ApiServer).
   private static final JsonFormat.Printer JSON =
-      JsonFormat.printer()
-          .omittingInsignificantWhitespace()
-          .includingDefaultValueFields(
-              Set.of(
-                  Event.getDescriptor().findFieldByNumber(Event.TYPE_FIELD_NUMBER),
-                  InstanceEvent.getDescriptor()
-                      .findFieldByNumber(InstanceEvent.TYPE_FIELD_NUMBER)));
+      JsonFormat.printer().includingDefaultValueFields().omittingInsignificantWhitespace();
 
-  /** {@code message} in its proto3 JSON form, on one line. */
+  /** {@code message} in its proto3 JSON form with every field, on one line. */
   public static HttpData line(Message message) {
     try {
       return HttpData.ofUtf8(JSON.print(message) + "\n");

@@ -178,7 +178,7 @@ public final class ProcessRegion implements AutoCloseable {
                           .memberList(MemberListRequest.getDefaultInstance())
                           .getMembersList()
                           .stream()
-                          .filter(Member::getLeader)
+                          .filter(ProcessRegion::leadsShardZero)
                           .findFirst();
                   if (leader.isPresent()) {
                     int index = Integer.parseInt(leader.get().getId().substring(1)) - 1;
@@ -210,5 +210,11 @@ public final class ProcessRegion implements AutoCloseable {
       // A paused process ignores SIGTERM until continued; SIGKILL ends it either way.
       kill(p);
     }
+  }
+
+  /** Whether {@code member} leads shard 0, the only shard of these clusters. */
+  private static boolean leadsShardZero(Member member) {
+    return member.getShardsList().stream()
+        .anyMatch(s -> s.getShard() == 0 && s.getRole().equals("LEADER"));
   }
 }

@@ -2,8 +2,10 @@ package io.meridian.cluster.node;
 
 import io.meridian.cluster.state.ShardState;
 import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
+import java.util.function.ToDoubleFunction;
 
 /** The gauges and distributions one shard replica reports, tagged with its shard. */
 final class ReplicaMetrics {
@@ -17,28 +19,62 @@ final class ReplicaMetrics {
 
   /** Registers the gauges that read {@code replica}'s state and queues when scraped. */
   static void gauges(MeterRegistry metrics, Tags tags, ShardReplica replica) {
-    metrics.gauge("meridian.leader.reads.waiting", tags, replica, r -> r.leaderReads().waiting());
-    metrics.gauge("meridian.propose.waiting", tags, replica, r -> r.proposals().waiting());
-    metrics.gauge("meridian.leases", tags, replica, r -> r.read(s -> s.stats().leases()));
-    metrics.gauge(
-        "meridian.lock.waiters", tags, replica, r -> r.read(s -> s.stats().lockWaiters()));
-    metrics.gauge(
-        "meridian.lock.holders", tags, replica, r -> r.read(s -> s.stats().lockHolders()));
-    metrics.gauge("meridian.revision", tags, replica, r -> r.read(ShardState::revision));
-    metrics.gauge(
-        "meridian.raft.applied.index", tags, replica, r -> r.info().getLastAppliedIndex());
-    metrics.gauge("meridian.raft.commit.index", tags, replica, ShardReplica::commitIndex);
-    metrics.gauge("meridian.state.bytes", tags, replica, r -> r.read(s -> s.stats().stateBytes()));
-    metrics.gauge("meridian.watch.watches", tags, replica, r -> r.watchHub().watches());
-    metrics.gauge(
-        "meridian.registry.instances", tags, replica, r -> r.read(ShardState::registryInstances));
-    metrics.gauge(
+    Gauges g = new Gauges(metrics, tags, replica);
+    g.add(
+        "meridian.leader.reads.waiting",
+        "Leader-bound reads queued for the next Raft read",
+        r -> r.leaderReads().waiting());
+    g.add(
+        "meridian.propose.waiting",
+        "Client writes queued for the next Raft entry",
+        r -> r.proposals().waiting());
+    g.add(
+        "meridian.leases",
+        "Leases granted and not yet expired or revoked",
+        r -> r.read(s -> s.stats().leases()));
+    g.add(
+        "meridian.lock.waiters",
+        "Lock acquires waiting for a holder to release",
+        r -> r.read(s -> s.stats().lockWaiters()));
+    g.add("meridian.lock.holders", "Locks held", r -> r.read(s -> s.stats().lockHolders()));
+    g.add(
+        "meridian.revision",
+        "The shard's revision in this member's applied state",
+        r -> r.read(ShardState::revision));
+    g.add(
+        "meridian.raft.applied.index",
+        "The last Raft log index this member applied",
+        r -> r.info().getLastAppliedIndex());
+    g.add(
+        "meridian.raft.commit.index",
+        "The last Raft log index this member knows committed",
+        ShardReplica::commitIndex);
+    g.add(
+        "meridian.state.bytes",
+        "Bytes counted against the shard's quota: retained versions and leases",
+        r -> r.read(s -> s.stats().stateBytes()));
+    g.add("meridian.watch.watches", "Watches open on this member", r -> r.watchHub().watches());
+    g.add(
+        "meridian.registry.instances",
+        "Registered service instances",
+        r -> r.read(ShardState::registryInstances));
+    g.add(
         "meridian.registry.self.preservation",
-        tags,
-        replica,
+        "1 while the registry's self-preservation suspends lease expiry, else 0",
         r -> r.read(s -> s.selfPreservation() ? 1 : 0));
-    metrics.gauge(
-        "meridian.registry.renewal.ratio", tags, replica, r -> r.selfPreservation().lastRatio());
-    metrics.gauge("meridian.feed.feeds", tags, replica, r -> r.changeFeed().feeds());
+    g.add(
+        "meridian.registry.renewal.ratio",
+        "Registry heartbeats received over those promised in the last check window",
+        r -> r.selfPreservation().lastRatio());
+    g.add(
+        "meridian.feed.feeds",
+        "Change feeds (replication sources) open on this member",
+        r -> r.changeFeed().feeds());
+  }
+
+  private record Gauges(MeterRegistry metrics, Tags tags, ShardReplica replica) {
+    void add(String name, String description, ToDoubleFunction<ShardReplica> value) {
+      Gauge.builder(name, replica, value).description(description).tags(tags).register(metrics);
+    }
   }
 }

@@ -32,6 +32,7 @@ import io.meridian.cluster.replication.FeedReplica;
 import io.meridian.cluster.state.ShardState;
 import io.meridian.cluster.watch.WatchHub;
 import io.meridian.cluster.watch.WatchReplica;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
@@ -136,7 +137,11 @@ public final class ShardReplica
             stateMachine.read(ShardState::revision));
     this.readBarriers = new ReadBarriers(this::proposeReadBarrier, READ_CONFIRM_TIMEOUT_MS);
     Tags tags = Tags.of("shard", Integer.toString(spec.id()));
-    this.applyTimer = metrics.timer("meridian.apply", tags);
+    this.applyTimer =
+        Timer.builder("meridian.apply")
+            .description("Time to apply one committed Raft entry to the shard's state")
+            .tags(tags)
+            .register(metrics);
     this.appliedIndex = new AppliedIndex(division.appliedIndex());
     this.heartbeats =
         io.meridian.cluster.raft.HeartbeatAcks.of(
@@ -498,7 +503,11 @@ public final class ShardReplica
     DivisionInfo info = info();
     long term = info == null ? -1 : info.getCurrentTerm();
     leaseClock.lead(term);
-    metrics.counter("meridian.leader.changes", "shard", Integer.toString(spec.id())).increment();
+    Counter.builder("meridian.leader.changes")
+        .description("Times this member became the shard's leader")
+        .tag("shard", Integer.toString(spec.id()))
+        .register(metrics)
+        .increment();
     proposeAsLeader(
             Command.newBuilder()
                 .setLeaderStart(LeaderStart.newBuilder().setLeader(config.member()))

@@ -63,7 +63,7 @@ public final class RegistryService extends RegistryGrpc.RegistryImplBase {
     this.config = config;
     this.watches =
         new RegistryWatch(
-            shards, config.watch().maxPendingBytes(), metrics.counter(WatchService.SLOW_CONSUMERS));
+            shards, config.watch().maxPendingBytes(), WatchService.slowConsumers(metrics));
   }
 
   @Override

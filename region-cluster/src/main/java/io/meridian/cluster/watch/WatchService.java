@@ -37,7 +37,14 @@ public final class WatchService extends WatchGrpc.WatchImplBase {
       Shards<? extends WatchReplica> shards, long maxPendingBytes, MeterRegistry metrics) {
     this.shards = shards;
     this.maxPendingBytes = maxPendingBytes;
-    this.slowConsumers = metrics.counter(SLOW_CONSUMERS);
+    this.slowConsumers = slowConsumers(metrics);
+  }
+
+  /** The counter of {@link #SLOW_CONSUMERS}, which Watch and Registry.WatchService share. */
+  public static Counter slowConsumers(MeterRegistry metrics) {
+    return Counter.builder(SLOW_CONSUMERS)
+        .description("Watch streams cut off because their consumer fell too far behind")
+        .register(metrics);
   }
 
   @Override

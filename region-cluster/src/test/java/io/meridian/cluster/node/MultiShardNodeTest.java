@@ -3,6 +3,8 @@ package io.meridian.cluster.node;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.linecorp.armeria.client.WebClient;
 import com.linecorp.armeria.common.AggregatedHttpResponse;
 import com.linecorp.armeria.common.HttpMethod;
@@ -18,6 +20,7 @@ import io.meridian.api.v1.Role;
 import io.meridian.cluster.DevCluster;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -73,8 +76,88 @@ class MultiShardNodeTest {
       String standbyRead =
           post(http, "1", "/v1/kv/range", "{\"key\":\"/m/a\",\"consistency\":\"SERIALIZABLE\"}")
               .contentUtf8();
-      assertThat(standbyRead).contains("\"role\":\"STANDBY\"").doesNotContain("kvs");
+      assertThat(standbyRead).contains("\"role\":\"STANDBY\"", "\"kvs\":[]");
     }
+  }
+
+  @Test
+  void membersShowEachMembersRoleInEveryShardOverJson() throws Exception {
+    DevCluster planned =
+        DevCluster.plan(
+            dir, 3, "multi", TestClusters.fast(), Map.of(0, Role.PRIMARY, 1, Role.PRIMARY));
+    try (DevCluster cluster = planned.start()) {
+      WebClient http = WebClient.of(cluster.node(1).clientUrl());
+      ObjectMapper json = new ObjectMapper();
+      // Until node 1 knows a leader of each shard: then each shard has exactly one.
+      JsonNode members =
+          await()
+              .atMost(Duration.ofSeconds(30))
+              .until(
+                  () -> json.readTree(get(http, "/v1/cluster/members")).get("members"),
+                  m -> leaders(m, 0) == 1 && leaders(m, 1) == 1);
+      assertThat(members).hasSize(3);
+      for (JsonNode member : members) {
+        assertThat(member.has("leader")).as("the per-region flag is gone").isFalse();
+        List<Integer> shards = new ArrayList<>();
+        member.get("shards").forEach(s -> shards.add(s.get("shard").asInt()));
+        assertThat(shards).as(member.get("id").asText()).containsExactly(0, 1);
+      }
+      // Proto3 JSON would leave out shard 0; the API prints fields at their defaults.
+      assertThat(get(http, "/v1/cluster/members")).contains("\"shard\":0");
+      JsonNode self = null;
+      for (JsonNode member : members) {
+        if (member.get("id").asText().equals(cluster.configs().get(1).member())) {
+          self = member;
+        }
+      }
+      assertThat(self).isNotNull();
+      for (JsonNode s : self.get("shards")) {
+        assertThat(s.get("role").asText()).isIn("LEADER", "FOLLOWER");
+        assertThat(s.get("appliedIndex").asLong()).isPositive();
+        assertThat(s.get("commitIndex").asLong()).isPositive();
+      }
+      // Each shard's leader, as its own replica says.
+      for (int shard = 0; shard < 2; shard++) {
+        int s = shard;
+        String leader =
+            cluster.nodes().stream()
+                .filter(n -> n.replicas().get(s).info().isLeader())
+                .map(n -> n.config().member())
+                .findFirst()
+                .orElseThrow();
+        JsonNode latest = json.readTree(get(http, "/v1/cluster/members")).get("members");
+        assertThat(leaderOf(latest, shard)).isEqualTo(leader);
+      }
+    }
+  }
+
+  private static long leaders(JsonNode members, int shard) {
+    long n = 0;
+    for (JsonNode m : members) {
+      for (JsonNode s : m.get("shards")) {
+        if (s.get("shard").asInt() == shard && s.get("role").asText().equals("LEADER")) {
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+
+  private static String leaderOf(JsonNode members, int shard) {
+    for (JsonNode m : members) {
+      for (JsonNode s : m.get("shards")) {
+        if (s.get("shard").asInt() == shard && s.get("role").asText().equals("LEADER")) {
+          return m.get("id").asText();
+        }
+      }
+    }
+    return null;
+  }
+
+  private static String get(WebClient http, String path) {
+    AggregatedHttpResponse r = http.get(path).aggregate().join();
+    assertThat(r.status().code()).as(r.contentUtf8()).isEqualTo(200);
+    return r.contentUtf8();
   }
 
   @Test

@@ -374,8 +374,8 @@ class WatchTest {
       await().until(() -> !lines.isEmpty());
       assertThat(lines.get(0)).contains("\"created\":true");
       put(writer, "/curl/a", "hello");
-      await().until(() -> lines.stream().anyMatch(l -> l.contains("\"events\"")));
-      assertThat(lines.stream().filter(l -> l.contains("\"events\"")).findFirst().orElseThrow())
+      await().until(() -> lines.stream().anyMatch(l -> l.contains("\"events\":[{")));
+      assertThat(lines.stream().filter(l -> l.contains("\"events\":[{")).findFirst().orElseThrow())
           .contains("\"key\":\"/curl/a\"")
           .contains("aGVsbG8="); // values are bytes: base64 in JSON
     } finally {
