@@ -126,13 +126,12 @@ class MeridianctlKvTest {
 
   @Test
   void endpointsComeFromTheFlagOrTheEnvironmentAndAreRequired() {
-    // No pointer to a running dev federation either (one may run on this machine).
-    Map<String, String> nothing = Map.of(DevPointer.ENV, dir.resolve("no-pointer").toString());
-    CtlRun none = CtlRun.run(nothing, "kv", "get", "/ctl/k");
+    // Neither endpoints nor a dev federation to fall back on.
+    CtlRun none = CtlRun.run("kv", "get", "/ctl/k");
     assertThat(none.code()).isEqualTo(2);
     assertThat(none.err()).contains("--endpoints").contains(Meridianctl.ENDPOINTS_ENV);
 
-    CtlRun flag = CtlRun.run(nothing, "--endpoints", endpoints, "kv", "get", "/ctl/k");
+    CtlRun flag = CtlRun.run("--endpoints", endpoints, "kv", "get", "/ctl/k");
     assertThat(flag.code()).as(flag.err()).isZero();
   }
 
@@ -161,13 +160,13 @@ class MeridianctlKvTest {
 
   @Test
   void helpAndVersion() {
-    CtlRun help = CtlRun.run(Map.of(), "--help");
+    CtlRun help = CtlRun.run("--help");
     assertThat(help.code()).isZero();
     assertThat(help.out()).contains("kv").contains("Exit codes:");
-    CtlRun kvHelp = CtlRun.run(Map.of(), "kv", "get", "--help");
+    CtlRun kvHelp = CtlRun.run("kv", "get", "--help");
     assertThat(kvHelp.code()).isZero();
     assertThat(kvHelp.out()).contains("--prefix").contains("--consistency");
-    CtlRun version = CtlRun.run(Map.of(), "--version");
+    CtlRun version = CtlRun.run("--version");
     assertThat(version.code()).isZero();
     assertThat(version.out()).startsWith("meridianctl ").doesNotContain("unknown");
   }

@@ -169,7 +169,7 @@ class MeridianctlLeaseTest {
     assertThat(tooShort.code()).isEqualTo(1);
     assertThat(tooShort.err()).startsWith("Error: INVALID_ARGUMENT: ttl");
 
-    CtlRun help = CtlRun.run(java.util.Map.of(), "lease", "--help");
+    CtlRun help = CtlRun.run("lease", "--help");
     assertThat(help.code()).isZero();
     assertThat(help.out()).contains("grant", "keep-alive", "revoke", "ttl", "list");
   }

@@ -13,7 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -241,7 +240,7 @@ class MeridianctlLockTest {
     assertThat(namespaceOnly.code()).isEqualTo(1);
     assertThat(namespaceOnly.err()).startsWith("Error: INVALID_ARGUMENT: lock");
 
-    CtlRun help = CtlRun.run(Map.of(), "lock", "--help");
+    CtlRun help = CtlRun.run("lock", "--help");
     assertThat(help.code()).isZero();
     assertThat(help.out())
         .contains("inspect")

@@ -1,11 +1,13 @@
 package io.meridian.ctl;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.meridian.testing.LocalRegion;
 import java.nio.file.Path;
+import java.time.Duration;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,8 +43,8 @@ class MeridianctlStatusTest {
         }
       }
       String alone = region.urls().get(survivor);
-      org.awaitility.Awaitility.await()
-          .atMost(java.time.Duration.ofSeconds(60))
+      await()
+          .atMost(Duration.ofSeconds(60))
           .untilAsserted(
               () -> {
                 CtlRun down = CtlRun.ctl(alone, "status", "--timeout", "5s");

@@ -13,12 +13,9 @@ import io.meridian.client.MeridianClient;
 import io.meridian.client.Stubs;
 import io.meridian.testing.LocalRegion;
 import java.io.ByteArrayInputStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -51,20 +48,10 @@ class MeridianctlTxnTest {
     region.close();
   }
 
-  /** What one command line printed and returned. */
-  record Run(int code, String out, String err) {}
-
-  static Run ctl(String stdin, String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int code =
-        Meridianctl.run(
-            Map.of(Meridianctl.ENDPOINTS_ENV, endpoints),
-            new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
-            new PrintWriter(out, true),
-            new PrintWriter(err, true),
-            args);
-    return new Run(code, out.toString(), err.toString());
+  /** Runs {@code args} against the region with {@code stdin} as standard input. */
+  static CtlRun ctl(String stdin, String... args) {
+    return CtlRun.ctl(
+        endpoints, new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)), args);
   }
 
   static String value(String key) {
@@ -74,7 +61,7 @@ class MeridianctlTxnTest {
   @Test
   void txnRunsTheSuccessOpsWhenEveryCompareHolds() {
     client.kv().put("/txn/a/k", ByteString.copyFromUtf8("v1"));
-    Run txn =
+    CtlRun txn =
         ctl(
             """
             value("/txn/a/k") = "v1"
@@ -97,7 +84,7 @@ class MeridianctlTxnTest {
   void txnRunsTheFailureOpsOtherwiseAndPrintsJson() throws Exception {
     client.kv().put("/txn/b/k", ByteString.copyFromUtf8("v1"));
     client.kv().put("/txn/b/other", ByteString.copyFromUtf8("x"));
-    Run txn =
+    CtlRun txn =
         ctl(
             """
             mod("/txn/b/k") > "999999"
@@ -121,7 +108,7 @@ class MeridianctlTxnTest {
         .containsExactly("/txn/b/k");
     assertThat(value("/txn/b/k")).isEqualTo("v1");
 
-    Run table = ctl("mod(\"/txn/b/k\") > \"999999\"\n\nput /txn/b/k never\n\n", "kv", "txn");
+    CtlRun table = ctl("mod(\"/txn/b/k\") > \"999999\"\n\nput /txn/b/k never\n\n", "kv", "txn");
     assertThat(table.out().lines().findFirst()).contains("FAILED");
   }
 
@@ -132,19 +119,19 @@ class MeridianctlTxnTest {
     Files.writeString(
         script,
         "lock(\"/txn/locks/report\") != \"7\"\ncreate(\"/txn/c/k\") = \"0\"\n\nput /txn/c/k v\n");
-    Run free = ctl("", "kv", "txn", "--file", script.toString());
+    CtlRun free = ctl("", "kv", "txn", "--file", script.toString());
     assertThat(free.code()).as(free.err()).isZero();
     assertThat(free.out().lines().findFirst()).contains("SUCCEEDED");
     assertThat(value("/txn/c/k")).isEqualTo("v");
 
-    Run held = ctl("lock(\"/txn/locks/report\") = \"7\"\n\nput /txn/c/k w\n", "kv", "txn");
+    CtlRun held = ctl("lock(\"/txn/locks/report\") = \"7\"\n\nput /txn/c/k w\n", "kv", "txn");
     assertThat(held.out().lines().findFirst()).contains("FAILED");
     assertThat(value("/txn/c/k")).isEqualTo("v");
   }
 
   @Test
   void interactiveTxnPromptsForEachSectionOnStderr() {
-    Run txn = ctl("\nput /txn/d/k v\n\n\n", "kv", "txn", "-i");
+    CtlRun txn = ctl("\nput /txn/d/k v\n\n\n", "kv", "txn", "-i");
     assertThat(txn.code()).as(txn.err()).isZero();
     assertThat(txn.err()).contains("compares").contains("success requests");
     assertThat(txn.out().lines().findFirst()).contains("SUCCEEDED");
@@ -153,23 +140,23 @@ class MeridianctlTxnTest {
 
   @Test
   void aTxnParseErrorExitsWith2AndNamesTheLine() {
-    Run badCompare = ctl("mod(\"/txn/e\") > \"1\"\nfoo(\"/txn/e\") = \"1\"\n", "kv", "txn");
+    CtlRun badCompare = ctl("mod(\"/txn/e\") > \"1\"\nfoo(\"/txn/e\") = \"1\"\n", "kv", "txn");
     assertThat(badCompare.code()).isEqualTo(2);
     assertThat(badCompare.err()).contains("line 2: foo (expected: version, create, mod");
 
-    Run badNumber = ctl("mod(\"/txn/e\") > \"soon\"\n", "kv", "txn");
+    CtlRun badNumber = ctl("mod(\"/txn/e\") > \"soon\"\n", "kv", "txn");
     assertThat(badNumber.code()).isEqualTo(2);
     assertThat(badNumber.err()).contains("line 1: mod: 'soon' (expected: a whole number)");
 
-    Run badOp = ctl("\nput /txn/e v\nfrob /txn/e\n", "kv", "txn");
+    CtlRun badOp = ctl("\nput /txn/e v\nfrob /txn/e\n", "kv", "txn");
     assertThat(badOp.code()).isEqualTo(2);
     assertThat(badOp.err()).contains("line 3: 'frob' (expected: an op: put, get or del");
 
-    Run badArity = ctl("\n\nput /txn/e\n", "kv", "txn");
+    CtlRun badArity = ctl("\n\nput /txn/e\n", "kv", "txn");
     assertThat(badArity.code()).isEqualTo(2);
     assertThat(badArity.err()).contains("line 3: put with 1 argument(s) (expected: put KEY VALUE");
 
-    Run unclosed = ctl("\nput /txn/e \"v\n", "kv", "txn");
+    CtlRun unclosed = ctl("\nput /txn/e \"v\n", "kv", "txn");
     assertThat(unclosed.code()).isEqualTo(2);
     assertThat(unclosed.err()).contains("line 2: an unclosed \"");
   }
@@ -193,7 +180,7 @@ class MeridianctlTxnTest {
           shard1.kv().put("/txn/s1/k", ByteString.copyFromUtf8("b")).getHeader().getRevision();
       long shard0Compacted = status(0).getCompactRevision();
 
-      Run compact = ctl("", "kv", "compact", Long.toString(rev), "--shard", "1", "-o", "json");
+      CtlRun compact = ctl("", "kv", "compact", Long.toString(rev), "--shard", "1", "-o", "json");
       assertThat(compact.code()).as(compact.err()).isZero();
       assertThat(compact.out()).contains("\"shard\": 1");
       assertThat(status(1).getCompactRevision()).isEqualTo(rev);
@@ -203,15 +190,15 @@ class MeridianctlTxnTest {
 
   @Test
   void compactUsageErrorsExitWith2() {
-    Run noShard = ctl("", "kv", "compact", "1");
+    CtlRun noShard = ctl("", "kv", "compact", "1");
     assertThat(noShard.code()).isEqualTo(2);
     assertThat(noShard.err()).contains("--shard").contains("[0, 1]");
 
-    Run badRev = ctl("", "kv", "compact", "soon", "--shard", "0");
+    CtlRun badRev = ctl("", "kv", "compact", "soon", "--shard", "0");
     assertThat(badRev.code()).isEqualTo(2);
     assertThat(badRev.err()).contains("REV");
 
-    Run badShard = ctl("", "kv", "compact", "1", "--shard", "-1");
+    CtlRun badShard = ctl("", "kv", "compact", "1", "--shard", "-1");
     assertThat(badShard.code()).isEqualTo(2);
     assertThat(badShard.err()).contains("--shard: -1");
   }

@@ -8,14 +8,9 @@ import com.google.protobuf.util.JsonFormat;
 import io.meridian.api.v1.Event;
 import io.meridian.client.MeridianClient;
 import io.meridian.testing.LocalRegion;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -44,33 +39,6 @@ class MeridianctlWatchTest {
     region.close();
   }
 
-  /** What one command line printed and returned. */
-  record Run(int code, String out, String err) {}
-
-  static Run ctl(String endpoints, String... args) {
-    return ctl(new StringWriter(), endpoints, args);
-  }
-
-  /** Runs with {@code out} as stdout, which another thread may read while the command runs. */
-  static Run ctl(StringWriter out, String endpoints, String... args) {
-    StringWriter err = new StringWriter();
-    int code =
-        Meridianctl.run(
-            Map.of(Meridianctl.ENDPOINTS_ENV, endpoints),
-            new PrintWriter(out, true),
-            new PrintWriter(err, true),
-            args);
-    return new Run(code, out.toString(), err.toString());
-  }
-
-  static CompletableFuture<Run> inBackground(String endpoints, String... args) {
-    return inBackground(new StringWriter(), endpoints, args);
-  }
-
-  static CompletableFuture<Run> inBackground(StringWriter out, String endpoints, String... args) {
-    return CompletableFuture.supplyAsync(() -> ctl(out, endpoints, args));
-  }
-
   /** The revision after the current one: a watch from it sees every later write. */
   static long nextRevision() {
     return client
@@ -88,8 +56,8 @@ class MeridianctlWatchTest {
   @Test
   void watchPrintsEventsWrittenAfterItStarted() throws Exception {
     long from = nextRevision();
-    CompletableFuture<Run> watching =
-        inBackground(
+    try (CtlRun.Background watching =
+        CtlRun.background(
             endpoints,
             "watch",
             "/watch/a/",
@@ -97,24 +65,25 @@ class MeridianctlWatchTest {
             "--rev",
             Long.toString(from),
             "--max-events",
-            "3");
-    long one = put("/watch/a/1", "one");
-    long two = put("/watch/a/2", "two words");
-    long deleted = client.kv().delete("/watch/a/1").getHeader().getRevision();
-    Run watched = watching.get(30, TimeUnit.SECONDS);
-    assertThat(watched.code()).as(watched.err()).isZero();
-    assertThat(watched.out().lines())
-        .containsExactly(
-            "PUT  /watch/a/1  " + one + "  one",
-            "PUT  /watch/a/2  " + two + "  two words",
-            "DELETE  /watch/a/1  " + deleted);
+            "3")) {
+      long one = put("/watch/a/1", "one");
+      long two = put("/watch/a/2", "two words");
+      long deleted = client.kv().delete("/watch/a/1").getHeader().getRevision();
+      CtlRun watched = watching.await(Duration.ofSeconds(30));
+      assertThat(watched.code()).as(watched.err()).isZero();
+      assertThat(watched.out().lines())
+          .containsExactly(
+              "PUT  /watch/a/1  " + one + "  one",
+              "PUT  /watch/a/2  " + two + "  two words",
+              "DELETE  /watch/a/1  " + deleted);
+    }
   }
 
   @Test
   void jsonOutputIsOneEventPerLine() throws Exception {
     long from = nextRevision();
-    CompletableFuture<Run> watching =
-        inBackground(
+    try (CtlRun.Background watching =
+        CtlRun.background(
             endpoints,
             "watch",
             "/watch/j",
@@ -123,18 +92,19 @@ class MeridianctlWatchTest {
             "--max-events",
             "2",
             "-o",
-            "json");
-    put("/watch/j", "1");
-    put("/watch/j", "2");
-    Run watched = watching.get(30, TimeUnit.SECONDS);
-    assertThat(watched.code()).as(watched.err()).isZero();
-    List<String> lines = watched.out().lines().toList();
-    assertThat(lines).hasSize(2);
-    for (int i = 0; i < 2; i++) {
-      Event.Builder e = Event.newBuilder();
-      JsonFormat.parser().merge(lines.get(i), e);
-      assertThat(e.getType()).isEqualTo(Event.EventType.PUT);
-      assertThat(e.getKv().getValue().toStringUtf8()).isEqualTo(Integer.toString(i + 1));
+            "json")) {
+      put("/watch/j", "1");
+      put("/watch/j", "2");
+      CtlRun watched = watching.await(Duration.ofSeconds(30));
+      assertThat(watched.code()).as(watched.err()).isZero();
+      List<String> lines = watched.out().lines().toList();
+      assertThat(lines).hasSize(2);
+      for (int i = 0; i < 2; i++) {
+        Event.Builder e = Event.newBuilder();
+        JsonFormat.parser().merge(lines.get(i), e);
+        assertThat(e.getType()).isEqualTo(Event.EventType.PUT);
+        assertThat(e.getKv().getValue().toStringUtf8()).isEqualTo(Integer.toString(i + 1));
+      }
     }
   }
 
@@ -144,9 +114,9 @@ class MeridianctlWatchTest {
     put("/watch/c", "new");
     long now = put("/watch/c", "newer");
     // One shard: kv compact needs no --shard.
-    Run compact = ctl(endpoints, "kv", "compact", Long.toString(now));
+    CtlRun compact = CtlRun.ctl(endpoints, "kv", "compact", Long.toString(now));
     assertThat(compact.code()).as(compact.err()).isZero();
-    Run watched = ctl(endpoints, "watch", "/watch/c", "--rev", Long.toString(first));
+    CtlRun watched = CtlRun.ctl(endpoints, "watch", "/watch/c", "--rev", Long.toString(first));
     assertThat(watched.code()).isEqualTo(1);
     assertThat(watched.err()).startsWith("Error: COMPACTED: ");
   }
@@ -157,42 +127,42 @@ class MeridianctlWatchTest {
     // keeps its quorum while it is down.
     int member = (region.awaitReady() + 1) % 3;
     long from = nextRevision();
-    StringWriter out = new StringWriter();
-    CompletableFuture<Run> watching =
-        inBackground(
-            out,
+    try (CtlRun.Background watching =
+        CtlRun.background(
             region.urls().get(member),
             "watch",
             "/watch/r",
             "--rev",
             Long.toString(from),
             "--max-events",
-            "2");
-    long before = put("/watch/r", "before");
-    await().atMost(Duration.ofSeconds(30)).until(() -> out.toString().contains("before"));
-    region.kill(member);
-    try {
-      long during = put("/watch/r", "while down");
-      region.restart(member);
-      Run watched = watching.get(60, TimeUnit.SECONDS);
-      assertThat(watched.code()).as(watched.err()).isZero();
-      assertThat(watched.out().lines())
-          .containsExactly(
-              "PUT  /watch/r  " + before + "  before", "PUT  /watch/r  " + during + "  while down");
-    } finally {
-      if (region.node(member) == null) {
+            "2")) {
+      long before = put("/watch/r", "before");
+      await().atMost(Duration.ofSeconds(30)).until(() -> watching.out().contains("before"));
+      region.kill(member);
+      try {
+        long during = put("/watch/r", "while down");
         region.restart(member);
+        CtlRun watched = watching.await(Duration.ofSeconds(60));
+        assertThat(watched.code()).as(watched.err()).isZero();
+        assertThat(watched.out().lines())
+            .containsExactly(
+                "PUT  /watch/r  " + before + "  before",
+                "PUT  /watch/r  " + during + "  while down");
+      } finally {
+        if (region.node(member) == null) {
+          region.restart(member);
+        }
+        region.awaitReady();
       }
-      region.awaitReady();
     }
   }
 
   @Test
   void usageErrorsExitWith2AndNameTheOption() {
-    Run badRev = ctl(endpoints, "watch", "/watch/x", "--rev", "-3");
+    CtlRun badRev = CtlRun.ctl(endpoints, "watch", "/watch/x", "--rev", "-3");
     assertThat(badRev.code()).isEqualTo(2);
     assertThat(badRev.err()).contains("--rev: -3");
-    Run noKey = ctl(endpoints, "watch");
+    CtlRun noKey = CtlRun.ctl(endpoints, "watch");
     assertThat(noKey.code()).isEqualTo(2);
     assertThat(noKey.err()).contains("KEY");
   }
