@@ -1,10 +1,6 @@
 package io.meridian.ctl;
 
 import com.google.protobuf.ByteString;
-import com.linecorp.armeria.client.Clients;
-import com.linecorp.armeria.common.util.SafeCloseable;
-import io.meridian.api.LeaseId;
-import io.meridian.api.ShardHeader;
 import io.meridian.api.v1.CompactionRequest;
 import io.meridian.api.v1.CompactionResponse;
 import io.meridian.api.v1.Consistency;
@@ -310,24 +306,15 @@ final class KvCommand {
     @Parameters(index = "0", paramLabel = "REV")
     long revision;
 
-    @Option(
-        names = "--shard",
-        paramLabel = "S",
-        description = "The shard to compact (required when the endpoints host several).")
-    Integer shard;
-
     @Override
     public Integer call() {
       if (revision <= 0) {
         throw new CommandLine.ParameterException(
             spec.commandLine(), "REV: " + revision + " (expected: a revision > 0)");
       }
-      if (shard != null && (shard < 0 || shard > LeaseId.MAX_SHARD)) {
-        throw new CommandLine.ParameterException(
-            spec.commandLine(), "--shard: " + shard + " (expected: 0.." + LeaseId.MAX_SHARD + ")");
-      }
+      // Compaction is per shard: the global --shard names it (the meridian-shard header).
       Stubs stubs = kv.root.client().stubs();
-      if (shard == null) {
+      if (kv.root.shard() == null) {
         StatusResponse status =
             Stubs.call(stubs.cluster()::status, StatusRequest.getDefaultInstance(), true).join();
         if (status.getShardsCount() > 1) {
@@ -338,16 +325,11 @@ final class KvCommand {
                   + " (expected: --shard S)");
         }
       }
-      CompactionRequest request = CompactionRequest.newBuilder().setRevision(revision).build();
-      CompletableFuture<CompactionResponse> call;
-      if (shard == null) {
-        call = Stubs.call(stubs.kv()::compact, request, true);
-      } else {
-        // The header goes on the calls this thread starts in the scope, retries included.
-        try (SafeCloseable ignored = Clients.withHeader(ShardHeader.NAME, shard.toString())) {
-          call = Stubs.call(stubs.kv()::compact, request, true);
-        }
-      }
+      CompletableFuture<CompactionResponse> call =
+          Stubs.call(
+              stubs.kv()::compact,
+              CompactionRequest.newBuilder().setRevision(revision).build(),
+              true);
       CompactionResponse compacted = call.join();
       kv.root
           .output(spec.commandLine().getOut())

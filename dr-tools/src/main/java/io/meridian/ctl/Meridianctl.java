@@ -3,6 +3,7 @@ package io.meridian.ctl;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.meridian.api.DevPointer;
+import io.meridian.api.LeaseId;
 import io.meridian.api.MeridianException;
 import io.meridian.client.MeridianClient;
 import java.io.IOException;
@@ -86,6 +87,15 @@ public final class Meridianctl {
       description = "How long one command may take, e.g. 500ms, 5s, 1m (default: 10s).")
   Duration timeout = Duration.ofSeconds(10);
 
+  @Option(
+      names = "--shard",
+      scope = ScopeType.INHERIT,
+      paramLabel = "S",
+      description =
+          "Name shard S on every call (the meridian-shard header), for nodes that host several"
+              + " shards; routers pick the shard from the key and need none.")
+  Integer shard;
+
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   private final Map<String, String> environment;
@@ -143,12 +153,20 @@ public final class Meridianctl {
   /** The client of the endpoints this command line names, made on first use. */
   MeridianClient client() {
     if (client == null) {
-      client =
+      MeridianClient.Builder b =
           MeridianClient.builder()
               .endpoints(endpoints())
               .requestTimeout(timeout)
-              .name("meridianctl")
-              .build();
+              .name("meridianctl");
+      if (shard != null) {
+        if (shard < 0 || shard > LeaseId.MAX_SHARD) {
+          throw new CommandLine.ParameterException(
+              spec.commandLine(),
+              "--shard: " + shard + " (expected: 0.." + LeaseId.MAX_SHARD + ")");
+        }
+        b.shard(shard);
+      }
+      client = b.build();
     }
     return client;
   }
@@ -178,6 +196,11 @@ public final class Meridianctl {
               + ")");
     }
     return urls;
+  }
+
+  /** The shard {@code --shard} names, or null. */
+  Integer shard() {
+    return shard;
   }
 
   /** How long one command may take ({@code --timeout}). */

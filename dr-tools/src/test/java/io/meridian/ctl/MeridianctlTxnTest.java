@@ -16,6 +16,8 @@ import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -39,7 +41,8 @@ class MeridianctlTxnTest {
             .start();
     region.awaitReady();
     endpoints = String.join(",", region.urls());
-    client = MeridianClient.builder().endpoints(region.urls()).build();
+    // The members host two shards: every call names shard 0, as a router would.
+    client = MeridianClient.builder().endpoints(region.urls()).shard(0).build();
   }
 
   @AfterAll
@@ -48,10 +51,19 @@ class MeridianctlTxnTest {
     region.close();
   }
 
-  /** Runs {@code args} against the region with {@code stdin} as standard input. */
+  /**
+   * Runs {@code args} against the region's shard 0 (unless they name a shard) with {@code stdin} as
+   * standard input.
+   */
   static CtlRun ctl(String stdin, String... args) {
+    List<String> line = new ArrayList<>(List.of(args));
+    if (!line.contains("--shard")) {
+      line.addAll(List.of("--shard", "0"));
+    }
     return CtlRun.ctl(
-        endpoints, new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)), args);
+        endpoints,
+        new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
+        line.toArray(String[]::new));
   }
 
   static String value(String key) {
@@ -190,7 +202,7 @@ class MeridianctlTxnTest {
 
   @Test
   void compactUsageErrorsExitWith2() {
-    CtlRun noShard = ctl("", "kv", "compact", "1");
+    CtlRun noShard = CtlRun.ctl(endpoints, "kv", "compact", "1");
     assertThat(noShard.code()).isEqualTo(2);
     assertThat(noShard.err()).contains("--shard").contains("[0, 1]");
 

@@ -6,7 +6,6 @@ import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Error;
 import io.meridian.serving.ApiServer;
 import io.meridian.serving.HttpWatch;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.net.InetSocketAddress;

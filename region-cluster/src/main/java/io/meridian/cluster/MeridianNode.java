@@ -16,7 +16,6 @@ import io.meridian.cluster.replication.ReplicationService;
 import io.meridian.cluster.watch.WatchService;
 import io.meridian.serving.ApiServer;
 import io.meridian.serving.HttpWatch;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.net.InetSocketAddress;

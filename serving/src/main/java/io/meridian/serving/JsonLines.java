@@ -7,9 +7,6 @@ import com.linecorp.armeria.common.HttpData;
 import com.linecorp.armeria.common.HttpStatus;
 import com.linecorp.armeria.common.MediaType;
 import com.linecorp.armeria.common.ResponseHeaders;
-import io.meridian.api.v1.Event;
-import io.meridian.api.v1.InstanceEvent;
-import java.util.Set;
 
 /**
  * Streams of messages over HTTP as JSON lines ({@code POST /v1/watch} and {@code POST
