@@ -126,8 +126,8 @@ final class StatusCommand implements Callable<Integer> {
           s.getAlarmsList().isEmpty() ? "-" : String.join("; ", s.getAlarmsList()));
     }
 
-    Output.Table memberTable =
-        new Output.Table("REGION", "MEMBER", "RAFT_ROLE", "CLIENT_URL", "PEER");
+    // Leadership is per shard: each member's Raft role in every shard, e.g. "0:LEADER 1:FOLLOWER".
+    Output.Table memberTable = new Output.Table("REGION", "MEMBER", "ROLES", "CLIENT_URL", "PEER");
     members
         .getMembersList()
         .forEach(
@@ -135,7 +135,11 @@ final class StatusCommand implements Callable<Integer> {
                 memberTable.row(
                     m.getRegion(),
                     m.getId(),
-                    m.getRaftRole(),
+                    String.join(
+                        " ",
+                        m.getShardsList().stream()
+                            .map(sh -> sh.getShard() + ":" + sh.getRole())
+                            .toList()),
                     m.getClientUrl(),
                     m.getPeerAddress()));
 
