@@ -83,11 +83,8 @@ final class RegistryWatchCommand implements Callable<Integer> {
             .setNamespace(registry.namespace(spec))
             .setService(service)
             .build();
-    // The client's registry stubs retry on trailers, which makes them hold a response until it
-    // ends; the watch stubs' channel has no retrying decorator and no response timeout, as a
-    // stream needs.
-    RegistryGrpc.RegistryStub stub =
-        RegistryGrpc.newStub(registry.root.client().stubs().watch().getChannel());
+    // The client's stream stub: no retries (this loop resumes) and no response timeout.
+    RegistryGrpc.RegistryStub stub = registry.root.client().stubs().registryWatch();
     Output out = registry.output(spec);
     next = revision;
     while (true) {

@@ -26,6 +26,8 @@ class MeridianctlStatusTest {
       CtlRun healthy = CtlRun.ctl(all, "status");
       assertThat(healthy.code()).as(healthy.out() + healthy.err()).isZero();
       assertThat(healthy.out()).startsWith("SHARD").contains("PRIMARY").contains("HEALTHY");
+      // Every member answers its health check.
+      assertThat(healthy.out().lines().filter(l -> l.contains(" serving ")).count()).isEqualTo(3);
 
       CtlRun json = CtlRun.ctl(all, "status", "-o", "json");
       assertThat(json.code()).as(json.err()).isZero();
@@ -49,7 +51,10 @@ class MeridianctlStatusTest {
               () -> {
                 CtlRun down = CtlRun.ctl(alone, "status", "--timeout", "5s");
                 assertThat(down.code()).as(down.out() + down.err()).isEqualTo(3);
-                assertThat(down.out()).contains("UNHEALTHY").contains("no leader");
+                assertThat(down.out())
+                    .contains("UNHEALTHY")
+                    .contains("no leader")
+                    .contains("unreachable");
               });
     }
   }

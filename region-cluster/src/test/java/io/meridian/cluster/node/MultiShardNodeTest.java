@@ -88,13 +88,15 @@ class MultiShardNodeTest {
     try (DevCluster cluster = planned.start()) {
       WebClient http = WebClient.of(cluster.node(1).clientUrl());
       ObjectMapper json = new ObjectMapper();
-      // Until node 1 knows a leader of each shard: then each shard has exactly one.
+      // Until node 1 knows a leader of each shard (then each shard has exactly one) and has
+      // applied an entry in each: knowing the leader comes before applying its first entry.
+      String self1 = cluster.configs().get(1).member();
       JsonNode members =
           await()
               .atMost(Duration.ofSeconds(30))
               .until(
                   () -> json.readTree(get(http, "/v1/cluster/members")).get("members"),
-                  m -> leaders(m, 0) == 1 && leaders(m, 1) == 1);
+                  m -> leaders(m, 0) == 1 && leaders(m, 1) == 1 && leastApplied(m, self1) > 0);
       assertThat(members).hasSize(3);
       for (JsonNode member : members) {
         assertThat(member.has("leader")).as("the per-region flag is gone").isFalse();
@@ -141,6 +143,19 @@ class MultiShardNodeTest {
       }
     }
     return n;
+  }
+
+  /** The lowest applied index member {@code id} reports over its shards. */
+  private static long leastApplied(JsonNode members, String id) {
+    long least = Long.MAX_VALUE;
+    for (JsonNode m : members) {
+      if (m.get("id").asText().equals(id)) {
+        for (JsonNode s : m.get("shards")) {
+          least = Math.min(least, s.get("appliedIndex").asLong());
+        }
+      }
+    }
+    return least == Long.MAX_VALUE ? -1 : least;
   }
 
   private static String leaderOf(JsonNode members, int shard) {
