@@ -40,7 +40,8 @@ import picocli.CommandLine.ScopeType;
       LockCommand.class,
       RegistryCommand.class,
       WatchCommand.class,
-      StatusCommand.class
+      StatusCommand.class,
+      RoutingCommand.class
     },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {

@@ -290,6 +290,11 @@ public final class RoutingTable {
     return shards.get(pinned != null ? pinned : shardOfSlot[Slot.of(namespace)]);
   }
 
+  /** The shard that slot {@code slot} (0..{@link Slot#COUNT} - 1) is assigned to. */
+  public int shardOfSlot(int slot) {
+    return shardOfSlot[slot];
+  }
+
   /** The shard with id {@code id}, or null. */
   public Shard shard(int id) {
     return shards.get(id);

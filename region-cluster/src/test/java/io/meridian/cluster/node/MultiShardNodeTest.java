@@ -118,17 +118,23 @@ class MultiShardNodeTest {
         assertThat(s.get("appliedIndex").asLong()).isPositive();
         assertThat(s.get("commitIndex").asLong()).isPositive();
       }
-      // Each shard's leader, as its own replica says.
+      // Each shard's leader, as its own replica says (once an early election has settled: node
+      // 1 learns of a new leader a heartbeat after it wins).
       for (int shard = 0; shard < 2; shard++) {
         int s = shard;
-        String leader =
-            cluster.nodes().stream()
-                .filter(n -> n.replicas().get(s).info().isLeader())
-                .map(n -> n.config().member())
-                .findFirst()
-                .orElseThrow();
-        JsonNode latest = json.readTree(get(http, "/v1/cluster/members")).get("members");
-        assertThat(leaderOf(latest, shard)).isEqualTo(leader);
+        await()
+            .atMost(Duration.ofSeconds(30))
+            .untilAsserted(
+                () -> {
+                  String leader =
+                      cluster.nodes().stream()
+                          .filter(n -> n.replicas().get(s).info().isLeader())
+                          .map(n -> n.config().member())
+                          .findFirst()
+                          .orElseThrow();
+                  JsonNode latest = json.readTree(get(http, "/v1/cluster/members")).get("members");
+                  assertThat(leaderOf(latest, s)).isEqualTo(leader);
+                });
       }
     }
   }
