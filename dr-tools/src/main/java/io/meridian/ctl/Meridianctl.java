@@ -41,6 +41,7 @@ import picocli.CommandLine.ScopeType;
       RegistryCommand.class,
       WatchCommand.class,
       StatusCommand.class,
+      MemberCommand.class,
       RoutingCommand.class
     },
     exitCodeListHeading = "%nExit codes:%n",

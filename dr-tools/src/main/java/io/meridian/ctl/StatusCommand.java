@@ -3,7 +3,6 @@ package io.meridian.ctl;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.linecorp.armeria.client.WebClient;
 import com.linecorp.armeria.client.grpc.GrpcClients;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -19,12 +18,10 @@ import io.meridian.api.v1.StatusResponse;
 import io.meridian.client.Stubs;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -132,12 +129,14 @@ final class StatusCommand implements Callable<Integer> {
     }
 
     // Leadership is per shard: each member's Raft role in every shard, e.g. "0:LEADER 1:FOLLOWER".
-    Map<String, String> health = health(members);
+    Map<String, String> health =
+        MemberHealth.of(
+            members.getMembersList().stream().map(m -> m.getClientUrl()).toList(), root.timeout());
     Output.Table memberTable =
         new Output.Table("REGION", "MEMBER", "HEALTH", "ROLES", "CLIENT_URL", "PEER");
     for (var m : members.getMembersList()) {
       String h = health.get(m.getClientUrl());
-      if (!"serving".equals(h)) {
+      if (!MemberHealth.SERVING.equals(h)) {
         problems.add("member " + m.getId() + " in " + m.getRegion() + ": " + h);
       }
       memberTable.row(
@@ -187,34 +186,6 @@ final class StatusCommand implements Callable<Integer> {
     return problems.isEmpty() ? 0 : UNHEALTHY;
   }
 
-  /**
-   * Each member's own health check ({@code GET /health}, by client URL): "serving", or why not
-   * ("unhealthy: 503", "unreachable: ...").
-   */
-  private Map<String, String> health(MemberListResponse members) {
-    Map<String, CompletableFuture<String>> checks = new LinkedHashMap<>();
-    for (var m : members.getMembersList()) {
-      checks.computeIfAbsent(
-          m.getClientUrl(),
-          url ->
-              WebClient.builder(url)
-                  .responseTimeout(root.timeout())
-                  .build()
-                  .get("/health")
-                  .aggregate()
-                  .handle(
-                      (r, e) ->
-                          e != null
-                              ? "unreachable: " + rootMessage(e)
-                              : r.status().code() == 200
-                                  ? "serving"
-                                  : "unhealthy: " + r.status().code()));
-    }
-    Map<String, String> out = new LinkedHashMap<>();
-    checks.forEach((url, f) -> out.put(url, f.join()));
-    return out;
-  }
-
   /** The table version of every router among the endpoints; nodes (no RouterAdmin) are skipped. */
   private List<RouterTable> routers() {
     List<RouterTable> out = new ArrayList<>();
@@ -233,14 +204,6 @@ final class StatusCommand implements Callable<Integer> {
       }
     }
     return out;
-  }
-
-  private static String rootMessage(Throwable e) {
-    Throwable root = e;
-    while (root.getCause() != null && root.getCause() != root) {
-      root = root.getCause();
-    }
-    return root.getMessage() == null ? "no answer" : root.getMessage();
   }
 
   private static String describe(StatusRuntimeException e) {

@@ -1,7 +1,11 @@
 package io.meridian.cluster;
 
+import com.linecorp.armeria.common.util.TimeoutMode;
+import com.linecorp.armeria.server.ServiceRequestContext;
 import io.grpc.stub.StreamObserver;
+import io.meridian.api.MeridianException;
 import io.meridian.api.v1.ClusterGrpc;
+import io.meridian.api.v1.Error;
 import io.meridian.api.v1.Member;
 import io.meridian.api.v1.MemberListRequest;
 import io.meridian.api.v1.MemberListResponse;
@@ -12,6 +16,8 @@ import io.meridian.api.v1.SnapshotRequest;
 import io.meridian.api.v1.SnapshotResponse;
 import io.meridian.api.v1.StatusRequest;
 import io.meridian.api.v1.StatusResponse;
+import io.meridian.api.v1.TransferLeadershipRequest;
+import io.meridian.api.v1.TransferLeadershipResponse;
 import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.internal.Shards;
 import io.meridian.cluster.node.ShardReplica;
@@ -103,6 +109,39 @@ public final class ClusterService extends ClusterGrpc.ClusterImplBase {
           ShardReplica first = shards.all().iterator().next();
           return all.thenApply(
               v -> b.setHeader(first.header(ResponseHeader.getDefaultInstance())).build());
+        });
+  }
+
+  @Override
+  public void transferLeadership(
+      TransferLeadershipRequest request, StreamObserver<TransferLeadershipResponse> observer) {
+    Replies.reply(
+        observer,
+        () -> {
+          if (request.getTo().isEmpty()) {
+            throw MeridianException.of(
+                Error.Code.INVALID_ARGUMENT,
+                "to: empty (expected: the member id of a voter of the shard, e.g. n2)");
+          }
+          long timeoutMs = request.getTimeoutMs() == 0 ? 10_000 : request.getTimeoutMs();
+          if (timeoutMs < 0 || timeoutMs > 60_000) {
+            throw MeridianException.of(
+                Error.Code.INVALID_ARGUMENT,
+                "timeout_ms: %d (expected: 0..60000; 0 waits 10000)",
+                request.getTimeoutMs());
+          }
+          ServiceRequestContext.current()
+              .setRequestTimeout(
+                  TimeoutMode.SET_FROM_NOW, java.time.Duration.ofMillis(timeoutMs + 5_000));
+          ShardReplica replica = shards.forRequest();
+          return replica
+              .transferLeadership(request.getTo(), timeoutMs)
+              .thenApply(
+                  moved ->
+                      TransferLeadershipResponse.newBuilder()
+                          .setHeader(replica.header(ResponseHeader.getDefaultInstance()))
+                          .setLeader(request.getTo())
+                          .build());
         });
   }
 

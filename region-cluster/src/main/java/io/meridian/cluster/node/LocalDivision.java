@@ -134,6 +134,69 @@ final class LocalDivision {
     }
   }
 
+  /**
+   * Hands this shard's leadership to voter {@code to}, from this member, which must lead it;
+   * completes once {@code to} leads, or fails: NOT_FOUND for a member that is not a voter of the
+   * shard, UNAVAILABLE when this member does not lead it or {@code to} did not take over within
+   * {@code timeoutMs}.
+   */
+  CompletableFuture<Void> transferLeadership(String to, long timeoutMs) {
+    try {
+      var division = server.getDivision(groupId);
+      java.util.List<String> voters = new java.util.ArrayList<>();
+      division.getRaftConf().getCurrentPeers().forEach(p -> voters.add(p.getId().toString()));
+      if (!voters.contains(to)) {
+        throw MeridianException.of(
+            Error.Code.NOT_FOUND,
+            "to: %s is not a voter of shard %d in %s (voters: %s)",
+            to,
+            shard,
+            region,
+            voters);
+      }
+      if (!division.getInfo().isLeader()) {
+        RaftPeerId leader = division.getInfo().getLeaderId();
+        throw MeridianException.of(
+            Error.Code.UNAVAILABLE,
+            "member %s does not lead shard %d in %s (%s does): ask the leader",
+            member,
+            shard,
+            region,
+            leader == null ? "no member" : leader);
+      }
+      if (to.equals(member)) {
+        return CompletableFuture.completedFuture(null);
+      }
+      return server
+          .transferLeadershipAsync(
+              new org.apache.ratis.protocol.TransferLeadershipRequest(
+                  org.apache.ratis.protocol.ClientId.randomId(),
+                  server.getId(),
+                  groupId,
+                  0,
+                  RaftPeerId.valueOf(to),
+                  timeoutMs))
+          .thenApply(
+              reply -> {
+                if (!reply.isSuccess()) {
+                  throw MeridianException.of(
+                      Error.Code.UNAVAILABLE,
+                      "shard %d in %s: leadership did not move to %s: %s",
+                      shard,
+                      region,
+                      to,
+                      String.valueOf(reply.getException()));
+                }
+                return null;
+              });
+    } catch (IOException e) {
+      return CompletableFuture.failedFuture(
+          MeridianException.of(Error.Code.UNAVAILABLE, "shard %d: %s", shard, e.getMessage()));
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
   /** The first index still in this node's Raft log (above 0 once a purge happened). */
   long logStartIndex() {
     try {

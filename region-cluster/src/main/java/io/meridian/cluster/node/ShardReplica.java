@@ -285,6 +285,11 @@ public final class ShardReplica
     return division.snapshot();
   }
 
+  /** Hands this shard's leadership to voter {@code to} (see {@link LocalDivision}). */
+  public CompletableFuture<Void> transferLeadership(String to, long timeoutMs) {
+    return division.transferLeadership(to, timeoutMs);
+  }
+
   /** The first index still in this node's Raft log (above 0 once a purge happened). */
   public long logStartIndex() {
     return division.logStartIndex();
