@@ -49,8 +49,8 @@ class MultiShardNodeTest {
                     cluster.nodes().stream()
                         .anyMatch(
                             n ->
-                                n.replicas().get(s).info().isLeader()
-                                    && n.replicas().get(s).read(st -> st.initialized())));
+                                replica(n, s).info().isLeader()
+                                    && replica(n, s).read(st -> st.initialized())));
       }
       WebClient http = WebClient.of(cluster.node(0).clientUrl());
       // A node with two shards cannot guess which one a call without the header means.
@@ -128,7 +128,7 @@ class MultiShardNodeTest {
                 () -> {
                   String leader =
                       cluster.nodes().stream()
-                          .filter(n -> n.replicas().get(s).info().isLeader())
+                          .filter(n -> replica(n, s).info().isLeader())
                           .map(n -> n.config().member())
                           .findFirst()
                           .orElseThrow();
@@ -137,6 +137,11 @@ class MultiShardNodeTest {
                 });
       }
     }
+  }
+
+  /** Node {@code n}'s replica of {@code shard}: its list follows the config, not shard order. */
+  private static ShardReplica replica(io.meridian.cluster.MeridianNode n, int shard) {
+    return n.replicas().stream().filter(r -> r.shard() == shard).findFirst().orElseThrow();
   }
 
   private static long leaders(JsonNode members, int shard) {
