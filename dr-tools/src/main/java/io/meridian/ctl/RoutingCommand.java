@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -49,16 +50,7 @@ final class RoutingCommand {
 
   /** The table of every router among the endpoints; nodes (no RouterAdmin) are left out. */
   List<Served> served(CommandSpec spec) {
-    List<Served> out = new ArrayList<>();
-    for (String url : root.endpoints()) {
-      try {
-        out.add(new Served(url, admin(url).getTable(GetTableRequest.getDefaultInstance()), null));
-      } catch (StatusRuntimeException e) {
-        if (e.getStatus().getCode() != Status.Code.UNIMPLEMENTED) {
-          out.add(new Served(url, null, failure(e)));
-        }
-      }
-    }
+    List<Served> out = served(root.endpoints(), root.timeout());
     if (out.isEmpty()) {
       throw new CommandLine.ParameterException(
           spec.commandLine(), "--endpoints: no router among " + root.endpoints());
@@ -66,9 +58,26 @@ final class RoutingCommand {
     return out;
   }
 
-  private RouterAdminGrpc.RouterAdminBlockingStub admin(String url) {
+  /** What each router among {@code urls} serves; nodes (no RouterAdmin) are left out. */
+  static List<Served> served(List<String> urls, Duration timeout) {
+    List<Served> out = new ArrayList<>();
+    for (String url : urls) {
+      try {
+        out.add(
+            new Served(
+                url, admin(url, timeout).getTable(GetTableRequest.getDefaultInstance()), null));
+      } catch (StatusRuntimeException e) {
+        if (e.getStatus().getCode() != Status.Code.UNIMPLEMENTED) {
+          out.add(new Served(url, null, failure(e)));
+        }
+      }
+    }
+    return out;
+  }
+
+  private static RouterAdminGrpc.RouterAdminBlockingStub admin(String url, Duration timeout) {
     return GrpcClients.builder(url)
-        .responseTimeout(root.timeout())
+        .responseTimeout(timeout)
         .build(RouterAdminGrpc.RouterAdminBlockingStub.class);
   }
 
@@ -208,8 +217,7 @@ final class RoutingCommand {
       for (Served s : served) {
         try {
           RoutingTableResponse r =
-              routing
-                  .admin(s.url())
+              admin(s.url(), routing.root.timeout())
                   .replaceTable(ReplaceTableRequest.newBuilder().setTable(next.text()).build());
           table.row(s.url(), r.getRegion(), "serves version " + r.getVersion());
         } catch (StatusRuntimeException e) {

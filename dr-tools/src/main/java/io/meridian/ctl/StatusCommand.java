@@ -3,15 +3,9 @@ package io.meridian.ctl;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.linecorp.armeria.client.grpc.GrpcClients;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
-import io.meridian.api.v1.GetTableRequest;
 import io.meridian.api.v1.MemberListRequest;
 import io.meridian.api.v1.MemberListResponse;
 import io.meridian.api.v1.Role;
-import io.meridian.api.v1.RouterAdminGrpc;
-import io.meridian.api.v1.RoutingTableResponse;
 import io.meridian.api.v1.ShardStatus;
 import io.meridian.api.v1.StatusRequest;
 import io.meridian.api.v1.StatusResponse;
@@ -66,9 +60,6 @@ final class StatusCommand implements Callable<Integer> {
       description = "Replication lag of a standby beyond which it is unhealthy (default: 30s).")
   Duration maxLag = Duration.ofSeconds(30);
 
-  /** One router's answer, or why it gave none. */
-  private record RouterTable(String url, String region, long version, String problem) {}
-
   @Override
   public Integer call() {
     Stubs stubs = root.client().stubs();
@@ -85,7 +76,7 @@ final class StatusCommand implements Callable<Integer> {
                 MemberListRequest.getDefaultInstance(),
                 true)
             .join();
-    List<RouterTable> routers = routers();
+    List<RoutingCommand.Served> routers = RoutingCommand.served(root.endpoints(), root.timeout());
 
     List<String> problems = new ArrayList<>();
     Output.Table shards =
@@ -152,13 +143,13 @@ final class StatusCommand implements Callable<Integer> {
 
     Output.Table routerTable = new Output.Table("ROUTER", "REGION", "TABLE_VERSION");
     TreeSet<Long> versions = new TreeSet<>();
-    for (RouterTable r : routers) {
-      if (r.problem() != null) {
+    for (RoutingCommand.Served r : routers) {
+      if (r.table() == null) {
         problems.add("router " + r.url() + ": " + r.problem());
         routerTable.row(r.url(), "-", "unreachable");
       } else {
-        versions.add(r.version());
-        routerTable.row(r.url(), r.region(), r.version());
+        versions.add(r.table().getVersion());
+        routerTable.row(r.url(), r.table().getRegion(), r.table().getVersion());
       }
     }
     if (versions.size() > 1) {
@@ -173,44 +164,16 @@ final class StatusCommand implements Callable<Integer> {
     json.set("status", Output.tree(status));
     json.set("members", Output.tree(members));
     ArrayNode routerJson = json.putArray("routers");
-    for (RouterTable r : routers) {
+    for (RoutingCommand.Served r : routers) {
       ObjectNode o = routerJson.addObject();
       o.put("url", r.url());
-      o.put("region", r.region());
-      o.put("table_version", r.version());
+      o.put("region", r.table() == null ? "" : r.table().getRegion());
+      o.put("table_version", r.table() == null ? 0 : r.table().getVersion());
       o.put("problem", r.problem() == null ? "" : r.problem());
     }
     Output.Table verdict = new Output.Table(problems.isEmpty() ? "HEALTHY" : "UNHEALTHY");
     problems.forEach(verdict::row);
     out.print(json, shards, memberTable, routerTable, verdict);
     return problems.isEmpty() ? 0 : UNHEALTHY;
-  }
-
-  /** The table version of every router among the endpoints; nodes (no RouterAdmin) are skipped. */
-  private List<RouterTable> routers() {
-    List<RouterTable> out = new ArrayList<>();
-    for (String url : root.endpoints()) {
-      RouterAdminGrpc.RouterAdminBlockingStub admin =
-          GrpcClients.builder(url)
-              .responseTimeout(root.timeout())
-              .build(RouterAdminGrpc.RouterAdminBlockingStub.class);
-      try {
-        RoutingTableResponse table = admin.getTable(GetTableRequest.getDefaultInstance());
-        out.add(new RouterTable(url, table.getRegion(), table.getVersion(), null));
-      } catch (StatusRuntimeException e) {
-        if (e.getStatus().getCode() != Status.Code.UNIMPLEMENTED) {
-          out.add(new RouterTable(url, "", 0, e.getStatus().getCode() + ": " + describe(e)));
-        }
-      }
-    }
-    return out;
-  }
-
-  private static String describe(StatusRuntimeException e) {
-    String d = e.getStatus().getDescription();
-    if (d == null && e.getCause() != null) {
-      d = e.getCause().getMessage();
-    }
-    return d == null ? "no answer" : d;
   }
 }
