@@ -50,8 +50,10 @@ public final class ErrorCodes {
           FUTURE_REVISION,
           REVISION_GAP,
           CHAIN_MISMATCH,
-          NOT_STANDBY ->
+          NOT_STANDBY,
+          FAILED_PRECONDITION ->
           Status.Code.FAILED_PRECONDITION;
+      case ALREADY_EXISTS -> Status.Code.ALREADY_EXISTS;
       case COMPACTED -> Status.Code.OUT_OF_RANGE;
       case NO_SPACE, SLOW_CONSUMER -> Status.Code.RESOURCE_EXHAUSTED;
       case UNAVAILABLE -> Status.Code.UNAVAILABLE;
@@ -77,7 +79,9 @@ public final class ErrorCodes {
           HISTORY_DIVERGED,
           REVISION_GAP,
           CHAIN_MISMATCH,
-          NOT_STANDBY ->
+          NOT_STANDBY,
+          ALREADY_EXISTS,
+          FAILED_PRECONDITION ->
           409;
       case COMPACTED -> 410;
       case KEY_TOO_LARGE, VALUE_TOO_LARGE, REQUEST_TOO_LARGE -> 413;
