@@ -1,5 +1,6 @@
 package io.meridian.cluster.state;
 
+import com.google.protobuf.ByteString;
 import io.meridian.api.FencingToken;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.ChangeBatch;
@@ -18,6 +19,7 @@ import io.meridian.api.v1.RangeResponse;
 import io.meridian.api.v1.ReplicationState;
 import io.meridian.api.v1.ResponseHeader;
 import io.meridian.api.v1.Role;
+import io.meridian.api.v1.SnapshotManifest;
 import io.meridian.cluster.internal.ApplyResult;
 import io.meridian.cluster.internal.Batch;
 import io.meridian.cluster.internal.Change;
@@ -43,6 +45,7 @@ import io.meridian.cluster.proto.Query;
 import io.meridian.cluster.proto.QueryResult;
 import io.meridian.cluster.proto.SetRole;
 import io.meridian.cluster.proto.ShardSettings;
+import io.meridian.cluster.proto.SnapshotHeader;
 import io.meridian.cluster.registry.RegistryCommands;
 import io.meridian.cluster.registry.RegistryReads;
 import io.meridian.cluster.replication.FeedState;
@@ -54,7 +57,6 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.security.DigestOutputStream;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -693,6 +695,30 @@ public final class ShardState implements WatchedState, FeedState {
     public void writeTo(OutputStream out) throws IOException {
       SnapshotCodec.write(frozen, out);
     }
+
+    /**
+     * The manifest of a snapshot file of this state, without its format version, where it came from
+     * ({@code created_ms}, region, member) and the body's size and checksum: its revision, epoch
+     * history, chain hash and {@linkplain ShardState#contentHash() content hash}. O(keys): hashes
+     * the state.
+     */
+    public SnapshotManifest describe() {
+      SnapshotHeader header = frozen.header();
+      SnapshotCodec.Content content = SnapshotCodec.content(frozen);
+      return SnapshotManifest.newBuilder()
+          .setShard(header.getShard())
+          .setRevision(header.getRevision())
+          .setCompactRevision(header.getCompactRevision())
+          .setRole(header.getRole())
+          .setEpoch(header.getEpoch())
+          .addAllEpochHistory(header.getEpochHistoryList())
+          .setChainHash(header.getChainHash())
+          .setCommitTimeMs(header.getCommitTimeMs())
+          .setStateHash(ByteString.copyFrom(content.hash()))
+          .setKeys(content.keys())
+          .setLeases(content.leases())
+          .build();
+    }
   }
 
   /**
@@ -704,18 +730,27 @@ public final class ShardState implements WatchedState, FeedState {
     return new ShardState(SnapshotCodec.read(in));
   }
 
-  /** SHA-256 of the canonical snapshot bytes: equal states have equal hashes. */
+  /**
+   * SHA-256 of the canonical snapshot bytes: equal states have equal hashes, down to retained
+   * versions, remembered request ids and replication positions (members of one cluster agree on
+   * it).
+   */
   public byte[] stateHash() {
-    try {
-      MessageDigest sha = MessageDigest.getInstance("SHA-256");
-      try (DigestOutputStream out = new DigestOutputStream(OutputStream.nullOutputStream(), sha)) {
-        writeSnapshot(out);
-      }
-      return sha.digest();
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is required of every JVM", e);
+    MessageDigest sha = SnapshotCodec.sha256();
+    try (DigestOutputStream out = new DigestOutputStream(OutputStream.nullOutputStream(), sha)) {
+      writeSnapshot(out);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+    return sha.digest();
+  }
+
+  /**
+   * SHA-256 of the shard's content at its revision: live keys and leases only (see {@link
+   * SnapshotCodec}). Equal across regions and across a restore at equal revisions, where {@link
+   * #stateHash()} is not.
+   */
+  public byte[] contentHash() {
+    return SnapshotCodec.content(SnapshotCodec.freeze(tables)).hash();
   }
 }

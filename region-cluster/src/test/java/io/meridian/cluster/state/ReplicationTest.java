@@ -227,7 +227,11 @@ class ReplicationTest {
     long lease = primary.grant("a");
     primary.ok(primary.put("/a/j", "2", lease));
     standby.follow(primary);
+    // Same content at the same revision, though their snapshots differ (roles, remembered ids).
+    assertThat(standby.state.contentHash()).isEqualTo(primary.state.contentHash());
+    assertThat(standby.hash()).isNotEqualTo(primary.hash());
     primary.ok(primary.compact(1));
+    assertThat(primary.state.contentHash()).isEqualTo(standby.state.contentHash());
     ShardState copy = primary.reloaded();
     assertThat(copy.changeBatches(0, 1, 10)).isEqualTo(primary.state.changeBatches(0, 1, 10));
     assertThat(copy.replicationState()).isEqualTo(primary.state.replicationState());
