@@ -11,6 +11,9 @@ import io.meridian.api.v1.MemberListRequest;
 import io.meridian.api.v1.MemberListResponse;
 import io.meridian.api.v1.MemberShard;
 import io.meridian.api.v1.ResponseHeader;
+import io.meridian.api.v1.Role;
+import io.meridian.api.v1.SetRoleRequest;
+import io.meridian.api.v1.SetRoleResponse;
 import io.meridian.api.v1.ShardStatus;
 import io.meridian.api.v1.SnapshotRequest;
 import io.meridian.api.v1.SnapshotResponse;
@@ -19,15 +22,22 @@ import io.meridian.api.v1.StatusResponse;
 import io.meridian.api.v1.TransferLeadershipRequest;
 import io.meridian.api.v1.TransferLeadershipResponse;
 import io.meridian.cluster.config.NodeConfig;
+import io.meridian.cluster.internal.Calls;
 import io.meridian.cluster.internal.Shards;
 import io.meridian.cluster.node.ShardReplica;
+import io.meridian.cluster.proto.Command;
+import io.meridian.cluster.state.ShardState;
 import io.meridian.cluster.state.StateStats;
 import io.meridian.serving.Replies;
 import java.util.concurrent.CompletableFuture;
 import org.apache.ratis.server.DivisionInfo;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** Status and membership of this node's region cluster, served from local state. */
 public final class ClusterService extends ClusterGrpc.ClusterImplBase {
+  private static final Logger log = LoggerFactory.getLogger(ClusterService.class);
+
   private final Shards<ShardReplica> shards;
   private final NodeConfig config;
 
@@ -142,6 +152,53 @@ public final class ClusterService extends ClusterGrpc.ClusterImplBase {
                           .setHeader(replica.header(ResponseHeader.getDefaultInstance()))
                           .setLeader(request.getTo())
                           .build());
+        });
+  }
+
+  @Override
+  public void setRole(SetRoleRequest request, StreamObserver<SetRoleResponse> observer) {
+    Replies.reply(
+        observer,
+        () -> {
+          if (request.getRole() != Role.PRIMARY
+              && request.getRole() != Role.STANDBY
+              && request.getRole() != Role.FENCED) {
+            throw MeridianException.of(
+                Error.Code.INVALID_ARGUMENT,
+                "role: %s (expected: PRIMARY, STANDBY or FENCED)",
+                request.getRole());
+          }
+          ShardReplica replica = shards.forRequest();
+          Command command =
+              Command.newBuilder()
+                  .setSetRole(
+                      io.meridian.cluster.proto.SetRole.newBuilder()
+                          .setRole(request.getRole())
+                          .setEpoch(request.getEpoch()))
+                  .build();
+          // The role and epoch are the request's once it committed; this member may not have
+          // applied it yet, so they are not read back from its state.
+          return Calls.propose(
+              replica,
+              command,
+              r -> {
+                long revision = replica.read(ShardState::revision);
+                log.info(
+                    "shard={} region={} member={} role set to {} at epoch {}, revision={}",
+                    replica.shard(),
+                    config.region(),
+                    config.member(),
+                    request.getRole(),
+                    request.getEpoch(),
+                    revision);
+                return SetRoleResponse.newBuilder()
+                    .setHeader(
+                        ResponseHeader.newBuilder()
+                            .setRole(request.getRole())
+                            .setEpoch(request.getEpoch())
+                            .setRevision(revision))
+                    .build();
+              });
         });
   }
 

@@ -29,11 +29,10 @@ import io.meridian.api.v1.ReplicationGrpc;
 import io.meridian.api.v1.ReplicationStatusRequest;
 import io.meridian.api.v1.ReportShippedRequest;
 import io.meridian.api.v1.Role;
+import io.meridian.api.v1.SetRoleRequest;
+import io.meridian.api.v1.SetRoleResponse;
 import io.meridian.api.v1.SourcePosition;
 import io.meridian.cluster.DevCluster;
-import io.meridian.cluster.proto.Command;
-import io.meridian.cluster.proto.CommandResult;
-import io.meridian.cluster.proto.SetRole;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -300,12 +299,20 @@ class ReplicationNodeTest {
 
     ShardReplica west0 = west.node(0).replicas().get(0);
     // A promotion at the current epoch could hand out tokens a lossy failover already used.
-    CommandResult sameEpoch = west0.propose(setRole(Role.PRIMARY, 1)).join();
-    assertThat(sameEpoch.getError().getCode()).isEqualTo(Error.Code.INVALID_ARGUMENT);
+    assertCode(
+        () -> standby.cluster().setRole(setRole(Role.PRIMARY, 1)), Error.Code.INVALID_ARGUMENT);
+    assertCode(
+        () -> standby.cluster().setRole(setRole(Role.ROLE_UNSPECIFIED, 5)),
+        Error.Code.INVALID_ARGUMENT);
     Role stillStandby = west0.read(s -> s.role());
     assertThat(stillStandby).isEqualTo(Role.STANDBY);
 
-    assertThat(west0.propose(setRole(Role.PRIMARY, 2)).join().hasError()).isFalse();
+    SetRoleResponse promoted = standby.cluster().setRole(setRole(Role.PRIMARY, 2));
+    assertThat(promoted.getHeader().getRole()).isEqualTo(Role.PRIMARY);
+    assertThat(promoted.getHeader().getEpoch()).isEqualTo(2);
+    // A retried promotion is acknowledged; an older epoch is fenced.
+    standby.cluster().setRole(setRole(Role.PRIMARY, 2));
+    assertCode(() -> standby.cluster().setRole(setRole(Role.STANDBY, 1)), Error.Code.FENCED);
     var ttl = standby.lease().timeToLive(LeaseTimeToLiveRequest.newBuilder().setId(lease).build());
     assertThat(ttl.getTtl()).as("extended by its TTL at promotion").isGreaterThanOrEqualTo(9);
     await()
@@ -315,17 +322,15 @@ class ReplicationNodeTest {
     standby.lease().renew(LeaseKeepAliveRequest.newBuilder().setId(lease).build());
     assertThat(standby.prefix("/app/").getHeader().getEpoch()).isEqualTo(2);
 
-    assertThat(west0.propose(setRole(Role.FENCED, 3)).join().hasError()).isFalse();
+    standby.cluster().setRole(setRole(Role.FENCED, 3));
     assertCode(
         () -> standby.lease().renew(LeaseKeepAliveRequest.newBuilder().setId(lease).build()),
         Error.Code.FENCED);
     assertCode(() -> standby.prefix("/app/"), Error.Code.FENCED);
   }
 
-  private static Command setRole(Role role, long epoch) {
-    return Command.newBuilder()
-        .setSetRole(SetRole.newBuilder().setRole(role).setEpoch(epoch))
-        .build();
+  private static SetRoleRequest setRole(Role role, long epoch) {
+    return SetRoleRequest.newBuilder().setRole(role).setEpoch(epoch).build();
   }
 
   private static void assertCode(Runnable call, Error.Code expected) {
