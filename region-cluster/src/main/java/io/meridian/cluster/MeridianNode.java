@@ -1,6 +1,7 @@
 package io.meridian.cluster;
 
 import com.linecorp.armeria.server.Server;
+import io.meridian.cluster.backup.BackupSchedule;
 import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.internal.NodeClock;
 import io.meridian.cluster.internal.Shards;
@@ -65,6 +66,7 @@ public final class MeridianNode implements AutoCloseable {
   private final Server httpServer;
   private final ScheduledExecutorService duties;
   private final PrometheusMeterRegistry metrics;
+  private final BackupSchedule backups;
 
   private MeridianNode(NodeConfig config, NodeClock clock) throws IOException {
     this.config = config;
@@ -134,6 +136,7 @@ public final class MeridianNode implements AutoCloseable {
               duties,
               metrics));
     }
+    this.backups = BackupSchedule.start(config, replicas, clock, metrics);
     this.httpServer = httpServer(config, new Shards<>(replicas), metrics);
     httpServer.start().join();
     log.info(
@@ -279,6 +282,11 @@ public final class MeridianNode implements AutoCloseable {
     return raftServer;
   }
 
+  /** The node's scheduled backups (see {@link BackupSchedule}). */
+  public BackupSchedule backups() {
+    return backups;
+  }
+
   public PrometheusMeterRegistry metrics() {
     return metrics;
   }
@@ -287,6 +295,7 @@ public final class MeridianNode implements AutoCloseable {
   public void close() {
     log.info("member={} region={} stopping", config.member(), config.region());
     httpServer.stop().join();
+    backups.close();
     for (ShardReplica r : replicas) {
       try {
         r.close();

@@ -42,7 +42,8 @@ public record NodeConfig(
     Lock lock,
     Storage storage,
     Watch watch,
-    Registry registry) {
+    Registry registry,
+    Backup backup) {
 
   /** host:port. */
   public record Endpoint(String host, Integer port) {}
@@ -85,6 +86,13 @@ public record NodeConfig(
       Double renewalThreshold,
       Integer minInstances,
       Long checkIntervalMs) {}
+
+  /**
+   * Scheduled backups of the shards this member leads: a snapshot file every {@code everyEntries}
+   * applied Raft entries or {@code intervalMs}, deleted after {@code retentionMs}; off when {@code
+   * dir} is empty.
+   */
+  public record Backup(String dir, Long everyEntries, Long intervalMs, Long retentionMs) {}
 
   private static final String NAME_CHARS = "lower-case letters, digits and '-'";
 
@@ -249,6 +257,31 @@ public record NodeConfig(
           100,
           "length of the window the leader judges renewals over");
 
+  static final ConfigKey<String> BACKUP_DIR =
+      ConfigKey.of("backup.dir", STRING)
+          .defaultValue("")
+          .description(
+              "scheduled backups: the shards' leader writes snapshot files to"
+                  + " `<dir>/shard-<n>/` (empty: off; see docs/operations.md)");
+  static final ConfigKey<Long> BACKUP_EVERY_ENTRIES =
+      longKey(
+          "backup.every-entries",
+          10_000L,
+          0,
+          "a backup once this many Raft entries were applied since the last (0: by time only)");
+  static final ConfigKey<Long> BACKUP_INTERVAL =
+      longKey(
+          "backup.interval-ms",
+          3_600_000L,
+          0,
+          "and a backup at least this often while the shard changes (0: by entries only)");
+  static final ConfigKey<Long> BACKUP_RETENTION =
+      longKey(
+          "backup.retention-ms",
+          7 * 24 * 3_600_000L,
+          0,
+          "backup files older than this are deleted, the newest always kept (0: keep all)");
+
   /** Every key of a node's file, in the order of the README's table. */
   public static final ConfigKeys KEYS =
       ConfigKeys.of(
@@ -288,7 +321,11 @@ public record NodeConfig(
           SELF_PRESERVATION,
           RENEWAL_THRESHOLD,
           MIN_INSTANCES,
-          CHECK_INTERVAL);
+          CHECK_INTERVAL,
+          BACKUP_DIR,
+          BACKUP_EVERY_ENTRIES,
+          BACKUP_INTERVAL,
+          BACKUP_RETENTION);
 
   /**
    * Reads, defaults and checks {@code file}.
@@ -339,7 +376,12 @@ public record NodeConfig(
                 v.get(SELF_PRESERVATION),
                 v.get(RENEWAL_THRESHOLD),
                 v.get(MIN_INSTANCES),
-                v.get(CHECK_INTERVAL)));
+                v.get(CHECK_INTERVAL)),
+            new Backup(
+                v.get(BACKUP_DIR),
+                v.get(BACKUP_EVERY_ENTRIES),
+                v.get(BACKUP_INTERVAL),
+                v.get(BACKUP_RETENTION)));
     checkBetweenKeys(config, v);
     return config;
   }
@@ -388,6 +430,13 @@ public record NodeConfig(
     }
     if (!within(c.registry().defaultTtlSeconds(), c.lease())) {
       throw v.refuse(REGISTRY_TTL, ttlRange + ttlBounds);
+    }
+    if (!c.backup().dir().isBlank()
+        && c.backup().everyEntries() == 0
+        && c.backup().intervalMs() == 0) {
+      throw v.refuse(
+          BACKUP_INTERVAL,
+          "> 0, or " + BACKUP_EVERY_ENTRIES.name() + " > 0, when " + BACKUP_DIR.name() + " is set");
     }
   }
 

@@ -92,6 +92,10 @@ class NodeConfigTest {
         "127.0.0.1 (expected: host:port)");
     assertRefused(
         GOOD + "  - {id: 0, role: STANDBY, epoch: 1}\n", "shards[1].id", "0 (expected: unique)");
+    assertRefused(
+        GOOD + "backup: {dir: /tmp/b, every-entries: 0, interval-ms: 0}\n",
+        "backup.interval-ms",
+        "0 (expected: > 0, or backup.every-entries > 0, when backup.dir is set)");
   }
 
   @Test
