@@ -17,28 +17,20 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import org.apache.ratis.client.RaftClient;
-import org.apache.ratis.client.RaftClientConfigKeys;
-import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.proto.RaftProtos.CommitInfoProto;
-import org.apache.ratis.proto.RaftProtos.RaftPeerProto;
 import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
 import org.apache.ratis.protocol.ClientId;
-import org.apache.ratis.protocol.GroupInfoReply;
 import org.apache.ratis.protocol.RaftClientReply;
-import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.protocol.SetConfigurationRequest;
-import org.apache.ratis.protocol.exceptions.GroupMismatchException;
 import org.apache.ratis.protocol.exceptions.ReconfigurationInProgressException;
 import org.apache.ratis.protocol.exceptions.ReconfigurationTimeoutException;
-import org.apache.ratis.retry.RetryPolicies;
 import org.apache.ratis.server.DivisionInfo;
 import org.apache.ratis.server.RaftConfiguration;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.RaftServerConfigKeys;
-import org.apache.ratis.util.TimeDuration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -64,6 +56,10 @@ import org.slf4j.LoggerFactory;
  *       leader's own removal first hands leadership to the most caught-up other voter.
  * </ul>
  *
+ * <p>Longer than most classes: each change checks its request and the cluster first, and every
+ * refusal is a sentence an operator can act on; the voter-count rule is {@link VoterCount}, the
+ * question put to a joining node {@link JoiningNode}.
+ *
  * <p>Each member's client URL travels with the configuration, in the Raft peer's data-stream
  * address: Meridian does not use Ratis's data-stream transport, so the field is otherwise empty,
  * and every member learns a new member's URL with the configuration that adds it.
@@ -76,9 +72,6 @@ public final class Membership implements AutoCloseable {
 
   private static final Pattern ADDRESS = Pattern.compile("[^:\\s/]+:(\\d{1,5})");
   private static final Pattern URL = Pattern.compile("https?://[^\\s]+");
-
-  /** How long a new member's node may take to answer whether it hosts the group. */
-  private static final long PROBE_TIMEOUT_MS = 3_000;
 
   /** How long a change may take to commit once Ratis accepted it (a new listener: to catch up). */
   public static final long CHANGE_TIMEOUT_MS = 120_000;
@@ -225,7 +218,8 @@ public final class Membership implements AutoCloseable {
         }
       }
       RaftPeer probe = peer(id, address, clientUrl, RaftPeerRole.LISTENER);
-      return CompletableFuture.supplyAsync(() -> probe(probe), calls)
+      return CompletableFuture.supplyAsync(
+              () -> JoiningNode.ask(probe, groupId, shard, server.getProperties(), true), calls)
           .thenCompose(
               joining -> {
                 String url = clientUrl.isEmpty() ? joining.clientUrl() : clientUrl;
@@ -259,7 +253,8 @@ public final class Membership implements AutoCloseable {
             shard,
             region);
       }
-      return CompletableFuture.supplyAsync(() -> probe(listener), calls)
+      return CompletableFuture.supplyAsync(
+              () -> JoiningNode.ask(listener, groupId, shard, server.getProperties(), false), calls)
           .thenCompose(
               joining -> {
                 long commit = division.commitIndex();
@@ -308,7 +303,7 @@ public final class Membership implements AutoCloseable {
       voters.removeIf(p -> p.getId().equals(removed.getId()));
       listeners.removeIf(p -> p.getId().equals(removed.getId()));
       if (voter) {
-        checkVotersLeft(id, voters, force);
+        VoterCount.check(id, shard, region, voters.size(), () -> answering(voters), force);
       }
       List<Peer> after = new ArrayList<>();
       sorted(voters).forEach(p -> after.add(view(p, false)));
@@ -340,61 +335,6 @@ public final class Membership implements AutoCloseable {
           .thenApply(v -> after);
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);
-    }
-  }
-
-  /** Refuses a removal that leaves {@code left} voters, unless forced (see the class rules). */
-  private void checkVotersLeft(String id, List<RaftPeer> left, boolean force) {
-    int n = left.size();
-    if (n == 0) {
-      throw MeridianException.of(
-          Error.Code.FAILED_PRECONDITION,
-          "%s is the only voter of shard %d in %s: a shard needs one (force cannot remove it)",
-          id,
-          shard,
-          region);
-    }
-    if (force) {
-      return;
-    }
-    if (n < 3) {
-      throw MeridianException.of(
-          Error.Code.FAILED_PRECONDITION,
-          "removing voter %s would leave %d voter%s in shard %d in %s: a cluster of 1 or 2 voters"
-              + " survives no failure (run 3, 5 or 7); add and promote a member first, or force"
-              + " the removal",
-          id,
-          n,
-          n == 1 ? "" : "s",
-          shard,
-          region);
-    }
-    if (n % 2 == 0) {
-      throw MeridianException.of(
-          Error.Code.FAILED_PRECONDITION,
-          "removing voter %s would leave %d voters in shard %d in %s: an even count survives no"
-              + " more failures than %d and needs a larger quorum (run 3, 5 or 7); force the"
-              + " removal if another follows (5 to 3: the first of the two)",
-          id,
-          n,
-          shard,
-          region,
-          n - 1);
-    }
-    int answering = answering(left);
-    int quorum = n / 2 + 1;
-    if (answering < quorum) {
-      throw MeridianException.of(
-          Error.Code.FAILED_PRECONDITION,
-          "removing voter %s would leave %d voters in shard %d in %s of which %d answer the"
-              + " leader, fewer than their quorum of %d: the change could not commit; bring the"
-              + " others back first, or force the removal",
-          id,
-          n,
-          shard,
-          region,
-          answering,
-          quorum);
     }
   }
 
@@ -435,111 +375,6 @@ public final class Membership implements AutoCloseable {
         .map(p -> p.getId().toString())
         .max(Comparator.comparingLong(v -> commits.getOrDefault(v, -1L)))
         .orElseThrow();
-  }
-
-  /** What a node answered about its copy of the group. */
-  private record Joining(long appliedIndex, String clientUrl) {}
-
-  /**
-   * Asks the node at {@code peer}'s address for its copy of this shard's group: it must answer, be
-   * {@code peer}'s member, host the group, and not count itself among the voters.
-   */
-  private Joining probe(RaftPeer peer) {
-    String id = peer.getId().toString();
-    RaftProperties p = new RaftProperties(server.getProperties());
-    RaftClientConfigKeys.Rpc.setRequestTimeout(
-        p, TimeDuration.valueOf(PROBE_TIMEOUT_MS, TimeUnit.MILLISECONDS));
-    GroupInfoReply reply;
-    try (RaftClient client =
-        RaftClient.newBuilder()
-            .setRaftGroup(RaftGroup.valueOf(groupId, peer))
-            .setProperties(p)
-            .setRetryPolicy(RetryPolicies.noRetry())
-            .build()) {
-      reply = client.getGroupManagementApi(peer.getId()).info(groupId);
-    } catch (GroupMismatchException e) {
-      throw notHosting(peer);
-    } catch (IOException | RuntimeException e) {
-      Throwable cause = MeridianException.causeOf(e);
-      if (cause instanceof GroupMismatchException) {
-        throw notHosting(peer);
-      }
-      throw MeridianException.of(
-          Error.Code.FAILED_PRECONDITION,
-          "%s at %s does not answer on its peer port (%s): start its node first, with shard %d in"
-              + " its config and itself as `role: LISTENER` among its members",
-          id,
-          peer.getAddress(),
-          cause.getClass().getSimpleName(),
-          shard);
-    }
-    if (!reply.isSuccess()) {
-      if (reply.getException() instanceof GroupMismatchException) {
-        throw notHosting(peer);
-      }
-      throw MeridianException.of(
-          Error.Code.FAILED_PRECONDITION,
-          "%s at %s refused to describe shard %d's group: %s",
-          id,
-          peer.getAddress(),
-          shard,
-          String.valueOf(reply.getException()));
-    }
-    String self = reply.getRoleInfoProto().getSelf().getId().toStringUtf8();
-    if (!self.equals(id)) {
-      throw MeridianException.of(
-          Error.Code.FAILED_PRECONDITION,
-          "the node at %s is member %s, not %s",
-          peer.getAddress(),
-          self,
-          id);
-    }
-    String url = "";
-    if (reply.getConf().isPresent()) {
-      var conf = reply.getConf().get();
-      if (!isListener(conf.getListenersList(), id) && !joined(id) && has(conf.getPeersList(), id)) {
-        throw MeridianException.of(
-            Error.Code.FAILED_PRECONDITION,
-            "%s counts itself a voter of shard %d in its own configuration and could start"
-                + " elections: restart it with `role: LISTENER` in its own members entry (and an"
-                + " empty data directory)",
-            id,
-            shard);
-      }
-      for (RaftPeerProto m : conf.getPeersList()) {
-        url = m.getId().toStringUtf8().equals(id) ? m.getDataStreamAddress() : url;
-      }
-      for (RaftPeerProto m : conf.getListenersList()) {
-        url = m.getId().toStringUtf8().equals(id) ? m.getDataStreamAddress() : url;
-      }
-    }
-    long applied =
-        reply.getLogInfoProto().hasApplied() ? reply.getLogInfoProto().getApplied().getIndex() : -1;
-    return new Joining(applied, url);
-  }
-
-  /** Whether {@code id} is in the leader's configuration already (a promotion's listener). */
-  private boolean joined(String id) {
-    RaftConfiguration conf = conf();
-    return conf != null && conf.getPeer(RaftPeerId.valueOf(id), RaftPeerRole.LISTENER) != null;
-  }
-
-  private static boolean has(List<RaftPeerProto> peers, String id) {
-    return peers.stream().anyMatch(m -> m.getId().toStringUtf8().equals(id));
-  }
-
-  private static boolean isListener(List<RaftPeerProto> listeners, String id) {
-    return has(listeners, id);
-  }
-
-  private MeridianException notHosting(RaftPeer peer) {
-    return MeridianException.of(
-        Error.Code.FAILED_PRECONDITION,
-        "the node at %s does not host shard %d's Raft group: add shard %d to its config, with"
-            + " itself as `role: LISTENER` among its members, and restart it",
-        peer.getAddress(),
-        shard,
-        shard);
   }
 
   /** Proposes the configuration {@code voters} + {@code listeners} here, as the leader. */
