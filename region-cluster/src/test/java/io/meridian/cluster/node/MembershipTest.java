@@ -5,6 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
+import com.linecorp.armeria.client.WebClient;
+import com.linecorp.armeria.common.HttpMethod;
+import com.linecorp.armeria.common.MediaType;
+import com.linecorp.armeria.common.RequestHeaders;
 import io.grpc.StatusRuntimeException;
 import io.meridian.api.v1.Error;
 import io.meridian.api.v1.KeyValue;
@@ -204,6 +208,20 @@ class MembershipTest {
                   .memberRemove(MemberRemoveRequest.newBuilder().setId(followerId).build()),
           Error.Code.FAILED_PRECONDITION,
           "would leave 2 voters");
+      // The same refusal over HTTP/JSON.
+      var http =
+          WebClient.of(cluster.node(leader).clientUrl())
+              .execute(
+                  RequestHeaders.builder(HttpMethod.POST, "/v1/cluster/members/remove")
+                      .contentType(MediaType.JSON)
+                      .build(),
+                  "{\"id\": \"" + followerId + "\"}")
+              .aggregate()
+              .join();
+      assertThat(http.status().code()).isEqualTo(409);
+      assertThat(http.contentUtf8())
+          .contains("FAILED_PRECONDITION")
+          .contains("would leave 2 voters");
 
       // A node that counts itself a voter of its own configuration is not let in.
       NodeConfig voter = cluster.planJoining("n4");
