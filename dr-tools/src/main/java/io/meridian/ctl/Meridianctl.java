@@ -101,6 +101,8 @@ public final class Meridianctl {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   private final Map<String, String> environment;
+  // Standard error is a terminal: progress lines update in place.
+  private boolean terminal;
   private MeridianClient client;
   private InputStream in = System.in;
 
@@ -112,6 +114,8 @@ public final class Meridianctl {
     System.exit(
         run(
             System.getenv(),
+            System.in,
+            System.console() != null,
             new PrintWriter(System.out, true),
             new PrintWriter(System.err, true),
             args));
@@ -125,8 +129,23 @@ public final class Meridianctl {
   /** Runs one command line that reads {@code in} (e.g. {@code kv txn}); returns its exit code. */
   static int run(
       Map<String, String> env, InputStream in, PrintWriter out, PrintWriter err, String... args) {
+    return run(env, in, false, out, err, args);
+  }
+
+  /**
+   * Runs one command line; {@code terminal}: standard error is a terminal, where progress lines
+   * update in place.
+   */
+  static int run(
+      Map<String, String> env,
+      InputStream in,
+      boolean terminal,
+      PrintWriter out,
+      PrintWriter err,
+      String... args) {
     Meridianctl root = new Meridianctl(env);
     root.in = in;
+    root.terminal = terminal;
     try {
       return new CommandLine(root)
           .setOut(out)
@@ -227,6 +246,11 @@ public final class Meridianctl {
     } catch (IOException e) {
       return List.of();
     }
+  }
+
+  /** Whether standard error is a terminal (progress lines update in place). */
+  boolean terminal() {
+    return terminal;
   }
 
   /** What commands that read input ({@code kv txn}) read when given no file. */

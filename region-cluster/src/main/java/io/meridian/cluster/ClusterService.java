@@ -7,8 +7,14 @@ import io.meridian.api.MeridianException;
 import io.meridian.api.v1.ClusterGrpc;
 import io.meridian.api.v1.Error;
 import io.meridian.api.v1.Member;
+import io.meridian.api.v1.MemberAddRequest;
+import io.meridian.api.v1.MemberAddResponse;
 import io.meridian.api.v1.MemberListRequest;
 import io.meridian.api.v1.MemberListResponse;
+import io.meridian.api.v1.MemberPromoteRequest;
+import io.meridian.api.v1.MemberPromoteResponse;
+import io.meridian.api.v1.MemberRemoveRequest;
+import io.meridian.api.v1.MemberRemoveResponse;
 import io.meridian.api.v1.MemberShard;
 import io.meridian.api.v1.ResponseHeader;
 import io.meridian.api.v1.Role;
@@ -24,17 +30,24 @@ import io.meridian.api.v1.TransferLeadershipResponse;
 import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.internal.Calls;
 import io.meridian.cluster.internal.Shards;
+import io.meridian.cluster.node.Membership;
 import io.meridian.cluster.node.ShardReplica;
 import io.meridian.cluster.proto.Command;
 import io.meridian.cluster.state.ShardState;
 import io.meridian.cluster.state.StateStats;
 import io.meridian.serving.Replies;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.apache.ratis.server.DivisionInfo;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Status and membership of this node's region cluster, served from local state. */
+/**
+ * Status and membership of this node's region cluster, served from local state; membership changes
+ * and leadership transfers, answered by the shard's leader.
+ */
 public final class ClusterService extends ClusterGrpc.ClusterImplBase {
   private static final Logger log = LoggerFactory.getLogger(ClusterService.class);
 
@@ -211,33 +224,127 @@ public final class ClusterService extends ClusterGrpc.ClusterImplBase {
           MemberListResponse.Builder b =
               MemberListResponse.newBuilder()
                   .setHeader(first.header(ResponseHeader.getDefaultInstance()));
-          for (NodeConfig.Member m : config.members()) {
-            Member.Builder member =
-                Member.newBuilder()
-                    .setId(m.id())
-                    .setPeerAddress(m.peer())
-                    .setClientUrl(m.client())
-                    .setRegion(config.region());
-            for (ShardReplica replica : shards.all()) {
-              member.addShards(place(m.id(), replica));
+          Map<String, Member.Builder> byId = new LinkedHashMap<>();
+          for (ShardReplica replica : shards.all()) {
+            for (Membership.Peer p : peers(replica)) {
+              byId.computeIfAbsent(p.id(), id -> member(p)).addShards(place(p, replica));
             }
-            b.addMembers(member);
           }
+          byId.values().forEach(b::addMembers);
           return CompletableFuture.completedFuture(b.build());
         });
   }
 
-  /** Member {@code id}'s role in {@code replica}'s group; the indices only for this node. */
-  private MemberShard place(String id, ShardReplica replica) {
+  @Override
+  public void memberAdd(MemberAddRequest request, StreamObserver<MemberAddResponse> observer) {
+    Replies.reply(
+        observer,
+        () -> {
+          ShardReplica replica = shards.forRequest();
+          allowChangeTime();
+          return replica
+              .membership()
+              .add(request.getId(), request.getPeerAddress(), request.getClientUrl())
+              .thenApply(
+                  v ->
+                      MemberAddResponse.newBuilder()
+                          .setHeader(replica.header(ResponseHeader.getDefaultInstance()))
+                          .addAllMembers(members(replica, peers(replica)))
+                          .build());
+        });
+  }
+
+  @Override
+  public void memberPromote(
+      MemberPromoteRequest request, StreamObserver<MemberPromoteResponse> observer) {
+    Replies.reply(
+        observer,
+        () -> {
+          ShardReplica replica = shards.forRequest();
+          allowChangeTime();
+          return replica
+              .membership()
+              .promote(request.getId())
+              .thenApply(
+                  v ->
+                      MemberPromoteResponse.newBuilder()
+                          .setHeader(replica.header(ResponseHeader.getDefaultInstance()))
+                          .addAllMembers(members(replica, peers(replica)))
+                          .build());
+        });
+  }
+
+  @Override
+  public void memberRemove(
+      MemberRemoveRequest request, StreamObserver<MemberRemoveResponse> observer) {
+    Replies.reply(
+        observer,
+        () -> {
+          ShardReplica replica = shards.forRequest();
+          allowChangeTime();
+          return replica
+              .membership()
+              .remove(request.getId(), request.getForce())
+              .thenApply(
+                  after ->
+                      MemberRemoveResponse.newBuilder()
+                          .setHeader(replica.header(ResponseHeader.getDefaultInstance()))
+                          .addAllMembers(members(replica, after))
+                          .build());
+        });
+  }
+
+  /** A membership change may wait for a new listener to catch up, or for leadership to move. */
+  private static void allowChangeTime() {
+    ServiceRequestContext.current()
+        .setRequestTimeout(
+            TimeoutMode.SET_FROM_NOW,
+            java.time.Duration.ofMillis(Membership.CHANGE_TIMEOUT_MS + 15_000));
+  }
+
+  /**
+   * The shard's members as this node's Raft configuration records them; this node's config if its
+   * division is gone.
+   */
+  private List<Membership.Peer> peers(ShardReplica replica) {
+    List<Membership.Peer> peers = replica.membership().members();
+    if (!peers.isEmpty()) {
+      return peers;
+    }
+    return config.members().stream()
+        .map(
+            m ->
+                new Membership.Peer(
+                    m.id(), m.peer(), m.client(), m.role() == NodeConfig.MemberRole.LISTENER))
+        .toList();
+  }
+
+  private List<Member> members(ShardReplica replica, List<Membership.Peer> peers) {
+    return peers.stream().map(p -> member(p).addShards(place(p, replica)).build()).toList();
+  }
+
+  private Member.Builder member(Membership.Peer p) {
+    return Member.newBuilder()
+        .setId(p.id())
+        .setPeerAddress(p.peerAddress())
+        .setClientUrl(p.clientUrl())
+        .setRegion(config.region());
+  }
+
+  /** Member {@code p}'s role in {@code replica}'s group; the indices only for this node. */
+  private MemberShard place(Membership.Peer p, ShardReplica replica) {
     MemberShard.Builder b = MemberShard.newBuilder().setShard(replica.shard());
     DivisionInfo info = replica.info();
     String leader = info == null || info.getLeaderId() == null ? "" : info.getLeaderId().toString();
-    if (id.equals(config.member()) && info != null) {
+    if (p.id().equals(config.member()) && info != null) {
       return b.setRole(info.getCurrentRole().name())
           .setAppliedIndex(info.getLastAppliedIndex())
           .setCommitIndex(replica.commitIndex())
           .build();
     }
-    return b.setRole(id.equals(leader) ? "LEADER" : "FOLLOWER").build();
+    if (p.listener()) {
+      return b.setRole("LISTENER").build();
+    }
+    return b.setRole(p.id().equals(leader) ? "LEADER" : "FOLLOWER").build();
   }
 }

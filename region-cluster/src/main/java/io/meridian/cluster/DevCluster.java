@@ -39,7 +39,8 @@ public final class DevCluster implements AutoCloseable {
 
   private DevCluster(Path stateDir, List<NodeConfig> configs, NodeClock clock) {
     this.stateDir = stateDir;
-    this.configs = configs;
+    // Members added later (startMember) join the list.
+    this.configs = new ArrayList<>(configs);
     this.clock = clock;
   }
 
@@ -205,6 +206,50 @@ public final class DevCluster implements AutoCloseable {
     }
     writeTopology();
     return this;
+  }
+
+  /**
+   * The config of a new member {@code id} that joins this cluster: free loopback ports, a data
+   * directory beside the others', the first member's settings and shards, and the members of the
+   * first member's config plus itself as a {@code LISTENER}, so it waits to be added ({@code
+   * meridianctl member add}) and cannot start an election before.
+   */
+  public NodeConfig planJoining(String id) {
+    NodeConfig base = configs.get(0);
+    int client = LoopbackPorts.free();
+    int peer = LoopbackPorts.free();
+    List<NodeConfig.Member> members = new ArrayList<>(base.members());
+    members.add(
+        new NodeConfig.Member(
+            id, "127.0.0.1:" + peer, "http://127.0.0.1:" + client, NodeConfig.MemberRole.LISTENER));
+    return new NodeConfig(
+        id,
+        base.region(),
+        stateDir.resolve(id).toString(),
+        new NodeConfig.Endpoint("127.0.0.1", client),
+        new NodeConfig.Endpoint("127.0.0.1", peer),
+        List.copyOf(members),
+        base.shards(),
+        base.raft(),
+        base.lease(),
+        base.lock(),
+        base.storage(),
+        base.watch(),
+        base.registry());
+  }
+
+  /**
+   * Starts a node of {@code config} (e.g. {@link #planJoining}) as one more member of this cluster:
+   * stopped with it, and in {@code topology.json}.
+   *
+   * @return its index
+   */
+  public int startMember(NodeConfig config) throws IOException {
+    MeridianNode node = MeridianNode.start(config, clock);
+    configs.add(config);
+    nodes.add(node);
+    writeTopology();
+    return nodes.size() - 1;
   }
 
   /** Stops member {@code index} abruptly (its servers close; its data stays). */

@@ -8,6 +8,7 @@ import io.meridian.cluster.internal.Shards;
 import io.meridian.cluster.kv.KvService;
 import io.meridian.cluster.lease.LeaseService;
 import io.meridian.cluster.lock.LockService;
+import io.meridian.cluster.node.Membership;
 import io.meridian.cluster.node.Proposals;
 import io.meridian.cluster.node.ShardReplica;
 import io.meridian.cluster.raft.ResyncingGrpc;
@@ -35,6 +36,7 @@ import org.apache.ratis.client.RaftClientConfigKeys;
 import org.apache.ratis.conf.Parameters;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
 import org.apache.ratis.protocol.ClientId;
 import org.apache.ratis.protocol.GroupManagementRequest;
 import org.apache.ratis.protocol.RaftGroup;
@@ -176,12 +178,13 @@ public final class MeridianNode implements AutoCloseable {
     List<RaftPeer> peers = new ArrayList<>();
     for (NodeConfig.Member m : config.members()) {
       peers.add(
-          RaftPeer.newBuilder()
-              .setId(m.id())
-              .setAddress(m.peer())
-              .setClientAddress(m.peer())
-              .setAdminAddress(m.peer())
-              .build());
+          Membership.peer(
+              m.id(),
+              m.peer(),
+              m.client(),
+              m.role() == NodeConfig.MemberRole.LISTENER
+                  ? RaftPeerRole.LISTENER
+                  : RaftPeerRole.FOLLOWER));
     }
     return peers;
   }

@@ -48,8 +48,27 @@ public record NodeConfig(
   /** host:port. */
   public record Endpoint(String host, Integer port) {}
 
-  /** A voter of the region cluster. */
-  public record Member(String id, String peer, String client) {}
+  /**
+   * A member of the region cluster: a voter, or a listener (it receives the log and serves
+   * SERIALIZABLE reads, but never votes or stands for election).
+   */
+  public record Member(String id, String peer, String client, MemberRole role) {
+    /** A voter. */
+    public Member(String id, String peer, String client) {
+      this(id, peer, client, MemberRole.VOTER);
+    }
+  }
+
+  /**
+   * How a member takes part in its shards' Raft groups when the group is new on it. A node that
+   * joins a running cluster lists itself as a {@code LISTENER}: it cannot start an election before
+   * the leader has added it ({@code meridianctl member add}); once the group exists, the Raft log's
+   * configuration decides.
+   */
+  public enum MemberRole {
+    VOTER,
+    LISTENER
+  }
 
   /** A shard this node replicates, with the role its region cluster starts in. */
   public record ShardSpec(Integer id, Role role, Long epoch) {}
@@ -122,18 +141,24 @@ public record NodeConfig(
       ConfigKey.of("members[].id", STRING)
           .required()
           .description(
-              "a voter's member id; `members` lists every voter of the region cluster, this node"
+              "a member's id; `members` lists every member of the region cluster, this node"
                   + " included");
   static final ConfigKey<String> MEMBER_PEER =
       ConfigKey.of("members[].peer", STRING)
           .required()
           .check(matching("[^:\\s]+:\\d{1,5}", "host:port"))
-          .description("that voter's Ratis peer address, `host:port`");
+          .description("that member's Ratis peer address, `host:port`");
   static final ConfigKey<String> MEMBER_CLIENT =
       ConfigKey.of("members[].client", STRING)
           .required()
           .check(matching("https?://[^\\s]+", "http://host:port"))
-          .description("that voter's client URL, `http://host:port`");
+          .description("that member's client URL, `http://host:port`");
+  static final ConfigKey<MemberRole> MEMBER_ROLE =
+      ConfigKey.of("members[].role", ConfigType.oneOf(MemberRole.VOTER, MemberRole.LISTENER))
+          .defaultValue(MemberRole.VOTER)
+          .description(
+              "`VOTER` or `LISTENER`: how the member starts in a group new to it; a node joining a"
+                  + " running cluster lists itself as `LISTENER` (see `meridianctl member add`)");
   static final ConfigKey<Integer> SHARD_ID =
       ConfigKey.of("shards[].id", INT)
           .required()
@@ -296,6 +321,7 @@ public record NodeConfig(
           MEMBER_ID,
           MEMBER_PEER,
           MEMBER_CLIENT,
+          MEMBER_ROLE,
           SHARD_ID,
           SHARD_ROLE,
           SHARD_EPOCH,
@@ -391,9 +417,14 @@ public record NodeConfig(
         v.elements(
             "members[]",
             MEMBER_ID,
-            m -> new Member(m.get(MEMBER_ID), m.get(MEMBER_PEER), m.get(MEMBER_CLIENT)));
+            m ->
+                new Member(
+                    m.get(MEMBER_ID),
+                    m.get(MEMBER_PEER),
+                    m.get(MEMBER_CLIENT),
+                    m.get(MEMBER_ROLE)));
     if (members.isEmpty()) {
-      throw v.refuse("members", "none", "the region cluster's voters, this member included");
+      throw v.refuse("members", "none", "the region cluster's members, this member included");
     }
     return members;
   }

@@ -77,6 +77,7 @@ public final class ShardReplica
   // How this member reaches Raft, the writes it proposes and the reads it sends to the leader.
   private final RaftCalls raft;
   private final LocalDivision division;
+  private final Membership membership;
   private final Proposals proposals;
   private final LeaderReads leaderReads;
   private final AppliedIndex appliedIndex;
@@ -128,6 +129,7 @@ public final class ShardReplica
             config.raft().electionTimeoutMaxMs(),
             raft,
             stateMachine);
+    this.membership = new Membership(spec.id(), config, raft, division, newClient);
     this.clock = clock;
     this.metrics = metrics;
     this.leaseClock = new LeaseClock(config.raft().electionTimeoutMaxMs(), clock::monotonicMillis);
@@ -288,6 +290,11 @@ public final class ShardReplica
   /** Hands this shard's leadership to voter {@code to} (see {@link LocalDivision}). */
   public CompletableFuture<Void> transferLeadership(String to, long timeoutMs) {
     return division.transferLeadership(to, timeoutMs);
+  }
+
+  /** The members of this shard's Raft group and the changes made to them. */
+  public Membership membership() {
+    return membership;
   }
 
   /** The first index still in this node's Raft log (above 0 once a purge happened). */
@@ -748,6 +755,7 @@ public final class ShardReplica
     watchHub.close();
     leaseClock.follow();
     leader = null;
+    membership.close();
     raft.close();
     io.meridian.cluster.raft.HeartbeatAcks.forget(
         org.apache.ratis.protocol.RaftGroupMemberId.valueOf(server.getId(), groupId));
