@@ -235,7 +235,8 @@ public final class DevCluster implements AutoCloseable {
         base.lock(),
         base.storage(),
         base.watch(),
-        base.registry());
+        base.registry(),
+        base.backup());
   }
 
   /**

@@ -243,7 +243,8 @@ class MembershipTest {
               voter.lock(),
               voter.storage(),
               voter.watch(),
-              voter.registry());
+              voter.registry(),
+              voter.backup());
       int n4 = cluster.startMember(self);
       assertRefused(
           () -> atLeader.cluster().memberAdd(add("n4", self.self().peer())),
