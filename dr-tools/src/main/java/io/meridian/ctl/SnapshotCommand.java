@@ -233,6 +233,12 @@ final class SnapshotCommand {
             stallMs);
       }
       if (o instanceof Throwable t) {
+        if (io.grpc.Status.fromThrowable(t).getCode() == io.grpc.Status.Code.UNIMPLEMENTED) {
+          throw MeridianException.of(
+              Error.Code.FAILED_PRECONDITION,
+              "the endpoint does not stream snapshots (routers do not): give --endpoints the"
+                  + " members of the region cluster");
+        }
         throw Stubs.failure(t);
       }
       if (o == DONE) {
