@@ -42,7 +42,8 @@ import picocli.CommandLine.ScopeType;
       WatchCommand.class,
       StatusCommand.class,
       MemberCommand.class,
-      RoutingCommand.class
+      RoutingCommand.class,
+      SnapshotCommand.class
     },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
@@ -57,6 +58,8 @@ public final class Meridianctl {
 
   /** Exit code of a wrong command line (picocli's own for what it parses). */
   static final int USAGE = 2;
+
+  private static final String LOGBACK_CONFIG = "logback.configurationFile";
 
   /** Where {@code --endpoints} is read from when the flag is not given. */
   static final String ENDPOINTS_ENV = "MERIDIAN_ENDPOINTS";
@@ -111,6 +114,11 @@ public final class Meridianctl {
   }
 
   public static void main(String[] args) {
+    // Its own name: region-cluster (snapshot files, restored members) brings the node's
+    // logback.xml onto the classpath, and two of them make logback print its status on stdout.
+    if (System.getProperty(LOGBACK_CONFIG) == null) {
+      System.setProperty(LOGBACK_CONFIG, "meridianctl-logback.xml");
+    }
     System.exit(
         run(
             System.getenv(),

@@ -2,6 +2,7 @@ package io.meridian.cluster;
 
 import com.linecorp.armeria.common.util.TimeoutMode;
 import com.linecorp.armeria.server.ServiceRequestContext;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.ClusterGrpc;
@@ -21,12 +22,16 @@ import io.meridian.api.v1.Role;
 import io.meridian.api.v1.SetRoleRequest;
 import io.meridian.api.v1.SetRoleResponse;
 import io.meridian.api.v1.ShardStatus;
+import io.meridian.api.v1.SnapshotChunk;
+import io.meridian.api.v1.SnapshotManifest;
 import io.meridian.api.v1.SnapshotRequest;
 import io.meridian.api.v1.SnapshotResponse;
+import io.meridian.api.v1.SnapshotStreamRequest;
 import io.meridian.api.v1.StatusRequest;
 import io.meridian.api.v1.StatusResponse;
 import io.meridian.api.v1.TransferLeadershipRequest;
 import io.meridian.api.v1.TransferLeadershipResponse;
+import io.meridian.cluster.backup.SnapshotSender;
 import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.internal.Calls;
 import io.meridian.cluster.internal.Shards;
@@ -40,6 +45,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.apache.ratis.server.DivisionInfo;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -53,10 +60,52 @@ public final class ClusterService extends ClusterGrpc.ClusterImplBase {
 
   private final Shards<ShardReplica> shards;
   private final NodeConfig config;
+  // Describes and writes frozen states for snapshot streams, one thread per stream at most: a
+  // stream waits on its reader (flow control), never on an event loop or the apply thread.
+  private final ExecutorService snapshotStreams =
+      Executors.newCachedThreadPool(
+          r -> {
+            Thread t = new Thread(r, "snapshot-stream");
+            t.setDaemon(true);
+            return t;
+          });
 
   public ClusterService(Shards<ShardReplica> shards, NodeConfig config) {
     this.shards = shards;
     this.config = config;
+  }
+
+  /**
+   * Streams the applied state of the shard the request names, as this member has it: frozen under
+   * the state's read lock (so it is one applied state, and no apply waits beyond the O(1) freeze),
+   * then described and written from a background thread at the reader's pace.
+   */
+  @Override
+  public void snapshotStream(
+      SnapshotStreamRequest request, StreamObserver<SnapshotChunk> observer) {
+    ServerCallStreamObserver<SnapshotChunk> call =
+        (ServerCallStreamObserver<SnapshotChunk>) observer;
+    ServiceRequestContext.current().clearRequestTimeout();
+    ShardReplica replica;
+    try {
+      replica = shards.forRequest();
+    } catch (MeridianException e) {
+      observer.onError(e);
+      return;
+    }
+    ShardState.Frozen frozen = replica.read(ShardState::freeze);
+    SnapshotManifest origin =
+        SnapshotManifest.newBuilder()
+            .setCreatedMs(replica.clock().nowMillis())
+            .setRegion(config.region())
+            .setMember(config.member())
+            .build();
+    SnapshotSender.start(frozen, origin, call, snapshotStreams, replica.clock());
+  }
+
+  /** Stops the threads of snapshot streams still running (the node is closing). */
+  public void close() {
+    snapshotStreams.shutdownNow();
   }
 
   @Override

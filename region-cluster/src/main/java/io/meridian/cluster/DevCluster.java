@@ -236,7 +236,8 @@ public final class DevCluster implements AutoCloseable {
         base.storage(),
         base.watch(),
         base.registry(),
-        base.backup());
+        base.backup(),
+        base.clusterToken());
   }
 
   /**

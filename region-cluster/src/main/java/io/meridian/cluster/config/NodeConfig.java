@@ -43,7 +43,8 @@ public record NodeConfig(
     Storage storage,
     Watch watch,
     Registry registry,
-    Backup backup) {
+    Backup backup,
+    String clusterToken) {
 
   /** host:port. */
   public record Endpoint(String host, Integer port) {}
@@ -130,6 +131,14 @@ public record NodeConfig(
           .required()
           .check(notBlank("a directory"))
           .description("Raft log, snapshots");
+  static final ConfigKey<String> CLUSTER_TOKEN =
+      ConfigKey.of("cluster-token", STRING)
+          .defaultValue("")
+          .check(
+              matching(
+                  ClusterIdentity.TOKEN.pattern(), "up to 64 letters, digits, '.', '_' or '-'"))
+          .description(
+              "the cluster's token, which salts its Raft group ids so that a cluster restored from a snapshot file never hears the old one (none: a cluster made from nothing); a data directory `meridianctl snapshot restore` made records its token, used when this is left out, and a different value stops the node");
   static final ConfigKey<String> CLIENT_HOST =
       hostKey(
           "client.host", "the address to bind for gRPC + HTTP/JSON + `/health` `/metrics` `/docs`");
@@ -314,6 +323,7 @@ public record NodeConfig(
           MEMBER,
           REGION,
           DATA_DIR,
+          CLUSTER_TOKEN,
           CLIENT_HOST,
           CLIENT_PORT,
           PEER_HOST,
@@ -407,7 +417,8 @@ public record NodeConfig(
                 v.get(BACKUP_DIR),
                 v.get(BACKUP_EVERY_ENTRIES),
                 v.get(BACKUP_INTERVAL),
-                v.get(BACKUP_RETENTION)));
+                v.get(BACKUP_RETENTION)),
+            v.get(CLUSTER_TOKEN));
     checkBetweenKeys(config, v);
     return config;
   }

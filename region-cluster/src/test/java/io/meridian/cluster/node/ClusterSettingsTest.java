@@ -47,7 +47,8 @@ class ClusterSettingsTest {
             s.compactionIntervalMs()),
         c.watch(),
         c.registry(),
-        c.backup());
+        c.backup(),
+        c.clusterToken());
   }
 
   /**

@@ -244,7 +244,8 @@ class MembershipTest {
               voter.storage(),
               voter.watch(),
               voter.registry(),
-              voter.backup());
+              voter.backup(),
+              voter.clusterToken());
       int n4 = cluster.startMember(self);
       assertRefused(
           () -> atLeader.cluster().memberAdd(add("n4", self.self().peer())),
