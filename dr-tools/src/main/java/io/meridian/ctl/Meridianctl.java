@@ -42,7 +42,8 @@ import picocli.CommandLine.ScopeType;
       WatchCommand.class,
       StatusCommand.class,
       MemberCommand.class,
-      RoutingCommand.class
+      RoutingCommand.class,
+      RestoreCommand.class
     },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
