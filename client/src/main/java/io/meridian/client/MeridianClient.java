@@ -160,7 +160,11 @@ public final class MeridianClient implements AutoCloseable {
             grpc(b, null, Duration.ZERO)
                 .responseTimeout(Duration.ZERO)
                 .maxResponseLength(0)
-                .build(ReplicationGrpc.ReplicationStub.class));
+                .build(ReplicationGrpc.ReplicationStub.class),
+            grpc(b, null, Duration.ZERO)
+                .responseTimeout(Duration.ZERO)
+                .maxResponseLength(0)
+                .build(ClusterGrpc.ClusterStub.class));
     this.discovery =
         new Discovery(
             registry,

@@ -18,9 +18,11 @@ import java.util.function.BiConsumer;
  * response timeout; {@code waitingRegistry} is for blocking discovery (a Discover with {@code
  * wait_revision}): retried, but with no per-attempt timeout, so give it a deadline of the wait plus
  * the request timeout; {@code replication} is for the Replication service's unary calls, all of
- * which are safe to repeat. Calls made here get the client's failover: health checks, per-endpoint
- * circuit breakers and retries under {@link RetryPolicy}'s rules; a stub's {@code withDeadline}
- * bounds the whole call. Applications use the typed clients instead.
+ * which are safe to repeat; {@code clusterStream} is for the Cluster service's streams (a snapshot
+ * stream): no retries, no response timeout, no length limit. Calls made here get the client's
+ * failover: health checks, per-endpoint circuit breakers and retries under {@link RetryPolicy}'s
+ * rules; a stub's {@code withDeadline} bounds the whole call. Applications use the typed clients
+ * instead.
  *
  * <pre>{@code
  * Stubs stubs = client.stubs();
@@ -38,7 +40,8 @@ public record Stubs(
     ClusterGrpc.ClusterStub cluster,
     WatchGrpc.WatchStub watch,
     ReplicationGrpc.ReplicationStub replication,
-    ReplicationGrpc.ReplicationStub feed) {
+    ReplicationGrpc.ReplicationStub feed,
+    ClusterGrpc.ClusterStub clusterStream) {
 
   /**
    * Calls {@code method} with {@code request}; the future fails with the {@link

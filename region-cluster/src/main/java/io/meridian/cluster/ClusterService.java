@@ -2,6 +2,7 @@ package io.meridian.cluster;
 
 import com.linecorp.armeria.common.util.TimeoutMode;
 import com.linecorp.armeria.server.ServiceRequestContext;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.ClusterGrpc;
@@ -12,28 +13,77 @@ import io.meridian.api.v1.MemberListResponse;
 import io.meridian.api.v1.MemberShard;
 import io.meridian.api.v1.ResponseHeader;
 import io.meridian.api.v1.ShardStatus;
+import io.meridian.api.v1.SnapshotChunk;
+import io.meridian.api.v1.SnapshotManifest;
 import io.meridian.api.v1.SnapshotRequest;
 import io.meridian.api.v1.SnapshotResponse;
+import io.meridian.api.v1.SnapshotStreamRequest;
 import io.meridian.api.v1.StatusRequest;
 import io.meridian.api.v1.StatusResponse;
 import io.meridian.api.v1.TransferLeadershipRequest;
 import io.meridian.api.v1.TransferLeadershipResponse;
+import io.meridian.cluster.backup.SnapshotSender;
 import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.internal.Shards;
 import io.meridian.cluster.node.ShardReplica;
+import io.meridian.cluster.state.ShardState;
 import io.meridian.cluster.state.StateStats;
 import io.meridian.serving.Replies;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.apache.ratis.server.DivisionInfo;
 
 /** Status and membership of this node's region cluster, served from local state. */
 public final class ClusterService extends ClusterGrpc.ClusterImplBase {
   private final Shards<ShardReplica> shards;
   private final NodeConfig config;
+  // Describes and writes frozen states for snapshot streams, one thread per stream at most: a
+  // stream waits on its reader (flow control), never on an event loop or the apply thread.
+  private final ExecutorService snapshotStreams =
+      Executors.newCachedThreadPool(
+          r -> {
+            Thread t = new Thread(r, "snapshot-stream");
+            t.setDaemon(true);
+            return t;
+          });
 
   public ClusterService(Shards<ShardReplica> shards, NodeConfig config) {
     this.shards = shards;
     this.config = config;
+  }
+
+  /**
+   * Streams the applied state of the shard the request names, as this member has it: frozen under
+   * the state's read lock (so it is one applied state, and no apply waits beyond the O(1) freeze),
+   * then described and written from a background thread at the reader's pace.
+   */
+  @Override
+  public void snapshotStream(
+      SnapshotStreamRequest request, StreamObserver<SnapshotChunk> observer) {
+    ServerCallStreamObserver<SnapshotChunk> call =
+        (ServerCallStreamObserver<SnapshotChunk>) observer;
+    ServiceRequestContext.current().clearRequestTimeout();
+    ShardReplica replica;
+    try {
+      replica = shards.forRequest();
+    } catch (MeridianException e) {
+      observer.onError(e);
+      return;
+    }
+    ShardState.Frozen frozen = replica.read(ShardState::freeze);
+    SnapshotManifest origin =
+        SnapshotManifest.newBuilder()
+            .setCreatedMs(replica.clock().nowMillis())
+            .setRegion(config.region())
+            .setMember(config.member())
+            .build();
+    SnapshotSender.start(frozen, origin, call, snapshotStreams, replica.clock());
+  }
+
+  /** Stops the threads of snapshot streams still running (the node is closing). */
+  public void close() {
+    snapshotStreams.shutdownNow();
   }
 
   @Override

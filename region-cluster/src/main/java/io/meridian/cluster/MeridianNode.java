@@ -1,6 +1,7 @@
 package io.meridian.cluster;
 
 import com.linecorp.armeria.server.Server;
+import io.meridian.cluster.config.ClusterIdentity;
 import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.internal.NodeClock;
 import io.meridian.cluster.internal.Shards;
@@ -19,13 +20,11 @@ import io.meridian.serving.HttpWatch;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicLong;
@@ -63,6 +62,7 @@ public final class MeridianNode implements AutoCloseable {
   private final RaftServer raftServer;
   private final List<ShardReplica> replicas = new ArrayList<>();
   private final Server httpServer;
+  private final ClusterService clusterService;
   private final ScheduledExecutorService duties;
   private final PrometheusMeterRegistry metrics;
 
@@ -77,10 +77,18 @@ public final class MeridianNode implements AutoCloseable {
               return t;
             });
     RaftProperties properties = raftProperties(config);
+    String token = ClusterIdentity.resolve(config);
+    if (!token.isEmpty()) {
+      log.info(
+          "member={} region={} cluster token {} (restored cluster)",
+          config.member(),
+          config.region(),
+          token);
+    }
     Map<RaftGroupId, ShardStateMachine> machines = new LinkedHashMap<>();
     Map<RaftGroupId, NodeConfig.ShardSpec> specs = new LinkedHashMap<>();
     for (NodeConfig.ShardSpec spec : config.shards()) {
-      RaftGroupId groupId = groupId(config.region(), spec.id());
+      RaftGroupId groupId = groupId(config.region(), spec.id(), token);
       machines.put(groupId, new ShardStateMachine(spec.id(), clock));
       specs.put(groupId, spec);
     }
@@ -134,7 +142,9 @@ public final class MeridianNode implements AutoCloseable {
               duties,
               metrics));
     }
-    this.httpServer = httpServer(config, new Shards<>(replicas), metrics);
+    Shards<ShardReplica> shards = new Shards<>(replicas);
+    this.clusterService = new ClusterService(shards, config);
+    this.httpServer = httpServer(config, shards, clusterService, metrics);
     httpServer.start().join();
     log.info(
         "member={} region={} serving shards {} on {} (peer {})",
@@ -162,11 +172,21 @@ public final class MeridianNode implements AutoCloseable {
     return new MeridianNode(config, clock);
   }
 
-  /** The Raft group of {@code shard} in {@code region}: the same id on every member. */
+  /**
+   * The Raft group of {@code shard} in {@code region} of a cluster without a token: the same id on
+   * every member.
+   */
   public static RaftGroupId groupId(String region, int shard) {
-    return RaftGroupId.valueOf(
-        UUID.nameUUIDFromBytes(
-            ("meridian/" + region + "/shard/" + shard).getBytes(StandardCharsets.UTF_8)));
+    return groupId(region, shard, "");
+  }
+
+  /**
+   * The Raft group of {@code shard} in {@code region} of the cluster with {@code token} (see {@link
+   * ClusterIdentity}): the same id on every member of that cluster, and another for any other
+   * token.
+   */
+  public static RaftGroupId groupId(String region, int shard, String token) {
+    return RaftGroupId.valueOf(ClusterIdentity.groupUuid(region, shard, token));
   }
 
   private static List<RaftPeer> peers(NodeConfig config) {
@@ -238,7 +258,10 @@ public final class MeridianNode implements AutoCloseable {
   }
 
   private static Server httpServer(
-      NodeConfig config, Shards shards, PrometheusMeterRegistry metrics) {
+      NodeConfig config,
+      Shards shards,
+      ClusterService clusterService,
+      PrometheusMeterRegistry metrics) {
     WatchService watch = new WatchService(shards, config.watch().maxPendingBytes(), metrics);
     RegistryService registry = new RegistryService(shards, config, metrics);
     return ApiServer.serve(
@@ -248,7 +271,7 @@ public final class MeridianNode implements AutoCloseable {
                 new KvService(shards),
                 new LeaseService(shards, config.lease()),
                 new LockService(shards, config.lock()),
-                new ClusterService(shards, config),
+                clusterService,
                 watch,
                 registry,
                 new ReplicationService(shards)),
@@ -287,6 +310,7 @@ public final class MeridianNode implements AutoCloseable {
   public void close() {
     log.info("member={} region={} stopping", config.member(), config.region());
     httpServer.stop().join();
+    clusterService.close();
     for (ShardReplica r : replicas) {
       try {
         r.close();

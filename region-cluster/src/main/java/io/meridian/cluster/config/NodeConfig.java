@@ -42,7 +42,8 @@ public record NodeConfig(
     Lock lock,
     Storage storage,
     Watch watch,
-    Registry registry) {
+    Registry registry,
+    String clusterToken) {
 
   /** host:port. */
   public record Endpoint(String host, Integer port) {}
@@ -103,6 +104,17 @@ public record NodeConfig(
           .required()
           .check(notBlank("a directory"))
           .description("Raft log, snapshots");
+  static final ConfigKey<String> CLUSTER_TOKEN =
+      ConfigKey.of("cluster-token", STRING)
+          .defaultValue("")
+          .check(
+              matching(
+                  ClusterIdentity.TOKEN.pattern(), "up to 64 letters, digits, '.', '_' or '-'"))
+          .description(
+              "salts the Raft group ids, so a cluster restored from a snapshot file never hears the"
+                  + " old one; `meridianctl snapshot restore` records it in the data directory, and a"
+                  + " value that differs from the recorded one stops the node (default: none, or the"
+                  + " recorded one)");
   static final ConfigKey<String> CLIENT_HOST =
       hostKey(
           "client.host", "the address to bind for gRPC + HTTP/JSON + `/health` `/metrics` `/docs`");
@@ -256,6 +268,7 @@ public record NodeConfig(
           MEMBER,
           REGION,
           DATA_DIR,
+          CLUSTER_TOKEN,
           CLIENT_HOST,
           CLIENT_PORT,
           PEER_HOST,
@@ -339,7 +352,8 @@ public record NodeConfig(
                 v.get(SELF_PRESERVATION),
                 v.get(RENEWAL_THRESHOLD),
                 v.get(MIN_INSTANCES),
-                v.get(CHECK_INTERVAL)));
+                v.get(CHECK_INTERVAL)),
+            v.get(CLUSTER_TOKEN));
     checkBetweenKeys(config, v);
     return config;
   }

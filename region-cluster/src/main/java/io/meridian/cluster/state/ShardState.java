@@ -753,6 +753,29 @@ public final class ShardState implements WatchedState, FeedState {
   }
 
   /**
+   * Makes this state the first state of a new cluster restored from a snapshot, and returns it: the
+   * history before its revision is compacted (old versions, tombstones and the change journal
+   * dropped, the compact revision set to the revision), so a read or watch below the revision
+   * answers COMPACTED; the chain hash at the revision stays, so the change topic can continue it.
+   * The leader term is cleared: the new cluster's Raft terms start again, and a lease expiry of its
+   * first leader must not look older than the old cluster's last one. Content (live keys, leases,
+   * role, epoch) is unchanged, and so is {@link #contentHash()}.
+   *
+   * <p>Deterministic (every member restored from the same state ends equal) and idempotent. Call it
+   * on a state no replica serves, e.g. one read from a snapshot file.
+   */
+  public ShardState restored() {
+    long revision = core.revision();
+    if (revision > core.compactRevision()) {
+      tables.keys().store().compact(revision);
+      core.journal().trimThrough(revision);
+      core.setCompactRevision(revision);
+    }
+    core.setLeaderTerm(0);
+    return this;
+  }
+
+  /**
    * SHA-256 of the canonical snapshot bytes: equal states have equal hashes, down to retained
    * versions, remembered request ids and replication positions (members of one cluster agree on
    * it).

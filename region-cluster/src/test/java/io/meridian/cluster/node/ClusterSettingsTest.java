@@ -46,7 +46,8 @@ class ClusterSettingsTest {
             s.compactionRetentionMs(),
             s.compactionIntervalMs()),
         c.watch(),
-        c.registry());
+        c.registry(),
+        c.clusterToken());
   }
 
   /**
