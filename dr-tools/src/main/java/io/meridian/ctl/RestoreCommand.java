@@ -7,17 +7,22 @@ import io.meridian.api.v1.Error;
 import io.meridian.api.v1.SnapshotManifest;
 import io.meridian.bridge.BridgeConfig;
 import io.meridian.bridge.ChangeArchive;
+import io.meridian.cluster.backup.RestoredMember;
 import io.meridian.cluster.backup.SnapshotFile;
+import io.meridian.cluster.config.ClusterIdentity;
 import io.meridian.cluster.state.ShardState;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -40,7 +45,9 @@ import picocli.CommandLine.Spec;
           + " --to-time, with a standby's checks on every batch (no revision missing, the chain"
           + " hash extended, epochs only forward).",
       "--dry-run prints the plan and the state it reaches (key count, state hash) and writes"
-          + " nothing. The restored state keeps the snapshot's role."
+          + " nothing. Otherwise it writes one member's data directory of a new cluster (as"
+          + " snapshot restore does): run it once per member with the same options but"
+          + " --data-dir and --member. The restored state keeps the snapshot's role."
     })
 final class RestoreCommand implements Callable<Integer> {
   @ParentCommand Meridianctl root;
@@ -97,6 +104,38 @@ final class RestoreCommand implements Callable<Integer> {
   @Option(names = "--dry-run", description = "Print the plan and the result; write nothing.")
   boolean dryRun;
 
+  @Option(
+      names = "--data-dir",
+      paramLabel = "DIR",
+      description = "The new member's data directory to create: missing or empty (not --dry-run).")
+  Path dataDir;
+
+  @Option(
+      names = "--member",
+      paramLabel = "ID",
+      description = "The member this directory is for, one of --peers (not --dry-run).")
+  String member;
+
+  @Option(
+      names = "--peers",
+      paramLabel = "ID=HOST:PORT,...",
+      description = "Every voter of the new cluster with its Raft peer address (not --dry-run).")
+  String peers;
+
+  @Option(
+      names = "--region",
+      paramLabel = "R",
+      description = "The new cluster's region (default: the snapshot's).")
+  String region;
+
+  @Option(
+      names = "--cluster-token",
+      paramLabel = "T",
+      description =
+          "The new cluster's token (default: p- and 16 hex digits of the chain hash at the"
+              + " target revision, so every member restored to that revision agrees).")
+  String token;
+
   @Override
   public Integer call() {
     Integer shard = root.shard();
@@ -104,6 +143,7 @@ final class RestoreCommand implements Callable<Integer> {
       throw new CommandLine.ParameterException(
           spec.commandLine(), "--shard: required (the shard to restore)");
     }
+    List<RestoredMember.Peer> voters = dryRun ? List.of() : checkWriteOptions();
     SnapshotFile.Verified verified = verify(shard);
     String name = topic != null ? topic : BridgeConfig.topic(shard);
     PointInTimeRestore.Plan plan;
@@ -112,14 +152,78 @@ final class RestoreCommand implements Callable<Integer> {
           PointInTimeRestore.run(
               verified, archive, new PointInTimeRestore.Target(target.revision, target.timeMs));
     }
-    PrintWriter out = spec.commandLine().getOut();
-    print(out, plan);
-    if (dryRun) {
-      return 0;
+    Written written = null;
+    if (!dryRun) {
+      String in = region != null ? region : verified.manifest().getRegion();
+      String cluster = token != null ? token : defaultToken(plan.state());
+      Path group;
+      try {
+        group = RestoredMember.write(plan.state(), dataDir, member, voters, in, cluster);
+      } catch (IOException e) {
+        throw MeridianException.of(
+            Error.Code.INTERNAL, "--data-dir %s: could not write it (%s)", dataDir, e);
+      }
+      written = new Written(in, cluster, group.getFileName().toString());
     }
-    throw MeridianException.of(
-        Error.Code.FAILED_PRECONDITION,
-        "writing a member's data directory is not available in this build; use --dry-run");
+    print(spec.commandLine().getOut(), plan, written);
+    return 0;
+  }
+
+  /** What was written: the member's region, cluster token and Raft group directory. */
+  private record Written(String region, String token, String group) {}
+
+  /** The options writing needs, checked before the topic is read; returns the voters. */
+  private List<RestoredMember.Peer> checkWriteOptions() {
+    for (Object[] required :
+        new Object[][] {{"--data-dir", dataDir}, {"--member", member}, {"--peers", peers}}) {
+      if (required[1] == null) {
+        throw new CommandLine.ParameterException(
+            spec.commandLine(),
+            required[0] + ": required to write a member's data directory (or give --dry-run)");
+      }
+    }
+    List<RestoredMember.Peer> voters;
+    try {
+      voters = RestoredMember.Peer.parseList(peers);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--peers: " + e.getMessage());
+    }
+    if (voters.stream().noneMatch(p -> p.id().equals(member))) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(),
+          "--member: "
+              + member
+              + " (expected: one of --peers "
+              + voters.stream().map(RestoredMember.Peer::id).toList()
+              + ")");
+    }
+    if (token != null && (token.isEmpty() || !ClusterIdentity.TOKEN.matcher(token).matches())) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(),
+          "--cluster-token: '" + token + "' (expected: 1..64 letters, digits, '.', '_' or '-')");
+    }
+    // The writer refuses it too; checked here as well so a long replay is not wasted on it.
+    try (Stream<Path> entries = Files.isDirectory(dataDir) ? Files.list(dataDir) : Stream.empty()) {
+      if (entries.findAny().isPresent()) {
+        throw MeridianException.of(
+            Error.Code.FAILED_PRECONDITION,
+            "--data-dir %s is not empty (expected: a missing or empty directory; a restore never"
+                + " writes over a member's data)",
+            dataDir);
+      }
+    } catch (IOException e) {
+      throw MeridianException.of(
+          Error.Code.FAILED_PRECONDITION, "--data-dir %s: cannot be read (%s)", dataDir, e);
+    }
+    return voters;
+  }
+
+  /** {@code p-} and the first 16 hex digits of the chain hash at the target revision. */
+  static String defaultToken(ShardState state) {
+    return "p-"
+        + HexFormat.of()
+            .formatHex(state.replicationState().getChainHash().toByteArray())
+            .substring(0, 16);
   }
 
   private SnapshotFile.Verified verify(int shard) {
@@ -141,7 +245,7 @@ final class RestoreCommand implements Callable<Integer> {
     return verified;
   }
 
-  private void print(PrintWriter out, PointInTimeRestore.Plan plan) {
+  private void print(PrintWriter out, PointInTimeRestore.Plan plan, Written written) {
     SnapshotManifest snap = plan.snapshot();
     ShardState state = plan.state();
     String hash = HexFormat.of().formatHex(state.contentHash());
@@ -165,6 +269,13 @@ final class RestoreCommand implements Callable<Integer> {
     json.put("stateHash", hash);
     json.put("role", state.role().name());
     json.put("dryRun", dryRun);
+    if (written != null) {
+      json.put("dataDir", dataDir.toString());
+      json.put("member", member);
+      json.put("region", written.region());
+      json.put("clusterToken", written.token());
+      json.put("group", written.group());
+    }
 
     Output.Table t = new Output.Table("STEP", "DETAIL");
     t.row(
@@ -213,7 +324,13 @@ final class RestoreCommand implements Callable<Integer> {
     t.row(
         "role",
         state.role() + " (the snapshot's; change it with the role command once the member runs)");
-    t.row("written", dryRun ? "nothing (--dry-run)" : "-");
+    t.row(
+        "written",
+        written == null
+            ? "nothing (--dry-run)"
+            : String.format(
+                "member %s: %s (Raft group %s), region %s, cluster token %s",
+                member, dataDir, written.group(), written.region(), written.token()));
     root.output(out).print(json, t);
   }
 

@@ -9,12 +9,15 @@ import com.google.protobuf.ByteString;
 import io.meridian.api.v1.ChangeBatch;
 import io.meridian.api.v1.ChangeRecord;
 import io.meridian.api.v1.PutRequest;
+import io.meridian.api.v1.Role;
 import io.meridian.api.v1.SnapshotManifest;
 import io.meridian.bridge.Bridge;
 import io.meridian.bridge.BridgeConfig;
 import io.meridian.bridge.ChangeArchive;
 import io.meridian.client.MeridianClient;
+import io.meridian.cluster.DevCluster;
 import io.meridian.cluster.backup.SnapshotFile;
+import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.node.ShardReplica;
 import io.meridian.cluster.state.ShardState;
 import io.meridian.testing.LocalFederation;
@@ -194,6 +197,52 @@ class MeridianctlRestoreTest {
     // Up to the revision before the forged one, that copy is still good.
     CtlRun good = restoreFrom("pitr-forged", gone - 1);
     assertThat(good.code()).as(good.err()).isZero();
+  }
+
+  @Test
+  void aWrittenMemberStartsAtTheTargetWithThePrimarysContentAndTheSnapshotsRole() throws Exception {
+    Point p = points.get(2);
+    DevCluster planned =
+        DevCluster.plan(
+            dir.resolve("restored"),
+            1,
+            "east",
+            Map.of("raft", DevCluster.FAST_ELECTIONS),
+            Map.of(SHARD, Role.STANDBY));
+    NodeConfig c = planned.configs().get(0);
+    String[] write = {
+      "--to-revision",
+      Long.toString(p.revision()),
+      "--data-dir",
+      c.dataDir(),
+      "--member",
+      c.member(),
+      "--peers",
+      c.member() + "=" + c.self().peer(),
+      "--region",
+      "east"
+    };
+    CtlRun run = restore(write);
+    assertThat(run.code()).as(run.err()).isZero();
+    assertThat(run.out()).contains("member " + c.member() + ": " + c.dataDir());
+    CtlRun again = restore(write);
+    assertThat(again.code()).isEqualTo(1);
+    assertThat(again.err()).startsWith("Error: FAILED_PRECONDITION: --data-dir");
+    CtlRun noDir = restore("--to-revision", Long.toString(p.revision()));
+    assertThat(noDir.code()).isEqualTo(2);
+    assertThat(noDir.err()).contains("--data-dir");
+
+    try (DevCluster cluster = planned.start()) {
+      ShardReplica r =
+          cluster.node(0).replicas().stream().filter(x -> x.shard() == SHARD).findFirst().get();
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> r.read(ShardState::revision) == p.revision());
+      assertThat(HexFormat.of().formatHex(r.read(ShardState::contentHash))).isEqualTo(p.hash());
+      // The snapshot's role, not the config's STANDBY: the operator changes it with SetRole.
+      assertThat(r.read(ShardState::role)).isEqualTo(Role.PRIMARY);
+      assertThat(r.read(ShardState::compactRevision)).isEqualTo(p.revision());
+    }
   }
 
   private CtlRun restore(String... args) {
