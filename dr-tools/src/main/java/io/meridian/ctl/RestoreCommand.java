@@ -323,7 +323,9 @@ final class RestoreCommand implements Callable<Integer> {
     t.row("result", String.format("%d keys, state hash %s", keys, hash));
     t.row(
         "role",
-        state.role() + " (the snapshot's; change it with the role command once the member runs)");
+        state.role()
+            + " (the snapshot's; change it with the role command, SetRole, once the members"
+            + " run)");
     t.row(
         "written",
         written == null

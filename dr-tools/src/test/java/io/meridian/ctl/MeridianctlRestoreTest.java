@@ -200,6 +200,37 @@ class MeridianctlRestoreTest {
   }
 
   @Test
+  void aTopicWhoseRetentionDroppedTheRevisionAfterTheSnapshotCannotExtendIt() throws Exception {
+    long s = points.get(1).revision();
+    copy("pitr-trimmed", shipped(), b -> b.getRevision() <= s + 2 ? null : b);
+    CtlRun trimmed = restoreFrom("pitr-trimmed", points.get(3).revision());
+    assertThat(trimmed.code()).isEqualTo(1);
+    assertThat(trimmed.err())
+        .startsWith("Error: COMPACTED: ")
+        .contains(
+            "no longer holds revisions " + (s + 1) + ".." + (s + 2),
+            "covers revisions " + s + ".." + s);
+    // The snapshot itself is still reachable.
+    CtlRun at = restoreFrom("pitr-trimmed", s);
+    assertThat(at.code()).as(at.err()).isZero();
+  }
+
+  @Test
+  void aRecordThatIsNotAChangeRecordIsRefusedNamingItsOffset() throws Exception {
+    List<ChangeBatch> shipped = shipped();
+    copy("pitr-foreign", shipped, b -> b);
+    try (KafkaProducer<String, byte[]> producer = producer()) {
+      producer.send(new ProducerRecord<>("pitr-foreign", 0, null, new byte[] {(byte) 0xff})).get();
+    }
+    CtlRun foreign = restoreFrom("pitr-foreign", points.get(3).revision());
+    // Found where the topic's last revision is read: only the bridge may write the topic.
+    assertThat(foreign.code()).isEqualTo(1);
+    assertThat(foreign.err())
+        .startsWith(
+            "Error: INTERNAL: pitr-foreign offset " + shipped.size() + ": not a change record");
+  }
+
+  @Test
   void aWrittenMemberStartsAtTheTargetWithThePrimarysContentAndTheSnapshotsRole() throws Exception {
     Point p = points.get(2);
     DevCluster planned =
@@ -280,13 +311,10 @@ class MeridianctlRestoreTest {
    */
   private void copy(String topic, List<ChangeBatch> batches, UnaryOperator<ChangeBatch> edit)
       throws Exception {
-    Map<String, Object> props =
-        Map.of("bootstrap.servers", kafka.bootstrapServers(), "acks", "all");
     try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
       admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1))).all().get();
     }
-    try (KafkaProducer<String, byte[]> producer =
-        new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer())) {
+    try (KafkaProducer<String, byte[]> producer = producer()) {
       for (ChangeBatch b : batches) {
         ChangeBatch sent = edit.apply(b);
         if (sent == null) {
@@ -304,6 +332,12 @@ class MeridianctlRestoreTest {
         producer.send(new ProducerRecord<>(topic, 0, null, record.toByteArray())).get();
       }
     }
+  }
+
+  private KafkaProducer<String, byte[]> producer() {
+    Map<String, Object> props =
+        Map.of("bootstrap.servers", kafka.bootstrapServers(), "acks", "all");
+    return new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer());
   }
 
   private void puts(int from, int to, long lease) {
