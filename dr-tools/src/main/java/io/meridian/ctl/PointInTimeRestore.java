@@ -29,11 +29,16 @@ final class PointInTimeRestore {
   /**
    * What a restore did, or would do.
    *
-   * @param firstRevision the topic's first revision, with its offset ({@code -1} for an empty
-   *     topic)
+   * @param firstRevision the topic's first revision ({@code -1} for an empty topic)
+   * @param firstOffset the offset of that revision's batch
    * @param lastRevision the topic's last revision ({@code -1} for an empty topic)
-   * @param firstOffset the offset of the first batch replayed ({@code -1} if none)
-   * @param lastOffset the offset of the last batch replayed ({@code -1} if none)
+   * @param coveredTo the last revision the snapshot and the topic together reach
+   * @param replayOffsetFrom the offset of the first batch replayed ({@code -1} if none)
+   * @param replayOffsetTo the offset of the last batch replayed ({@code -1} if none)
+   * @param batches how many batches were applied
+   * @param state the restored state, at the target revision, with the snapshot's role
+   * @param commitTimeMs the primary's commit time of the target revision
+   * @param pastLastCommit a time target at or after the topic's last revision's commit time
    */
   record Plan(
       SnapshotManifest snapshot,
@@ -42,7 +47,6 @@ final class PointInTimeRestore {
       long firstOffset,
       long lastRevision,
       long coveredTo,
-      long replayedFrom,
       long replayOffsetFrom,
       long replayOffsetTo,
       long batches,
@@ -64,53 +68,16 @@ final class PointInTimeRestore {
    */
   static Plan run(SnapshotFile.Verified verified, ChangeArchive archive, Target target) {
     SnapshotManifest snap = verified.manifest();
-    long s = snap.getRevision();
-    Optional<ChangeArchive.Extent> extent = archive.extent();
-    long first = extent.map(e -> e.first().batch().getRevision()).orElse(-1L);
-    long firstOffset = extent.map(e -> e.first().offset()).orElse(-1L);
-    long last = extent.map(ChangeArchive.Extent::lastRevision).orElse(-1L);
-    // The topic extends the snapshot only if it still holds revision s + 1.
-    boolean extendsSnapshot = extent.isPresent() && first <= s + 1 && last > s;
-    long coveredTo = extendsSnapshot ? last : s;
-    String covers =
-        String.format(
-            "snapshot revision %d with %s covers revisions %d..%d%s",
-            s,
-            archive.topic(),
-            s,
-            coveredTo,
-            extent.isEmpty()
-                ? " (the topic holds no batch)"
-                : String.format(
-                    " (the topic holds %d..%d from offset %d)", first, last, firstOffset));
+    Coverage cov = Coverage.of(snap.getRevision(), archive);
     if (target.revision() != null) {
-      checkRevision(target.revision(), s, coveredTo, first, last, firstOffset, covers);
-    } else if (extent.isPresent() && last > s && first > s + 1) {
-      throw MeridianException.of(
-          Error.Code.COMPACTED,
-          "--to-time: the topic no longer holds revisions %d..%d (it starts at revision %d, offset"
-              + " %d; its retention dropped the rest): %s; restore from a snapshot at revision %d or"
-              + " later",
-          s + 1,
-          first - 1,
-          first,
-          firstOffset,
-          covers,
-          first - 1);
-    } else if (target.timeMs() < snap.getCommitTimeMs()) {
-      throw MeridianException.of(
-          Error.Code.COMPACTED,
-          "--to-time %s is before the snapshot's revision %d (committed %s): %s; restore from an"
-              + " older snapshot",
-          Instant.ofEpochMilli(target.timeMs()),
-          s,
-          Instant.ofEpochMilli(snap.getCommitTimeMs()),
-          covers);
+      cov.checkRevision(target.revision());
+    } else {
+      cov.checkTime(target.timeMs(), snap.getCommitTimeMs());
     }
     ChangeReplay replay = new ChangeReplay(verified);
     long[] offsets = {-1, -1};
-    boolean[] pastLast = {false};
-    long stopAt = target.revision() != null ? target.revision() : coveredTo;
+    long s = cov.snapshot();
+    long stopAt = target.revision() != null ? target.revision() : cov.coveredTo();
     if (stopAt > s) {
       archive.read(
           s,
@@ -135,56 +102,109 @@ final class PointInTimeRestore {
             replay.revision(),
             replay.lastOffset(),
             stopAt,
-            covers);
+            cov.covers());
       }
     }
-    if (target.timeMs() != null && replay.revision() == coveredTo) {
-      pastLast[0] = true; // Nothing committed after the time is in the topic (yet).
-    }
+    // Nothing committed after the time is in the topic (yet).
+    boolean pastLast = target.timeMs() != null && replay.revision() == cov.coveredTo();
     long commitTime = replay.commitTimeMs();
     ShardState state = replay.finish();
     return new Plan(
         snap,
         archive.topic(),
-        first,
-        firstOffset,
-        last,
-        coveredTo,
-        s + 1,
+        cov.first(),
+        cov.firstOffset(),
+        cov.last(),
+        cov.coveredTo(),
         offsets[0],
         offsets[1],
         replay.applied(),
         state,
         commitTime,
-        pastLast[0]);
+        pastLast);
   }
 
-  private static void checkRevision(
-      long r, long s, long coveredTo, long first, long last, long firstOffset, String covers) {
-    if (r < s) {
-      throw MeridianException.of(
-          Error.Code.COMPACTED,
-          "--to-revision %d is before the snapshot: %s; restore from an older snapshot",
-          r,
-          covers);
+  /**
+   * What a snapshot at revision {@code snapshot} and the topic reach together: {@code
+   * snapshot..coveredTo}; the topic's own extent is {@code first..last} ({@code -1} when empty).
+   */
+  private record Coverage(
+      long snapshot, long first, long firstOffset, long last, long coveredTo, String covers) {
+    static Coverage of(long s, ChangeArchive archive) {
+      Optional<ChangeArchive.Extent> extent = archive.extent();
+      long first = extent.map(e -> e.first().batch().getRevision()).orElse(-1L);
+      long firstOffset = extent.map(e -> e.first().offset()).orElse(-1L);
+      long last = extent.map(ChangeArchive.Extent::lastRevision).orElse(-1L);
+      // The topic extends the snapshot only if it still holds revision s + 1.
+      long coveredTo = extent.isPresent() && first <= s + 1 && last > s ? last : s;
+      String covers =
+          String.format(
+              "snapshot revision %d with %s covers revisions %d..%d%s",
+              s,
+              archive.topic(),
+              s,
+              coveredTo,
+              extent.isEmpty()
+                  ? " (the topic holds no batch)"
+                  : String.format(
+                      " (the topic holds %d..%d from offset %d)", first, last, firstOffset));
+      return new Coverage(s, first, firstOffset, last, coveredTo, covers);
     }
-    if (r > coveredTo && last > s && first > s + 1) {
-      throw MeridianException.of(
+
+    /** Whether retention dropped revisions right after the snapshot that later ones need. */
+    private boolean trimmed() {
+      return last > snapshot && first > snapshot + 1;
+    }
+
+    private MeridianException trimmedError(String option) {
+      return MeridianException.of(
           Error.Code.COMPACTED,
-          "--to-revision %d: the topic no longer holds revisions %d..%d (it starts at revision %d,"
-              + " offset %d; its retention dropped the rest): %s; restore from a snapshot at"
-              + " revision %d or later",
-          r,
-          s + 1,
+          "%s: the topic no longer holds revisions %d..%d (it starts at revision %d, offset %d;"
+              + " its retention dropped the rest): %s; restore from a snapshot at revision %d or"
+              + " later",
+          option,
+          snapshot + 1,
           first - 1,
           first,
           firstOffset,
           covers,
           first - 1);
     }
-    if (r > coveredTo) {
-      throw MeridianException.of(
-          Error.Code.FUTURE_REVISION, "--to-revision %d is beyond what was shipped: %s", r, covers);
+
+    void checkRevision(long r) {
+      if (r < snapshot) {
+        throw MeridianException.of(
+            Error.Code.COMPACTED,
+            "--to-revision %d is before the snapshot: %s; restore from an older snapshot",
+            r,
+            covers);
+      }
+      if (r > coveredTo && trimmed()) {
+        throw trimmedError("--to-revision " + r);
+      }
+      if (r > coveredTo) {
+        throw MeridianException.of(
+            Error.Code.FUTURE_REVISION,
+            "--to-revision %d is beyond what was shipped: %s",
+            r,
+            covers);
+      }
+    }
+
+    void checkTime(long t, long snapshotCommitMs) {
+      if (trimmed()) {
+        throw trimmedError("--to-time");
+      }
+      if (t < snapshotCommitMs) {
+        throw MeridianException.of(
+            Error.Code.COMPACTED,
+            "--to-time %s is before the snapshot's revision %d (committed %s): %s; restore from"
+                + " an older snapshot",
+            Instant.ofEpochMilli(t),
+            snapshot,
+            Instant.ofEpochMilli(snapshotCommitMs),
+            covers);
+      }
     }
   }
 }

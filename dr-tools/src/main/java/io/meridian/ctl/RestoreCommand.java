@@ -318,7 +318,8 @@ final class RestoreCommand implements Callable<Integer> {
             state.epoch(),
             Instant.ofEpochMilli(plan.commitTimeMs()),
             plan.pastLastCommit()
-                ? " (the topic's last revision: nothing later was shipped before the time)"
+                ? " (the topic's last revision: anything the primary committed later was not"
+                    + " shipped)"
                 : ""));
     t.row("result", String.format("%d keys, state hash %s", keys, hash));
     t.row(
