@@ -88,6 +88,8 @@ class MeridianctlRestoreTest {
     snapshot = dir.resolve("shard-" + SHARD + SnapshotFile.SUFFIX);
     SnapshotFile.write(snapshot, frozen, SnapshotManifest.newBuilder().setRegion("east").build());
     puts(5, 25, 0);
+    // Larger than the bridge's record limit: shipped as several records, reassembled on restore.
+    primary.kv().put("/app/big", ByteString.copyFrom(new byte[200_000]));
     primary.kv().delete("/app/k3");
     points.add(point()); // 2: after it
     primary.leases().revoke(lease);
@@ -384,7 +386,7 @@ class MeridianctlRestoreTest {
         "listen: {port: 0}\n"
             + "kafka: {bootstrap-servers: '"
             + kafka.bootstrapServers()
-            + "', replication-factor: 1, min-insync-replicas: 1}\n"
+            + "', replication-factor: 1, min-insync-replicas: 1, max-record-bytes: 65536}\n"
             + "retry: {initial-backoff-ms: 100, max-backoff-ms: 1000}\n"
             + "shards:\n"
             + "  - id: "
