@@ -43,6 +43,7 @@ import picocli.CommandLine.ScopeType;
       StatusCommand.class,
       MemberCommand.class,
       RoutingCommand.class,
+      SnapshotCommand.class,
       RestoreCommand.class
     },
     exitCodeListHeading = "%nExit codes:%n",
@@ -58,6 +59,8 @@ public final class Meridianctl {
 
   /** Exit code of a wrong command line (picocli's own for what it parses). */
   static final int USAGE = 2;
+
+  private static final String LOGBACK_CONFIG = "logback.configurationFile";
 
   /** Where {@code --endpoints} is read from when the flag is not given. */
   static final String ENDPOINTS_ENV = "MERIDIAN_ENDPOINTS";
@@ -110,6 +113,11 @@ public final class Meridianctl {
   }
 
   public static void main(String[] args) {
+    // Its own name: region-cluster (snapshot files, restored members) brings the node's
+    // logback.xml onto the classpath, and two of them make logback print its status on stdout.
+    if (System.getProperty(LOGBACK_CONFIG) == null) {
+      System.setProperty(LOGBACK_CONFIG, "meridianctl-logback.xml");
+    }
     System.exit(
         run(
             System.getenv(),

@@ -80,7 +80,7 @@ public final class RestoredMember {
         var m = PEER.matcher(element.trim());
         if (!m.matches()) {
           throw new IllegalArgumentException(
-              "'" + element + "' (expected: ID=HOST:PORT, e.g. n1=10.0.0.1:9001)");
+              "'" + element + "' (expected: ID=HOST:PORT, e.g. n1=10.0.1.10:2380)");
         }
         if (!ids.add(m.group(1))) {
           throw new IllegalArgumentException("member " + m.group(1) + " named twice");

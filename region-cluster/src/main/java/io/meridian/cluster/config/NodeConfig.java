@@ -111,10 +111,7 @@ public record NodeConfig(
               matching(
                   ClusterIdentity.TOKEN.pattern(), "up to 64 letters, digits, '.', '_' or '-'"))
           .description(
-              "salts the Raft group ids, so a cluster restored from a snapshot file never hears the"
-                  + " old one; `meridianctl snapshot restore` records it in the data directory, and a"
-                  + " value that differs from the recorded one stops the node (default: none, or the"
-                  + " recorded one)");
+              "the cluster's token, which salts its Raft group ids so that a cluster restored from a snapshot file never hears the old one (none: a cluster made from nothing); a data directory `meridianctl snapshot restore` made records its token, used when this is left out, and a different value stops the node");
   static final ConfigKey<String> CLIENT_HOST =
       hostKey(
           "client.host", "the address to bind for gRPC + HTTP/JSON + `/health` `/metrics` `/docs`");

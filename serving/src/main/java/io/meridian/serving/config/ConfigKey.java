@@ -128,7 +128,12 @@ public final class ConfigKey<T> {
     if (fallback != null) {
       return "as `" + fallback.name + "`";
     }
-    return defaultValue == null ? "" : "`" + type.yaml(defaultValue) + "`";
+    if (defaultValue == null) {
+      return "";
+    }
+    String text = type.yaml(defaultValue);
+    // An empty string (a setting that is off unless given) reads better as a word than as ``.
+    return text.isEmpty() ? "none" : "`" + text + "`";
   }
 
   /** What a value of this key must be, as a refusal says it. */
