@@ -43,7 +43,8 @@ import picocli.CommandLine.ScopeType;
       StatusCommand.class,
       MemberCommand.class,
       RoutingCommand.class,
-      SnapshotCommand.class
+      SnapshotCommand.class,
+      RestoreCommand.class
     },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {

@@ -37,7 +37,12 @@ final class ChangeTopic {
   private final BridgeConfig.Kafka kafka;
 
   ChangeTopic(int shard, BridgeConfig.Kafka kafka) {
-    this.name = BridgeConfig.topic(shard);
+    this(BridgeConfig.topic(shard), kafka);
+  }
+
+  /** The topic {@code name}: a shard's, or a copy of one under another name (a mirror). */
+  ChangeTopic(String name, BridgeConfig.Kafka kafka) {
+    this.name = name;
     this.partition = new TopicPartition(name, 0);
     this.kafka = kafka;
   }

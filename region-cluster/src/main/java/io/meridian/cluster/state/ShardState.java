@@ -373,6 +373,28 @@ public final class ShardState implements WatchedState, FeedState {
     return core.role();
   }
 
+  /**
+   * Gives a state rebuilt outside any Raft group the role of the snapshot it was rebuilt from. A
+   * point-in-time restore replays shipped batches the way a STANDBY applies them (which needs the
+   * STANDBY role) and then hands back the snapshot's role; the epoch is left as the replay moved
+   * it. Not a command, and so not for a replica's live state: it skips the epoch rule of {@code
+   * SetRole} (a promotion starts a new epoch), which guards a running cluster's promotions; the
+   * restored state takes the role it had at that revision.
+   *
+   * @throws IllegalStateException if this state was never initialized
+   * @throws IllegalArgumentException for a role other than PRIMARY, STANDBY or FENCED
+   */
+  public void restoreRole(Role role) {
+    if (!core.initialized()) {
+      throw new IllegalStateException("shard " + core.shard() + ": not initialized");
+    }
+    if (role != Role.PRIMARY && role != Role.STANDBY && role != Role.FENCED) {
+      throw new IllegalArgumentException(
+          "role: " + role + " (expected: PRIMARY, STANDBY or FENCED)");
+    }
+    core.setRole(role);
+  }
+
   /** The current epoch: it only grows, and every lock token carries it. */
   @Override
   public long epoch() {
