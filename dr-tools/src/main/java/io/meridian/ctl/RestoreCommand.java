@@ -9,11 +9,9 @@ import io.meridian.bridge.BridgeConfig;
 import io.meridian.bridge.ChangeArchive;
 import io.meridian.cluster.backup.RestoredMember;
 import io.meridian.cluster.backup.SnapshotFile;
-import io.meridian.cluster.config.ClusterIdentity;
 import io.meridian.cluster.state.ShardState;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -22,10 +20,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
@@ -104,37 +102,7 @@ final class RestoreCommand implements Callable<Integer> {
   @Option(names = "--dry-run", description = "Print the plan and the result; write nothing.")
   boolean dryRun;
 
-  @Option(
-      names = "--data-dir",
-      paramLabel = "DIR",
-      description = "The new member's data directory to create: missing or empty (not --dry-run).")
-  Path dataDir;
-
-  @Option(
-      names = "--member",
-      paramLabel = "ID",
-      description = "The member this directory is for, one of --peers (not --dry-run).")
-  String member;
-
-  @Option(
-      names = "--peers",
-      paramLabel = "ID=HOST:PORT,...",
-      description = "Every voter of the new cluster with its Raft peer address (not --dry-run).")
-  String peers;
-
-  @Option(
-      names = "--region",
-      paramLabel = "R",
-      description = "The new cluster's region (default: the snapshot's).")
-  String region;
-
-  @Option(
-      names = "--cluster-token",
-      paramLabel = "T",
-      description =
-          "The new cluster's token (default: p- and 16 hex digits of the chain hash at the"
-              + " target revision, so every member restored to that revision agrees).")
-  String token;
+  @Mixin NewMember newMember;
 
   @Override
   public Integer call() {
@@ -143,7 +111,8 @@ final class RestoreCommand implements Callable<Integer> {
       throw new CommandLine.ParameterException(
           spec.commandLine(), "--shard: required (the shard to restore)");
     }
-    List<RestoredMember.Peer> voters = dryRun ? List.of() : checkWriteOptions();
+    List<RestoredMember.Peer> voters =
+        dryRun ? List.of() : newMember.check(spec, " (or give --dry-run)");
     SnapshotFile.Verified verified = verify(shard);
     String name = topic != null ? topic : BridgeConfig.topic(shard);
     PointInTimeRestore.Plan plan;
@@ -152,70 +121,16 @@ final class RestoreCommand implements Callable<Integer> {
           PointInTimeRestore.run(
               verified, archive, new PointInTimeRestore.Target(target.revision, target.timeMs));
     }
-    Written written = null;
-    if (!dryRun) {
-      String in = region != null ? region : verified.manifest().getRegion();
-      String cluster = token != null ? token : defaultToken(plan.state());
-      Path group;
-      try {
-        group = RestoredMember.write(plan.state(), dataDir, member, voters, in, cluster);
-      } catch (IOException e) {
-        throw MeridianException.of(
-            Error.Code.INTERNAL, "--data-dir %s: could not write it (%s)", dataDir, e);
-      }
-      written = new Written(in, cluster, group.getFileName().toString());
-    }
+    NewMember.Written written =
+        dryRun
+            ? null
+            : newMember.write(
+                plan.state(),
+                voters,
+                verified.manifest().getRegion(),
+                () -> defaultToken(plan.state()));
     print(spec.commandLine().getOut(), plan, written);
     return 0;
-  }
-
-  /** What was written: the member's region, cluster token and Raft group directory. */
-  private record Written(String region, String token, String group) {}
-
-  /** The options writing needs, checked before the topic is read; returns the voters. */
-  private List<RestoredMember.Peer> checkWriteOptions() {
-    for (Object[] required :
-        new Object[][] {{"--data-dir", dataDir}, {"--member", member}, {"--peers", peers}}) {
-      if (required[1] == null) {
-        throw new CommandLine.ParameterException(
-            spec.commandLine(),
-            required[0] + ": required to write a member's data directory (or give --dry-run)");
-      }
-    }
-    List<RestoredMember.Peer> voters;
-    try {
-      voters = RestoredMember.Peer.parseList(peers);
-    } catch (IllegalArgumentException e) {
-      throw new CommandLine.ParameterException(spec.commandLine(), "--peers: " + e.getMessage());
-    }
-    if (voters.stream().noneMatch(p -> p.id().equals(member))) {
-      throw new CommandLine.ParameterException(
-          spec.commandLine(),
-          "--member: "
-              + member
-              + " (expected: one of --peers "
-              + voters.stream().map(RestoredMember.Peer::id).toList()
-              + ")");
-    }
-    if (token != null && (token.isEmpty() || !ClusterIdentity.TOKEN.matcher(token).matches())) {
-      throw new CommandLine.ParameterException(
-          spec.commandLine(),
-          "--cluster-token: '" + token + "' (expected: 1..64 letters, digits, '.', '_' or '-')");
-    }
-    // The writer refuses it too; checked here as well so a long replay is not wasted on it.
-    try (Stream<Path> entries = Files.isDirectory(dataDir) ? Files.list(dataDir) : Stream.empty()) {
-      if (entries.findAny().isPresent()) {
-        throw MeridianException.of(
-            Error.Code.FAILED_PRECONDITION,
-            "--data-dir %s is not empty (expected: a missing or empty directory; a restore never"
-                + " writes over a member's data)",
-            dataDir);
-      }
-    } catch (IOException e) {
-      throw MeridianException.of(
-          Error.Code.FAILED_PRECONDITION, "--data-dir %s: cannot be read (%s)", dataDir, e);
-    }
-    return voters;
   }
 
   /** {@code p-} and the first 16 hex digits of the chain hash at the target revision. */
@@ -245,7 +160,7 @@ final class RestoreCommand implements Callable<Integer> {
     return verified;
   }
 
-  private void print(PrintWriter out, PointInTimeRestore.Plan plan, Written written) {
+  private void print(PrintWriter out, PointInTimeRestore.Plan plan, NewMember.Written written) {
     SnapshotManifest snap = plan.snapshot();
     ShardState state = plan.state();
     String hash = HexFormat.of().formatHex(state.contentHash());
@@ -270,11 +185,11 @@ final class RestoreCommand implements Callable<Integer> {
     json.put("role", state.role().name());
     json.put("dryRun", dryRun);
     if (written != null) {
-      json.put("dataDir", dataDir.toString());
-      json.put("member", member);
+      json.put("dataDir", newMember.dataDir.toString());
+      json.put("member", newMember.member);
       json.put("region", written.region());
       json.put("clusterToken", written.token());
-      json.put("group", written.group());
+      json.put("group", written.group().getFileName().toString());
     }
 
     Output.Table t = new Output.Table("STEP", "DETAIL");
@@ -333,7 +248,11 @@ final class RestoreCommand implements Callable<Integer> {
             ? "nothing (--dry-run)"
             : String.format(
                 "member %s: %s (Raft group %s), region %s, cluster token %s",
-                member, dataDir, written.group(), written.region(), written.token()));
+                newMember.member,
+                newMember.dataDir,
+                written.group().getFileName(),
+                written.region(),
+                written.token()));
     root.output(out).print(json, t);
   }
 

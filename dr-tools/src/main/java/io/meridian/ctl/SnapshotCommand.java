@@ -11,7 +11,6 @@ import io.meridian.api.v1.SnapshotStreamRequest;
 import io.meridian.client.Stubs;
 import io.meridian.cluster.backup.RestoredMember;
 import io.meridian.cluster.backup.SnapshotFile;
-import io.meridian.cluster.config.ClusterIdentity;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,8 +23,8 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
@@ -297,74 +296,16 @@ final class SnapshotCommand {
     @Parameters(index = "0", paramLabel = "FILE", description = "A snapshot file.")
     Path file;
 
-    @Option(
-        names = "--data-dir",
-        required = true,
-        paramLabel = "DIR",
-        description = "The member's data directory to create: missing or empty.")
-    Path dataDir;
-
-    @Option(
-        names = "--member",
-        required = true,
-        paramLabel = "ID",
-        description = "The member this directory is for, one of --peers.")
-    String member;
-
-    @Option(
-        names = "--peers",
-        required = true,
-        paramLabel = "ID=HOST:PORT,...",
-        description = "Every voter of the new cluster with its Raft peer address.")
-    String peers;
-
-    @Option(
-        names = "--region",
-        paramLabel = "R",
-        description = "The new cluster's region (default: the snapshot's).")
-    String region;
-
-    @Option(
-        names = "--cluster-token",
-        paramLabel = "T",
-        description =
-            "The new cluster's token (default: derived from the snapshot's checksum, so every"
-                + " member restored from one file agrees).")
-    String token;
+    @Mixin NewMember newMember;
 
     @Override
     public Integer call() throws IOException {
       existing(spec, file);
-      List<RestoredMember.Peer> voters;
-      try {
-        voters = RestoredMember.Peer.parseList(peers);
-      } catch (IllegalArgumentException e) {
-        throw new CommandLine.ParameterException(spec.commandLine(), "--peers: " + e.getMessage());
-      }
-      if (voters.stream().noneMatch(p -> p.id().equals(member))) {
-        throw new CommandLine.ParameterException(
-            spec.commandLine(),
-            "--member: "
-                + member
-                + " (expected: one of --peers "
-                + voters.stream().map(RestoredMember.Peer::id).toList()
-                + ")");
-      }
-      if (token != null && (token.isEmpty() || !ClusterIdentity.TOKEN.matcher(token).matches())) {
-        throw new CommandLine.ParameterException(
-            spec.commandLine(),
-            "--cluster-token: '" + token + "' (expected: 1..64 letters, digits, '.', '_' or '-')");
-      }
-      if (region != null && !region.matches("[a-z0-9][a-z0-9-]{0,62}")) {
-        throw new CommandLine.ParameterException(
-            spec.commandLine(),
-            "--region: " + region + " (expected: lower-case letters, digits and '-')");
-      }
+      List<RestoredMember.Peer> voters = newMember.check(spec, "");
       SnapshotFile.Verified verified = verify(file);
       SnapshotManifest m = verified.manifest();
-      String in = region != null ? region : m.getRegion();
-      String cluster = token != null ? token : defaultToken(m);
-      Path group = RestoredMember.write(verified.state(), dataDir, member, voters, in, cluster);
+      NewMember.Written written =
+          newMember.write(verified.state(), voters, m.getRegion(), () -> defaultToken(m));
       var out = spec.commandLine().getOut();
       snapshot
           .root
@@ -374,13 +315,13 @@ final class SnapshotCommand {
               new Output.Table(
                       "MEMBER", "SHARD", "REVISION", "REGION", "CLUSTER_TOKEN", "DATA_DIR", "GROUP")
                   .row(
-                      member,
+                      newMember.member,
                       m.getShard(),
                       m.getRevision(),
-                      in,
-                      cluster,
-                      dataDir,
-                      group.getFileName()));
+                      written.region(),
+                      written.token(),
+                      newMember.dataDir,
+                      written.group().getFileName()));
       return 0;
     }
 
