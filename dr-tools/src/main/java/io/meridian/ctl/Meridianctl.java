@@ -42,6 +42,7 @@ import picocli.CommandLine.ScopeType;
       WatchCommand.class,
       StatusCommand.class,
       MemberCommand.class,
+      RoleCommand.class,
       RoutingCommand.class,
       SnapshotCommand.class,
       RestoreCommand.class
