@@ -84,8 +84,12 @@ public final class WatchClient {
     private final WatchCreateRequest request;
     private final Listener listener;
     private final Object lock = new Object();
-    // Guarded by lock. nextRevision: the first revision not yet delivered (0: from now).
+    // Guarded by lock. nextRevision: the first revision not yet delivered (0: from now); epoch:
+    // the epoch of revision nextRevision - 1, sent on resume so that a member whose history
+    // abandoned that position (a failover dropped its tail) answers HISTORY_DIVERGED rather than
+    // continuing from a revision that means another state.
     private long nextRevision;
+    private long epoch;
     private int failuresInARow;
     private boolean closed;
     private StreamObserver<WatchRequest> requests;
@@ -94,6 +98,7 @@ public final class WatchClient {
       this.request = request;
       this.listener = listener;
       this.nextRevision = request.getStartRevision();
+      this.epoch = request.getStartEpoch();
     }
 
     /** The revision up to which every event was delivered. */
@@ -109,7 +114,12 @@ public final class WatchClient {
         if (closed) {
           return;
         }
-        create = request.toBuilder().setStartRevision(nextRevision).setWatchId(1).build();
+        create =
+            request.toBuilder()
+                .setStartRevision(nextRevision)
+                .setStartEpoch(nextRevision > 0 ? epoch : 0)
+                .setWatchId(1)
+                .build();
       }
       StreamObserver<WatchRequest> out = stub.watch(new Responses());
       synchronized (lock) {
@@ -151,6 +161,9 @@ public final class WatchClient {
               r.getEventsList().stream()
                   .filter(ev -> from == 0 || ev.getKv().getModRevision() >= from)
                   .toList();
+          if (position + 1 >= nextRevision && r.getHeader().getEpoch() > 0) {
+            epoch = r.getHeader().getEpoch();
+          }
           if (position + 1 > nextRevision) {
             nextRevision = position + 1;
           }

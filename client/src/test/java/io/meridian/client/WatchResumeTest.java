@@ -4,16 +4,22 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
+import com.linecorp.armeria.client.grpc.GrpcClients;
 import io.meridian.api.MeridianException;
+import io.meridian.api.v1.ClusterGrpc;
 import io.meridian.api.v1.Error;
 import io.meridian.api.v1.Event;
 import io.meridian.api.v1.ResponseHeader;
+import io.meridian.api.v1.Role;
+import io.meridian.api.v1.SetRoleRequest;
 import io.meridian.api.v1.WatchCreateRequest;
+import io.meridian.cluster.DevCluster;
 import io.meridian.testing.LocalRegion;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -104,6 +110,61 @@ class WatchResumeTest {
         assertThat(seen.position.get().getMember()).isNotEqualTo(serving);
         assertThat(seen.error).isNotDone();
         assertThat(w.revision()).isGreaterThanOrEqualTo(start + 150);
+      }
+    }
+  }
+
+  /**
+   * A watch that saw revision 5 in epoch 1 resumes on a member whose history left epoch 1 at
+   * revision 3 (a failover promoted it before it had 4 and 5): its revision 6 is another state, so
+   * the watch ends with HISTORY_DIVERGED instead of going on from there.
+   */
+  @Test
+  void aWatchResumedOnAHistoryThatAbandonedItsPositionEndsWithHistoryDiverged() throws Exception {
+    Map<String, Map<String, Object>> fast = Map.of("raft", DevCluster.FAST_ELECTIONS);
+    Path other = dir.resolve("promoted");
+    String promotedUrl;
+    // The other cluster's history: epoch 1 for revisions 1..3, epoch 2 from revision 4 on.
+    try (DevCluster promoted = DevCluster.plan(other, 1, "west", fast).start();
+        MeridianClient direct =
+            MeridianClient.builder().endpoints(List.of(promoted.node(0).clientUrl())).build()) {
+      await().atMost(Duration.ofSeconds(30)).until(() -> promoted.readyLeader() >= 0);
+      promotedUrl = promoted.node(0).clientUrl();
+      putRange(direct, 0, 3);
+      GrpcClients.builder(promotedUrl)
+          .build(ClusterGrpc.ClusterBlockingStub.class)
+          .setRole(SetRoleRequest.newBuilder().setRole(Role.PRIMARY).setEpoch(2).build());
+      putRange(direct, 3, 8);
+    }
+    try (LocalRegion cluster = LocalRegion.builder(dir.resolve("east")).members(1).start()) {
+      cluster.awaitReady();
+      try (MeridianClient client =
+          MeridianClient.builder()
+              .endpoints(List.of(cluster.urls().get(0), promotedUrl))
+              .healthCheckInterval(Duration.ofMillis(200))
+              .build()) {
+        Collected seen = new Collected();
+        try (WatchClient.Watching w =
+            client
+                .watches()
+                .watch(
+                    WatchCreateRequest.newBuilder()
+                        .setKey("/w/k")
+                        .setPrefix(true)
+                        .setStartRevision(1)
+                        .build(),
+                    seen)) {
+          putRange(client, 0, 5);
+          await().atMost(Duration.ofSeconds(20)).until(() -> seen.keys().size() == 5);
+          assertThat(seen.position.get().getEpoch()).isEqualTo(1);
+          try (DevCluster promoted = DevCluster.plan(other, 1, "west", fast).start()) {
+            cluster.kill(0);
+            MeridianException ended = seen.error.get(60, TimeUnit.SECONDS);
+            assertThat(ended.code()).isEqualTo(Error.Code.HISTORY_DIVERGED);
+            assertThat(seen.keys()).hasSize(5);
+            assertThat(w.revision()).isEqualTo(5);
+          }
+        }
       }
     }
   }
