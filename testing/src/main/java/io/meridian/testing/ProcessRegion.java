@@ -118,6 +118,11 @@ public final class ProcessRegion implements AutoCloseable {
     processes.put(index, pb.start());
   }
 
+  /** The process id of member {@code index} (the JVM: bin/meridian execs java). */
+  public long pid(int index) {
+    return processes.get(index).pid();
+  }
+
   /** The log file of member {@code index}. */
   public Path log(int index) {
     return dir.resolve(configs.get(index).member() + ".log");
