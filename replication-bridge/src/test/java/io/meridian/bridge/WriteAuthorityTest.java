@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Tag("cluster")
 class WriteAuthorityTest {
-  private static final long LIMIT_MS = 2_000;
+  private static final long LIMIT_MS = 3_000;
 
   @RegisterExtension static final LocalKafka kafka = new LocalKafka();
   @TempDir Path dir;
