@@ -144,6 +144,9 @@ public final class ClusterService extends ClusterGrpc.ClusterImplBase {
           if (stats.selfPreservation()) {
             b.addAlarms("SELF_PRESERVATION");
           }
+          if (!s.writeAuthorityLost().isEmpty()) {
+            b.addAlarms("WRITE_AUTHORITY_LOST");
+          }
           return null;
         });
     long behindSince = b.getReplication().getLag().getBehindSinceMs();

@@ -237,6 +237,7 @@ public final class DevCluster implements AutoCloseable {
         base.watch(),
         base.registry(),
         base.backup(),
+        base.replication(),
         base.clusterToken());
   }
 

@@ -49,7 +49,16 @@ class BridgeTest {
   @Test
   void everyRevisionReachesTheStandbyOnceWhileTheSourceTheSinkAndKafkaAreStoppedOrKilled()
       throws Exception {
-    try (Federation f = new Federation(dir, 1, kafka.bootstrapServers())) {
+    // The writer goes on through a broker outage longer than the default write-authority limit
+    // (15 s): the primary would rightly refuse those writes (WriteAuthorityTest), so the lease is
+    // off here.
+    try (Federation f =
+        new Federation(
+            dir,
+            1,
+            kafka.bootstrapServers(),
+            1,
+            Map.of("replication", Map.of("write-authority-ms", 0)))) {
       BridgeConfig sourceOnly = f.config(true, false, Map.of());
       BridgeConfig sinkOnly = f.config(false, true, Map.of());
       Bridge source = Bridge.start(sourceOnly);

@@ -35,15 +35,21 @@ final class Federation implements AutoCloseable {
   }
 
   Federation(Path dir, int shard, String kafka, int members) throws IOException {
+    this(dir, shard, kafka, members, Map.of());
+  }
+
+  /**
+   * @param settings node config keys by section, set on every member of both regions
+   */
+  Federation(
+      Path dir, int shard, String kafka, int members, Map<String, Map<String, Object>> settings)
+      throws IOException {
     this.shard = shard;
     this.kafka = kafka;
-    this.regions =
-        LocalFederation.builder(dir)
-            .primary("east")
-            .standby("west")
-            .shard(shard)
-            .members(members)
-            .start();
+    LocalFederation.Builder b =
+        LocalFederation.builder(dir).primary("east").standby("west").shard(shard).members(members);
+    settings.forEach((section, keys) -> keys.forEach((k, v) -> b.set(section, k, v)));
+    this.regions = b.start();
     regions.awaitReady();
     this.east = regions.region("east");
     this.west = regions.region("west");

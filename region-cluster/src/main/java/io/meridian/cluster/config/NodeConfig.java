@@ -44,6 +44,7 @@ public record NodeConfig(
     Watch watch,
     Registry registry,
     Backup backup,
+    Replication replication,
     String clusterToken) {
 
   /** host:port. */
@@ -113,6 +114,12 @@ public record NodeConfig(
    * dir} is empty.
    */
   public record Backup(String dir, Long everyEntries, Long intervalMs, Long retentionMs) {}
+
+  /**
+   * Cross-region replication: how long a federated primary's committed revisions may go unshipped
+   * before it stops taking writes ({@code writeAuthorityMs}, 0: off).
+   */
+  public record Replication(Long writeAuthorityMs) {}
 
   private static final String NAME_CHARS = "lower-case letters, digits and '-'";
 
@@ -316,6 +323,16 @@ public record NodeConfig(
           0,
           "backup files older than this are deleted, the newest always kept (0: keep all)");
 
+  static final ConfigKey<Long> WRITE_AUTHORITY =
+      longKey(
+          "replication.write-authority-ms",
+          15_000L,
+          0,
+          "a PRIMARY whose bridge reported shipping refuses writes and lock grants (`FENCED`) while"
+              + " a committed revision older than this has not reached the change topic, until"
+              + " shipping catches up (0: off; single-region shards are never fenced; see"
+              + " docs/replication.md)");
+
   /** Every key of a node's file, in the order of the README's table. */
   public static final ConfigKeys KEYS =
       ConfigKeys.of(
@@ -361,7 +378,8 @@ public record NodeConfig(
           BACKUP_DIR,
           BACKUP_EVERY_ENTRIES,
           BACKUP_INTERVAL,
-          BACKUP_RETENTION);
+          BACKUP_RETENTION,
+          WRITE_AUTHORITY);
 
   /**
    * Reads, defaults and checks {@code file}.
@@ -418,6 +436,7 @@ public record NodeConfig(
                 v.get(BACKUP_EVERY_ENTRIES),
                 v.get(BACKUP_INTERVAL),
                 v.get(BACKUP_RETENTION)),
+            new Replication(v.get(WRITE_AUTHORITY)),
             v.get(CLUSTER_TOKEN));
     checkBetweenKeys(config, v);
     return config;

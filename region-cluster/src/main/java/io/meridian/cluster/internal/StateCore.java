@@ -53,6 +53,8 @@ public final class StateCore {
   private long shippedRevision;
   private SourcePosition source = SourcePosition.getDefaultInstance();
   private ReplicationLag lag = ReplicationLag.getDefaultInstance();
+  // Empty while a federated primary's shipping keeps up; else why its write authority is lost.
+  private String writeAuthorityLost = "";
 
   /**
    * @param shard 0..{@link LeaseId#MAX_SHARD}
@@ -225,6 +227,15 @@ public final class StateCore {
     this.lag = lag;
   }
 
+  /** Empty while the shard holds its write authority; else why it lost it. */
+  public String writeAuthorityLost() {
+    return writeAuthorityLost;
+  }
+
+  public void setWriteAuthorityLost(String reason) {
+    this.writeAuthorityLost = reason;
+  }
+
   /** The response header as of the end of {@code batch}. */
   public ResponseHeader header(Batch batch) {
     return ResponseHeader.newBuilder()
@@ -244,8 +255,20 @@ public final class StateCore {
         .build();
   }
 
-  /** Client writes need an initialized PRIMARY. */
+  /**
+   * Client writes need an initialized PRIMARY that holds its write authority (its shipping to the
+   * change topic keeps up; see {@code WriteAuthority}).
+   */
   public void requireWritable() {
+    requirePrimary();
+    if (!writeAuthorityLost.isEmpty()) {
+      throw MeridianException.of(
+          Error.Code.FENCED, "shard %d: write authority lost: %s", shard, writeAuthorityLost);
+    }
+  }
+
+  /** Linearizable reads and keep-alives need an initialized PRIMARY. */
+  public void requirePrimary() {
     if (!initialized) {
       throw MeridianException.of(
           Error.Code.NOT_INITIALIZED,

@@ -92,10 +92,11 @@ public final class LeaseCommands {
 
   /**
    * Ends the expired leases of {@code req} unless {@code preserved} holds for them while
-   * self-preservation is on.
+   * self-preservation is on; ends none while the shard's write authority is lost.
    */
   public CommandResult expire(LeaseExpire req, long term, Batch batch, LongPredicate preserved) {
-    if (!fromLeaderOf(term, req.getProposerTerm())) {
+    if (!fromLeaderOf(term, req.getProposerTerm()) || !core.writeAuthorityLost().isEmpty()) {
+      // Without write authority nothing expires: an expiry could grant a lock to its next waiter.
       return ACK;
     }
     List<String> lockNames = new ArrayList<>();

@@ -9,7 +9,9 @@ import io.meridian.cluster.proto.LeaseCheckpoint;
 import io.meridian.cluster.proto.LeaseExpire;
 import io.meridian.cluster.proto.LockCancel;
 import io.meridian.cluster.proto.SetSelfPreservation;
+import io.meridian.cluster.proto.SetWriteAuthority;
 import io.meridian.cluster.registry.SelfPreservation;
+import io.meridian.cluster.replication.WriteAuthority;
 import io.meridian.cluster.state.ShardState;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,12 +26,18 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <p>{@link #poll} is given the time and returns the commands due: lease expiries (on the monotonic
  * clock), lease checkpoints, the removal of lock waiters whose deadline passed (leader wall clock,
- * as the deadlines were stamped), automatic compaction, and registry self-preservation turned on or
- * off. It proposes nothing and reads no clock itself, so it is tested without wall time; the caller
- * proposes each command as leader of {@link #term} and calls {@link #settled} when the proposal
- * completed. An expiry or a waiter sweep is not proposed again while one is in flight.
+ * as the deadlines were stamped), automatic compaction, registry self-preservation turned on or
+ * off, and the write authority of a federated primary taken away or given back (on the wall clock,
+ * as commit times were stamped). While the authority is lost it proposes no expiry and no waiter
+ * sweep: either could grant a lock. It proposes nothing and reads no clock itself, so it is tested
+ * without wall time; the caller proposes each command as leader of {@link #term} and calls {@link
+ * #settled} when the proposal completed. An expiry or a waiter sweep is not proposed again while
+ * one is in flight.
  */
 final class LeaderState {
+  /** How often the write authority is judged: a stall shows within this of the limit. */
+  static final long WRITE_AUTHORITY_CHECK_MS = 200;
+
   /**
    * How often each duty runs and what compaction keeps.
    *
@@ -51,8 +59,10 @@ final class LeaderState {
   private final StateReader<ShardState> state;
   private final LeaseClock leases;
   private final SelfPreservation selfPreservation;
+  private final WriteAuthority writeAuthority;
   private final RevisionHistory history;
   private final AtomicBoolean expiryInFlight = new AtomicBoolean();
+  private final AtomicBoolean authorityInFlight = new AtomicBoolean();
   private final AtomicBoolean sweepInFlight = new AtomicBoolean();
   // Poll thread only.
   private long nextExpiry;
@@ -60,6 +70,7 @@ final class LeaderState {
   private long nextCheckpoint;
   private long nextCompaction;
   private long nextSelfPreservation;
+  private long nextWriteAuthority;
 
   LeaderState(
       long term,
@@ -68,6 +79,7 @@ final class LeaderState {
       StateReader<ShardState> state,
       LeaseClock leases,
       SelfPreservation selfPreservation,
+      WriteAuthority writeAuthority,
       RevisionHistory history,
       long monotonicNowMs) {
     this.term = term;
@@ -76,12 +88,14 @@ final class LeaderState {
     this.state = state;
     this.leases = leases;
     this.selfPreservation = selfPreservation;
+    this.writeAuthority = writeAuthority;
     this.history = history;
     this.nextExpiry = monotonicNowMs + duties.expiryIntervalMs();
     this.nextSweep = monotonicNowMs + duties.waiterSweepIntervalMs();
     this.nextCheckpoint = monotonicNowMs + duties.checkpointIntervalMs();
     this.nextCompaction = monotonicNowMs + duties.compactionIntervalMs();
     this.nextSelfPreservation = monotonicNowMs + duties.selfPreservationIntervalMs();
+    this.nextWriteAuthority = monotonicNowMs;
   }
 
   /** The Raft term this member leads; every command {@link #poll} returns is proposed in it. */
@@ -96,15 +110,23 @@ final class LeaderState {
   List<Command> poll(long monotonicMs, long wallMs) {
     List<Command> due = new ArrayList<>(2);
     boolean primary = state.read(s -> s.role() == Role.PRIMARY);
+    if (monotonicMs >= nextWriteAuthority) {
+      nextWriteAuthority = monotonicMs + WRITE_AUTHORITY_CHECK_MS;
+      if (primary) {
+        writeAuthority(wallMs).ifPresent(due::add);
+      }
+    }
+    // Without write authority nothing may grant a lock: no expiry, no sweep of waiters.
+    boolean authority = state.read(s -> s.writeAuthorityLost().isEmpty());
     if (monotonicMs >= nextExpiry) {
       nextExpiry = monotonicMs + duties.expiryIntervalMs();
-      if (primary) {
+      if (primary && authority) {
         expiry().ifPresent(due::add);
       }
     }
     if (monotonicMs >= nextSweep) {
       nextSweep = monotonicMs + duties.waiterSweepIntervalMs();
-      if (primary) {
+      if (primary && authority) {
         waiterSweep(wallMs).ifPresent(due::add);
       }
     }
@@ -134,6 +156,8 @@ final class LeaderState {
       expiryInFlight.set(false);
     } else if (command.hasLockCancel()) {
       sweepInFlight.set(false);
+    } else if (command.hasSetWriteAuthority()) {
+      authorityInFlight.set(false);
     }
   }
 
@@ -224,6 +248,22 @@ final class LeaderState {
         Command.newBuilder()
             .setCompact(CompactionRequest.newBuilder().setRevision(target))
             .build());
+  }
+
+  private Optional<Command> writeAuthority(long wallMs) {
+    if (authorityInFlight.get()) {
+      return Optional.empty();
+    }
+    Optional<SetWriteAuthority> decision =
+        state.read(
+            s ->
+                writeAuthority.decide(
+                    s.writeAuthorityLost(), s.oldestUnshipped(), s.shipped(), wallMs));
+    if (decision.isEmpty()) {
+      return Optional.empty();
+    }
+    authorityInFlight.set(true);
+    return Optional.of(Command.newBuilder().setSetWriteAuthority(decision.get()).build());
   }
 
   private Optional<Command> selfPreservation(long monotonicMs) {

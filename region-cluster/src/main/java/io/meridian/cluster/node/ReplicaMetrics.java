@@ -1,5 +1,6 @@
 package io.meridian.cluster.node;
 
+import io.meridian.api.v1.Role;
 import io.meridian.cluster.state.ShardState;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
@@ -66,6 +67,11 @@ final class ReplicaMetrics {
         "meridian.registry.renewal.ratio",
         "Registry heartbeats received over those promised in the last check window",
         r -> r.selfPreservation().lastRatio());
+    g.add(
+        "meridian.write.authority",
+        "1 while this region cluster takes writes: PRIMARY, and its shipping keeps up (see"
+            + " replication.write-authority-ms), else 0",
+        r -> r.read(s -> s.role() == Role.PRIMARY && s.writeAuthorityLost().isEmpty() ? 1 : 0));
     g.add(
         "meridian.feed.feeds",
         "Change feeds (replication sources) open on this member",

@@ -24,11 +24,13 @@ import io.meridian.cluster.proto.QueryResultBatch;
 import io.meridian.cluster.proto.ReadBarrier;
 import io.meridian.cluster.proto.SetSelfPreservation;
 import io.meridian.cluster.proto.SetSettings;
+import io.meridian.cluster.proto.SetWriteAuthority;
 import io.meridian.cluster.proto.ShardSettings;
 import io.meridian.cluster.raft.ShardStateMachine;
 import io.meridian.cluster.registry.SelfPreservation;
 import io.meridian.cluster.replication.ChangeFeed;
 import io.meridian.cluster.replication.FeedReplica;
+import io.meridian.cluster.replication.WriteAuthority;
 import io.meridian.cluster.state.ShardState;
 import io.meridian.cluster.watch.WatchHub;
 import io.meridian.cluster.watch.WatchReplica;
@@ -89,6 +91,7 @@ public final class ShardReplica
   private final WatchHub watchHub;
   private final ChangeFeed changeFeed;
   private final SelfPreservation selfPreservation;
+  private final WriteAuthority writeAuthority;
   // Leader-check ticks in a row without a known leader; duty thread only.
   private int leaderlessTicks;
   private final MeterRegistry metrics;
@@ -184,6 +187,7 @@ public final class ShardReplica
             config.registry().renewalThreshold(),
             config.registry().minInstances(),
             config.registry().checkIntervalMs());
+    this.writeAuthority = new WriteAuthority(config.replication().writeAuthorityMs());
     this.leaderAnswers =
         new LeaderAnswers(
             config.member(),
@@ -450,6 +454,7 @@ public final class ShardReplica
                 stateMachine,
                 leaseClock,
                 selfPreservation,
+                writeAuthority,
                 revisions,
                 clock.monotonicMillis());
         log.info(
@@ -729,10 +734,40 @@ public final class ShardReplica
                       config.region(),
                       d.getActive() ? "ACTIVATED, registry evictions suspended" : "deactivated",
                       d.getReason());
+                } else if (t == null && command.hasSetWriteAuthority() && !r.hasError()) {
+                  logWriteAuthority(command.getSetWriteAuthority());
                 } else if (t != null && !command.hasLeaseCheckpoint()) {
                   log.debug("shard={} leader duty not committed: {}", spec.id(), t.toString());
                 }
               });
+    }
+  }
+
+  /** One line when this leader committed that the shard lost or regained its write authority. */
+  private void logWriteAuthority(SetWriteAuthority d) {
+    long[] facts = read(s -> new long[] {s.revision(), s.shipped(), s.epoch()});
+    if (d.getHeld()) {
+      log.warn(
+          "shard={} region={} member={} write authority REGAINED, writes and lock grants resume:"
+              + " {} (revision={} shipped={} epoch={})",
+          spec.id(),
+          config.region(),
+          config.member(),
+          d.getReason(),
+          facts[0],
+          facts[1],
+          facts[2]);
+    } else {
+      log.warn(
+          "shard={} region={} member={} write authority LOST, writes and lock grants refused"
+              + " with FENCED: {} (revision={} shipped={} epoch={})",
+          spec.id(),
+          config.region(),
+          config.member(),
+          d.getReason(),
+          facts[0],
+          facts[1],
+          facts[2]);
     }
   }
 

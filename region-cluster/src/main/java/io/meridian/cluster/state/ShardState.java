@@ -44,12 +44,14 @@ import io.meridian.cluster.proto.LockCancel;
 import io.meridian.cluster.proto.Query;
 import io.meridian.cluster.proto.QueryResult;
 import io.meridian.cluster.proto.SetRole;
+import io.meridian.cluster.proto.SetWriteAuthority;
 import io.meridian.cluster.proto.ShardSettings;
 import io.meridian.cluster.proto.SnapshotHeader;
 import io.meridian.cluster.registry.RegistryCommands;
 import io.meridian.cluster.registry.RegistryReads;
 import io.meridian.cluster.replication.FeedState;
 import io.meridian.cluster.replication.ReplicationCommands;
+import io.meridian.cluster.replication.WriteAuthority;
 import io.meridian.cluster.watch.WatchedState;
 import java.io.IOException;
 import java.io.InputStream;
@@ -63,7 +65,8 @@ import java.util.Optional;
 
 /**
  * The deterministic state machine of one shard replica: MVCC key-value store, leases, locks, the
- * service registry and cluster metadata (role, epoch, epoch history, self-preservation).
+ * service registry and cluster metadata (role, epoch, epoch history, self-preservation, write
+ * authority).
  *
  * <p>Guarantees:
  *
@@ -219,6 +222,7 @@ public final class ShardState implements WatchedState, FeedState {
       case SET_SELF_PRESERVATION -> registry.setSelfPreservation(c.getSetSelfPreservation());
       case APPLY_REPLICATED -> replication.apply(c.getApplyReplicated(), batch, committed);
       case REPORT_SHIPPED -> replication.reportShipped(c.getReportShipped());
+      case SET_WRITE_AUTHORITY -> setWriteAuthority(c.getSetWriteAuthority());
       case BATCH ->
           throw MeridianException.of(
               Error.Code.INVALID_ARGUMENT, "command: a batch holds single commands only");
@@ -297,6 +301,16 @@ public final class ShardState implements WatchedState, FeedState {
       core.epochHistory().add(epochStart(set.getEpoch()));
     }
     core.setRole(set.getRole());
+    // A role change is the operator's fresh start: the new role's leader judges shipping anew.
+    core.setWriteAuthorityLost("");
+    return ack();
+  }
+
+  private CommandResult setWriteAuthority(SetWriteAuthority set) {
+    core.requirePrimary();
+    // The reason is the refusal's message, so a loss always has one.
+    core.setWriteAuthorityLost(
+        set.getHeld() ? "" : set.getReason().isEmpty() ? "shipping stalled" : set.getReason());
     return ack();
   }
 
@@ -403,14 +417,43 @@ public final class ShardState implements WatchedState, FeedState {
 
   /**
    * Checks that this region cluster is an initialized PRIMARY: only a primary answers linearizable
-   * reads, keeps leases alive and takes client writes.
+   * reads, keeps leases alive and takes client writes. A primary whose write authority is lost
+   * passes (it refuses writes, not reads or keep-alives).
    *
    * @return {@link Role#PRIMARY}
    * @throws MeridianException NOT_INITIALIZED, FENCED or NOT_PRIMARY
    */
   public Role requirePrimary() {
-    core.requireWritable();
+    core.requirePrimary();
     return core.role();
+  }
+
+  /**
+   * Empty while this shard holds its write authority (always, for a shard no bridge ever reported
+   * shipping for); else why it lost it: client writes are refused with FENCED and lease expiry is
+   * held until the leader commits that shipping caught up.
+   */
+  public String writeAuthorityLost() {
+    return core.writeAuthorityLost();
+  }
+
+  /**
+   * The oldest revision the bridge has not reported shipped and its commit time (the proposing
+   * leader's clock), or empty when none is owed: no bridge ever reported shipping for this shard
+   * (shipped revision 0), or it shipped every revision. A revision compacted away unshipped (an
+   * explicit compaction) is judged by the first retained one.
+   */
+  public Optional<WriteAuthority.Unshipped> oldestUnshipped() {
+    long shipped = core.shippedRevision();
+    if (shipped == 0 || shipped >= core.revision()) {
+      return Optional.empty();
+    }
+    long revision = Math.max(shipped + 1, core.journal().first());
+    if (revision > core.revision()) {
+      return Optional.empty();
+    }
+    ChangeBatch b = core.journal().from(revision, 1).get(0);
+    return Optional.of(new WriteAuthority.Unshipped(b.getRevision(), b.getCommitTimeMs()));
   }
 
   /** Lease {@code id}'s last checkpointed remainder in ms; 0 if none (or no such lease). */

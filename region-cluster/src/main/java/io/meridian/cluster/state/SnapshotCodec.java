@@ -90,6 +90,7 @@ final class SnapshotCodec {
             .setSource(core.source())
             .setLag(core.lag())
             .setSettings(core.settings())
+            .setWriteAuthorityLost(core.writeAuthorityLost())
             .build();
     return new Frozen(header, kv, leases, dedup, journal);
   }
@@ -232,6 +233,7 @@ final class SnapshotCodec {
     core.setNoSpaceAlarm(header.getNoSpaceAlarm());
     core.setInitialized(header.getInitialized());
     core.setSelfPreservation(header.getSelfPreservation());
+    core.setWriteAuthorityLost(header.getWriteAuthorityLost());
     MvccStore store = new MvccStore();
     LeaseTable leases = new LeaseTable();
     KeyHistory[] histories = new KeyHistory[Math.toIntExact(header.getKeyCount())];

@@ -48,6 +48,7 @@ class ClusterSettingsTest {
         c.watch(),
         c.registry(),
         c.backup(),
+        c.replication(),
         c.clusterToken());
   }
 

@@ -76,6 +76,7 @@ class LeaderStateTest {
         },
         leases,
         new SelfPreservation(false, 0.85, 10, 60_000),
+        new io.meridian.cluster.replication.WriteAuthority(0),
         history,
         monotonic.get());
   }

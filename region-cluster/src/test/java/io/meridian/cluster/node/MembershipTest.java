@@ -245,6 +245,7 @@ class MembershipTest {
               voter.watch(),
               voter.registry(),
               voter.backup(),
+              voter.replication(),
               voter.clusterToken());
       int n4 = cluster.startMember(self);
       assertRefused(

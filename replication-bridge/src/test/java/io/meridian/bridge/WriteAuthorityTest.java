@@ -1,0 +1,137 @@
+package io.meridian.bridge;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.google.protobuf.ByteString;
+import io.meridian.api.MeridianException;
+import io.meridian.api.v1.Error;
+import io.meridian.client.LockHandle;
+import io.meridian.testing.LocalKafka;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A federated primary holds its write authority only while its commits reach the change topic: with
+ * the bridge's source stopped it refuses writes and lock grants with FENCED once the oldest
+ * unshipped revision is older than {@code replication.write-authority-ms}, and takes writes again
+ * once a source ships again.
+ */
+@Tag("cluster")
+class WriteAuthorityTest {
+  private static final long LIMIT_MS = 3_000;
+
+  @RegisterExtension static final LocalKafka kafka = new LocalKafka();
+  @TempDir Path dir;
+
+  @Test
+  void stoppingTheSourceFencesThePrimaryAfterTheLimitAndRestartingItRestoresWrites()
+      throws Exception {
+    try (Federation f =
+        new Federation(
+            dir,
+            4,
+            kafka.bootstrapServers(),
+            1,
+            Map.of("replication", Map.of("write-authority-ms", LIMIT_MS)))) {
+      BridgeConfig config = f.config(true, true, Map.of());
+      Bridge bridge = Bridge.start(config);
+      try {
+        put(f, "/app/k", "0");
+        try (LockHandle lock = f.primary.lock("/app/lock", Duration.ofSeconds(5))) {
+          assertThat(lock.fencingToken()).isPositive();
+        }
+        long revision = Federation.state(f.primary).getRevision();
+        await()
+            .atMost(Duration.ofSeconds(60))
+            .until(() -> Federation.state(f.primary).getShippedRevision() >= revision);
+        assertThat(authorityGauge(f)).isEqualTo(1);
+
+        bridge.close();
+        put(f, "/app/k", "1"); // Within the limit: taken.
+        AtomicReference<MeridianException> refused = new AtomicReference<>();
+        await()
+            .atMost(Duration.ofSeconds(60))
+            .pollInterval(Duration.ofMillis(200))
+            .until(
+                () -> {
+                  try {
+                    put(f, "/app/k", "2");
+                    return false;
+                  } catch (MeridianException e) {
+                    refused.set(e);
+                    return true;
+                  }
+                });
+        assertThat(refused.get().code()).isEqualTo(Error.Code.FENCED);
+        assertThat(refused.get().getMessage())
+            .contains("write authority lost")
+            .contains("has not reached the change topic")
+            .contains("writes resume when shipping catches up");
+        assertThat(authorityGauge(f)).isZero();
+        assertThat(code(() -> f.primary.lock("/app/lock", Duration.ofSeconds(1)).close()))
+            .isEqualTo(Error.Code.FENCED);
+        // Reads go on.
+        assertThat(f.primary.kv().get("/app/k").orElseThrow().getValue().toStringUtf8())
+            .isIn("1", "2");
+
+        bridge = Bridge.start(config);
+        await()
+            .atMost(Duration.ofSeconds(60))
+            .pollInterval(Duration.ofMillis(200))
+            .until(
+                () -> {
+                  try {
+                    put(f, "/app/k", "3");
+                    return true;
+                  } catch (MeridianException e) {
+                    assertThat(e.code()).isEqualTo(Error.Code.FENCED);
+                    return false;
+                  }
+                });
+        assertThat(authorityGauge(f)).isEqualTo(1);
+        try (LockHandle lock = f.primary.lock("/app/lock", Duration.ofSeconds(5))) {
+          assertThat(lock.fencingToken()).isPositive();
+        }
+        f.awaitCaughtUp(Duration.ofSeconds(60));
+      } finally {
+        bridge.close();
+      }
+    }
+  }
+
+  private static void put(Federation f, String key, String value) {
+    f.primary.kv().put(key, ByteString.copyFromUtf8(value));
+  }
+
+  private static double authorityGauge(Federation f) {
+    return f.east
+        .node(0)
+        .metrics()
+        .get("meridian.write.authority")
+        .tag("shard", Integer.toString(f.shard))
+        .gauge()
+        .value();
+  }
+
+  private static Error.Code code(ThrowingRunnable call) {
+    try {
+      call.run();
+    } catch (MeridianException e) {
+      return e.code();
+    } catch (Exception e) {
+      throw new AssertionError("expected a MeridianException", e);
+    }
+    throw new AssertionError("expected a refusal");
+  }
+
+  private interface ThrowingRunnable {
+    void run() throws Exception;
+  }
+}
