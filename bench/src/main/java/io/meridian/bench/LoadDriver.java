@@ -72,6 +72,41 @@ final class LoadDriver {
     this.servers = servers;
   }
 
+  /**
+   * Runs {@code op} once for each of {@code 0 .. count - 1}, at most {@code inFlight} outstanding,
+   * and returns when all completed: a fixed-size load (writing every key once), not measured. More
+   * than 3 failures (a leader change may fail one or two) or {@code limit} passing end it with an
+   * {@link IllegalStateException} naming {@code what}.
+   */
+  static void each(String what, int count, int inFlight, Duration limit, Op op)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + limit.toNanos();
+    java.util.concurrent.Semaphore slots = new java.util.concurrent.Semaphore(inFlight);
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    AtomicLong failed = new AtomicLong();
+    for (int i = 0; i < count && failure.get() == null; i++) {
+      if (!slots.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+        throw new IllegalStateException(what + ": not done within " + limit);
+      }
+      op.start(i)
+          .whenComplete(
+              (ok, e) -> {
+                slots.release();
+                if (e != null && failed.incrementAndGet() > 3) {
+                  failure.compareAndSet(null, e);
+                }
+              });
+    }
+    if (!slots.tryAcquire(
+        inFlight, Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+      throw new IllegalStateException(what + ": not done within " + limit);
+    }
+    if (failure.get() != null) {
+      throw new IllegalStateException(
+          what + ": operations failed: " + Endpoints.describe(failure.get()), failure.get());
+    }
+  }
+
   Duration warmup() {
     return warmup;
   }

@@ -9,10 +9,7 @@ import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -172,31 +169,12 @@ public final class SnapshotBench implements java.util.concurrent.Callable<Intege
   private void load(Subject subject, ByteString value, String name) throws InterruptedException {
     System.err.printf("bench/snapshot: %s: writing %,d keys%n", name, keys);
     long started = System.nanoTime();
-    long deadline = started + LOAD_LIMIT.toNanos();
-    Semaphore inFlight = new Semaphore(IN_FLIGHT);
-    AtomicReference<Throwable> failure = new AtomicReference<>();
-    AtomicLong failed = new AtomicLong();
-    for (int i = 0; i < keys && failure.get() == null; i++) {
-      if (!inFlight.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-        throw new IllegalStateException("load: not done within " + LOAD_LIMIT);
-      }
-      subject
-          .put(i % 3, String.format("/snap/k%08d", i), value)
-          .whenComplete(
-              (ok, e) -> {
-                inFlight.release();
-                if (e != null && failed.incrementAndGet() > 3) {
-                  failure.compareAndSet(null, e);
-                }
-              });
-    }
-    if (!inFlight.tryAcquire(
-        IN_FLIGHT, Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-      throw new IllegalStateException("load: not done within " + LOAD_LIMIT);
-    }
-    if (failure.get() != null) {
-      throw new IllegalStateException("load: puts failed", failure.get());
-    }
+    LoadDriver.each(
+        "load",
+        keys,
+        IN_FLIGHT,
+        LOAD_LIMIT,
+        i -> subject.put(i % 3, String.format("/snap/k%08d", i), value));
     System.err.printf(
         "bench/snapshot: %s: %,d keys in %.0f s%n",
         name, keys, (System.nanoTime() - started) / 1e9);

@@ -8,10 +8,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Semaphore;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Workload 10: puts at concurrency 16 over a shard holding {@link #KEYS} keys, while the nodes take
@@ -76,32 +72,7 @@ final class SnapshotWorkload {
   /** Writes every key once, {@link #PRELOAD_IN_FLIGHT} at a time. */
   private void preload() throws InterruptedException {
     System.err.printf("bench: writing %,d keys for the snapshot workload%n", KEYS);
-    long deadline = System.nanoTime() + PRELOAD_LIMIT.toNanos();
-    Semaphore inFlight = new Semaphore(PRELOAD_IN_FLIGHT);
-    AtomicReference<Throwable> failure = new AtomicReference<>();
-    AtomicLong failed = new AtomicLong();
-    for (int i = 0; i < KEYS && failure.get() == null; i++) {
-      if (!inFlight.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-        throw new IllegalStateException("preload: not done within " + PRELOAD_LIMIT);
-      }
-      put(i)
-          .whenComplete(
-              (ok, e) -> {
-                inFlight.release();
-                // A put may fail across a leader change; three in a row of 200,000 is a problem.
-                if (e != null && failed.incrementAndGet() > 3) {
-                  failure.compareAndSet(null, e);
-                }
-              });
-    }
-    if (!inFlight.tryAcquire(
-        PRELOAD_IN_FLIGHT, Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-      throw new IllegalStateException("preload: not done within " + PRELOAD_LIMIT);
-    }
-    if (failure.get() != null) {
-      throw new IllegalStateException(
-          "preload: puts failed: " + Endpoints.describe(failure.get()), failure.get());
-    }
+    LoadDriver.each("preload", KEYS, PRELOAD_IN_FLIGHT, PRELOAD_LIMIT, this::put);
   }
 
   private CompletableFuture<?> put(int n) {
