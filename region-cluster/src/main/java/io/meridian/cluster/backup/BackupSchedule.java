@@ -231,7 +231,7 @@ public final class BackupSchedule implements AutoCloseable {
               + STAMP.format(Instant.ofEpochMilli(now))
               + SnapshotFile.SUFFIX;
       Path file = dir().resolve(name);
-      long started = System.nanoTime();
+      long started = clock.monotonicMillis();
       SnapshotManifest written =
           SnapshotFile.write(
               file,
@@ -252,7 +252,7 @@ public final class BackupSchedule implements AutoCloseable {
           written.getRevision(),
           written.getKeys(),
           written.getBodyBytes(),
-          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+          clock.monotonicMillis() - started);
       return file;
     }
 
