@@ -17,6 +17,8 @@ import io.meridian.api.v1.MemberPromoteResponse;
 import io.meridian.api.v1.MemberRemoveRequest;
 import io.meridian.api.v1.MemberRemoveResponse;
 import io.meridian.api.v1.MemberShard;
+import io.meridian.api.v1.RecordOperationRequest;
+import io.meridian.api.v1.RecordOperationResponse;
 import io.meridian.api.v1.ResponseHeader;
 import io.meridian.api.v1.Role;
 import io.meridian.api.v1.SetRoleRequest;
@@ -263,6 +265,39 @@ public final class ClusterService extends ClusterGrpc.ClusterImplBase {
                             .setEpoch(request.getEpoch())
                             .setRevision(revision))
                     .build();
+              });
+        });
+  }
+
+  @Override
+  public void recordOperation(
+      RecordOperationRequest request, StreamObserver<RecordOperationResponse> observer) {
+    Replies.reply(
+        observer,
+        () -> {
+          ShardReplica replica = shards.forRequest();
+          return Calls.propose(
+              replica,
+              Command.newBuilder().setRecordOperation(request).build(),
+              r -> {
+                RecordOperationResponse out = r.getRecordOperation();
+                if (request.getAction() != RecordOperationRequest.Action.READ) {
+                  // One line per recorded step: the audit trail of who did what to the shard.
+                  log.info(
+                      "shard={} region={} operation {} {}{} by {}, revision={}",
+                      replica.shard(),
+                      config.region(),
+                      request.getOperation().getId(),
+                      request.getAction().name().toLowerCase(java.util.Locale.ROOT),
+                      request.getAction() == RecordOperationRequest.Action.STEP
+                          ? " " + request.getStep().getName() + ": " + request.getStep().getResult()
+                          : request.getAction() == RecordOperationRequest.Action.FINISH
+                              ? " " + request.getOutcome()
+                              : "",
+                      request.getHolder(),
+                      out.getHeader().getRevision());
+                }
+                return out;
               });
         });
   }

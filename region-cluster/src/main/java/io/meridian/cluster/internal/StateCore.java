@@ -4,6 +4,7 @@ import io.meridian.api.LeaseId;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.EpochStart;
 import io.meridian.api.v1.Error;
+import io.meridian.api.v1.Operation;
 import io.meridian.api.v1.ReplicationLag;
 import io.meridian.api.v1.ResponseHeader;
 import io.meridian.api.v1.Role;
@@ -55,6 +56,10 @@ public final class StateCore {
   private ReplicationLag lag = ReplicationLag.getDefaultInstance();
   // Empty while a federated primary's shipping keeps up; else why its write authority is lost.
   private String writeAuthorityLost = "";
+  // Region operations (failover, switchover, rejoin) recorded in this cluster: see
+  // OperationRecords.
+  private Operation openOperation;
+  private List<Operation> finishedOperations = List.of();
 
   /**
    * @param shard 0..{@link LeaseId#MAX_SHARD}
@@ -234,6 +239,24 @@ public final class StateCore {
 
   public void setWriteAuthorityLost(String reason) {
     this.writeAuthorityLost = reason;
+  }
+
+  /** The open region operation, or null. */
+  public Operation openOperation() {
+    return openOperation;
+  }
+
+  public void setOpenOperation(Operation operation) {
+    this.openOperation = operation;
+  }
+
+  /** The last finished region operations, newest first. */
+  public List<Operation> finishedOperations() {
+    return finishedOperations;
+  }
+
+  public void setFinishedOperations(List<Operation> operations) {
+    this.finishedOperations = List.copyOf(operations);
   }
 
   /** The response header as of the end of {@code batch}. */

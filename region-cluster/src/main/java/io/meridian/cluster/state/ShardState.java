@@ -50,6 +50,7 @@ import io.meridian.cluster.proto.SnapshotHeader;
 import io.meridian.cluster.registry.RegistryCommands;
 import io.meridian.cluster.registry.RegistryReads;
 import io.meridian.cluster.replication.FeedState;
+import io.meridian.cluster.replication.OperationRecords;
 import io.meridian.cluster.replication.ReplicationCommands;
 import io.meridian.cluster.replication.WriteAuthority;
 import io.meridian.cluster.watch.WatchedState;
@@ -103,6 +104,7 @@ public final class ShardState implements WatchedState, FeedState {
   private final RegistryCommands registry;
   private final RegistryReads registryReads;
   private final ReplicationCommands replication;
+  private final OperationRecords operations;
 
   /**
    * An empty, uninitialized shard state: it takes writes once an {@code InitShard} command made it
@@ -127,6 +129,7 @@ public final class ShardState implements WatchedState, FeedState {
     this.registry = new RegistryCommands(core, keys, tables.leases(), leases, locks);
     this.registryReads = new RegistryReads(core, keys);
     this.replication = new ReplicationCommands(core, keys, tables.leases(), leases);
+    this.operations = new OperationRecords(core);
   }
 
   /**
@@ -223,6 +226,7 @@ public final class ShardState implements WatchedState, FeedState {
       case APPLY_REPLICATED -> replication.apply(c.getApplyReplicated(), batch, committed);
       case REPORT_SHIPPED -> replication.reportShipped(c.getReportShipped());
       case SET_WRITE_AUTHORITY -> setWriteAuthority(c.getSetWriteAuthority());
+      case RECORD_OPERATION -> operations.apply(c.getRecordOperation(), c.getNowMs());
       case BATCH ->
           throw MeridianException.of(
               Error.Code.INVALID_ARGUMENT, "command: a batch holds single commands only");
@@ -435,6 +439,11 @@ public final class ShardState implements WatchedState, FeedState {
    */
   public String writeAuthorityLost() {
     return core.writeAuthorityLost();
+  }
+
+  /** The open region operation (failover, switchover, rejoin) recorded here, if any. */
+  public java.util.Optional<io.meridian.api.v1.Operation> openOperation() {
+    return java.util.Optional.ofNullable(core.openOperation());
   }
 
   /**

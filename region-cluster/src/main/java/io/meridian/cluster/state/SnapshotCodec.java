@@ -66,7 +66,7 @@ final class SnapshotCodec {
     Collection<LeaseRecord> leases = tables.leases().records().values();
     Collection<DedupEntry> dedup = core.dedup().entries();
     Collection<ChangeBatch> journal = core.journal().all();
-    SnapshotHeader header =
+    SnapshotHeader.Builder b =
         SnapshotHeader.newBuilder()
             .setFormatVersion(FORMAT_VERSION)
             .setShard(core.shard())
@@ -91,7 +91,11 @@ final class SnapshotCodec {
             .setLag(core.lag())
             .setSettings(core.settings())
             .setWriteAuthorityLost(core.writeAuthorityLost())
-            .build();
+            .addAllFinishedOperations(core.finishedOperations());
+    if (core.openOperation() != null) {
+      b.setOpenOperation(core.openOperation());
+    }
+    SnapshotHeader header = b.build();
     return new Frozen(header, kv, leases, dedup, journal);
   }
 
@@ -234,6 +238,8 @@ final class SnapshotCodec {
     core.setInitialized(header.getInitialized());
     core.setSelfPreservation(header.getSelfPreservation());
     core.setWriteAuthorityLost(header.getWriteAuthorityLost());
+    core.setOpenOperation(header.hasOpenOperation() ? header.getOpenOperation() : null);
+    core.setFinishedOperations(header.getFinishedOperationsList());
     MvccStore store = new MvccStore();
     LeaseTable leases = new LeaseTable();
     KeyHistory[] histories = new KeyHistory[Math.toIntExact(header.getKeyCount())];
