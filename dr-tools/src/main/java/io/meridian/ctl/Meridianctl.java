@@ -45,7 +45,9 @@ import picocli.CommandLine.ScopeType;
       RoleCommand.class,
       RoutingCommand.class,
       SnapshotCommand.class,
-      RestoreCommand.class
+      RestoreCommand.class,
+      FailoverCommand.class,
+      SwitchoverCommand.class
     },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
@@ -256,6 +258,24 @@ public final class Meridianctl {
     } catch (IOException e) {
       return List.of();
     }
+  }
+
+  /** The Kafka bootstrap servers of the running {@code bin/meridian dev}, if any. */
+  Optional<String> devKafka() {
+    Optional<Path> topology = DevPointer.read(DevPointer.file(environment));
+    if (topology.isEmpty() || !Files.isRegularFile(topology.get())) {
+      return Optional.empty();
+    }
+    try {
+      for (JsonNode p : new ObjectMapper().readTree(topology.get().toFile()).path("processes")) {
+        if ("kafka".equals(p.path("kind").asText())) {
+          return Optional.of(p.path("bootstrap_servers").asText());
+        }
+      }
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+    return Optional.empty();
   }
 
   /** Whether standard error is a terminal (progress lines update in place). */

@@ -102,6 +102,9 @@ final class PrimaryProber implements RegionClient, AutoCloseable {
   /** Asks the primary of every shard of the table served for its revision. */
   void probe() {
     for (RoutingTable.Shard shard : table.get().shards().values()) {
+      if (!shard.hasPrimary()) {
+        continue; // A failover is under way: nothing takes writes to measure lag against.
+      }
       Deadline deadline = Deadline.after(probeTimeout.toMillis(), TimeUnit.MILLISECONDS, clock);
       try {
         delegate

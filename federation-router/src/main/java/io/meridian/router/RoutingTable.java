@@ -47,9 +47,32 @@ public final class RoutingTable {
 
   /** A shard and its regions, in the table's order (which is also the fallback preference). */
   public record Shard(int id, List<Region> regions) {
-    /** The PRIMARY region (a valid table has exactly one). */
+    /**
+     * The PRIMARY region.
+     *
+     * @throws MeridianException UNAVAILABLE while the shard has none: a failover fenced the old
+     *     primary and has not redirected to the new one yet
+     */
     public Region primary() {
-      return regions.stream().filter(r -> r.role() == Role.PRIMARY).findFirst().orElseThrow();
+      return regions.stream()
+          .filter(r -> r.role() == Role.PRIMARY)
+          .findFirst()
+          .orElseThrow(
+              () ->
+                  MeridianException.of(
+                      Error.Code.UNAVAILABLE,
+                      "shard %d has no PRIMARY region in the routing table: a failover fenced its"
+                          + " old primary (%s); writes resume once a table names the new one",
+                      id,
+                      regions.stream()
+                          .filter(r -> r.role() == Role.FENCED)
+                          .map(Region::region)
+                          .collect(java.util.stream.Collectors.joining(", "))));
+    }
+
+    /** Whether a region of the shard takes writes (none while a failover is between steps). */
+    public boolean hasPrimary() {
+      return regions.stream().anyMatch(r -> r.role() == Role.PRIMARY);
     }
 
     /** The region named {@code name}, if the shard has one. */
@@ -179,8 +202,13 @@ public final class RoutingTable {
         }
         regions.add(region);
       }
-      if (primaries.isEmpty()) {
-        throw invalid("shard %d has no PRIMARY region", s.id());
+      // No PRIMARY is a failover between its fence and redirect steps: the old primary is listed
+      // FENCED then, and writes are refused until the next table names the new one.
+      if (primaries.isEmpty() && regions.stream().noneMatch(r -> r.role() == Role.FENCED)) {
+        throw invalid(
+            "shard %d has no PRIMARY region (only while a failover is under way may a shard have"
+                + " none, with its old primary FENCED)",
+            s.id());
       }
       if (primaries.size() > 1) {
         throw invalid(
@@ -308,5 +336,46 @@ public final class RoutingTable {
   /** The namespaces pinned to a shard. */
   public Map<String, Integer> pins() {
     return pins;
+  }
+
+  /**
+   * This table at version + 1 with the regions of shard {@code shard} named in {@code roles} given
+   * that role at {@code epoch}; everything else as it is. Written as YAML (comments of the original
+   * are not kept).
+   *
+   * @throws MeridianException INVALID_ARGUMENT if the shard or a region is not in the table, or the
+   *     result is not a valid table (two PRIMARY regions, say)
+   */
+  public RoutingTable withRoles(int shard, Map<String, Role> roles, long epoch) {
+    try {
+      com.fasterxml.jackson.databind.node.ObjectNode tree =
+          (com.fasterxml.jackson.databind.node.ObjectNode) YAML.readTree(text);
+      tree.put("version", version + 1);
+      java.util.Set<String> left = new HashSet<>(roles.keySet());
+      boolean found = false;
+      for (com.fasterxml.jackson.databind.JsonNode s : tree.path("shards")) {
+        if (s.path("id").asInt(-1) != shard) {
+          continue;
+        }
+        found = true;
+        for (com.fasterxml.jackson.databind.JsonNode r : s.path("regions")) {
+          Role role = roles.get(r.path("region").asText());
+          if (role != null) {
+            ((com.fasterxml.jackson.databind.node.ObjectNode) r)
+                .put("role", role.name())
+                .put("epoch", epoch);
+            left.remove(r.path("region").asText());
+          }
+        }
+      }
+      if (!found || !left.isEmpty()) {
+        throw invalid(
+            "shard %d%s is not in table version %d",
+            shard, found ? " region " + String.join(", ", left) : "", version);
+      }
+      return parse(YAML.writeValueAsString(tree));
+    } catch (JsonProcessingException e) {
+      throw invalid("%s", e.getOriginalMessage());
+    }
   }
 }

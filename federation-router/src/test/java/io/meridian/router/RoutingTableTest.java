@@ -94,8 +94,44 @@ class RoutingTableTest {
         table(1, HALVES, "")
             .replace(
                 "{region: us-east, role: PRIMARY, epoch: 1, endpoints: [\"http://127.0.0.1",
-                "{region: us-east, role: FENCED, epoch: 1, endpoints: [\"http://127.0.0.1");
+                "{region: us-east, role: STANDBY, epoch: 1, endpoints: [\"http://127.0.0.1");
     rejected(none, "shard 0 has no PRIMARY region");
+  }
+
+  @Test
+  void aShardBeingFailedOverHasNoPrimaryAndRefusesWritesByName() {
+    RoutingTable fencing =
+        RoutingTable.parse(
+            table(1, HALVES, "")
+                .replace(
+                    "{region: us-east, role: PRIMARY, epoch: 1, endpoints: [\"http://127.0.0.1",
+                    "{region: us-east, role: FENCED, epoch: 2, endpoints: [\"http://127.0.0.1"));
+    RoutingTable.Shard shard = fencing.shard(0);
+    assertThat(shard.hasPrimary()).isFalse();
+    assertThatThrownBy(shard::primary)
+        .isInstanceOfSatisfying(
+            MeridianException.class, e -> assertThat(e.code()).isEqualTo(Error.Code.UNAVAILABLE))
+        .hasMessageContaining("shard 0 has no PRIMARY region", "us-east");
+    assertThat(fencing.shard(1).hasPrimary()).isTrue();
+  }
+
+  @Test
+  void withRolesMovesOneShardsRolesToTheNextVersion() {
+    RoutingTable t = RoutingTable.parse(table(4, HALVES, ""));
+    RoutingTable fenced = t.withRoles(0, java.util.Map.of("us-east", Role.FENCED), 5);
+    assertThat(fenced.version()).isEqualTo(5);
+    assertThat(fenced.shard(0).hasPrimary()).isFalse();
+    assertThat(fenced.shard(0).region("us-east").orElseThrow().epoch()).isEqualTo(5);
+    assertThat(fenced.shard(1).primary().region()).isEqualTo("us-east");
+    RoutingTable moved = fenced.withRoles(0, java.util.Map.of("us-west", Role.PRIMARY), 5);
+    assertThat(moved.version()).isEqualTo(6);
+    assertThat(moved.shard(0).primary().region()).isEqualTo("us-west");
+    assertThatThrownBy(() -> t.withRoles(0, java.util.Map.of("us-west", Role.PRIMARY), 5))
+        .hasMessageContaining("2 PRIMARY regions");
+    assertThatThrownBy(() -> t.withRoles(0, java.util.Map.of("mars", Role.PRIMARY), 5))
+        .hasMessageContaining("shard 0 region mars is not in table version 4");
+    assertThatThrownBy(() -> t.withRoles(9, java.util.Map.of("us-west", Role.PRIMARY), 5))
+        .hasMessageContaining("shard 9 is not in table");
   }
 
   @Test

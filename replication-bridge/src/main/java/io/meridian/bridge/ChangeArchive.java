@@ -87,6 +87,18 @@ public final class ChangeArchive implements AutoCloseable {
   /** The revisions the topic holds, {@code first..last}, with the offsets of those batches. */
   public record Extent(Archived first, long lastRevision) {}
 
+  /** The position of the topic's last committed batch; empty if it holds none. */
+  public Optional<io.meridian.api.v1.Position> last() {
+    return topic
+        .last()
+        .map(
+            r ->
+                io.meridian.api.v1.Position.newBuilder()
+                    .setEpoch(r.getEpoch())
+                    .setRevision(r.getRevision())
+                    .build());
+  }
+
   /** What the topic holds now; empty if it holds no committed batch. */
   public Optional<Extent> extent() {
     Optional<ChangeRecord> last = topic.last();

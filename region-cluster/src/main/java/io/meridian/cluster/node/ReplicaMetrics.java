@@ -73,6 +73,15 @@ final class ReplicaMetrics {
             + " replication.write-authority-ms), else 0",
         r -> r.read(s -> s.role() == Role.PRIMARY && s.writeAuthorityLost().isEmpty() ? 1 : 0));
     g.add(
+        "meridian.region.operation.open",
+        "1 while a failover, switchover or rejoin of the shard is recorded here and not finished",
+        r -> r.read(s -> s.openOperation().isPresent() ? 1 : 0));
+    g.add(
+        "meridian.region.operation.last.finished.seconds",
+        "When the last failover, switchover or rejoin recorded here finished (seconds since the"
+            + " epoch; 0 if none did)",
+        r -> r.read(s -> s.lastFinishedOperationMs() / 1000.0));
+    g.add(
         "meridian.feed.feeds",
         "Change feeds (replication sources) open on this member",
         r -> r.changeFeed().feeds());

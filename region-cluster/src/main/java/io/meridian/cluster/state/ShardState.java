@@ -441,6 +441,13 @@ public final class ShardState implements WatchedState, FeedState {
     return core.writeAuthorityLost();
   }
 
+  /** When the newest finished region operation recorded here finished (leader ms); 0 if none. */
+  public long lastFinishedOperationMs() {
+    return core.finishedOperations().isEmpty()
+        ? 0
+        : core.finishedOperations().get(0).getFinishedMs();
+  }
+
   /** The open region operation (failover, switchover, rejoin) recorded here, if any. */
   public java.util.Optional<io.meridian.api.v1.Operation> openOperation() {
     return java.util.Optional.ofNullable(core.openOperation());

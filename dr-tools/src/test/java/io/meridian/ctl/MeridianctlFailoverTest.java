@@ -1,0 +1,260 @@
+package io.meridian.ctl;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.google.protobuf.ByteString;
+import com.linecorp.armeria.client.grpc.GrpcClients;
+import io.grpc.StatusRuntimeException;
+import io.meridian.api.ShardHeader;
+import io.meridian.api.v1.ClusterGrpc;
+import io.meridian.api.v1.Error;
+import io.meridian.api.v1.GetTableRequest;
+import io.meridian.api.v1.KVGrpc;
+import io.meridian.api.v1.Operation;
+import io.meridian.api.v1.OperationStep;
+import io.meridian.api.v1.PutRequest;
+import io.meridian.api.v1.RecordOperationRequest;
+import io.meridian.api.v1.RecordOperationResponse;
+import io.meridian.api.v1.ReplicationGrpc;
+import io.meridian.api.v1.ReplicationStatusRequest;
+import io.meridian.api.v1.Role;
+import io.meridian.api.v1.RouterAdminGrpc;
+import io.meridian.client.Stubs;
+import io.meridian.cluster.DevCluster;
+import io.meridian.launcher.DevFederation;
+import io.meridian.router.RoutingTable;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code meridianctl failover} and {@code switchover} against a real federation: two regions, a
+ * broker, a bridge and a router per region.
+ */
+@Tag("cluster")
+class MeridianctlFailoverTest {
+  @TempDir Path dir;
+
+  private static DevFederation federation(Path dir) throws Exception {
+    DevFederation f =
+        DevFederation.start(
+            dir,
+            new DevFederation.Shape(List.of("us-east", "us-west"), 1, 1, true),
+            Map.of("raft", DevCluster.FAST_ELECTIONS),
+            Map.of());
+    await().atMost(Duration.ofSeconds(90)).until(f::ready);
+    return f;
+  }
+
+  private static String routers(DevFederation f) {
+    return f.router("us-east").url() + "," + f.router("us-west").url();
+  }
+
+  private static String kafka(DevFederation f) {
+    return f.bridge().config().kafka().bootstrapServers();
+  }
+
+  private static String member(DevFederation f, String region) {
+    return f.cluster(region).configs().get(0).self().client();
+  }
+
+  private static <S> S stub(String url, Class<S> type) {
+    return GrpcClients.builder(url)
+        .responseTimeout(Duration.ofSeconds(20))
+        .addHeader(ShardHeader.NAME, "0")
+        .build(type);
+  }
+
+  private static long put(String url, String key, String value) {
+    return stub(url, KVGrpc.KVBlockingStub.class)
+        .put(PutRequest.newBuilder().setKey(key).setValue(ByteString.copyFromUtf8(value)).build())
+        .getHeader()
+        .getRevision();
+  }
+
+  private static long applied(DevFederation f, String region) {
+    return stub(member(f, region), ReplicationGrpc.ReplicationBlockingStub.class)
+        .replicationStatus(ReplicationStatusRequest.getDefaultInstance())
+        .getState()
+        .getRevision();
+  }
+
+  private static RoutingTable table(String router) {
+    return RoutingTable.parse(
+        GrpcClients.builder(router)
+            .build(RouterAdminGrpc.RouterAdminBlockingStub.class)
+            .getTable(GetTableRequest.getDefaultInstance())
+            .getTable());
+  }
+
+  private static RecordOperationResponse record(String url) {
+    return stub(url, ClusterGrpc.ClusterBlockingStub.class)
+        .recordOperation(
+            RecordOperationRequest.newBuilder()
+                .setAction(RecordOperationRequest.Action.READ)
+                .build());
+  }
+
+  @Test
+  void switchoverMovesThePrimaryWithNothingLostAndTheOldPrimaryTakesNoWrite() throws Exception {
+    try (DevFederation f = federation(dir.resolve("dev"))) {
+      String routers = routers(f);
+      long last = 0;
+      for (int i = 0; i < 20; i++) {
+        last = put(f.router("us-east").url(), "/app/k" + i, "v" + i);
+      }
+      long head = last;
+      await().atMost(Duration.ofSeconds(60)).until(() -> applied(f, "us-west") >= head);
+
+      CtlRun dry =
+          CtlRun.ctl(routers, "--shard", "0", "switchover", "--to", "us-west", "--dry-run");
+      assertThat(dry.code()).as(dry.out() + dry.err()).isZero();
+      assertThat(dry.out()).contains("dry run", "nothing changed");
+      assertThat(table(f.router("us-east").url()).shard(0).primary().region()).isEqualTo("us-east");
+
+      // Without a terminal and without --yes: refused, nothing changed.
+      CtlRun unconfirmed = CtlRun.ctl(routers, "--shard", "0", "switchover", "--to", "us-west");
+      assertThat(unconfirmed.code()).isEqualTo(2);
+      assertThat(unconfirmed.err()).contains("--yes");
+
+      CtlRun run = CtlRun.ctl(routers, "--shard", "0", "switchover", "--to", "us-west", "--yes");
+      assertThat(run.code()).as(run.out() + run.err()).isZero();
+      assertThat(run.out())
+          .contains("[1/8] detect", "[4/8] catch-up", "nothing is lost", "[8/8] notify");
+
+      for (String router : List.of(f.router("us-east").url(), f.router("us-west").url())) {
+        RoutingTable.Shard shard = table(router).shard(0);
+        assertThat(shard.primary().region()).isEqualTo("us-west");
+        assertThat(shard.region("us-east").orElseThrow().role()).isEqualTo(Role.FENCED);
+      }
+      // Every revision the old primary had is on the new one; writes go on through any router.
+      assertThat(applied(f, "us-west")).isGreaterThanOrEqualTo(head);
+      long after = put(f.router("us-east").url(), "/app/after", "x");
+      assertThat(after).isGreaterThan(head);
+      // The old primary takes no write.
+      assertThat(refusal(() -> put(member(f, "us-east"), "/app/stale", "x")))
+          .isEqualTo(Error.Code.FENCED);
+      RecordOperationResponse rec = record(member(f, "us-west"));
+      assertThat(rec.hasOpen()).isFalse();
+      assertThat(rec.getFinished(0).getKind()).isEqualTo("switchover");
+      assertThat(rec.getFinished(0).getOutcome()).isEqualTo("done");
+      assertThat(rec.getFinished(0).getStepsList())
+          .extracting(OperationStep::getName)
+          .containsExactly(
+              "detect",
+              "fence-routers",
+              "fence-primary",
+              "catch-up",
+              "promote",
+              "redirect",
+              "verify",
+              "notify");
+
+      // Run again: nothing to do.
+      CtlRun again = CtlRun.ctl(routers, "--shard", "0", "switchover", "--to", "us-west", "--yes");
+      assertThat(again.code()).as(again.err()).isZero();
+      assertThat(again.out()).contains("is its primary already");
+    }
+  }
+
+  @Test
+  void failoverOfALostRegionIsRefusedWithoutAcceptingLossResumesAndIsNotRunTwiceAtOnce()
+      throws Exception {
+    try (DevFederation f = federation(dir.resolve("dev"))) {
+      String routers = routers(f);
+      for (int i = 0; i < 10; i++) {
+        put(f.router("us-east").url(), "/app/k" + i, "v" + i);
+      }
+      f.stopRegion("us-east");
+      String kafka = kafka(f);
+      String west = member(f, "us-west");
+
+      // The primary is unreachable: the window is unknown, so it is refused without the flag.
+      CtlRun refused =
+          CtlRun.ctl(
+              routers, "--shard", "0", "failover", "--to", "us-west", "--kafka", kafka, "--yes");
+      assertThat(refused.code()).as(refused.out() + refused.err()).isEqualTo(1);
+      assertThat(refused.out()).contains("[1/10] detect: us-east does not answer");
+      assertThat(refused.err()).contains("unknown", "refused without --accept-data-loss");
+
+      // That run stopped at decide; its record holds the detect step. Another operator's run
+      // while the hold lasts is refused; once it lapsed (simulated by a 1 ms hold) it resumes.
+      Operation open = record(west).getOpen();
+      assertThat(open.getStepsList()).extracting(OperationStep::getName).containsExactly("detect");
+      stub(west, ClusterGrpc.ClusterBlockingStub.class)
+          .recordOperation(
+              RecordOperationRequest.newBuilder()
+                  .setAction(RecordOperationRequest.Action.BEGIN)
+                  .setOperation(open)
+                  .setHolder("someone@elsewhere")
+                  .setHoldMs(60_000)
+                  .build());
+      CtlRun concurrent =
+          CtlRun.ctl(
+              routers,
+              "--shard",
+              "0",
+              "failover",
+              "--to",
+              "us-west",
+              "--kafka",
+              kafka,
+              "--accept-data-loss",
+              "--yes");
+      assertThat(concurrent.code()).isEqualTo(1);
+      assertThat(concurrent.err())
+          .contains("FAILED_PRECONDITION", "is running", "someone@elsewhere");
+      stub(west, ClusterGrpc.ClusterBlockingStub.class)
+          .recordOperation(
+              RecordOperationRequest.newBuilder()
+                  .setAction(RecordOperationRequest.Action.BEGIN)
+                  .setOperation(open)
+                  .setHolder("someone@elsewhere")
+                  .setHoldMs(1)
+                  .build());
+
+      CtlRun run =
+          CtlRun.ctl(
+              routers,
+              "--shard",
+              "0",
+              "--timeout",
+              "5s",
+              "failover",
+              "--to",
+              "us-west",
+              "--kafka",
+              kafka,
+              "--accept-data-loss",
+              "--yes");
+      assertThat(run.code()).as(run.out() + run.err()).isZero();
+      assertThat(run.out())
+          .contains("resuming failover " + open.getId())
+          .contains("[1/10] detect: us-east does not answer")
+          .contains("(done earlier)")
+          .contains("[4/10] fence-primary: us-east did not answer")
+          .contains("[5/10] fence-source: transactional id meridian-bridge-shard-0 fenced")
+          .contains("[10/10] notify");
+      RoutingTable.Shard shard = table(f.router("us-west").url()).shard(0);
+      assertThat(shard.primary().region()).isEqualTo("us-west");
+      assertThat(shard.primary().epoch()).isEqualTo(open.getEpoch());
+      long after = put(f.router("us-west").url(), "/app/after", "x");
+      assertThat(after).isGreaterThan(0);
+      assertThat(record(west).getFinished(0).getOutcome()).isEqualTo("done");
+    }
+  }
+
+  private static Error.Code refusal(Runnable call) {
+    try {
+      call.run();
+    } catch (StatusRuntimeException e) {
+      return Stubs.failure(e).code();
+    }
+    throw new AssertionError("expected a refusal");
+  }
+}
