@@ -11,6 +11,7 @@ import io.meridian.api.v1.Error;
 import io.meridian.api.v1.Instance;
 import io.meridian.api.v1.KeyValue;
 import io.meridian.api.v1.LeaseListResponse;
+import io.meridian.api.v1.LeasePolicy;
 import io.meridian.api.v1.LeaseStatus;
 import io.meridian.api.v1.ListServicesResponse;
 import io.meridian.api.v1.LockInspectResponse;
@@ -41,6 +42,7 @@ import io.meridian.cluster.proto.CommandBatch;
 import io.meridian.cluster.proto.CommandResult;
 import io.meridian.cluster.proto.InitShard;
 import io.meridian.cluster.proto.LockCancel;
+import io.meridian.cluster.proto.PromotionWait;
 import io.meridian.cluster.proto.Query;
 import io.meridian.cluster.proto.QueryResult;
 import io.meridian.cluster.proto.SetRole;
@@ -50,6 +52,7 @@ import io.meridian.cluster.proto.SnapshotHeader;
 import io.meridian.cluster.registry.RegistryCommands;
 import io.meridian.cluster.registry.RegistryReads;
 import io.meridian.cluster.replication.FeedState;
+import io.meridian.cluster.replication.Promotion;
 import io.meridian.cluster.replication.ReplicationCommands;
 import io.meridian.cluster.replication.WriteAuthority;
 import io.meridian.cluster.watch.WatchedState;
@@ -66,7 +69,7 @@ import java.util.Optional;
 /**
  * The deterministic state machine of one shard replica: MVCC key-value store, leases, locks, the
  * service registry and cluster metadata (role, epoch, epoch history, self-preservation, write
- * authority).
+ * authority, a promotion's wait).
  *
  * <p>Guarantees:
  *
@@ -103,6 +106,7 @@ public final class ShardState implements WatchedState, FeedState {
   private final RegistryCommands registry;
   private final RegistryReads registryReads;
   private final ReplicationCommands replication;
+  private final Promotion promotion;
 
   /**
    * An empty, uninitialized shard state: it takes writes once an {@code InitShard} command made it
@@ -127,6 +131,7 @@ public final class ShardState implements WatchedState, FeedState {
     this.registry = new RegistryCommands(core, keys, tables.leases(), leases, locks);
     this.registryReads = new RegistryReads(core, keys);
     this.replication = new ReplicationCommands(core, keys, tables.leases(), leases);
+    this.promotion = new Promotion(core, tables.leases(), tables.locks(), leases, locks);
   }
 
   /**
@@ -136,6 +141,7 @@ public final class ShardState implements WatchedState, FeedState {
   public ApplyResult apply(Command command, long term) {
     String requestId = command.getRequestId();
     long now = command.getNowMs();
+    core.setNow(now);
     if (!requestId.isEmpty()) {
       CommandResult first = core.dedup().find(requestId, now);
       if (first != null) {
@@ -210,7 +216,7 @@ public final class ShardState implements WatchedState, FeedState {
         core.setLeaderTerm(term);
         yield ack();
       }
-      case SET_ROLE -> setRole(c.getSetRole());
+      case SET_ROLE -> setRole(c.getSetRole(), batch);
       case SET_SETTINGS -> {
         core.applySettings(c.getSetSettings().getSettings());
         yield ack();
@@ -223,6 +229,10 @@ public final class ShardState implements WatchedState, FeedState {
       case APPLY_REPLICATED -> replication.apply(c.getApplyReplicated(), batch, committed);
       case REPORT_SHIPPED -> replication.reportShipped(c.getReportShipped());
       case SET_WRITE_AUTHORITY -> setWriteAuthority(c.getSetWriteAuthority());
+      case END_PROMOTION_WAIT -> {
+        promotion.endWait(batch);
+        yield ack();
+      }
       case BATCH ->
           throw MeridianException.of(
               Error.Code.INVALID_ARGUMENT, "command: a batch holds single commands only");
@@ -272,12 +282,13 @@ public final class ShardState implements WatchedState, FeedState {
     return ack();
   }
 
-  private CommandResult setRole(SetRole set) {
+  private CommandResult setRole(SetRole set, Batch batch) {
     if (!core.initialized()) {
       throw MeridianException.of(
           Error.Code.NOT_INITIALIZED, "shard %d: not initialized yet", core.shard());
     }
     checkRoleAndEpoch(set.getRole(), set.getEpoch());
+    checkPromotionOptions(set);
     if (set.getEpoch() < core.epoch()) {
       throw MeridianException.of(
           Error.Code.FENCED,
@@ -296,6 +307,10 @@ public final class ShardState implements WatchedState, FeedState {
           set.getEpoch(),
           core.epoch());
     }
+    // The same promotion sent again must not revoke or hold anything anew.
+    boolean promotes =
+        set.getRole() == Role.PRIMARY
+            && (core.role() != Role.PRIMARY || set.getEpoch() > core.epoch());
     if (set.getEpoch() > core.epoch()) {
       core.setEpoch(set.getEpoch());
       core.epochHistory().add(epochStart(set.getEpoch()));
@@ -303,7 +318,41 @@ public final class ShardState implements WatchedState, FeedState {
     core.setRole(set.getRole());
     // A role change is the operator's fresh start: the new role's leader judges shipping anew.
     core.setWriteAuthorityLost("");
+    if (promotes) {
+      promotion.promote(set, batch);
+    } else if (set.getRole() != Role.PRIMARY) {
+      core.setPromotionWait(null);
+    }
     return ack();
+  }
+
+  private static void checkPromotionOptions(SetRole set) {
+    if (set.getLeasePolicy() == LeasePolicy.UNRECOGNIZED) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT,
+          "lease_policy: %d (expected: EXTEND or REVOKE)",
+          set.getLeasePolicyValue());
+    }
+    if (set.getRole() != Role.PRIMARY && set.getLeasePolicy() == LeasePolicy.REVOKE) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT,
+          "lease_policy: REVOKE with role %s (expected: role PRIMARY; only a promotion revokes"
+              + " leases)",
+          set.getRole());
+    }
+    if (set.getRole() != Role.PRIMARY && set.getOldPrimaryUnfenced()) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT,
+          "old_primary_unfenced: true with role %s (expected: role PRIMARY; only a promotion"
+              + " waits out the old primary)",
+          set.getRole());
+    }
+    if (set.getHoldWritesMs() < 0) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT,
+          "hold_writes_ms: %d (expected: >= 0)",
+          set.getHoldWritesMs());
+    }
   }
 
   private CommandResult setWriteAuthority(SetWriteAuthority set) {
@@ -435,6 +484,16 @@ public final class ShardState implements WatchedState, FeedState {
    */
   public String writeAuthorityLost() {
     return core.writeAuthorityLost();
+  }
+
+  /**
+   * The wait of the last promotion made while the old primary could not be fenced, while it is on:
+   * writes are refused before {@code writes_until_ms} and the locks it names go to no new holder
+   * before {@code locks_until_ms} (both judged at each command's {@code now_ms}); the leader ends
+   * it with {@code EndPromotionWait} once its clock passed {@code locks_until_ms}.
+   */
+  public Optional<PromotionWait> promotionWait() {
+    return Optional.ofNullable(core.promotionWait());
   }
 
   /**

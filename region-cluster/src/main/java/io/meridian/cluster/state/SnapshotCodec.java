@@ -66,7 +66,7 @@ final class SnapshotCodec {
     Collection<LeaseRecord> leases = tables.leases().records().values();
     Collection<DedupEntry> dedup = core.dedup().entries();
     Collection<ChangeBatch> journal = core.journal().all();
-    SnapshotHeader header =
+    SnapshotHeader.Builder header =
         SnapshotHeader.newBuilder()
             .setFormatVersion(FORMAT_VERSION)
             .setShard(core.shard())
@@ -90,9 +90,11 @@ final class SnapshotCodec {
             .setSource(core.source())
             .setLag(core.lag())
             .setSettings(core.settings())
-            .setWriteAuthorityLost(core.writeAuthorityLost())
-            .build();
-    return new Frozen(header, kv, leases, dedup, journal);
+            .setWriteAuthorityLost(core.writeAuthorityLost());
+    if (core.promotionWait() != null) {
+      header.setPromotionWait(core.promotionWait());
+    }
+    return new Frozen(header.build(), kv, leases, dedup, journal);
   }
 
   static void write(Frozen frozen, OutputStream out) throws IOException {
@@ -234,6 +236,9 @@ final class SnapshotCodec {
     core.setInitialized(header.getInitialized());
     core.setSelfPreservation(header.getSelfPreservation());
     core.setWriteAuthorityLost(header.getWriteAuthorityLost());
+    if (header.hasPromotionWait()) {
+      core.setPromotionWait(header.getPromotionWait());
+    }
     MvccStore store = new MvccStore();
     LeaseTable leases = new LeaseTable();
     KeyHistory[] histories = new KeyHistory[Math.toIntExact(header.getKeyCount())];
