@@ -149,6 +149,12 @@ public final class ClusterService extends ClusterGrpc.ClusterImplBase {
           if (!s.writeAuthorityLost().isEmpty()) {
             b.addAlarms("WRITE_AUTHORITY_LOST");
           }
+          s.promotionWait()
+              .ifPresent(
+                  w ->
+                      b.addAlarms("PROMOTION_WAIT")
+                          .setPromotionWritesUntilMs(w.getWritesUntilMs())
+                          .setPromotionLocksUntilMs(w.getLocksUntilMs()));
           return null;
         });
     long behindSince = b.getReplication().getLag().getBehindSinceMs();
@@ -235,13 +241,28 @@ public final class ClusterService extends ClusterGrpc.ClusterImplBase {
                 "role: %s (expected: PRIMARY, STANDBY or FENCED)",
                 request.getRole());
           }
+          long holdWritesMs = 0;
+          if (request.getOldPrimaryUnfenced()) {
+            holdWritesMs = config.replication().writeAuthorityMs();
+            if (holdWritesMs <= 0) {
+              throw MeridianException.of(
+                  Error.Code.FAILED_PRECONDITION,
+                  "old_primary_unfenced: true, but replication.write-authority-ms is 0 on member"
+                      + " %s (expected: > 0, the limit the old primary stops writing within; an"
+                      + " old primary without it never stops: fence it instead)",
+                  config.member());
+            }
+          }
           ShardReplica replica = shards.forRequest();
           Command command =
               Command.newBuilder()
                   .setSetRole(
                       io.meridian.cluster.proto.SetRole.newBuilder()
                           .setRole(request.getRole())
-                          .setEpoch(request.getEpoch()))
+                          .setEpoch(request.getEpoch())
+                          .setLeasePolicyValue(request.getLeasePolicyValue())
+                          .setOldPrimaryUnfenced(request.getOldPrimaryUnfenced())
+                          .setHoldWritesMs(holdWritesMs))
                   .build();
           // The role and epoch are the request's once it committed; this member may not have
           // applied it yet, so they are not read back from its state.

@@ -9,9 +9,12 @@ import io.meridian.api.v1.ReplicationLag;
 import io.meridian.api.v1.ResponseHeader;
 import io.meridian.api.v1.Role;
 import io.meridian.api.v1.SourcePosition;
+import io.meridian.cluster.proto.PromotionWait;
 import io.meridian.cluster.proto.ShardSettings;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.Set;
 import java.util.function.LongSupplier;
 
 /**
@@ -60,6 +63,11 @@ public final class StateCore {
   // OperationRecords.
   private Operation openOperation;
   private List<Operation> finishedOperations = List.of();
+  // The wait of a promotion whose old primary could not be fenced; null when none is on.
+  private PromotionWait promotionWait;
+  private Set<String> promotionLocks = Set.of();
+  // The now_ms of the command being applied: a time from the log, never a clock.
+  private long now;
 
   /**
    * @param shard 0..{@link LeaseId#MAX_SHARD}
@@ -259,6 +267,35 @@ public final class StateCore {
     this.finishedOperations = List.copyOf(operations);
   }
 
+  /** The time of the command being applied (its {@code now_ms}). */
+  public long now() {
+    return now;
+  }
+
+  public void setNow(long now) {
+    this.now = now;
+  }
+
+  /** The wait of the last promotion whose old primary could not be fenced, or null. */
+  public PromotionWait promotionWait() {
+    return promotionWait;
+  }
+
+  public void setPromotionWait(PromotionWait wait) {
+    this.promotionWait = wait;
+    this.promotionLocks = wait == null ? Set.of() : Set.copyOf(wait.getLocksList());
+  }
+
+  /**
+   * Whether lock {@code name} may not go to a new holder now: it was held when this cluster was
+   * promoted while the old primary could not be fenced, and the wait's lock time has not passed.
+   */
+  public boolean lockHeldBack(String name) {
+    return promotionWait != null
+        && now < promotionWait.getLocksUntilMs()
+        && promotionLocks.contains(name);
+  }
+
   /** The response header as of the end of {@code batch}. */
   public ResponseHeader header(Batch batch) {
     return ResponseHeader.newBuilder()
@@ -280,13 +317,23 @@ public final class StateCore {
 
   /**
    * Client writes need an initialized PRIMARY that holds its write authority (its shipping to the
-   * change topic keeps up; see {@code WriteAuthority}).
+   * change topic keeps up; see {@code WriteAuthority}) and is not waiting out an old primary that
+   * could not be fenced (judged at the command's time).
    */
   public void requireWritable() {
     requirePrimary();
     if (!writeAuthorityLost.isEmpty()) {
       throw MeridianException.of(
           Error.Code.FENCED, "shard %d: write authority lost: %s", shard, writeAuthorityLost);
+    }
+    if (promotionWait != null && now < promotionWait.getWritesUntilMs()) {
+      throw MeridianException.of(
+          Error.Code.FENCED,
+          "shard %d: promoted at epoch %d while the old primary could not be fenced; writes resume"
+              + " in %s s (replication.write-authority-ms after the promotion)",
+          shard,
+          promotionWait.getEpoch(),
+          String.format(Locale.ROOT, "%.1f", (promotionWait.getWritesUntilMs() - now) / 1000.0));
     }
   }
 
@@ -300,7 +347,12 @@ public final class StateCore {
     }
     if (role == Role.FENCED) {
       throw MeridianException.of(
-          Error.Code.FENCED, "shard %d: this region cluster is fenced (epoch %d)", shard, epoch);
+          Error.Code.FENCED,
+          "shard %d: this region cluster is FENCED at epoch %d: it takes no writes and answers no"
+              + " linearizable read or keep-alive (SERIALIZABLE and LOCAL reads are served from"
+              + " its last state); use the PRIMARY region, or rejoin this one as a STANDBY with SetRole",
+          shard,
+          epoch);
     }
     if (role != Role.PRIMARY) {
       throw MeridianException.of(

@@ -34,8 +34,10 @@ import java.util.TreeSet;
  * <p>Guarantees: a waiter is identified by (lock, lease), so a retried acquire is idempotent;
  * waiters are served first in, first out; an EXCLUSIVE holder is alone; every grant's fencing token
  * is {@code FencingToken.of(epoch, revision of the grant)}, so tokens strictly increase within a
- * lock. A waiter never waits without a deadline: an acquire that cannot be granted now and has no
- * deadline fails with LOCK_TIMEOUT and leaves nothing behind.
+ * lock. After a promotion whose old primary could not be fenced, a lock held at the promotion goes
+ * to no new holder until the promotion's wait ends. A waiter never waits without a deadline: an
+ * acquire that cannot be granted now and has no deadline fails with LOCK_TIMEOUT and leaves nothing
+ * behind.
  */
 public final class LockCommands {
   private final StateCore core;
@@ -50,11 +52,17 @@ public final class LockCommands {
     this.leases = leases;
   }
 
-  /** Grants every waiter of {@code names} that became grantable, at the batch's revision. */
+  /**
+   * Grants every waiter of {@code names} that became grantable, at the batch's revision, except
+   * those of locks a promotion's wait holds back (its end grants them).
+   */
   public void grantReady(Batch batch, Collection<String> names) {
     Set<String> sorted = new TreeSet<>(KeyPath.ORDER);
     sorted.addAll(names);
     for (String name : sorted) {
+      if (core.lockHeldBack(name)) {
+        continue;
+      }
       for (LockTable.Waiter w : table.grantable(name)) {
         grant(batch, w.key(), w.lease(), w.value());
       }
@@ -104,7 +112,17 @@ public final class LockCommands {
             KeyPath.abbreviate(parent));
       }
     }
-    boolean grantable = table.grantableIfAppended(name, req.getMode());
+    boolean heldBack = core.lockHeldBack(name);
+    boolean grantable = !heldBack && table.grantableIfAppended(name, req.getMode());
+    if (heldBack && req.getDeadlineMs() == 0) {
+      throw MeridianException.of(
+          Error.Code.LOCK_TIMEOUT,
+          "lock %s: held when this cluster was promoted at epoch %d while the old primary could not"
+              + " be fenced; no new holder before %d ms from now (acquire did not wait: no deadline)",
+          KeyPath.abbreviate(name),
+          core.promotionWait().getEpoch(),
+          core.promotionWait().getLocksUntilMs() - core.now());
+    }
     if (!grantable && req.getDeadlineMs() == 0) {
       throw MeridianException.of(
           Error.Code.LOCK_TIMEOUT,

@@ -207,6 +207,19 @@ public final class LockTable implements KeyIndex, LockTokens {
     return List.copyOf(queues.getOrDefault(name, List.of()));
   }
 
+  /** Every granted entry, by lock name (KeyPath order), each lock's in queue order. */
+  public List<Waiter> allHolders() {
+    List<Waiter> out = new ArrayList<>();
+    for (List<Waiter> queue : queues.values()) {
+      for (Waiter w : queue) {
+        if (w.granted()) {
+          out.add(w);
+        }
+      }
+    }
+    return out;
+  }
+
   /** Whether a new waiter in {@code mode} appended to the queue would be granted at once. */
   public boolean grantableIfAppended(String name, LockMode mode) {
     List<Waiter> queue = queues.getOrDefault(name, List.of());

@@ -5,9 +5,11 @@ import io.meridian.api.v1.Role;
 import io.meridian.cluster.internal.StateReader;
 import io.meridian.cluster.lease.LeaseClock;
 import io.meridian.cluster.proto.Command;
+import io.meridian.cluster.proto.EndPromotionWait;
 import io.meridian.cluster.proto.LeaseCheckpoint;
 import io.meridian.cluster.proto.LeaseExpire;
 import io.meridian.cluster.proto.LockCancel;
+import io.meridian.cluster.proto.PromotionWait;
 import io.meridian.cluster.proto.SetSelfPreservation;
 import io.meridian.cluster.proto.SetWriteAuthority;
 import io.meridian.cluster.registry.SelfPreservation;
@@ -27,12 +29,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>{@link #poll} is given the time and returns the commands due: lease expiries (on the monotonic
  * clock), lease checkpoints, the removal of lock waiters whose deadline passed (leader wall clock,
  * as the deadlines were stamped), automatic compaction, registry self-preservation turned on or
- * off, and the write authority of a federated primary taken away or given back (on the wall clock,
- * as commit times were stamped). While the authority is lost it proposes no expiry and no waiter
- * sweep: either could grant a lock. It proposes nothing and reads no clock itself, so it is tested
- * without wall time; the caller proposes each command as leader of {@link #term} and calls {@link
- * #settled} when the proposal completed. An expiry or a waiter sweep is not proposed again while
- * one is in flight.
+ * off, the write authority of a federated primary taken away or given back (on the wall clock, as
+ * commit times were stamped), and the end of a promotion's wait (wall clock, every 200 ms). While
+ * the authority is lost it proposes no expiry and no waiter sweep: either could grant a lock; while
+ * a promotion's wait refuses writes it proposes no sweep. It proposes nothing and reads no clock
+ * itself, so it is tested without wall time; the caller proposes each command as leader of {@link
+ * #term} and calls {@link #settled} when the proposal completed. An expiry or a waiter sweep is not
+ * proposed again while one is in flight.
  */
 final class LeaderState {
   /** How often the write authority is judged: a stall shows within this of the limit. */
@@ -64,6 +67,7 @@ final class LeaderState {
   private final AtomicBoolean expiryInFlight = new AtomicBoolean();
   private final AtomicBoolean authorityInFlight = new AtomicBoolean();
   private final AtomicBoolean sweepInFlight = new AtomicBoolean();
+  private final AtomicBoolean waitEndInFlight = new AtomicBoolean();
   // Poll thread only.
   private long nextExpiry;
   private long nextSweep;
@@ -114,10 +118,16 @@ final class LeaderState {
       nextWriteAuthority = monotonicMs + WRITE_AUTHORITY_CHECK_MS;
       if (primary) {
         writeAuthority(wallMs).ifPresent(due::add);
+        promotionWaitEnd(wallMs).ifPresent(due::add);
       }
     }
     // Without write authority nothing may grant a lock: no expiry, no sweep of waiters.
     boolean authority = state.read(s -> s.writeAuthorityLost().isEmpty());
+    // While a promotion's wait refuses writes, the sweep would be refused too.
+    boolean writable =
+        authority
+            && state.read(
+                s -> s.promotionWait().map(w -> wallMs >= w.getWritesUntilMs()).orElse(true));
     if (monotonicMs >= nextExpiry) {
       nextExpiry = monotonicMs + duties.expiryIntervalMs();
       if (primary && authority) {
@@ -126,7 +136,7 @@ final class LeaderState {
     }
     if (monotonicMs >= nextSweep) {
       nextSweep = monotonicMs + duties.waiterSweepIntervalMs();
-      if (primary && authority) {
+      if (primary && writable) {
         waiterSweep(wallMs).ifPresent(due::add);
       }
     }
@@ -158,7 +168,23 @@ final class LeaderState {
       sweepInFlight.set(false);
     } else if (command.hasSetWriteAuthority()) {
       authorityInFlight.set(false);
+    } else if (command.hasEndPromotionWait()) {
+      waitEndInFlight.set(false);
     }
+  }
+
+  /** Ends a promotion's wait once this leader's wall clock (the one it was stamped with) passed. */
+  private Optional<Command> promotionWaitEnd(long wallMs) {
+    if (waitEndInFlight.get()) {
+      return Optional.empty();
+    }
+    Optional<PromotionWait> wait = state.read(ShardState::promotionWait);
+    if (wait.isEmpty() || wallMs < wait.get().getLocksUntilMs()) {
+      return Optional.empty();
+    }
+    waitEndInFlight.set(true);
+    return Optional.of(
+        Command.newBuilder().setEndPromotionWait(EndPromotionWait.getDefaultInstance()).build());
   }
 
   private Optional<Command> expiry() {

@@ -2,6 +2,7 @@ package io.meridian.cluster.node;
 
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Error;
+import io.meridian.api.v1.LeasePolicy;
 import io.meridian.api.v1.ReplicationState;
 import io.meridian.api.v1.ResponseHeader;
 import io.meridian.api.v1.Role;
@@ -18,6 +19,7 @@ import io.meridian.cluster.proto.Command;
 import io.meridian.cluster.proto.CommandResult;
 import io.meridian.cluster.proto.InitShard;
 import io.meridian.cluster.proto.LeaderStart;
+import io.meridian.cluster.proto.PromotionWait;
 import io.meridian.cluster.proto.Query;
 import io.meridian.cluster.proto.QueryResult;
 import io.meridian.cluster.proto.QueryResultBatch;
@@ -39,7 +41,9 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import java.io.IOException;
+import java.time.Instant;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -473,18 +477,43 @@ public final class ShardReplica
         && !result.result().hasError()
         && command.getSetRole().getRole() == Role.PRIMARY
         && leaseClock.ready()) {
-      // A promotion: clients renewed with the old primary, so every lease gets its full TTL.
+      // A promotion: clients renewed with the old primary, so every lease gets its full TTL (with
+      // REVOKE none is left). The state cleared their remainders, so a later leader does the same.
       List<LeaseView> leases = stateMachine.read(s -> s.leases(""));
       leaseClock.extendAll(leases);
+      Optional<PromotionWait> wait = stateMachine.read(ShardState::promotionWait);
       log.info(
-          "shard={} region={} member={} promoted to PRIMARY at epoch {}: {} leases extended by"
-              + " their TTL, revision={}",
+          "shard={} region={} member={} promoted to PRIMARY at epoch {} (lease policy {}): {}"
+              + " leases extended by their TTL, revision={}{}",
           spec.id(),
           config.region(),
           config.member(),
           command.getSetRole().getEpoch(),
+          command.getSetRole().getLeasePolicy() == LeasePolicy.REVOKE ? "REVOKE" : "EXTEND",
           leases.size(),
-          result.revision());
+          result.revision(),
+          wait.filter(w -> w.getEpoch() == command.getSetRole().getEpoch())
+              .map(
+                  w ->
+                      String.format(
+                          "; the old primary could not be fenced: writes refused until %s, %d"
+                              + " locks held at the promotion go to no new holder until %s",
+                          Instant.ofEpochMilli(w.getWritesUntilMs()),
+                          w.getLocksCount(),
+                          Instant.ofEpochMilli(w.getLocksUntilMs())))
+              .orElse(""));
+    }
+    if (command.hasEndPromotionWait() && leaseClock.ready()) {
+      boolean ended = stateMachine.read(s -> s.promotionWait().isEmpty());
+      if (ended) {
+        log.info(
+            "shard={} region={} member={} promotion wait over: locks held at the promotion may go"
+                + " to new holders, revision={}",
+            spec.id(),
+            config.region(),
+            config.member(),
+            result.revision());
+      }
     }
   }
 

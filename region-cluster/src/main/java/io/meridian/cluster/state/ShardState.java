@@ -11,6 +11,7 @@ import io.meridian.api.v1.Error;
 import io.meridian.api.v1.Instance;
 import io.meridian.api.v1.KeyValue;
 import io.meridian.api.v1.LeaseListResponse;
+import io.meridian.api.v1.LeasePolicy;
 import io.meridian.api.v1.LeaseStatus;
 import io.meridian.api.v1.ListServicesResponse;
 import io.meridian.api.v1.LockInspectResponse;
@@ -41,6 +42,7 @@ import io.meridian.cluster.proto.CommandBatch;
 import io.meridian.cluster.proto.CommandResult;
 import io.meridian.cluster.proto.InitShard;
 import io.meridian.cluster.proto.LockCancel;
+import io.meridian.cluster.proto.PromotionWait;
 import io.meridian.cluster.proto.Query;
 import io.meridian.cluster.proto.QueryResult;
 import io.meridian.cluster.proto.SetRole;
@@ -51,6 +53,7 @@ import io.meridian.cluster.registry.RegistryCommands;
 import io.meridian.cluster.registry.RegistryReads;
 import io.meridian.cluster.replication.FeedState;
 import io.meridian.cluster.replication.OperationRecords;
+import io.meridian.cluster.replication.Promotion;
 import io.meridian.cluster.replication.ReplicationCommands;
 import io.meridian.cluster.replication.WriteAuthority;
 import io.meridian.cluster.watch.WatchedState;
@@ -67,7 +70,7 @@ import java.util.Optional;
 /**
  * The deterministic state machine of one shard replica: MVCC key-value store, leases, locks, the
  * service registry and cluster metadata (role, epoch, epoch history, self-preservation, write
- * authority).
+ * authority, a promotion's wait).
  *
  * <p>Guarantees:
  *
@@ -105,6 +108,7 @@ public final class ShardState implements WatchedState, FeedState {
   private final RegistryReads registryReads;
   private final ReplicationCommands replication;
   private final OperationRecords operations;
+  private final Promotion promotion;
 
   /**
    * An empty, uninitialized shard state: it takes writes once an {@code InitShard} command made it
@@ -130,6 +134,7 @@ public final class ShardState implements WatchedState, FeedState {
     this.registryReads = new RegistryReads(core, keys);
     this.replication = new ReplicationCommands(core, keys, tables.leases(), leases);
     this.operations = new OperationRecords(core);
+    this.promotion = new Promotion(core, tables.leases(), tables.locks(), leases, locks);
   }
 
   /**
@@ -139,6 +144,7 @@ public final class ShardState implements WatchedState, FeedState {
   public ApplyResult apply(Command command, long term) {
     String requestId = command.getRequestId();
     long now = command.getNowMs();
+    core.setNow(now);
     if (!requestId.isEmpty()) {
       CommandResult first = core.dedup().find(requestId, now);
       if (first != null) {
@@ -213,7 +219,7 @@ public final class ShardState implements WatchedState, FeedState {
         core.setLeaderTerm(term);
         yield ack();
       }
-      case SET_ROLE -> setRole(c.getSetRole());
+      case SET_ROLE -> setRole(c.getSetRole(), batch);
       case SET_SETTINGS -> {
         core.applySettings(c.getSetSettings().getSettings());
         yield ack();
@@ -227,6 +233,10 @@ public final class ShardState implements WatchedState, FeedState {
       case REPORT_SHIPPED -> replication.reportShipped(c.getReportShipped());
       case SET_WRITE_AUTHORITY -> setWriteAuthority(c.getSetWriteAuthority());
       case RECORD_OPERATION -> operations.apply(c.getRecordOperation(), c.getNowMs());
+      case END_PROMOTION_WAIT -> {
+        promotion.endWait(batch);
+        yield ack();
+      }
       case BATCH ->
           throw MeridianException.of(
               Error.Code.INVALID_ARGUMENT, "command: a batch holds single commands only");
@@ -276,12 +286,13 @@ public final class ShardState implements WatchedState, FeedState {
     return ack();
   }
 
-  private CommandResult setRole(SetRole set) {
+  private CommandResult setRole(SetRole set, Batch batch) {
     if (!core.initialized()) {
       throw MeridianException.of(
           Error.Code.NOT_INITIALIZED, "shard %d: not initialized yet", core.shard());
     }
     checkRoleAndEpoch(set.getRole(), set.getEpoch());
+    checkPromotionOptions(set);
     if (set.getEpoch() < core.epoch()) {
       throw MeridianException.of(
           Error.Code.FENCED,
@@ -300,6 +311,10 @@ public final class ShardState implements WatchedState, FeedState {
           set.getEpoch(),
           core.epoch());
     }
+    // The same promotion sent again must not revoke or hold anything anew.
+    boolean promotes =
+        set.getRole() == Role.PRIMARY
+            && (core.role() != Role.PRIMARY || set.getEpoch() > core.epoch());
     if (set.getEpoch() > core.epoch()) {
       core.setEpoch(set.getEpoch());
       core.epochHistory().add(epochStart(set.getEpoch()));
@@ -307,7 +322,41 @@ public final class ShardState implements WatchedState, FeedState {
     core.setRole(set.getRole());
     // A role change is the operator's fresh start: the new role's leader judges shipping anew.
     core.setWriteAuthorityLost("");
+    if (promotes) {
+      promotion.promote(set, batch);
+    } else if (set.getRole() != Role.PRIMARY) {
+      core.setPromotionWait(null);
+    }
     return ack();
+  }
+
+  private static void checkPromotionOptions(SetRole set) {
+    if (set.getLeasePolicy() == LeasePolicy.UNRECOGNIZED) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT,
+          "lease_policy: %d (expected: EXTEND or REVOKE)",
+          set.getLeasePolicyValue());
+    }
+    if (set.getRole() != Role.PRIMARY && set.getLeasePolicy() == LeasePolicy.REVOKE) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT,
+          "lease_policy: REVOKE with role %s (expected: role PRIMARY; only a promotion revokes"
+              + " leases)",
+          set.getRole());
+    }
+    if (set.getRole() != Role.PRIMARY && set.getOldPrimaryUnfenced()) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT,
+          "old_primary_unfenced: true with role %s (expected: role PRIMARY; only a promotion"
+              + " waits out the old primary)",
+          set.getRole());
+    }
+    if (set.getHoldWritesMs() < 0) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT,
+          "hold_writes_ms: %d (expected: >= 0)",
+          set.getHoldWritesMs());
+    }
   }
 
   private CommandResult setWriteAuthority(SetWriteAuthority set) {
@@ -451,6 +500,16 @@ public final class ShardState implements WatchedState, FeedState {
   /** The open region operation (failover, switchover, rejoin) recorded here, if any. */
   public java.util.Optional<io.meridian.api.v1.Operation> openOperation() {
     return java.util.Optional.ofNullable(core.openOperation());
+  }
+
+  /**
+   * The wait of the last promotion made while the old primary could not be fenced, while it is on:
+   * writes are refused before {@code writes_until_ms} and the locks it names go to no new holder
+   * before {@code locks_until_ms} (both judged at each command's {@code now_ms}); the leader ends
+   * it with {@code EndPromotionWait} once its clock passed {@code locks_until_ms}.
+   */
+  public Optional<PromotionWait> promotionWait() {
+    return Optional.ofNullable(core.promotionWait());
   }
 
   /**

@@ -95,8 +95,10 @@ final class SnapshotCodec {
     if (core.openOperation() != null) {
       b.setOpenOperation(core.openOperation());
     }
-    SnapshotHeader header = b.build();
-    return new Frozen(header, kv, leases, dedup, journal);
+    if (core.promotionWait() != null) {
+      b.setPromotionWait(core.promotionWait());
+    }
+    return new Frozen(b.build(), kv, leases, dedup, journal);
   }
 
   static void write(Frozen frozen, OutputStream out) throws IOException {
@@ -240,6 +242,9 @@ final class SnapshotCodec {
     core.setWriteAuthorityLost(header.getWriteAuthorityLost());
     core.setOpenOperation(header.hasOpenOperation() ? header.getOpenOperation() : null);
     core.setFinishedOperations(header.getFinishedOperationsList());
+    if (header.hasPromotionWait()) {
+      core.setPromotionWait(header.getPromotionWait());
+    }
     MvccStore store = new MvccStore();
     LeaseTable leases = new LeaseTable();
     KeyHistory[] histories = new KeyHistory[Math.toIntExact(header.getKeyCount())];

@@ -157,4 +157,55 @@ class LeaderStateTest {
         .extracting(w -> w.getLease())
         .containsExactly(waiter);
   }
+
+  @Test
+  void afterAnUnfencedPromotionTheSweepWaitsForWritesAndTheWaitEndsOnceItsLockTimePassed() {
+    primary();
+    long holder = grant(60_000);
+    long waiter = grant(60_000);
+    apply(
+        Command.newBuilder()
+            .setLockAcquire(
+                LockAcquire.newBuilder()
+                    .setName("/a/l")
+                    .setLease(holder)
+                    .setMode(LockMode.EXCLUSIVE)));
+    apply(
+        Command.newBuilder()
+            .setLockAcquire(
+                LockAcquire.newBuilder()
+                    .setName("/a/l")
+                    .setLease(waiter)
+                    .setMode(LockMode.EXCLUSIVE)
+                    .setDeadlineMs(wall + 1_000)));
+    apply(Command.newBuilder().setSetRole(SetRole.newBuilder().setRole(Role.STANDBY).setEpoch(2)));
+    apply(
+        Command.newBuilder()
+            .setSetRole(
+                SetRole.newBuilder()
+                    .setRole(Role.PRIMARY)
+                    .setEpoch(3)
+                    .setOldPrimaryUnfenced(true)
+                    .setHoldWritesMs(2_000)));
+    LeaderState leader = leader(0);
+
+    List<Long> sweptAt = new ArrayList<>();
+    List<Long> endedAt = new ArrayList<>();
+    for (long t = 0; t < 70_000; t += 100) {
+      for (Command c : leader.poll(monotonic.addAndGet(100), wall + t)) {
+        if (c.hasLockCancel()) {
+          sweptAt.add(t);
+        } else if (c.hasEndPromotionWait()) {
+          endedAt.add(t);
+        }
+      }
+    }
+
+    // The sweep would be refused while writes are: it starts once they resume.
+    assertThat(sweptAt).hasSize(1);
+    assertThat(sweptAt.get(0)).isGreaterThanOrEqualTo(2_000);
+    // The limit plus the holder's 60 s lease; proposed once while in flight.
+    assertThat(endedAt).hasSize(1);
+    assertThat(endedAt.get(0)).isBetween(62_000L, 62_200L);
+  }
 }
