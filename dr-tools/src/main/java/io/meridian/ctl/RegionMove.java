@@ -77,6 +77,15 @@ final class RegionMove {
               + " unfenced old one; UNAVAILABLE) before verify fails (default: 60s).")
   Duration verifyTimeout = Duration.ofSeconds(60);
 
+  @Option(
+      names = "--lease-policy",
+      paramLabel = "POLICY",
+      description =
+          "What the promotion does to the shard's leases: EXTEND (default: each restarts at its"
+              + " full TTL, as its holder renewed with the old primary) or REVOKE (all end, their"
+              + " keys deleted and locks released, in the new epoch's first revision).")
+  io.meridian.api.v1.LeasePolicy leasePolicy = io.meridian.api.v1.LeasePolicy.EXTEND;
+
   @Mixin KafkaOptions kafka;
 
   /** The Kafka cluster holding the shard's change topic, and how the bridges name their source. */
@@ -129,6 +138,11 @@ final class RegionMove {
       throw new CommandLine.ParameterException(
           spec.commandLine(), "--shard: required (expected: the shard whose primary moves)");
     }
+    if (leasePolicy != io.meridian.api.v1.LeasePolicy.EXTEND
+        && leasePolicy != io.meridian.api.v1.LeasePolicy.REVOKE) {
+      throw new CommandLine.ParameterException(
+          spec.commandLine(), "--lease-policy: " + leasePolicy + " (expected: EXTEND or REVOKE)");
+    }
     return shard;
   }
 
@@ -151,15 +165,27 @@ final class RegionMove {
         () -> {
           var r =
               regions.setRole(
-                  to, SetRoleRequest.newBuilder().setRole(Role.PRIMARY).setEpoch(epoch).build());
+                  to,
+                  SetRoleRequest.newBuilder()
+                      .setRole(Role.PRIMARY)
+                      .setEpoch(epoch)
+                      .setLeasePolicy(leasePolicy)
+                      .setOldPrimaryUnfenced(!oldPrimaryFenced)
+                      .build());
           return new RegionOperation.Done(
               to.region()
                   + " committed PRIMARY at epoch "
                   + epoch
                   + " at revision "
                   + r.getHeader().getRevision()
-                  + "; its leases restart at their full TTL"
-                  + (oldPrimaryFenced ? "" : " (the old primary was not fenced)"),
+                  + (leasePolicy == io.meridian.api.v1.LeasePolicy.REVOKE
+                      ? "; every lease revoked"
+                      : "; its leases restart at their full TTL")
+                  + (oldPrimaryFenced
+                      ? ""
+                      : "; the old primary was not fenced, so writes wait out its write authority"
+                          + " (replication.write-authority-ms) and locks it held wait that plus"
+                          + " their lease"),
               Map.of("promoted_revision", Long.toString(r.getHeader().getRevision())));
         });
   }

@@ -45,7 +45,12 @@ class MeridianctlFailoverTest {
         DevFederation.start(
             dir,
             new DevFederation.Shape(List.of("us-east", "us-west"), 1, 1, true),
-            Map.of("raft", DevCluster.FAST_ELECTIONS),
+            // A short write-authority limit: the promotion after an unfenced failover waits it out.
+            Map.of(
+                "raft",
+                DevCluster.FAST_ELECTIONS,
+                "replication",
+                Map.of("write-authority-ms", 3000)),
             Map.of());
     await().atMost(Duration.ofSeconds(90)).until(f::ready);
     return f;
@@ -239,6 +244,7 @@ class MeridianctlFailoverTest {
           .contains("(done earlier)")
           .contains("[4/10] fence-primary: us-east did not answer")
           .contains("[5/10] fence-source: transactional id meridian-bridge-shard-0 fenced")
+          .contains("the old primary was not fenced, so writes wait")
           .contains("[10/10] notify");
       RoutingTable.Shard shard = table(f.router("us-west").url()).shard(0);
       assertThat(shard.primary().region()).isEqualTo("us-west");
