@@ -173,6 +173,9 @@ public final class KafkaBroker implements AutoCloseable {
             "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             "log.dirs=" + dir.resolve("data"),
             "offsets.topic.replication.factor=1",
+            // The bridge's source heartbeat commits offsets in its transactions: one partition
+            // is created at once, Kafka's 50 took over 10 s on a busy machine.
+            "offsets.topic.num.partitions=1",
             "transaction.state.log.replication.factor=1",
             "transaction.state.log.min.isr=1",
             "share.coordinator.state.topic.replication.factor=1",

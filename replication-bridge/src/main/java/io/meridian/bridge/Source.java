@@ -189,7 +189,9 @@ final class Source implements Runnable {
           after.getEpoch(),
           topic.name);
       long lastReport = 0;
-      boolean published = false;
+      // initTransactions just proved this producer owns the shard's id: the first report needs
+      // no heartbeat.
+      boolean published = true;
       try (FeedReader feed = FeedReader.open(primary.stubs().feed(), after)) {
         progress.running();
         while (!closed) {
