@@ -111,7 +111,17 @@ final class Arrangement {
     prober.setDaemon(true);
   }
 
+  /**
+   * Arranges the parts once from a first probe, so a started bridge runs them as a static one
+   * would, then keeps probing on its own thread.
+   */
   void start() {
+    try {
+      probe();
+      rearrange();
+    } catch (RuntimeException e) {
+      log.warn("shard={} could not arrange the bridge's parts yet: {}", shard, e.toString());
+    }
     prober.start();
   }
 
