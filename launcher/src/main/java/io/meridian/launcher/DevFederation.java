@@ -126,7 +126,7 @@ public final class DevFederation implements AutoCloseable {
     writeTopology();
   }
 
-  /** A broker in {@code <stateDir>/kafka} and one bridge for every shard and standby region. */
+  /** A broker in {@code <stateDir>/kafka} and one bridge following every shard's regions. */
   private void startReplication() throws IOException {
     try {
       kafka = KafkaBroker.start(stateDir.resolve("kafka"));
@@ -134,14 +134,15 @@ public final class DevFederation implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted while the Kafka broker started", e);
     }
-    String primary = shape.regions().get(0);
+    // The regions form: the bridge follows each shard's roles, so the federation survives a
+    // failover (and a rejoin) without a new bridge config.
     List<Map<String, Object>> shardList = new ArrayList<>();
     for (int s = 0; s < shape.shards(); s++) {
-      Map<String, Object> sinks = new LinkedHashMap<>();
-      for (String region : shape.regions().subList(1, shape.regions().size())) {
-        sinks.put(region, urls(region));
+      Map<String, Object> regions = new LinkedHashMap<>();
+      for (String region : shape.regions()) {
+        regions.put(region, urls(region));
       }
-      shardList.add(Map.of("id", s, "source", urls(primary), "sinks", sinks));
+      shardList.add(Map.of("id", s, "regions", regions));
     }
     Map<String, Object> yaml = new LinkedHashMap<>();
     yaml.put("listen", Map.of("host", "127.0.0.1", "port", 0));

@@ -19,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,7 +28,9 @@ import org.slf4j.LoggerFactory;
  * A running replication bridge ({@code meridian bridge --config bridge.yaml}): for each configured
  * shard, a source that ships the primary's changes into the shard's topic and a sink per standby
  * region that applies them, each on its own thread; plus {@code /health} (503 while a part fails or
- * a standby lags beyond the configured limits), {@code /metrics} and {@code /v1/bridge/status}.
+ * a standby lags beyond the configured limits), {@code /metrics} and {@code /v1/bridge/status}. A
+ * shard configured with {@code regions} follows the regions' roles: its {@link Arrangement} moves
+ * the source and the sinks as regions are fenced, promoted and rejoined.
  *
  * <p>The bridge keeps no state of its own: the topic says how far the source shipped and each
  * standby says how far it applied, so a restarted (or second) bridge resumes exactly there.
@@ -47,6 +50,9 @@ public final class Bridge implements AutoCloseable {
   private final List<Thread> threads = new ArrayList<>();
   private final List<Part> parts = new ArrayList<>();
   private final Map<Integer, ShardLag> lags = new LinkedHashMap<>();
+  private final Map<Integer, Arrangement> arrangements = new LinkedHashMap<>();
+  // The static shards' shipped revisions, for their gauges (held here: gauges hold them weakly).
+  private final List<AtomicLong> shippedRevisions = new ArrayList<>();
   private final Server server;
 
   /** One source or sink, with what it reports. */
@@ -58,16 +64,30 @@ public final class Bridge implements AutoCloseable {
     for (BridgeConfig.ShardConfig shard : config.shards()) {
       ShardLag lag = new ShardLag(shard.id(), shard.sinks().keySet(), clock, metrics);
       lags.put(shard.id(), lag);
+      if (shard.followsRoles()) {
+        Map<String, MeridianClient> regions = new LinkedHashMap<>();
+        shard
+            .regions()
+            .forEach((region, urls) -> regions.put(region, client(shard.id(), region, urls)));
+        arrangements.put(
+            shard.id(), new Arrangement(shard.id(), regions, config, lag, clock, metrics));
+        continue;
+      }
       if (!shard.source().isEmpty()) {
         Progress progress = new Progress();
+        AtomicLong shippedRevision = new AtomicLong();
+        shippedRevisions.add(shippedRevision);
         Source source =
             new Source(
                 shard.id(),
+                null,
+                false,
                 client(shard.id(), "source", shard.source()),
                 config,
                 lag,
                 clock,
                 metrics,
+                shippedRevision,
                 progress);
         parts.add(new Part(shard.id(), null, source, null, progress));
       }
@@ -115,6 +135,7 @@ public final class Bridge implements AutoCloseable {
         bridge.threads.add(thread);
         thread.start();
       }
+      bridge.arrangements.values().forEach(Arrangement::start);
     } catch (RuntimeException e) {
       bridge.close();
       throw e;
@@ -189,14 +210,29 @@ public final class Bridge implements AutoCloseable {
                 .setLagMs(ms));
       }
     }
+    for (Map.Entry<Integer, Arrangement> e : arrangements.entrySet()) {
+      BridgeShardStatus.Builder shard =
+          BridgeShardStatus.newBuilder()
+              .setShard(e.getKey())
+              .setHeadRevision(lags.get(e.getKey()).head());
+      healthy &= e.getValue().describe(shard, config.lag());
+      shards.put(e.getKey(), shard);
+    }
     BridgeStatusResponse.Builder out = BridgeStatusResponse.newBuilder().setHealthy(healthy);
-    shards.values().forEach(out::addShards);
+    // In the config's order, whichever form each shard has.
+    for (BridgeConfig.ShardConfig shard : config.shards()) {
+      BridgeShardStatus.Builder s = shards.get(shard.id());
+      if (s != null) {
+        out.addShards(s);
+      }
+    }
     return out.build();
   }
 
   /** Stops every source and sink (a source's open transaction is aborted by its successor). */
   @Override
   public void close() {
+    arrangements.values().forEach(Arrangement::close);
     for (Part part : parts) {
       if (part.source() != null) {
         part.source().close();

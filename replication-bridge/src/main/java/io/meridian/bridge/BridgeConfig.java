@@ -43,6 +43,10 @@ import java.util.Map;
  *     source: [http://east-1:2379, http://east-2:2379]   # the PRIMARY region's members
  *     sinks:
  *       us-west: [http://west-1:2379, http://west-2:2379] # a STANDBY region's members
+ *   - id: 1                                   # or: follow the regions' roles
+ *     regions:
+ *       us-east: [http://east-1:2379, http://east-2:2379]
+ *       us-west: [http://west-1:2379, http://west-2:2379]
  * }</pre>
  */
 public record BridgeConfig(
@@ -68,10 +72,23 @@ public record BridgeConfig(
   public record Retry(Long initialBackoffMs, Long maxBackoffMs) {}
 
   /**
-   * One shard: the primary region's members to read the change feed from (omit for a bridge that
-   * only applies), and each standby region's members to apply to.
+   * One shard, in one of two forms. Static: the primary region's members to read the change feed
+   * from ({@code source}; omit for a bridge that only applies) and each standby region's members to
+   * apply to ({@code sinks}). Role-following: every region's members ({@code regions}); the bridge
+   * learns each region's role and epoch from its cluster and ships from the newest PRIMARY to every
+   * STANDBY, following failovers. Exactly one form is non-empty.
    */
-  public record ShardConfig(Integer id, List<String> source, Map<String, List<String>> sinks) {}
+  public record ShardConfig(
+      Integer id,
+      List<String> source,
+      Map<String, List<String>> sinks,
+      Map<String, List<String>> regions) {
+
+    /** Whether the bridge follows the regions' roles ({@code regions}) for this shard. */
+    public boolean followsRoles() {
+      return !regions.isEmpty();
+    }
+  }
 
   private static final String URLS = "http://host:port URLs";
 
@@ -149,17 +166,16 @@ public record BridgeConfig(
   static final ConfigKey<Map<String, List<String>>> SINKS =
       ConfigKey.of("shards[].sinks", ConfigType.mapOf(ConfigType.listOf(STRING)))
           .defaultValue(Map.of())
-          .check(
-              Validator.of(
-                  sinks ->
-                      sinks.entrySet().stream()
-                          .allMatch(
-                              e ->
-                                  e.getKey().matches("[a-z0-9][a-z0-9-]{0,62}")
-                                      && !e.getValue().isEmpty()
-                                      && httpUrls(e.getValue())),
-                  "regions (lower-case letters, digits and '-'), each with its members' " + URLS))
+          .check(regionUrls())
           .description("each STANDBY region's member URLs, by region");
+  static final ConfigKey<Map<String, List<String>>> REGIONS =
+      ConfigKey.of("shards[].regions", ConfigType.mapOf(ConfigType.listOf(STRING)))
+          .defaultValue(Map.of())
+          .check(regionUrls())
+          .description(
+              "every region's member URLs, by region, instead of `source` and `sinks`: the bridge"
+                  + " ships from the PRIMARY with the highest epoch to every STANDBY, following"
+                  + " role changes (see \"After a failover\")");
 
   /** Every key of a bridge's file, in the order of the table in docs/replication.md. */
   public static final ConfigKeys KEYS =
@@ -180,7 +196,8 @@ public record BridgeConfig(
           MAX_BACKOFF,
           SHARD_ID,
           SOURCE,
-          SINKS);
+          SINKS,
+          REGIONS);
 
   /**
    * Reads, defaults and checks {@code file}.
@@ -251,9 +268,18 @@ public record BridgeConfig(
             "shards[]",
             SHARD_ID,
             s -> {
-              ShardConfig shard = new ShardConfig(s.get(SHARD_ID), s.get(SOURCE), s.get(SINKS));
-              if (shard.source().isEmpty() && shard.sinks().isEmpty()) {
-                throw s.refuse(SOURCE, "a source or sinks, at least one");
+              ShardConfig shard =
+                  new ShardConfig(s.get(SHARD_ID), s.get(SOURCE), s.get(SINKS), s.get(REGIONS));
+              if (shard.followsRoles()) {
+                if (!shard.source().isEmpty() || !shard.sinks().isEmpty()) {
+                  throw s.refuse(
+                      s.path(REGIONS),
+                      "given with " + (shard.source().isEmpty() ? "sinks" : "source"),
+                      "either regions or source and sinks for one shard, not both: with regions"
+                          + " the bridge picks the source and the sinks from the regions' roles");
+                }
+              } else if (shard.source().isEmpty() && shard.sinks().isEmpty()) {
+                throw s.refuse(SOURCE, "a source or sinks, at least one (or regions)");
               }
               return shard;
             });
@@ -261,6 +287,18 @@ public record BridgeConfig(
       throw v.refuse("shards", "none", "at least one shard to replicate");
     }
     return shards;
+  }
+
+  private static Validator<Map<String, List<String>>> regionUrls() {
+    return Validator.of(
+        regions ->
+            regions.entrySet().stream()
+                .allMatch(
+                    e ->
+                        e.getKey().matches("[a-z0-9][a-z0-9-]{0,62}")
+                            && !e.getValue().isEmpty()
+                            && httpUrls(e.getValue())),
+        "regions (lower-case letters, digits and '-'), each with its members' " + URLS);
   }
 
   private static boolean httpUrls(List<String> urls) {

@@ -2,7 +2,9 @@ package io.meridian.bridge;
 
 import io.meridian.api.v1.ReplicationLag;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
@@ -18,6 +20,9 @@ import java.util.function.LongSupplier;
  * and status probes of its source, the records its sinks consume. The commit times of revisions
  * every standby has are dropped; at most {@link #MAX_TIMES} are kept, so far behind a standby the
  * milliseconds are a lower bound.
+ *
+ * <p>The standby regions are fixed for a static shard; a role-following shard starts and stops
+ * tracking regions as they become and stop being standbys ({@link #track}, {@link #untrack}).
  */
 final class ShardLag {
   static final int MAX_TIMES = 100_000;
@@ -27,23 +32,54 @@ final class ShardLag {
   private final AtomicLong head = new AtomicLong();
   private final ConcurrentSkipListMap<Long, Long> commitTimes = new ConcurrentSkipListMap<>();
   private final Map<String, AtomicLong> applied = new ConcurrentHashMap<>();
+  private final Map<String, List<Meter>> gauges = new ConcurrentHashMap<>();
+  private final MeterRegistry metrics;
 
   ShardLag(int shard, Iterable<String> regions, LongSupplier clock, MeterRegistry metrics) {
     this.shard = shard;
     this.clock = clock;
+    this.metrics = metrics;
     for (String region : regions) {
-      applied.put(region, new AtomicLong());
-      Gauge.builder("meridian.bridge.lag.revisions", () -> revisionsBehind(region))
-          .description("Revisions the standby region lacks")
-          .tags("shard", Integer.toString(shard), "region", region)
-          .register(metrics);
-      // Seconds, Prometheus's base unit: meridian_bridge_lag_seconds.
-      Gauge.builder("meridian.bridge.lag", () -> msBehind(region) / 1000.0)
-          .description("Seconds since the oldest revision the standby lacks was committed")
-          .tags("shard", Integer.toString(shard), "region", region)
-          .baseUnit("seconds")
-          .register(metrics);
+      track(region);
     }
+  }
+
+  /** Starts measuring {@code region} as a standby (from applied revision 0 until it reports). */
+  void track(String region) {
+    if (applied.putIfAbsent(region, new AtomicLong()) != null) {
+      return;
+    }
+    Gauge revisions =
+        Gauge.builder("meridian.bridge.lag.revisions", () -> revisionsBehind(region))
+            .description("Revisions the standby region lacks")
+            .tags("shard", Integer.toString(shard), "region", region)
+            .register(metrics);
+    // Seconds, Prometheus's base unit: meridian_bridge_lag_seconds.
+    Gauge seconds =
+        Gauge.builder("meridian.bridge.lag", () -> msBehind(region) / 1000.0)
+            .description("Seconds since the oldest revision the standby lacks was committed")
+            .tags("shard", Integer.toString(shard), "region", region)
+            .baseUnit("seconds")
+            .register(metrics);
+    gauges.put(region, List.of(revisions, seconds));
+  }
+
+  /** Stops measuring {@code region}: it is no longer a standby. */
+  void untrack(String region) {
+    List<Meter> meters = gauges.remove(region);
+    if (meters != null) {
+      meters.forEach(metrics::remove);
+    }
+    applied.remove(region);
+  }
+
+  /**
+   * The source moved to another region: forget the old primary's revision and commit times, which a
+   * lossy failover may never reach again; the new source's feed and probes report its own.
+   */
+  void sourceMoved() {
+    head.set(0);
+    commitTimes.clear();
   }
 
   int shard() {
@@ -63,7 +99,11 @@ final class ShardLag {
 
   /** {@code region}'s standby has applied every revision up to {@code revision}. */
   void applied(String region, long revision) {
-    applied.get(region).accumulateAndGet(revision, Math::max);
+    AtomicLong a = applied.get(region);
+    if (a == null) {
+      return; // A sink that is being closed: its region is no longer a standby.
+    }
+    a.accumulateAndGet(revision, Math::max);
     commitTimes.headMap(lowestApplied(), true).clear();
   }
 
@@ -73,15 +113,16 @@ final class ShardLag {
   }
 
   long appliedRevision(String region) {
-    return applied.get(region).get();
+    AtomicLong a = applied.get(region);
+    return a == null ? 0 : a.get();
   }
 
   long revisionsBehind(String region) {
-    return Math.max(0, head.get() - applied.get(region).get());
+    return Math.max(0, head.get() - appliedRevision(region));
   }
 
   long msBehind(String region) {
-    long since = behindSince(applied.get(region).get());
+    long since = behindSince(appliedRevision(region));
     return since == 0 ? 0 : Math.max(0, clock.getAsLong() - since);
   }
 

@@ -8,6 +8,8 @@ import io.meridian.api.v1.Position;
 import io.meridian.api.v1.ReplicationStatusRequest;
 import io.meridian.api.v1.ReplicationStatusResponse;
 import io.meridian.api.v1.ReportShippedRequest;
+import io.meridian.api.v1.ResponseHeader;
+import io.meridian.api.v1.Role;
 import io.meridian.api.v1.StatusRequest;
 import io.meridian.api.v1.StatusResponse;
 import io.meridian.client.MeridianClient;
@@ -22,6 +24,7 @@ import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -44,11 +47,16 @@ import org.slf4j.LoggerFactory;
  * The source side of one shard: reads the PRIMARY region's change feed and publishes each batch to
  * the shard's topic, in Kafka transactions, exactly once.
  *
- * <p>Each session starts with {@code initTransactions} under a transactional id derived from the
- * shard, which fences any older copy of this bridge and aborts its open transaction; then it reads
- * the topic's last committed record and opens the feed right after it, so nothing is skipped or
- * shipped twice. Any failure (Kafka, the cluster, the feed) ends the session; the next one starts
- * after a backoff from what the topic holds. A fenced source (a newer copy took over) stops.
+ * <p>Each session first checks that its region may ship at all (the epoch guard): the region must
+ * be PRIMARY, at an epoch no older than the topic's last record; otherwise the session fails with
+ * FENCED before touching the transactional id, so a fenced primary never fences the rightful
+ * source. Then {@code initTransactions} under a transactional id derived from the shard fences any
+ * older copy of this bridge and aborts its open transaction; the session reads the topic's last
+ * committed record and opens the feed right after it, so nothing is skipped or shipped twice. Any
+ * failure (Kafka, the cluster, the feed) ends the session; the next one starts after a backoff from
+ * what the topic holds. A source fenced by Kafka (a newer copy took over) stops; one refused by the
+ * guard stops too when it follows roles (its arrangement decides what comes next), and otherwise
+ * retries slowly (the region may be promoted again).
  */
 final class Source implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(Source.class);
@@ -67,6 +75,8 @@ final class Source implements Runnable {
   private static final Duration PRODUCER_CLOSE_TIMEOUT = Duration.ofSeconds(5);
 
   private final int shard;
+  private final String region;
+  private final boolean followsRoles;
   private final MeridianClient primary;
   private final BridgeConfig config;
   private final ChangeTopic topic;
@@ -75,18 +85,30 @@ final class Source implements Runnable {
   private final Counter shippedBatches;
   private final Counter sessions;
   private final Progress progress;
+  private final AtomicLong shippedRevision;
   private volatile boolean closed;
   private volatile Position shipped = Position.getDefaultInstance();
 
+  /**
+   * @param region the configured region of a role-following shard, null for a static {@code source}
+   * @param followsRoles whether an arrangement owns this source (a refusal then stops it)
+   * @param shippedRevision the shard's shipped revision, for its gauge: one holder per shard
+   */
   Source(
       int shard,
+      String region,
+      boolean followsRoles,
       MeridianClient primary,
       BridgeConfig config,
       ShardLag lag,
       LongSupplier clock,
       MeterRegistry metrics,
+      AtomicLong shippedRevision,
       Progress progress) {
     this.shard = shard;
+    this.region = region;
+    this.shippedRevision = shippedRevision;
+    this.followsRoles = followsRoles;
     this.primary = primary;
     this.config = config;
     this.topic = new ChangeTopic(shard, config.kafka());
@@ -104,7 +126,9 @@ final class Source implements Runnable {
             .description("Sessions opened on the primary's change feed")
             .tag("shard", tag)
             .register(metrics);
-    Gauge.builder("meridian.bridge.shipped.revision", this, s -> s.shipped.getRevision())
+    // One gauge per shard, on the shard's holder: the successive sources of a role-following shard
+    // all report into it (a second registration returns the first gauge).
+    Gauge.builder("meridian.bridge.shipped.revision", shippedRevision, AtomicLong::get)
         .description("The last primary revision committed to Kafka")
         .tag("shard", tag)
         .register(metrics);
@@ -113,6 +137,16 @@ final class Source implements Runnable {
   /** The last position committed to Kafka by this source. */
   Position shipped() {
     return shipped;
+  }
+
+  private void shipped(Position position) {
+    shipped = position;
+    shippedRevision.set(position.getRevision());
+  }
+
+  /** The configured region shipped from; null for a static {@code source}. */
+  String region() {
+    return region;
   }
 
   void close() {
@@ -140,6 +174,13 @@ final class Source implements Runnable {
       return SessionLoop.Next.STOP;
     }
     String why = e instanceof MeridianException m ? m.getMessage() : e.toString();
+    if (e instanceof MeridianException m && m.code() == Error.Code.FENCED) {
+      // The epoch guard: this region is not the shard's primary (any more). Retrying at once
+      // would change nothing; a static source waits for the region to be promoted again.
+      progress.stopped(why);
+      log.error("shard={} source refused to start: {}", shard, why);
+      return followsRoles ? SessionLoop.Next.STOP : SessionLoop.Next.RETRY_SLOWLY;
+    }
     boolean compacted = e instanceof MeridianException m && m.code() == Error.Code.COMPACTED;
     progress.failing(
         compacted
@@ -176,12 +217,13 @@ final class Source implements Runnable {
 
   private void session() throws InterruptedException {
     sessions.increment();
+    topic.ensure();
+    guard();
     KafkaProducer<String, byte[]> producer = producer();
     try {
       producer.initTransactions();
-      topic.ensure();
       Position after = resumePosition();
-      shipped = after;
+      shipped(after);
       log.info(
           "shard={} source resumes after revision {} (epoch {}) into {}",
           shard,
@@ -243,8 +285,8 @@ final class Source implements Runnable {
     }
     producer.commitTransaction();
     ChangeBatch last = run.get(run.size() - 1);
-    shipped =
-        Position.newBuilder().setEpoch(last.getEpoch()).setRevision(last.getRevision()).build();
+    shipped(
+        Position.newBuilder().setEpoch(last.getEpoch()).setRevision(last.getRevision()).build());
     shippedBatches.increment(run.size());
   }
 
@@ -259,6 +301,46 @@ final class Source implements Runnable {
         Map.of(topic.partition, new OffsetAndMetadata(0)),
         new ConsumerGroupMetadata(config.kafka().transactionalIdPrefix() + "-heartbeat-" + shard));
     producer.commitTransaction();
+  }
+
+  /**
+   * The epoch guard, before {@code initTransactions} (which would fence whichever source holds the
+   * transactional id): the region must be PRIMARY at an epoch no older than the topic's last
+   * record. A region that was fenced and another promoted at a newer epoch fails both.
+   *
+   * @throws MeridianException FENCED naming the topic's epoch, the region and its role and epoch
+   */
+  private void guard() {
+    ResponseHeader header =
+        Progress.await(
+                Stubs.call(
+                    primary
+                            .stubs()
+                            .replication()
+                            .withDeadlineAfter(CALL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
+                        ::replicationStatus,
+                    ReplicationStatusRequest.getDefaultInstance(),
+                    true))
+            .getHeader();
+    Optional<ChangeRecord> last = topic.last();
+    if (last.isPresent() && last.get().getEpoch() > header.getEpoch()) {
+      throw MeridianException.of(
+          Error.Code.FENCED,
+          "topic %s is at epoch %d; region %s at epoch %d is no longer the shard's primary",
+          topic.name,
+          last.get().getEpoch(),
+          header.getRegion(),
+          header.getEpoch());
+    }
+    if (header.getRole() != Role.PRIMARY) {
+      throw MeridianException.of(
+          Error.Code.FENCED,
+          "region %s is %s at epoch %d (expected: PRIMARY): a source there would fence the"
+              + " shard's rightful source",
+          header.getRegion(),
+          header.getRole(),
+          header.getEpoch());
+    }
   }
 
   /** After the topic's last record; an empty topic starts after the primary's compaction. */

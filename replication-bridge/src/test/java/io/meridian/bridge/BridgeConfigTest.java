@@ -73,6 +73,53 @@ class BridgeConfigTest {
   }
 
   @Test
+  void aShardGivenByItsRegionsFollowsRoles() {
+    BridgeConfig c =
+        BridgeConfig.parse(
+            MINIMAL
+                + "  - id: 1\n"
+                + "    regions:\n"
+                + "      us-east: [http://127.0.0.1:2379]\n"
+                + "      us-west: [http://127.0.0.1:3379, http://127.0.0.1:3380]\n");
+    assertThat(c.shards().get(0).followsRoles()).isFalse();
+    BridgeConfig.ShardConfig following = c.shards().get(1);
+    assertThat(following.followsRoles()).isTrue();
+    assertThat(following.regions()).containsOnlyKeys("us-east", "us-west");
+    assertThat(following.regions().get("us-west")).hasSize(2);
+    assertThat(following.source()).isEmpty();
+    assertThat(following.sinks()).isEmpty();
+  }
+
+  @Test
+  void regionsAreRefusedBesideSourceOrSinksAndWhenMalformed() {
+    assertRefused(
+        MINIMAL + "    regions: {us-east: [http://127.0.0.1:2379]}\n",
+        "shards[0].regions",
+        "given with source (expected: either regions or source and sinks for one shard, not both:"
+            + " with regions the bridge picks the source and the sinks from the regions' roles)");
+    assertRefused(
+        "kafka: {bootstrap-servers: x}\n"
+            + "shards:\n"
+            + "  - id: 0\n"
+            + "    sinks: {us-west: [http://127.0.0.1:3379]}\n"
+            + "    regions: {us-east: [http://127.0.0.1:2379]}\n",
+        "shards[0].regions",
+        "given with sinks (expected: either regions or source and sinks");
+    assertRefused(
+        "kafka: {bootstrap-servers: x}\nshards: [{id: 0, regions: {East: [http://a:1]}}]\n",
+        "shards[0].regions",
+        "{\"East\":[\"http://a:1\"]} (expected: regions (lower-case letters, digits and '-')");
+    assertRefused(
+        "kafka: {bootstrap-servers: x}\nshards: [{id: 0, regions: {east: [a:1]}}]\n",
+        "shards[0].regions",
+        "{\"east\":[\"a:1\"]} (expected: regions (lower-case letters, digits and '-')");
+    assertRefused(
+        "kafka: {bootstrap-servers: x}\nshards: [{id: 0}]\n",
+        "shards[0].source",
+        "[] (expected: a source or sinks, at least one (or regions))");
+  }
+
+  @Test
   void lagLimitsSetInCodeAreCheckedLikeTheFile() {
     BridgeConfig c = BridgeConfig.parse(MINIMAL);
     assertThat(c.withLag(new BridgeConfig.Lag(5L, 60_000L)).lag().degradedRevisions()).isEqualTo(5);

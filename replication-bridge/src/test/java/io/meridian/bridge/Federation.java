@@ -4,6 +4,8 @@ import static org.awaitility.Awaitility.await;
 
 import io.meridian.api.v1.ReplicationState;
 import io.meridian.api.v1.ReplicationStatusRequest;
+import io.meridian.api.v1.Role;
+import io.meridian.api.v1.SetRoleRequest;
 import io.meridian.client.MeridianClient;
 import io.meridian.testing.LocalFederation;
 import io.meridian.testing.LocalRegion;
@@ -69,11 +71,6 @@ final class Federation implements AutoCloseable {
 
   /** A bridge config: the source when {@code source}, the west sink when {@code sink}. */
   BridgeConfig config(boolean source, boolean sink, Map<String, Object> kafkaExtras) {
-    Map<String, Object> k = new LinkedHashMap<>();
-    k.put("bootstrap-servers", kafka);
-    k.put("replication-factor", 1);
-    k.put("min-insync-replicas", 1);
-    k.putAll(kafkaExtras);
     Map<String, Object> shardConfig = new LinkedHashMap<>();
     shardConfig.put("id", shard);
     if (source) {
@@ -82,6 +79,31 @@ final class Federation implements AutoCloseable {
     if (sink) {
       shardConfig.put("sinks", Map.of("west", westUrls));
     }
+    return config(shardConfig, kafkaExtras);
+  }
+
+  /** A bridge config that follows the roles of east and west ({@code regions}). */
+  BridgeConfig following() {
+    Map<String, Object> shardConfig = new LinkedHashMap<>();
+    shardConfig.put("id", shard);
+    shardConfig.put("regions", Map.of("east", eastUrls, "west", westUrls));
+    return config(shardConfig, Map.of());
+  }
+
+  /** A bridge config with only a static source in {@code region} ("east" or "west"). */
+  BridgeConfig sourceIn(String region) {
+    Map<String, Object> shardConfig = new LinkedHashMap<>();
+    shardConfig.put("id", shard);
+    shardConfig.put("source", region.equals("east") ? eastUrls : westUrls);
+    return config(shardConfig, Map.of());
+  }
+
+  private BridgeConfig config(Map<String, Object> shardConfig, Map<String, Object> kafkaExtras) {
+    Map<String, Object> k = new LinkedHashMap<>();
+    k.put("bootstrap-servers", kafka);
+    k.put("replication-factor", 1);
+    k.put("min-insync-replicas", 1);
+    k.putAll(kafkaExtras);
     Map<String, Object> yaml = new LinkedHashMap<>();
     yaml.put("listen", Map.of("port", 0));
     yaml.put("kafka", k);
@@ -93,6 +115,26 @@ final class Federation implements AutoCloseable {
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
       throw new IllegalStateException(e);
     }
+  }
+
+  /** Sets the shard's role in {@code c}'s region with the operator's role call. */
+  static void setRole(MeridianClient c, Role role, long epoch) {
+    Progress.await(
+        io.meridian.client.Stubs.call(
+            c.stubs().cluster()::setRole,
+            SetRoleRequest.newBuilder().setRole(role).setEpoch(epoch).build(),
+            true));
+  }
+
+  /** The shard's epoch in {@code c}'s region. */
+  static long epoch(MeridianClient c) {
+    return Progress.await(
+            io.meridian.client.Stubs.call(
+                c.stubs().replication()::replicationStatus,
+                ReplicationStatusRequest.getDefaultInstance(),
+                true))
+        .getHeader()
+        .getEpoch();
   }
 
   static ReplicationState state(MeridianClient c) {
