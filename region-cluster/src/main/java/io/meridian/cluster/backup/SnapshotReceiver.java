@@ -46,6 +46,7 @@ public final class SnapshotReceiver implements StreamObserver<SnapshotChunk> {
   private volatile SnapshotManifest manifest;
   private volatile long nextSeq;
   private volatile long revisionBefore;
+  private volatile boolean ended;
   private volatile ResetFromSnapshotResponse response;
   private final Object failing = new Object();
   // Guarded by failing.
@@ -124,6 +125,10 @@ public final class SnapshotReceiver implements StreamObserver<SnapshotChunk> {
   }
 
   private CompletableFuture<Void> handle(SnapshotChunk chunk) {
+    if (ended) {
+      throw MeridianException.of(
+          Error.Code.INVALID_ARGUMENT, "snapshot stream: a chunk after the end chunk");
+    }
     return switch (chunk.getPartCase()) {
       case MANIFEST -> begin(chunk.getManifest());
       case DATA -> data(chunk.getData());
@@ -202,6 +207,7 @@ public final class SnapshotReceiver implements StreamObserver<SnapshotChunk> {
       throw MeridianException.of(
           Error.Code.INVALID_ARGUMENT, "snapshot stream: end before the manifest");
     }
+    ended = true;
     Command command =
         Command.newBuilder()
             .setResetEnd(
