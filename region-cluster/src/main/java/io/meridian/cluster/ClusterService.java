@@ -19,6 +19,7 @@ import io.meridian.api.v1.MemberRemoveResponse;
 import io.meridian.api.v1.MemberShard;
 import io.meridian.api.v1.RecordOperationRequest;
 import io.meridian.api.v1.RecordOperationResponse;
+import io.meridian.api.v1.ResetFromSnapshotResponse;
 import io.meridian.api.v1.ResponseHeader;
 import io.meridian.api.v1.Role;
 import io.meridian.api.v1.SetRoleRequest;
@@ -33,6 +34,7 @@ import io.meridian.api.v1.StatusRequest;
 import io.meridian.api.v1.StatusResponse;
 import io.meridian.api.v1.TransferLeadershipRequest;
 import io.meridian.api.v1.TransferLeadershipResponse;
+import io.meridian.cluster.backup.SnapshotReceiver;
 import io.meridian.cluster.backup.SnapshotSender;
 import io.meridian.cluster.config.NodeConfig;
 import io.meridian.cluster.internal.Calls;
@@ -103,6 +105,39 @@ public final class ClusterService extends ClusterGrpc.ClusterImplBase {
             .setMember(config.member())
             .build();
     SnapshotSender.start(frozen, origin, call, snapshotStreams, replica.clock());
+  }
+
+  /**
+   * Resets the shard the request names from the snapshot streamed in, through its log (see {@link
+   * SnapshotReceiver}): every member of this cluster swaps in the same state at the same index.
+   */
+  @Override
+  public StreamObserver<SnapshotChunk> resetFromSnapshot(
+      StreamObserver<ResetFromSnapshotResponse> observer) {
+    ServerCallStreamObserver<ResetFromSnapshotResponse> call =
+        (ServerCallStreamObserver<ResetFromSnapshotResponse>) observer;
+    // A large body takes as long as the log takes to commit it.
+    ServiceRequestContext.current().clearRequestTimeout();
+    ShardReplica replica;
+    try {
+      replica = shards.forRequest();
+    } catch (MeridianException e) {
+      observer.onError(e);
+      return new NoChunks();
+    }
+    return SnapshotReceiver.start(replica, config.region(), config.member(), call);
+  }
+
+  /** The observer of a call refused at once: whatever the caller still sends is dropped. */
+  private static final class NoChunks implements StreamObserver<SnapshotChunk> {
+    @Override
+    public void onNext(SnapshotChunk chunk) {}
+
+    @Override
+    public void onError(Throwable t) {}
+
+    @Override
+    public void onCompleted() {}
   }
 
   /** Stops the threads of snapshot streams still running (the node is closing). */

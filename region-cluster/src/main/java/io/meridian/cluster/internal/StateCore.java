@@ -68,6 +68,8 @@ public final class StateCore {
   // The wait of a promotion whose old primary could not be fenced; null when none is on.
   private PromotionWait promotionWait;
   private Set<String> promotionLocks = Set.of();
+  // A reset from a snapshot begun and not ended; null when none is staged.
+  private StagedReset stagedReset;
   // The now_ms of the command being applied: a time from the log, never a clock.
   private long now;
 
@@ -288,6 +290,15 @@ public final class StateCore {
   }
 
   /** The wait of the last promotion whose old primary could not be fenced, or null. */
+  /** The reset from a snapshot being staged, or null. */
+  public StagedReset stagedReset() {
+    return stagedReset;
+  }
+
+  public void setStagedReset(StagedReset staged) {
+    this.stagedReset = staged;
+  }
+
   public PromotionWait promotionWait() {
     return promotionWait;
   }

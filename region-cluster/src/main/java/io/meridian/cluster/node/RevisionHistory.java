@@ -14,6 +14,11 @@ final class RevisionHistory {
     samples.addLast(new long[] {monotonicMs, revision});
   }
 
+  /** Forgets every sample: the revisions were replaced (a reset from a snapshot). */
+  synchronized void clear() {
+    samples.clear();
+  }
+
   /** The newest sampled revision taken at or before {@code time}, 0 if none is that old. */
   synchronized long atOrBefore(long time) {
     long found = 0;

@@ -503,6 +503,9 @@ public final class ShardReplica
                           Instant.ofEpochMilli(w.getLocksUntilMs())))
               .orElse(""));
     }
+    if (command.hasResetEnd() && !command.getResetEnd().getAbandon() && !result.isError()) {
+      onReset(result.revision());
+    }
     if (command.hasEndPromotionWait() && leaseClock.ready()) {
       boolean ended = stateMachine.read(s -> s.promotionWait().isEmpty());
       if (ended) {
@@ -528,6 +531,22 @@ public final class ShardReplica
     lockWaits.reloaded(read(ShardState::revision));
     watchHub.reloaded();
     changeFeed.committed();
+  }
+
+  /**
+   * The state was replaced at this entry by a reset from a snapshot: the companions follow as after
+   * a reload, and the watches see a history break. A leader that keeps leases restarts their
+   * deadlines from the new state, as a restored cluster's first leader does.
+   */
+  private void onReset(long revision) {
+    revisions.clear();
+    lockWaits.reloaded(revision);
+    watchHub.reset(revision);
+    changeFeed.committed();
+    long term = leaseClock.term();
+    if (term >= 0) {
+      leaseClock.start(term, stateMachine.read(s -> s.leases("")));
+    }
   }
 
   @Override

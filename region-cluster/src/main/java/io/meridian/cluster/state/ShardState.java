@@ -98,17 +98,18 @@ import java.util.Optional;
  * lock}, {@code registry}, {@code replication}).
  */
 public final class ShardState implements WatchedState, FeedState {
-  private final Tables tables;
-  private final StateCore core;
-  private final KvCommands kv;
-  private final TxnCommand txn;
-  private final LeaseCommands leases;
-  private final LockCommands locks;
-  private final RegistryCommands registry;
-  private final RegistryReads registryReads;
-  private final ReplicationCommands replication;
-  private final OperationRecords operations;
-  private final Promotion promotion;
+  // Replaced all together by a reset from a snapshot (see wire), on the apply thread.
+  private Tables tables;
+  private StateCore core;
+  private KvCommands kv;
+  private TxnCommand txn;
+  private LeaseCommands leases;
+  private LockCommands locks;
+  private RegistryCommands registry;
+  private RegistryReads registryReads;
+  private ReplicationCommands replication;
+  private OperationRecords operations;
+  private Promotion promotion;
 
   /**
    * An empty, uninitialized shard state: it takes writes once an {@code InitShard} command made it
@@ -123,6 +124,11 @@ public final class ShardState implements WatchedState, FeedState {
   }
 
   private ShardState(Tables tables) {
+    wire(tables);
+  }
+
+  /** Makes {@code tables} this state, with every domain's commands over them. */
+  private void wire(Tables tables) {
     this.tables = tables;
     this.core = tables.core();
     KeySpace keys = tables.keys();
@@ -229,7 +235,10 @@ public final class ShardState implements WatchedState, FeedState {
       case REGISTRY_SET_HEALTH -> registry.setHealth(c.getRegistrySetHealth(), batch);
       case REGISTRY_DEREGISTER -> registry.deregister(c.getRegistryDeregister(), batch);
       case SET_SELF_PRESERVATION -> registry.setSelfPreservation(c.getSetSelfPreservation());
-      case APPLY_REPLICATED -> replication.apply(c.getApplyReplicated(), batch, committed);
+      case APPLY_REPLICATED -> {
+        requireNoStagedReset();
+        yield replication.apply(c.getApplyReplicated(), batch, committed);
+      }
       case REPORT_SHIPPED -> replication.reportShipped(c.getReportShipped());
       case SET_WRITE_AUTHORITY -> setWriteAuthority(c.getSetWriteAuthority());
       case RECORD_OPERATION -> operations.apply(c.getRecordOperation(), c.getNowMs());
@@ -237,12 +246,46 @@ public final class ShardState implements WatchedState, FeedState {
         promotion.endWait(batch);
         yield ack();
       }
+      case RESET_BEGIN -> SnapshotReset.begin(core, c.getResetBegin());
+      case RESET_PART -> SnapshotReset.part(core, c.getResetPart());
+      case RESET_END -> resetEnd(c.getResetEnd());
       case BATCH ->
           throw MeridianException.of(
               Error.Code.INVALID_ARGUMENT, "command: a batch holds single commands only");
       case OP_NOT_SET ->
           throw MeridianException.of(Error.Code.INVALID_ARGUMENT, "command: no operation set");
     };
+  }
+
+  /**
+   * Ends the staged reset: drops it when asked to abandon it, else replaces this whole state with
+   * the staged snapshot's (see {@link SnapshotReset}). The revision moves to the snapshot's without
+   * a change batch of its own: readers of the applied state see the swap as a history break.
+   */
+  private CommandResult resetEnd(io.meridian.cluster.proto.ResetEnd end) {
+    if (end.getAbandon()) {
+      return SnapshotReset.abandon(core, end);
+    }
+    SnapshotManifest manifest = core.stagedReset() == null ? null : core.stagedReset().manifest();
+    Tables next = SnapshotReset.end(core, end);
+    wire(next);
+    return SnapshotReset.ended(core, manifest, end);
+  }
+
+  private void requireNoStagedReset() {
+    if (core.stagedReset() != null) {
+      throw MeridianException.of(
+          Error.Code.FAILED_PRECONDITION,
+          "shard %d: a reset from a snapshot (reset %s) is under way (expected: none; replicated"
+              + " batches resume once it ended or was dropped)",
+          core.shard(),
+          core.stagedReset().resetId());
+    }
+  }
+
+  /** The id of the reset from a snapshot being staged, if one is. */
+  public Optional<String> stagedReset() {
+    return Optional.ofNullable(core.stagedReset()).map(r -> r.resetId());
   }
 
   private static CommandResult ack() {
@@ -892,14 +935,20 @@ public final class ShardState implements WatchedState, FeedState {
    * on a state no replica serves, e.g. one read from a snapshot file.
    */
   public ShardState restored() {
+    compactHistory(tables);
+    core.setLeaderTerm(0);
+    return this;
+  }
+
+  /** Compacts {@code tables}' history through their revision, as a restore does. */
+  static void compactHistory(Tables tables) {
+    StateCore core = tables.core();
     long revision = core.revision();
     if (revision > core.compactRevision()) {
       tables.keys().store().compact(revision);
       core.journal().trimThrough(revision);
       core.setCompactRevision(revision);
     }
-    core.setLeaderTerm(0);
-    return this;
   }
 
   /**

@@ -5,12 +5,14 @@ import com.google.protobuf.MessageLite;
 import io.meridian.api.v1.ChangeBatch;
 import io.meridian.api.v1.KeyValue;
 import io.meridian.cluster.internal.ChangeJournal;
+import io.meridian.cluster.internal.StagedReset;
 import io.meridian.cluster.internal.StateCore;
 import io.meridian.cluster.kv.MvccStore;
 import io.meridian.cluster.lease.LeaseTable;
 import io.meridian.cluster.proto.DedupEntry;
 import io.meridian.cluster.proto.KeyHistory;
 import io.meridian.cluster.proto.LeaseRecord;
+import io.meridian.cluster.proto.ResetStaging;
 import io.meridian.cluster.proto.SnapshotHeader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -98,6 +100,16 @@ final class SnapshotCodec {
     }
     if (core.promotionWait() != null) {
       b.setPromotionWait(core.promotionWait());
+    }
+    StagedReset staged = core.stagedReset();
+    if (staged != null) {
+      // O(parts): references to the parts, which are immutable.
+      b.setResetStaging(
+          ResetStaging.newBuilder()
+              .setResetId(staged.resetId())
+              .setManifest(staged.manifest())
+              .setStartedMs(staged.startedMs())
+              .addAllParts(staged.parts()));
     }
     return new Frozen(b.build(), kv, leases, dedup, journal);
   }
@@ -246,6 +258,14 @@ final class SnapshotCodec {
     core.setFinishedOperations(header.getFinishedOperationsList());
     if (header.hasPromotionWait()) {
       core.setPromotionWait(header.getPromotionWait());
+    }
+    if (header.hasResetStaging()) {
+      ResetStaging r = header.getResetStaging();
+      StagedReset staged = StagedReset.begin(r.getResetId(), r.getManifest(), r.getStartedMs());
+      for (com.google.protobuf.ByteString part : r.getPartsList()) {
+        staged = staged.plus(part);
+      }
+      core.setStagedReset(staged);
     }
     MvccStore store = new MvccStore();
     LeaseTable leases = new LeaseTable();

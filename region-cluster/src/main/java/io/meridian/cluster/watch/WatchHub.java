@@ -248,7 +248,62 @@ public final class WatchHub implements AutoCloseable {
     dispatcher.execute(this::resync);
   }
 
+  /**
+   * The replica's state was replaced at {@code revision} by a reset from another cluster's
+   * snapshot: a history break. A watch that had seen less than {@code revision} ends with COMPACTED
+   * (details "compact_revision": the history before it is gone); one that had seen more, or whose
+   * position is not on the new state's history, ends with HISTORY_DIVERGED; one that had seen
+   * exactly {@code revision} of the same history goes on from there.
+   */
+  public void reset(long revision) {
+    dispatcher.execute(() -> breakAt(revision));
+  }
+
   // ---- Dispatcher thread ----
+
+  private void breakAt(long revision) {
+    // Every write before the reset was dispatched already: this is the position watchers saw.
+    long before = epoch;
+    for (Watch w : allWatches()) {
+      MeridianException broken = historyBreak(seen(w), before, revision);
+      if (broken != null) {
+        end(w, broken);
+      }
+    }
+    resync();
+  }
+
+  private MeridianException historyBreak(long seen, long seenEpoch, long revision) {
+    if (seen < revision) {
+      return new MeridianException(
+          Error.Code.COMPACTED,
+          String.format(
+              "shard %d was reset from a snapshot at revision %d: revisions up to it are"
+                  + " compacted; re-read the state and watch from revision %d",
+              shard, revision, revision + 1),
+          Map.of("compact_revision", Long.toString(revision)));
+    }
+    try {
+      if (seen > revision) {
+        throw MeridianException.of(
+            Error.Code.HISTORY_DIVERGED,
+            "position (epoch %d, revision %d): shard %d was reset from a snapshot at revision %d,"
+                + " which does not have it; re-read the state and resume from its revision",
+            seenEpoch,
+            seen,
+            shard,
+            revision);
+      }
+      state.read(
+          s -> {
+            s.checkPosition(seenEpoch, seen);
+            return null;
+          });
+      return null;
+    } catch (MeridianException e) {
+      return e;
+    }
+  }
 
   /** The state's revision, epoch and role. */
   private long[] statePosition() {
