@@ -133,8 +133,11 @@ public final class Meridianctl {
             args));
   }
 
-  /** Runs one command line reading standard input; returns its exit code. */
-  static int run(Map<String, String> env, PrintWriter out, PrintWriter err, String... args) {
+  /**
+   * Runs one command line in this JVM, reading standard input, as {@code bin/meridianctl} would
+   * with environment {@code env}; returns its exit code (benchmarks and tests drive it so).
+   */
+  public static int run(Map<String, String> env, PrintWriter out, PrintWriter err, String... args) {
     return run(env, System.in, out, err, args);
   }
 

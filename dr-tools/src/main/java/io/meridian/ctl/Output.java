@@ -124,7 +124,8 @@ final class Output {
     return render(JSON, message);
   }
 
-  private static String jsonLine(MessageOrBuilder message) {
+  /** {@code message} as JSON on one line. */
+  static String jsonLine(MessageOrBuilder message) {
     return render(JSON_LINE, message);
   }
 

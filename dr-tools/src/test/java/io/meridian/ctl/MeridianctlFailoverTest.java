@@ -177,6 +177,11 @@ class MeridianctlFailoverTest {
       }
       f.stopRegion("us-east");
       String kafka = kafka(f);
+
+      // Through the routers, status shows the lost region (exit 3), it does not fail (exit 1).
+      CtlRun status = CtlRun.ctl(routers, "status");
+      assertThat(status.code()).as(status.out() + status.err()).isEqualTo(3);
+      assertThat(status.out()).contains("UNREACHABLE").contains("us-east");
       String west = member(f, "us-west");
 
       // The primary is unreachable: the window is unknown, so it is refused without the flag.

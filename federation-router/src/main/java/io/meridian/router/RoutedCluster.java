@@ -103,11 +103,13 @@ final class RoutedCluster extends ClusterGrpc.ClusterImplBase {
               byCluster.computeIfAbsent(
                   region.region() + region.endpoints(),
                   k ->
-                      router.at(
-                          shard,
-                          region,
-                          deadline,
-                          UpstreamCall.of(req, Stubs::cluster, ClusterStub::memberList)));
+                      router
+                          .at(
+                              shard,
+                              region,
+                              deadline,
+                              UpstreamCall.of(req, Stubs::cluster, ClusterStub::memberList))
+                          .exceptionally(failure -> unreachable(shard, region)));
             }
           }
           return CompletableFuture.allOf(byCluster.values().toArray(CompletableFuture[]::new))
@@ -127,6 +129,27 @@ final class RoutedCluster extends ClusterGrpc.ClusterImplBase {
                         .build();
                   });
         });
+  }
+
+  /**
+   * A region cluster that did not answer, as its table endpoints with the role {@code UNREACHABLE}:
+   * listed, so that status shows it down, rather than failing the whole list.
+   */
+  private static MemberListResponse unreachable(
+      RoutingTable.Shard shard, RoutingTable.Region region) {
+    MemberListResponse.Builder b = MemberListResponse.newBuilder();
+    for (java.net.URI endpoint : region.endpoints()) {
+      b.addMembers(
+          Member.newBuilder()
+              .setId(endpoint.getAuthority())
+              .setClientUrl(endpoint.toString())
+              .setRegion(region.region())
+              .addShards(
+                  io.meridian.api.v1.MemberShard.newBuilder()
+                      .setShard(shard.id())
+                      .setRole("UNREACHABLE")));
+    }
+    return b.build();
   }
 
   @Override

@@ -23,6 +23,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -187,22 +189,27 @@ final class Source implements Runnable {
           after.getEpoch(),
           topic.name);
       long lastReport = 0;
-      long reported = -1;
+      boolean published = false;
       try (FeedReader feed = FeedReader.open(primary.stubs().feed(), after)) {
         progress.running();
         while (!closed) {
           List<ChangeBatch> run = feed.take(MAX_RUN, LINGER);
           if (!run.isEmpty()) {
             publish(producer, run);
+            published = true;
           }
           long now = clock.getAsLong();
           if (now - lastReport >= REPORT_INTERVAL_MS) {
             lastReport = now;
             probeHead();
-            if (shipped.getRevision() != reported) {
-              reportShipped();
-              reported = shipped.getRevision();
+            // Every report follows a transaction this producer committed since the last one: the
+            // primary keeps its write authority only while such reports come (a fenced or cut-off
+            // source fails here and stops reporting).
+            if (!published) {
+              heartbeat(producer);
             }
+            published = false;
+            reportShipped();
           }
         }
       }
@@ -237,6 +244,19 @@ final class Source implements Runnable {
     shipped =
         Position.newBuilder().setEpoch(last.getEpoch()).setRevision(last.getRevision()).build();
     shippedBatches.increment(run.size());
+  }
+
+  /**
+   * A transaction with no record that still goes through Kafka's transaction coordinator (an offset
+   * commit of a group of its own), so it fails if this producer was fenced or Kafka is out of
+   * reach. An empty transaction would not reach the coordinator at all.
+   */
+  private void heartbeat(KafkaProducer<String, byte[]> producer) {
+    producer.beginTransaction();
+    producer.sendOffsetsToTransaction(
+        Map.of(topic.partition, new OffsetAndMetadata(0)),
+        new ConsumerGroupMetadata(config.kafka().transactionalIdPrefix() + "-heartbeat-" + shard));
+    producer.commitTransaction();
   }
 
   /** After the topic's last record; an empty topic starts after the primary's compaction. */

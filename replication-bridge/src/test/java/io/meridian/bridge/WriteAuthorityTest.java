@@ -74,8 +74,9 @@ class WriteAuthorityTest {
         assertThat(refused.get().code()).isEqualTo(Error.Code.FENCED);
         assertThat(refused.get().getMessage())
             .contains("write authority lost")
-            .contains("has not reached the change topic")
-            .contains("writes resume when shipping catches up");
+            // Whichever the leader saw first: the unshipped write, or the bridge's silence.
+            .containsAnyOf("has not reached the change topic", "has not reported for")
+            .contains("writes resume when");
         assertThat(authorityGauge(f)).isZero();
         assertThat(code(() -> f.primary.lock("/app/lock", Duration.ofSeconds(1)).close()))
             .isEqualTo(Error.Code.FENCED);
@@ -105,6 +106,49 @@ class WriteAuthorityTest {
       } finally {
         bridge.close();
       }
+    }
+  }
+
+  @Test
+  void aQuietPrimaryWhoseSourceIsFencedStopsTakingWritesWithinTheLimit() throws Exception {
+    try (Federation f =
+            new Federation(
+                dir.resolve("quiet"),
+                5,
+                kafka.bootstrapServers(),
+                1,
+                Map.of("replication", Map.of("write-authority-ms", LIMIT_MS)));
+        Bridge bridge = Bridge.start(f.config(true, true, Map.of()))) {
+      put(f, "/app/k", "0");
+      long revision = Federation.state(f.primary).getRevision();
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> Federation.state(f.primary).getShippedRevision() >= revision);
+      // A failover elsewhere fences the shard's source; this primary writes nothing meanwhile,
+      // so no revision goes unshipped: only the bridge's silence can stop it.
+      SourceFence.fence(kafka.bootstrapServers(), "meridian-bridge", f.shard, Map.of());
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> bridge.status().getShards(0).getSource().getState().equals("STOPPED"));
+      long fenced = System.nanoTime();
+      AtomicReference<MeridianException> refused = new AtomicReference<>();
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .pollInterval(Duration.ofMillis(200))
+          .until(
+              () -> {
+                try {
+                  put(f, "/app/k", "late");
+                  return false;
+                } catch (MeridianException e) {
+                  refused.set(e);
+                  return true;
+                }
+              });
+      assertThat(refused.get().code()).isEqualTo(Error.Code.FENCED);
+      assertThat(refused.get().getMessage()).contains("has not reported for");
+      // Writes taken after the fence never reach Kafka: at most a limit's worth of them.
+      assertThat(Duration.ofNanos(System.nanoTime() - fenced)).isLessThan(Duration.ofSeconds(40));
     }
   }
 

@@ -167,8 +167,9 @@ public final class ProcessRegion implements AutoCloseable {
 
   /** The index of the member some running member names leader, skipping {@code except}. */
   public int awaitLeader(int... except) {
+    // Three JVMs starting at once on a busy 2-core machine took over a minute to elect (CI).
     return await()
-        .atMost(Duration.ofSeconds(60))
+        .atMost(Duration.ofSeconds(120))
         .ignoreExceptions()
         .until(
             () -> {

@@ -57,6 +57,8 @@ public final class StateCore {
   private long shippedRevision;
   private SourcePosition source = SourcePosition.getDefaultInstance();
   private ReplicationLag lag = ReplicationLag.getDefaultInstance();
+  // When the bridge last reported shipping (the report's command time); 0: never (single-region).
+  private long lastReportMs;
   // Empty while a federated primary's shipping keeps up; else why its write authority is lost.
   private String writeAuthorityLost = "";
   // Region operations (failover, switchover, rejoin) recorded in this cluster: see
@@ -238,6 +240,15 @@ public final class StateCore {
 
   public void setLag(ReplicationLag lag) {
     this.lag = lag;
+  }
+
+  /** When the bridge last reported shipping (leader clock, ms); 0 if it never did. */
+  public long lastReportMs() {
+    return lastReportMs;
+  }
+
+  public void setLastReportMs(long ms) {
+    this.lastReportMs = ms;
   }
 
   /** Empty while the shard holds its write authority; else why it lost it. */

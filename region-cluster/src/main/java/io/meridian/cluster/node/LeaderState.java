@@ -284,7 +284,11 @@ final class LeaderState {
         state.read(
             s ->
                 writeAuthority.decide(
-                    s.writeAuthorityLost(), s.oldestUnshipped(), s.shipped(), wallMs));
+                    s.writeAuthorityLost(),
+                    s.oldestUnshipped(),
+                    s.shipped(),
+                    s.lastReportMs(),
+                    wallMs));
     if (decision.isEmpty()) {
       return Optional.empty();
     }

@@ -229,6 +229,7 @@ public final class ReplicationCommands {
           core.revision());
     }
     core.setShippedRevision(Math.max(core.shippedRevision(), revision));
+    core.setLastReportMs(core.now());
     return CommandResult.newBuilder()
         .setReportShipped(
             ReportShippedResponse.newBuilder().setHeader(core.header()).setState(state(core)))

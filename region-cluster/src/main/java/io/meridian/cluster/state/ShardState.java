@@ -320,8 +320,12 @@ public final class ShardState implements WatchedState, FeedState {
       core.epochHistory().add(epochStart(set.getEpoch()));
     }
     core.setRole(set.getRole());
-    // A role change is the operator's fresh start: the new role's leader judges shipping anew.
+    // A role change is the operator's fresh start: the new role's leader judges shipping anew,
+    // and a federated shard's bridge gets the limit from now to report to it.
     core.setWriteAuthorityLost("");
+    if (core.lastReportMs() > 0) {
+      core.setLastReportMs(core.now());
+    }
     if (promotes) {
       promotion.promote(set, batch);
     } else if (set.getRole() != Role.PRIMARY) {
@@ -681,6 +685,11 @@ public final class ShardState implements WatchedState, FeedState {
   /** How far the replication bridge reported having shipped this shard (0: never). */
   public long shipped() {
     return core.shippedRevision();
+  }
+
+  /** When the bridge last reported shipping (leader clock, ms); 0 if no bridge ever did. */
+  public long lastReportMs() {
+    return core.lastReportMs();
   }
 
   /** Where replication of this shard stands, from the committed state. */

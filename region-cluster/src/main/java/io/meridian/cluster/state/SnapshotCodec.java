@@ -91,6 +91,7 @@ final class SnapshotCodec {
             .setLag(core.lag())
             .setSettings(core.settings())
             .setWriteAuthorityLost(core.writeAuthorityLost())
+            .setLastReportMs(core.lastReportMs())
             .addAllFinishedOperations(core.finishedOperations());
     if (core.openOperation() != null) {
       b.setOpenOperation(core.openOperation());
@@ -240,6 +241,7 @@ final class SnapshotCodec {
     core.setInitialized(header.getInitialized());
     core.setSelfPreservation(header.getSelfPreservation());
     core.setWriteAuthorityLost(header.getWriteAuthorityLost());
+    core.setLastReportMs(header.getLastReportMs());
     core.setOpenOperation(header.hasOpenOperation() ? header.getOpenOperation() : null);
     core.setFinishedOperations(header.getFinishedOperationsList());
     if (header.hasPromotionWait()) {

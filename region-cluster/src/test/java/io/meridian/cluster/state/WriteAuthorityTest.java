@@ -29,6 +29,7 @@ class WriteAuthorityTest {
         primary.state.writeAuthorityLost(),
         primary.state.oldestUnshipped(),
         primary.state.shipped(),
+        primary.state.lastReportMs(),
         primary.now);
   }
 
@@ -54,6 +55,31 @@ class WriteAuthorityTest {
     assertThat(primary.state.oldestUnshipped()).isEmpty();
     assertThat(check()).isEmpty();
     primary.ok(primary.put("/a/k", "2"));
+  }
+
+  @Test
+  void aQuietPrimaryWhoseBridgeStoppedReportingIsFencedToo() {
+    primary.ok(primary.put("/a/k", "1"));
+    primary.ok(shipped(primary.state.revision()));
+    // Nothing unshipped, but no report for longer than the limit: the source may be fenced, or
+    // Kafka out of reach, while this region's clients could still write here.
+    primary.now += LIMIT_MS;
+    assertThat(check()).isEmpty();
+    primary.now += 1;
+    SetWriteAuthority lost = check().orElseThrow();
+    assertThat(lost.getHeld()).isFalse();
+    assertThat(lost.getReason()).contains("has not reported for " + (LIMIT_MS + 1) + " ms");
+    assertThat(Shard.code(primary.put("/a/k", "2"))).isEqualTo(Error.Code.FENCED);
+    assertThat(primary.reloaded().lastReportMs()).isEqualTo(primary.state.lastReportMs());
+    // The next report gives it back.
+    primary.ok(shipped(primary.state.revision()));
+    assertThat(check().orElseThrow().getHeld()).isTrue();
+    primary.ok(primary.put("/a/k", "2"));
+    primary.ok(shipped(primary.state.revision()));
+    // A role change restarts the wait for a report.
+    primary.now += 10 * LIMIT_MS;
+    primary.ok(primary.setRole(Role.PRIMARY, 2));
+    assertThat(check()).isEmpty();
   }
 
   @Test
@@ -128,6 +154,7 @@ class WriteAuthorityTest {
                 primary.state.writeAuthorityLost(),
                 primary.state.oldestUnshipped(),
                 primary.state.shipped(),
+                primary.state.lastReportMs(),
                 primary.now);
     assertThat(off.orElseThrow().getHeld()).isTrue();
 
