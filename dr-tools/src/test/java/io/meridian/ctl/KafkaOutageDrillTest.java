@@ -48,6 +48,13 @@ class KafkaOutageDrillTest {
           Bridge.start(bridgeConfig(primary, regions.region("west").urls().get(0)))) {
         await().atMost(Duration.ofSeconds(60)).until(bridge::healthy);
         put(kv, "/drill/before");
+        // Shipped and applied: the bridge has reported to the primary, which now owes shipping.
+        await()
+            .atMost(Duration.ofSeconds(60))
+            .until(
+                () ->
+                    Drills.local(regions.region("west").urls().get(0), "/drill/")
+                        .containsKey("/drill/before"));
         kafka.broker().stop();
         try {
           // Written while Kafka is down: unshipped, so the authority goes once it is old enough.
@@ -56,6 +63,8 @@ class KafkaOutageDrillTest {
               .atMost(Duration.ofMillis(Drills.WRITE_AUTHORITY_MS + 20_000))
               .pollInterval(Duration.ofMillis(200))
               .until(() -> refusal(kv) == Error.Code.FENCED);
+          // The bridge sees the broker gone within its producer's 10 s block time.
+          await().atMost(Duration.ofSeconds(60)).until(() -> !bridge.healthy());
           drill
               .set("ENDPOINTS", String.join(",", regions.region("east").urls()))
               .set("MEMBER_URL", primary)

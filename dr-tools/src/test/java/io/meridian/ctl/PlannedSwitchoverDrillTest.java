@@ -32,7 +32,7 @@ class PlannedSwitchoverDrillTest {
       RunbookDrill.Run run;
       long started;
       try (WriteLoad load =
-          new WriteLoad(east, "/drill/w/", 4000, Duration.ofSeconds(100), Duration.ofMillis(10))
+          new WriteLoad(east, "/drill/w/", 20_000, Duration.ofSeconds(300), Duration.ofMillis(20))
               .start()) {
         await().atMost(Duration.ofSeconds(60)).until(() -> load.acknowledged() >= 200);
         started = System.nanoTime();
