@@ -47,7 +47,8 @@ import picocli.CommandLine.ScopeType;
       SnapshotCommand.class,
       RestoreCommand.class,
       FailoverCommand.class,
-      SwitchoverCommand.class
+      SwitchoverCommand.class,
+      RejoinCommand.class
     },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {

@@ -20,6 +20,8 @@ import io.meridian.api.v1.ReplicationGrpc;
 import io.meridian.api.v1.ReplicationStatusRequest;
 import io.meridian.api.v1.Role;
 import io.meridian.api.v1.RouterAdminGrpc;
+import io.meridian.bridge.Bridge;
+import io.meridian.bridge.BridgeConfig;
 import io.meridian.client.Stubs;
 import io.meridian.cluster.DevCluster;
 import io.meridian.launcher.DevFederation;
@@ -257,6 +259,84 @@ class MeridianctlFailoverTest {
       long after = put(f.router("us-west").url(), "/app/after", "x");
       assertThat(after).isGreaterThan(0);
       assertThat(record(west).getFinished(0).getOutcome()).isEqualTo("done");
+    }
+  }
+
+  @Test
+  void rejoinWritesTheDivergentTailToAFileAndMakesTheOldPrimaryAStandbyAgain() throws Exception {
+    try (DevFederation f = federation(dir.resolve("dev"))) {
+      String routers = routers(f);
+      String east = member(f, "us-east");
+      String west = member(f, "us-west");
+      for (int i = 0; i < 10; i++) {
+        put(f.router("us-east").url(), "/app/k" + i, "v" + i);
+      }
+      long shipped = put(east, "/app/shipped", "x");
+      await().atMost(Duration.ofSeconds(60)).until(() -> applied(f, "us-west") >= shipped);
+      // The bridge goes; what the primary commits now never reaches the topic: the tail.
+      BridgeConfig bridgeConfig = f.bridge().config();
+      f.bridge().close();
+      long tail1 = put(east, "/app/tail1", "lost?");
+      long tail2 = put(east, "/app/tail2", "lost?");
+      f.stopRegion("us-east");
+      CtlRun failover =
+          CtlRun.ctl(
+              routers,
+              "--shard",
+              "0",
+              "--timeout",
+              "5s",
+              "failover",
+              "--to",
+              "us-west",
+              "--kafka",
+              kafka(f),
+              "--accept-data-loss",
+              "--yes");
+      assertThat(failover.code()).as(failover.out() + failover.err()).isZero();
+      long westWrite = put(f.router("us-west").url(), "/app/after", "new");
+
+      // The old primary comes back unfenced, at the old epoch, with its two unshipped revisions.
+      f.restartRegion("us-east");
+      await().atMost(Duration.ofSeconds(90)).until(f::ready);
+      try (Bridge bridge = Bridge.start(bridgeConfig)) {
+        Path tail = dir.resolve("east-tail.jsonl");
+        CtlRun rejoin =
+            CtlRun.ctl(
+                routers,
+                "--shard",
+                "0",
+                "rejoin",
+                "--region",
+                "us-east",
+                "--tail-file",
+                tail.toString(),
+                "--yes");
+        assertThat(rejoin.code()).as(rejoin.out() + rejoin.err()).isZero();
+        assertThat(rejoin.out())
+            .contains("[2/7] fence: us-east committed FENCED at epoch 2")
+            .contains("[3/7] divergence: revisions " + tail1 + ".." + tail2 + " (2 batches)")
+            .contains("[4/7] reset: us-east reset from us-west's snapshot")
+            .contains("[7/7] notify");
+        List<String> lines = java.nio.file.Files.readAllLines(tail);
+        assertThat(lines).hasSize(2);
+        // One change batch per line, as JSON: the operator reads the keys and values lost.
+        assertThat(lines.get(0)).contains("\"revision\":\"" + tail1 + "\"", "/app/tail1");
+        assertThat(lines.get(1)).contains("\"revision\":\"" + tail2 + "\"", "/app/tail2");
+        // The old region now follows the new primary: same revision and content.
+        long later = put(f.router("us-west").url(), "/app/later", "y");
+        await().atMost(Duration.ofSeconds(60)).until(() -> applied(f, "us-east") >= later);
+        assertThat(table(f.router("us-west").url()).shard(0).region("us-east").orElseThrow().role())
+            .isEqualTo(Role.STANDBY);
+        assertThat(refusal(() -> put(east, "/app/stale", "x")))
+            .isIn(Error.Code.NOT_PRIMARY, Error.Code.FENCED);
+        assertThat(westWrite).isPositive();
+        // Run again: nothing to do.
+        CtlRun again =
+            CtlRun.ctl(routers, "--shard", "0", "rejoin", "--region", "us-east", "--yes");
+        assertThat(again.code()).as(again.err()).isZero();
+        assertThat(again.out()).contains("is a STANDBY already");
+      }
     }
   }
 
