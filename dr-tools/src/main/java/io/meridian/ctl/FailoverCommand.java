@@ -199,13 +199,16 @@ final class FailoverCommand implements Callable<Integer> {
                 move.kafka.bootstrap(root),
                 move.kafka.transactionalIdPrefix,
                 shard,
+                e,
                 move.kafka.properties);
             return new RegionOperation.Done(
                 "transactional id "
                     + SourceFence.transactionalId(move.kafka.transactionalIdPrefix, shard)
-                    + " fenced: nothing more from "
+                    + " fenced and the change topic marked fenced below epoch "
+                    + e
+                    + ": nothing more from "
                     + old.region()
-                    + " reaches the change topic");
+                    + " reaches it");
           });
       op.step("drain", () -> drain(regions, to, shard));
       move.promote(op, regions, to, e, "true".equals(op.fact("old_primary_fenced")));

@@ -62,10 +62,13 @@ final class ChangeRecords {
     /**
      * Adds the next record.
      *
-     * @return the batch it completes, or null while parts are missing
+     * @return the batch it completes, or null while parts are missing (or for a fence marker)
      * @throws MeridianException INTERNAL if the record does not continue the batch being assembled
      */
     ChangeBatch add(ChangeRecord record) {
+      if (record.getFencedBelowEpoch() > 0 && record.getParts() == 0) {
+        return null; // A fence marker (see SourceFence): no batch.
+      }
       if (!pending.isEmpty()) {
         ChangeRecord first = pending.get(0);
         if (record.getRevision() != first.getRevision() || record.getPart() != pending.size()) {

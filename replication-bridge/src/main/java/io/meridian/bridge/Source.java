@@ -323,6 +323,16 @@ final class Source implements Runnable {
                     true))
             .getHeader();
     Optional<ChangeRecord> last = topic.last();
+    if (last.isPresent() && last.get().getFencedBelowEpoch() > header.getEpoch()) {
+      throw MeridianException.of(
+          Error.Code.FENCED,
+          "topic %s was fenced by a failover to epoch %d; region %s at epoch %d may not ship"
+              + " (rejoin it as a standby)",
+          topic.name,
+          last.get().getFencedBelowEpoch(),
+          header.getRegion(),
+          header.getEpoch());
+    }
     if (last.isPresent() && last.get().getEpoch() > header.getEpoch()) {
       throw MeridianException.of(
           Error.Code.FENCED,
@@ -345,7 +355,8 @@ final class Source implements Runnable {
 
   /** After the topic's last record; an empty topic starts after the primary's compaction. */
   private Position resumePosition() {
-    Optional<ChangeRecord> last = topic.last();
+    // A topic holding only a fence marker holds no batch: it starts as an empty one.
+    Optional<ChangeRecord> last = topic.last().filter(r -> r.getRevision() > 0);
     if (last.isPresent()) {
       return Position.newBuilder()
           .setEpoch(last.get().getEpoch())

@@ -126,7 +126,7 @@ class WriteAuthorityTest {
           .until(() -> Federation.state(f.primary).getShippedRevision() >= revision);
       // A failover elsewhere fences the shard's source; this primary writes nothing meanwhile,
       // so no revision goes unshipped: only the bridge's silence can stop it.
-      SourceFence.fence(kafka.bootstrapServers(), "meridian-bridge", f.shard, Map.of());
+      SourceFence.fence(kafka.bootstrapServers(), "meridian-bridge", f.shard, 2, Map.of());
       await()
           .atMost(Duration.ofSeconds(30))
           .until(() -> bridge.status().getShards(0).getSource().getState().equals("STOPPED"));
