@@ -119,6 +119,29 @@ final class StatusCommand implements Callable<Integer> {
           s.getAlarmsList().isEmpty() ? "-" : String.join("; ", s.getAlarmsList()));
     }
 
+    // A region that missed a failover (unreachable then) still calls itself PRIMARY.
+    Map<Integer, List<String>> primaries = new java.util.TreeMap<>();
+    for (ShardStatus s : status.getShardsList()) {
+      if (s.getHeader().getRole() == Role.PRIMARY) {
+        primaries
+            .computeIfAbsent(s.getHeader().getShard(), k -> new ArrayList<>())
+            .add(s.getHeader().getRegion() + " at epoch " + s.getHeader().getEpoch());
+      }
+    }
+    primaries.forEach(
+        (shard, claims) -> {
+          if (claims.size() > 1) {
+            problems.add(
+                "shard "
+                    + shard
+                    + ": "
+                    + claims.size()
+                    + " regions claim its PRIMARY ("
+                    + String.join(", ", claims)
+                    + "): rejoin the older one as a standby");
+          }
+        });
+
     // Leadership is per shard: each member's Raft role in every shard, e.g. "0:LEADER 1:FOLLOWER".
     Map<String, String> health =
         MemberHealth.of(

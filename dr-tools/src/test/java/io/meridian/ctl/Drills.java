@@ -115,6 +115,8 @@ final class Drills {
             Map.of());
     try {
       await().atMost(Duration.ofSeconds(120)).until(f::ready);
+      // Its source shipping and reporting: the primary's write authority depends on it.
+      await().atMost(Duration.ofSeconds(120)).until(() -> f.bridge().healthy());
     } catch (RuntimeException e) {
       f.close();
       throw e;

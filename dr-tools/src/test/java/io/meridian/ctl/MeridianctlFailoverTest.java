@@ -55,6 +55,8 @@ class MeridianctlFailoverTest {
                 Map.of("write-authority-ms", 3000)),
             Map.of());
     await().atMost(Duration.ofSeconds(90)).until(f::ready);
+    // Its source shipping and reporting: the primary's write authority depends on it.
+    await().atMost(Duration.ofSeconds(90)).until(() -> f.bridge().healthy());
     return f;
   }
 

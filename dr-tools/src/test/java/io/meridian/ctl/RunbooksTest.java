@@ -30,7 +30,7 @@ class RunbooksTest {
       runbooks =
           files.filter(p -> !p.getFileName().toString().equals("README.md")).sorted().toList();
     }
-    assertThat(runbooks).hasSize(9);
+    assertThat(runbooks).hasSize(10);
     for (Path runbook : runbooks) {
       String name = runbook.getFileName().toString();
       String text = Files.readString(runbook, StandardCharsets.UTF_8);
