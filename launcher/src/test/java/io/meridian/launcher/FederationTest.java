@@ -209,9 +209,14 @@ class FederationTest {
       long revision =
           east.kv().put(key, ByteString.copyFromUtf8("from-east")).getHeader().getRevision();
       RangeResponse[] local = new RangeResponse[1];
+      // Until the standby has it, a LOCAL read may fall back to us-east (too stale): wait for one
+      // us-west answers.
       await()
-          .atMost(Duration.ofSeconds(30))
-          .until(() -> (local[0] = range(west, key, Consistency.LOCAL)).getKvsCount() == 1);
+          .atMost(Duration.ofSeconds(60))
+          .until(
+              () ->
+                  (local[0] = range(west, key, Consistency.LOCAL)).getKvsCount() == 1
+                      && local[0].getHeader().getRegion().equals(WEST));
       // Served by the standby in us-west, at the revision the primary wrote it.
       assertThat(local[0].getHeader().getRegion()).isEqualTo(WEST);
       assertThat(local[0].getHeader().getRole()).isEqualTo(Role.STANDBY);
