@@ -120,6 +120,38 @@ class MeridianctlFailoverTest {
       long head = last;
       await().atMost(Duration.ofSeconds(60)).until(() -> applied(f, "us-west") >= head);
 
+      // With the bridge gone, the standby cannot catch up: the switchover aborts and gives the
+      // old primary its role back, at a new epoch, and the routers their old primary.
+      BridgeConfig bridgeConfig = f.bridge().config();
+      f.bridge().close();
+      long unshipped = put(member(f, "us-east"), "/app/unshipped", "x");
+      CtlRun aborted =
+          CtlRun.ctl(
+              routers,
+              "--shard",
+              "0",
+              "switchover",
+              "--to",
+              "us-west",
+              "--catch-up-timeout",
+              "2s",
+              "--yes");
+      assertThat(aborted.code()).as(aborted.out() + aborted.err()).isEqualTo(1);
+      assertThat(aborted.out()).contains("abort: us-east is PRIMARY again at epoch 3");
+      assertThat(aborted.err()).contains("switchover aborted");
+      assertThat(table(f.router("us-west").url()).shard(0).primary().region()).isEqualTo("us-east");
+      assertThat(record(member(f, "us-west")).getFinished(0).getOutcome()).isEqualTo("aborted");
+      try (Bridge again = Bridge.start(bridgeConfig)) {
+        await().atMost(Duration.ofSeconds(60)).until(() -> applied(f, "us-west") >= unshipped);
+        long afterAbort = put(f.router("us-east").url(), "/app/after-abort", "x");
+        await().atMost(Duration.ofSeconds(60)).until(() -> applied(f, "us-west") >= afterAbort);
+        switchover(f, routers, afterAbort);
+      }
+    }
+  }
+
+  private static void switchover(DevFederation f, String routers, long head) {
+    {
       CtlRun dry =
           CtlRun.ctl(routers, "--shard", "0", "switchover", "--to", "us-west", "--dry-run");
       assertThat(dry.code()).as(dry.out() + dry.err()).isZero();

@@ -54,6 +54,8 @@ public final class Bridge implements AutoCloseable {
   // The static shards' shipped revisions, for their gauges (held here: gauges hold them weakly).
   private final List<AtomicLong> shippedRevisions = new ArrayList<>();
   private final Server server;
+  private final java.util.concurrent.atomic.AtomicBoolean closed =
+      new java.util.concurrent.atomic.AtomicBoolean();
 
   /** One source or sink, with what it reports. */
   private record Part(int shard, String region, Source source, Sink sink, Progress progress) {}
@@ -232,6 +234,9 @@ public final class Bridge implements AutoCloseable {
   /** Stops every source and sink (a source's open transaction is aborted by its successor). */
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return; // Closed already (a test that stopped its dev federation's bridge, say).
+    }
     arrangements.values().forEach(Arrangement::close);
     for (Part part : parts) {
       if (part.source() != null) {

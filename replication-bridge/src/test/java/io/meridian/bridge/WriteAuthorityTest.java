@@ -80,8 +80,19 @@ class WriteAuthorityTest {
         assertThat(authorityGauge(f)).isZero();
         assertThat(code(() -> f.primary.lock("/app/lock", Duration.ofSeconds(1)).close()))
             .isEqualTo(Error.Code.FENCED);
-        // Reads go on.
-        assertThat(f.primary.kv().get("/app/k").orElseThrow().getValue().toStringUtf8())
+        // No linearizable read either (another region may lead now); serializable ones go on.
+        assertThat(code(() -> f.primary.kv().get("/app/k"))).isEqualTo(Error.Code.FENCED);
+        assertThat(
+                f.primary
+                    .kv()
+                    .range(
+                        io.meridian.api.v1.RangeRequest.newBuilder()
+                            .setKey("/app/k")
+                            .setConsistency(io.meridian.api.v1.Consistency.SERIALIZABLE)
+                            .build())
+                    .getKvs(0)
+                    .getValue()
+                    .toStringUtf8())
             .isIn("1", "2");
 
         bridge = Bridge.start(config);

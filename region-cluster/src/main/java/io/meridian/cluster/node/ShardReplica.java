@@ -388,7 +388,11 @@ public final class ShardReplica
       return QueryResult.newBuilder().setBatch(b).build();
     }
     try {
-      read(ShardState::requirePrimary);
+      read(
+          s -> {
+            s.requireLinearizable();
+            return null;
+          });
     } catch (MeridianException e) {
       return QueryResult.newBuilder().setError(e.toError()).build();
     }

@@ -529,6 +529,26 @@ public final class ShardState implements WatchedState, FeedState {
   }
 
   /**
+   * Checks that this region cluster may answer a linearizable read: an initialized PRIMARY that
+   * holds its write authority. One that lost it cannot know that no other region was promoted
+   * meanwhile (that is why it lost it), so "the latest state" is not its to promise; SERIALIZABLE
+   * and LOCAL reads, which promise no such thing, go on.
+   *
+   * @throws MeridianException NOT_INITIALIZED, NOT_PRIMARY or FENCED
+   */
+  public void requireLinearizable() {
+    core.requirePrimary();
+    if (!core.writeAuthorityLost().isEmpty()) {
+      throw MeridianException.of(
+          Error.Code.FENCED,
+          "shard %d: write authority lost, so no linearizable read either (another region may have"
+              + " been promoted): %s; SERIALIZABLE and LOCAL reads are served",
+          core.shard(),
+          core.writeAuthorityLost());
+    }
+  }
+
+  /**
    * Empty while this shard holds its write authority (always, for a shard no bridge ever reported
    * shipping for); else why it lost it: client writes are refused with FENCED and lease expiry is
    * held until the leader commits that shipping caught up.
