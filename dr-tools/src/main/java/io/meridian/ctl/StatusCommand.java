@@ -128,6 +128,41 @@ final class StatusCommand implements Callable<Integer> {
             .add(s.getHeader().getRegion() + " at epoch " + s.getHeader().getEpoch());
       }
     }
+    // A standby that applied revisions the promoted region never had (the failover's lost tail)
+    // cannot follow the new epoch: its sink stops at the first batch of it.
+    for (ShardStatus p : status.getShardsList()) {
+      if (p.getHeader().getRole() != Role.PRIMARY || p.getEpochHistoryCount() == 0) {
+        continue;
+      }
+      var newest = p.getEpochHistory(p.getEpochHistoryCount() - 1);
+      for (ShardStatus s : status.getShardsList()) {
+        var h = s.getHeader();
+        if (h.getShard() == p.getHeader().getShard()
+            && h.getRole() == Role.STANDBY
+            && h.getEpoch() < newest.getEpoch()
+            && h.getRevision() >= newest.getStartRevision()) {
+          problems.add(
+              "shard "
+                  + h.getShard()
+                  + " in "
+                  + h.getRegion()
+                  + ": applied revisions "
+                  + newest.getStartRevision()
+                  + ".."
+                  + h.getRevision()
+                  + " of epoch "
+                  + h.getEpoch()
+                  + ", which the primary in "
+                  + p.getHeader().getRegion()
+                  + " (epoch "
+                  + newest.getEpoch()
+                  + " from revision "
+                  + newest.getStartRevision()
+                  + ") does not have: it cannot follow; run meridianctl rejoin --region "
+                  + h.getRegion());
+        }
+      }
+    }
     primaries.forEach(
         (shard, claims) -> {
           if (claims.size() > 1) {
