@@ -333,6 +333,11 @@ class MeridianctlFailoverTest {
       // The old primary comes back unfenced, at the old epoch, with its two unshipped revisions.
       f.restartRegion("us-east");
       await().atMost(Duration.ofSeconds(90)).until(f::ready);
+      CtlRun status = CtlRun.ctl(routers, "status");
+      assertThat(status.code()).as(status.out() + status.err()).isEqualTo(3);
+      assertThat(status.out())
+          .contains(
+              "shard 0: 2 regions claim its PRIMARY (us-east at epoch 1, us-west at epoch 2)");
       try (Bridge bridge = Bridge.start(bridgeConfig)) {
         Path tail = dir.resolve("east-tail.jsonl");
         CtlRun rejoin =
