@@ -264,21 +264,50 @@ class MeridianctlFailoverTest {
                   .setHoldMs(1)
                   .build());
 
-      CtlRun run =
-          CtlRun.ctl(
-              routers,
-              "--shard",
-              "0",
-              "--timeout",
-              "5s",
-              "failover",
-              "--to",
-              "us-west",
-              "--kafka",
-              kafka,
-              "--accept-data-loss",
-              "--yes");
+      // The outcome goes to a webhook too.
+      java.util.concurrent.BlockingQueue<String> hooked =
+          new java.util.concurrent.LinkedBlockingQueue<>();
+      com.linecorp.armeria.server.Server hook =
+          com.linecorp.armeria.server.Server.builder()
+              .http(new java.net.InetSocketAddress("127.0.0.1", 0))
+              .service(
+                  "/hook",
+                  (ctx, req) ->
+                      com.linecorp.armeria.common.HttpResponse.of(
+                          req.aggregate()
+                              .thenApply(
+                                  a -> {
+                                    hooked.add(a.contentUtf8());
+                                    return com.linecorp.armeria.common.HttpResponse.of(200);
+                                  })))
+              .build();
+      hook.start().join();
+      CtlRun run;
+      try {
+        run =
+            CtlRun.ctl(
+                routers,
+                "--shard",
+                "0",
+                "--timeout",
+                "5s",
+                "failover",
+                "--to",
+                "us-west",
+                "--kafka",
+                kafka,
+                "--webhook",
+                "http://127.0.0.1:" + hook.activeLocalPort() + "/hook",
+                "--accept-data-loss",
+                "--yes");
+      } finally {
+        hook.stop().join();
+      }
       assertThat(run.code()).as(run.out() + run.err()).isZero();
+      assertThat(run.out()).contains("/hook answered 200");
+      assertThat(hooked.poll())
+          .contains(
+              "\"event\":\"meridian.failover\"", "\"to\":\"us-west\"", "\"outcome\":\"done\"");
       assertThat(run.out())
           .contains("resuming failover " + open.getId())
           .contains("[1/10] detect: us-east does not answer")
