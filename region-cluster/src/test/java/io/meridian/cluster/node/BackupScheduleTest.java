@@ -39,8 +39,17 @@ class BackupScheduleTest {
       return List.of();
     }
     try (Stream<Path> s = Files.list(shard)) {
-      return s.filter(p -> p.toString().endsWith(SnapshotFile.SUFFIX)).sorted().toList();
+      // By the revision the name carries: as text, "-r33-" would come before "-r9-".
+      return s.filter(p -> p.toString().endsWith(SnapshotFile.SUFFIX))
+          .sorted(java.util.Comparator.comparingLong(BackupScheduleTest::revisionOf))
+          .toList();
     }
+  }
+
+  private static long revisionOf(Path file) {
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("-r(\\d+)-").matcher(file.getFileName().toString());
+    return m.find() ? Long.parseLong(m.group(1)) : -1;
   }
 
   @Test
