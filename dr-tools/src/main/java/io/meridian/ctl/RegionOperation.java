@@ -72,6 +72,37 @@ final class RegionOperation implements AutoCloseable {
   }
 
   /**
+   * Refuses when a region of the shard other than {@code in} records an open operation: a failover
+   * or switchover to another region is recorded there, so {@code in}'s own record would not see it.
+   * Regions that do not answer are passed over (a lost region runs nothing).
+   *
+   * @throws MeridianException FAILED_PRECONDITION naming the open operation and where it is
+   */
+  static void requireNoneElsewhere(ShardRegions regions, RoutingTable.Region in) {
+    for (RoutingTable.Region other : regions.described().regions()) {
+      if (other.region().equals(in.region())) {
+        continue;
+      }
+      RecordOperationResponse r;
+      try {
+        r = read(regions, other);
+      } catch (MeridianException e) {
+        continue;
+      }
+      if (r.hasOpen()) {
+        throw MeridianException.of(
+            Error.Code.FAILED_PRECONDITION,
+            "%s is open (recorded in %s, by %s): finish it by running it again, or abandon it once"
+                + " its run stopped, before another operation on shard %d",
+            describe(r.getOpen()),
+            other.region(),
+            r.getOpen().getHolder(),
+            regions.shard);
+      }
+    }
+  }
+
+  /**
    * Opens {@code wanted} (kind, regions, epoch) in {@code in}'s cluster, or resumes the open
    * operation of the same kind and regions; prints which.
    *
@@ -81,6 +112,7 @@ final class RegionOperation implements AutoCloseable {
    */
   static RegionOperation begin(
       ShardRegions regions, RoutingTable.Region in, Operation wanted, int steps, PrintWriter out) {
+    requireNoneElsewhere(regions, in);
     String holder = holder();
     Operation asked = wanted.toBuilder().setId(wanted.getKind() + "-" + shortId()).build();
     RecordOperationResponse r = record(regions, in, Action.BEGIN, asked, holder, null, "");

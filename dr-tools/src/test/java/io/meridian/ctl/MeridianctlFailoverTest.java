@@ -143,8 +143,45 @@ class MeridianctlFailoverTest {
       assertThat(record(member(f, "us-west")).getFinished(0).getOutcome()).isEqualTo("aborted");
       try (Bridge again = Bridge.start(bridgeConfig)) {
         await().atMost(Duration.ofSeconds(60)).until(() -> applied(f, "us-west") >= unshipped);
-        long afterAbort = put(f.router("us-east").url(), "/app/after-abort", "x");
+        // The unshipped write outlived the write-authority limit: writes come back once the new
+        // bridge shipped it and reported so.
+        long[] written = new long[1];
+        await()
+            .atMost(Duration.ofSeconds(60))
+            .ignoreExceptions()
+            .until(
+                () -> (written[0] = put(f.router("us-east").url(), "/app/after-abort", "x")) > 0);
+        long afterAbort = written[0];
         await().atMost(Duration.ofSeconds(60)).until(() -> applied(f, "us-west") >= afterAbort);
+
+        // An operation open in another region (recorded where it promotes) is seen and refused.
+        Operation elsewhere =
+            Operation.newBuilder()
+                .setId("failover-other")
+                .setKind("failover")
+                .setFromRegion("us-west")
+                .setToRegion("us-east")
+                .setEpoch(9)
+                .build();
+        var eastCluster = stub(member(f, "us-east"), ClusterGrpc.ClusterBlockingStub.class);
+        eastCluster.recordOperation(
+            RecordOperationRequest.newBuilder()
+                .setAction(RecordOperationRequest.Action.BEGIN)
+                .setOperation(elsewhere)
+                .setHolder("someone@elsewhere")
+                .setHoldMs(1)
+                .build());
+        CtlRun refused =
+            CtlRun.ctl(routers, "--shard", "0", "switchover", "--to", "us-west", "--yes");
+        assertThat(refused.code()).isEqualTo(1);
+        assertThat(refused.err()).contains("failover failover-other", "recorded in us-east");
+        eastCluster.recordOperation(
+            RecordOperationRequest.newBuilder()
+                .setAction(RecordOperationRequest.Action.ABANDON)
+                .setOperation(elsewhere)
+                .setHolder("operator@here")
+                .setHoldMs(1)
+                .build());
         switchover(f, routers, afterAbort);
       }
     }
