@@ -103,6 +103,12 @@ final class Drills {
    * broker, a bridge and a router per region, ready.
    */
   static DevFederation federation(Path dir, int members) throws Exception {
+    return federation(dir, members, DevFederation.RegionLaunch.IN_PROCESS);
+  }
+
+  /** As {@link #federation(Path, int)}, with each region's members started by {@code launch}. */
+  static DevFederation federation(Path dir, int members, DevFederation.RegionLaunch launch)
+      throws Exception {
     DevFederation f =
         DevFederation.start(
             dir,
@@ -112,11 +118,13 @@ final class Drills {
                 DevCluster.FAST_ELECTIONS,
                 "replication",
                 Map.of("write-authority-ms", WRITE_AUTHORITY_MS)),
-            Map.of());
+            Map.of(),
+            launch);
     try {
       await().atMost(Duration.ofSeconds(120)).until(f::ready);
-      // Its source shipping and reporting: the primary's write authority depends on it.
-      await().atMost(Duration.ofSeconds(120)).until(() -> f.bridge().healthy());
+      // Its source shipping and reporting: the primary's write authority depends on it. Member
+      // processes starting beside the in-process ones take longer on a busy 2-core machine.
+      await().atMost(Duration.ofSeconds(180)).until(() -> f.bridge().healthy());
     } catch (RuntimeException e) {
       f.close();
       throw e;

@@ -43,9 +43,25 @@ public final class DevFederation implements AutoCloseable {
     }
   }
 
+  /**
+   * Starts a planned region's members. The default runs them in this JVM; a test that must SIGKILL
+   * or pause a region's members starts them as processes instead, and waits for them itself: {@link
+   * #ready()} only checks the regions run in this JVM.
+   */
+  @FunctionalInterface
+  public interface RegionLaunch {
+    /** In this JVM: {@link DevCluster#start()}. */
+    RegionLaunch IN_PROCESS = (region, planned) -> planned.start();
+
+    /** Starts every member {@code planned} names; closing what it returns stops them. */
+    AutoCloseable start(String region, DevCluster planned) throws IOException;
+  }
+
   private final Path stateDir;
   private final Shape shape;
+  private final RegionLaunch launch;
   private final Map<String, DevCluster> clusters = new LinkedHashMap<>();
+  private final Map<String, AutoCloseable> running = new LinkedHashMap<>();
   private final Map<String, RouterServer> routers = new LinkedHashMap<>();
   private final Map<String, Map<String, Object>> nodeOverrides;
   private final Map<String, Object> routerOverrides;
@@ -57,9 +73,11 @@ public final class DevFederation implements AutoCloseable {
       Path stateDir,
       Shape shape,
       Map<String, Map<String, Object>> nodeYaml,
-      Map<String, Object> routerYaml) {
+      Map<String, Object> routerYaml,
+      RegionLaunch launch) {
     this.stateDir = stateDir;
     this.shape = shape;
+    this.launch = launch;
     this.nodeOverrides = nodeYaml;
     this.routerOverrides = routerYaml;
   }
@@ -80,7 +98,20 @@ public final class DevFederation implements AutoCloseable {
       Map<String, Map<String, Object>> nodeYaml,
       Map<String, Object> routerYaml)
       throws IOException {
-    DevFederation f = new DevFederation(stateDir, shape, nodeYaml, routerYaml);
+    return start(stateDir, shape, nodeYaml, routerYaml, RegionLaunch.IN_PROCESS);
+  }
+
+  /**
+   * As {@link #start(Path, Shape, Map, Map)}, with each region's members started by {@code launch}.
+   */
+  public static DevFederation start(
+      Path stateDir,
+      Shape shape,
+      Map<String, Map<String, Object>> nodeYaml,
+      Map<String, Object> routerYaml,
+      RegionLaunch launch)
+      throws IOException {
+    DevFederation f = new DevFederation(stateDir, shape, nodeYaml, routerYaml, launch);
     try {
       f.startAll();
     } catch (IOException | RuntimeException e) {
@@ -102,7 +133,7 @@ public final class DevFederation implements AutoCloseable {
           DevCluster.plan(
               stateDir.resolve(region), shape.membersPerRegion(), region, nodeOverrides, roles);
       clusters.put(region, cluster);
-      cluster.start();
+      running.put(region, launch.start(region, cluster));
     }
     String tableText = tableYaml();
     Path tableFile = stateDir.resolve("routing-table.yaml");
@@ -236,9 +267,18 @@ public final class DevFederation implements AutoCloseable {
                 "processes", processes));
   }
 
-  /** Whether every region cluster has a ready leader for every shard. */
+  /**
+   * Whether every region cluster run in this JVM has a ready leader for every shard; a region
+   * another {@link RegionLaunch} started is its starter's to wait for.
+   */
   public boolean ready() {
-    return clusters.values().stream().allMatch(DevCluster::ready);
+    return clusters.keySet().stream()
+        .filter(this::inProcess)
+        .allMatch(r -> clusters.get(r).ready());
+  }
+
+  private boolean inProcess(String region) {
+    return running.get(region) == clusters.get(region);
   }
 
   /** The region cluster of {@code region}. */
@@ -261,9 +301,9 @@ public final class DevFederation implements AutoCloseable {
     return bridge;
   }
 
-  /** Stops every member of {@code region}'s cluster (their data stays). */
+  /** Stops every member of {@code region}'s cluster, run in this JVM (their data stays). */
   public void stopRegion(String region) {
-    DevCluster c = clusters.get(region);
+    DevCluster c = inProcessCluster(region);
     for (int i = 0; i < c.nodes().size(); i++) {
       c.stop(i);
     }
@@ -271,10 +311,17 @@ public final class DevFederation implements AutoCloseable {
 
   /** Starts every member of {@code region}'s cluster again from its data. */
   public void restartRegion(String region) throws IOException {
-    DevCluster c = clusters.get(region);
+    DevCluster c = inProcessCluster(region);
     for (int i = 0; i < c.nodes().size(); i++) {
       c.restart(i);
     }
+  }
+
+  private DevCluster inProcessCluster(String region) {
+    if (!inProcess(region)) {
+      throw new IllegalStateException(region + "'s members run outside this JVM; stop them there");
+    }
+    return clusters.get(region);
   }
 
   @Override
@@ -285,13 +332,14 @@ public final class DevFederation implements AutoCloseable {
       bridge = null;
     }
     List<AutoCloseable> rest = new ArrayList<>(routers.values());
-    rest.addAll(clusters.values());
+    rest.addAll(running.values());
     if (kafka != null) {
       rest.add(kafka);
     }
     Shutdown.closeAll("dev", rest);
     kafka = null;
     routers.clear();
+    running.clear();
     clusters.clear();
   }
 }

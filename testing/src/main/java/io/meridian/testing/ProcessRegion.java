@@ -102,6 +102,7 @@ public final class ProcessRegion implements AutoCloseable {
 
   public void start(int index) throws IOException {
     NodeConfig config = configs.get(index);
+    java.nio.file.Files.createDirectories(dir);
     File yaml = dir.resolve(config.member() + ".yaml").toFile();
     new ObjectMapper(new YAMLFactory())
         .setPropertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)
@@ -131,6 +132,22 @@ public final class ProcessRegion implements AutoCloseable {
   /** SIGKILL, and waits for the process to end. */
   public void kill(int index) throws InterruptedException {
     kill(processes.get(index));
+  }
+
+  /**
+   * SIGKILLs every running member at once (a whole region lost in one instant), then waits for them
+   * all to end.
+   */
+  public void killAll() throws InterruptedException {
+    List<ProcessHandle> all = new ArrayList<>();
+    for (Process p : processes.values()) {
+      all.addAll(p.descendants().toList());
+      all.add(p.toHandle());
+    }
+    all.forEach(ProcessHandle::destroyForcibly);
+    for (ProcessHandle h : all) {
+      h.onExit().join();
+    }
   }
 
   /**
