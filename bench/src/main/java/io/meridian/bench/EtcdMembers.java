@@ -38,6 +38,11 @@ final class EtcdMembers implements AutoCloseable {
    * is not on PATH.
    */
   static EtcdMembers start(Path dir) throws IOException, InterruptedException {
+    return start(dir, List.of());
+  }
+
+  /** The same with {@code flags} added to every member's command line. */
+  static EtcdMembers start(Path dir, List<String> flags) throws IOException, InterruptedException {
     String version = installedVersion();
     EtcdMembers members = new EtcdMembers(version);
     int[] clientPorts = new int[SIZE];
@@ -57,8 +62,9 @@ final class EtcdMembers implements AutoCloseable {
         String peer = "http://127.0.0.1:" + peerPorts[i];
         Path data = dir.resolve("e" + i);
         Files.createDirectories(data);
-        ProcessBuilder pb =
-            new ProcessBuilder(
+        List<String> command =
+            new ArrayList<>(
+                List.of(
                     "etcd",
                     "--name=e" + i,
                     "--data-dir=" + data,
@@ -68,7 +74,10 @@ final class EtcdMembers implements AutoCloseable {
                     "--initial-advertise-peer-urls=" + peer,
                     "--initial-cluster=" + initial,
                     "--initial-cluster-state=new",
-                    "--initial-cluster-token=meridian-bench")
+                    "--initial-cluster-token=meridian-bench"));
+        command.addAll(flags);
+        ProcessBuilder pb =
+            new ProcessBuilder(command)
                 .redirectErrorStream(true)
                 .redirectOutput(
                     ProcessBuilder.Redirect.appendTo(dir.resolve("e" + i + ".log").toFile()));

@@ -44,6 +44,14 @@ public final class LeaderFailoverBench implements java.util.concurrent.Callable<
   List<Integer> electionTimeout;
 
   @Option(
+      names = "--etcd-timing-ms",
+      split = ",",
+      description =
+          "etcd's --heartbeat-interval,--election-timeout (default: etcd's, 100,1000); etcd"
+              + " picks each election timeout in [T, 2T], as Meridian's 150,300 does with T=150.")
+  List<Integer> etcdTiming;
+
+  @Option(
       names = "--warm-seconds",
       description = "Writes through a follower before each kill (default: ${DEFAULT-VALUE}).")
   int warmSeconds = 60;
@@ -70,7 +78,13 @@ public final class LeaderFailoverBench implements java.util.concurrent.Callable<
     String etcdVersion = "not run";
     for (int round = 0; round < rounds; round++) {
       if (systems.contains("etcd")) {
-        try (EtcdMembers members = EtcdMembers.start(dir.resolve("etcd-" + round))) {
+        List<String> flags =
+            etcdTiming == null
+                ? List.of()
+                : List.of(
+                    "--heartbeat-interval=" + etcdTiming.get(0),
+                    "--election-timeout=" + etcdTiming.get(1));
+        try (EtcdMembers members = EtcdMembers.start(dir.resolve("etcd-" + round), flags)) {
           etcdVersion = members.version();
           int leader = members.leader();
           int via = (leader + 1) % 3;
@@ -164,10 +178,13 @@ public final class LeaderFailoverBench implements java.util.concurrent.Callable<
     b.append(
         String.format(
             "%n## Leader failover: SIGKILL to the first write (%s)%n%n3 members each; etcd %s"
-                + " (defaults: heartbeat 100 ms, election 1000 ms); Meridian election timeouts %s;"
+                + " (heartbeat, election timeout: %s); Meridian election timeouts %s;"
                 + " %d rounds, %d s of writes before each kill; load average before: %s%n%n",
             LocalDate.now(),
             etcdVersion,
+            etcdTiming == null
+                ? "100 ms, 1000 ms (defaults)"
+                : etcdTiming.get(0) + " ms, " + etcdTiming.get(1) + " ms",
             electionTimeout == null
                 ? "1000-2000 ms (defaults)"
                 : electionTimeout.get(0) + "-" + electionTimeout.get(1) + " ms",

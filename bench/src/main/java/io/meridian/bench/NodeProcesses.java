@@ -78,8 +78,17 @@ final class NodeProcesses implements AutoCloseable {
       throws IOException {
     List<NodeConfig> configs =
         DevCluster.plan(dir, SIZE, region, overrides, Map.of(0, role)).configs();
+    return start(launcher, dir, jvmOptions, configs);
+  }
+
+  /**
+   * Starts a JVM for each of {@code configs} (a planned cluster, e.g. one region of a {@code
+   * DevFederation}) in {@code dir}.
+   */
+  static NodeProcesses start(Path launcher, Path dir, String jvmOptions, List<NodeConfig> configs)
+      throws IOException {
     java.nio.file.Files.createDirectories(dir);
-    NodeProcesses nodes = new NodeProcesses(dir, configs, jvmOptions);
+    NodeProcesses nodes = new NodeProcesses(dir, List.copyOf(configs), jvmOptions);
     try {
       for (NodeConfig config : configs) {
         nodes.start(launcher, config);
@@ -89,6 +98,14 @@ final class NodeProcesses implements AutoCloseable {
       throw e;
     }
     return nodes;
+  }
+
+  /** SIGKILLs every node at once (a region lost in an instant) and waits for them to end. */
+  synchronized void killAll() throws InterruptedException {
+    processes.forEach(Process::destroyForcibly);
+    for (Process p : processes) {
+      p.waitFor();
+    }
   }
 
   private synchronized void start(Path launcher, NodeConfig config) throws IOException {

@@ -31,14 +31,14 @@ import picocli.CommandLine.Option;
 
 /**
  * RTO and RPO of moving a shard's primary between regions under a steady write load: an unplanned
- * failover (every member of the primary region stopped, then {@code meridianctl failover} run at
- * once, in this JVM) and a planned switchover. Each round starts a fresh two-region dev federation
- * (Kafka broker, bridge, a router per region), measures the primary's put throughput with a closed
- * loop, then writes at half of it through both routers, one put per tick with a deadline, and
- * records every acknowledgement (time, revision, epoch).
+ * failover (every member of the primary region, each a separate process, SIGKILLed at once, then
+ * {@code meridianctl failover} run at once, in this JVM) and a planned switchover. Each round
+ * starts a fresh two-region dev federation (Kafka broker, bridge, a router per region), measures
+ * the primary's put throughput with a closed loop, then writes at half of it through both routers,
+ * one put per tick with a deadline, and records every acknowledgement (time, revision, epoch).
  *
  * <ul>
- *   <li><b>RTO</b>: from the fault (the region stopped; for switchover, the command started) to the
+ *   <li><b>RTO</b>: from the fault (the region killed; for switchover, the command started) to the
  *       first write acknowledged at the new epoch.
  *   <li><b>RPO</b>: acknowledged writes of the old epoch above the revision the new primary was
  *       promoted at (its epoch history says where the new epoch began): acknowledged, then lost.
@@ -122,6 +122,21 @@ public final class RegionFailoverBench implements java.util.concurrent.Callable<
   }
 
   private Round round(Path dir, String kind, int warmFor) throws Exception {
+    Path launcher =
+        Path.of(System.getProperty("meridian.home", "."))
+            .toAbsolutePath()
+            .normalize()
+            .resolve("bin/meridian");
+    // The primary region's members are processes, so the failover's fault is a SIGKILL of all of
+    // them at once; the rest runs in this JVM.
+    NodeProcesses[] east = new NodeProcesses[1];
+    DevFederation.RegionLaunch launch =
+        (region, planned) ->
+            region.equals("us-east")
+                ? (east[0] =
+                    NodeProcesses.start(
+                        launcher, planned.stateDir(), "-Xmx512m", planned.configs()))
+                : planned.start();
     try (DevFederation f =
             DevFederation.start(
                 dir,
@@ -131,15 +146,17 @@ public final class RegionFailoverBench implements java.util.concurrent.Callable<
                     DevCluster.FAST_ELECTIONS,
                     "replication",
                     Map.of("write-authority-ms", writeAuthorityMs)),
-                Map.of());
+                Map.of(),
+                launch);
         MeridianClient client =
             MeridianClient.builder()
                 .endpoints(List.of(f.router("us-east").url(), f.router("us-west").url()))
                 .requestTimeout(PUT_DEADLINE)
                 .name("bench")
                 .build()) {
-      long until = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-      while (!f.ready() && System.nanoTime() < until) {
+      long until = System.nanoTime() + Duration.ofSeconds(180).toNanos();
+      east[0].awaitReady(Duration.ofSeconds(180), false);
+      while (!(f.ready() && f.bridge().healthy()) && System.nanoTime() < until) {
         Thread.sleep(100);
       }
       if (warmFor > 0) {
@@ -183,8 +200,7 @@ public final class RegionFailoverBench implements java.util.concurrent.Callable<
         int code;
         long command = fault;
         if (kind.equals("failover")) {
-          f.stopRegion("us-east");
-          // In-process members stop one by one, gracefully: seconds, not a kill's instant.
+          east[0].killAll();
           command = System.nanoTime();
           code =
               Meridianctl.run(
@@ -324,7 +340,8 @@ public final class RegionFailoverBench implements java.util.concurrent.Callable<
     b.append(
         String.format(
             "%n## Region failover and switchover: RTO and RPO (%s)%n%n2 regions, %d members each,"
-                + " 1 shard, in one JVM; write load at half the closed-loop put throughput through"
+                + " 1 shard, the primary region's members as processes (killed at once for a"
+                + " failover), the rest in one JVM; write load at half the closed-loop put throughput through"
                 + " both routers; replication.write-authority-ms %d; load average before: %s%n%n",
             LocalDate.now(), members, writeAuthorityMs, load));
     b.append(

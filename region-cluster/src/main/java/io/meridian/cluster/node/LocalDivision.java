@@ -233,11 +233,15 @@ final class LocalDivision {
    * steps down: the others may have elected a new leader by then, its writes cannot commit, and its
    * watches would go stale without failing. Ratis 3.3.0 checks this itself only while its leader's
    * event queue is idle, which it never is while the leader takes writes (decision 0012).
+   *
+   * <p>A new leader is first checked after two timeouts: its followers answer its first append only
+   * once they have written its entries, which on a busy 2-core machine took longer than one 300 ms
+   * timeout, and the new leader stepped down before anyone could write to it.
    */
   void stepDownIfCutOff(DivisionInfo info, ClientId as) {
     org.apache.ratis.proto.RaftProtos.RoleInfoProto role = info.getRoleInfoProto();
     long timeoutMs = electionTimeoutMaxMs;
-    if (steppingDown || !role.hasLeaderInfo() || role.getRoleElapsedTimeMs() < timeoutMs) {
+    if (steppingDown || !role.hasLeaderInfo() || role.getRoleElapsedTimeMs() < 2 * timeoutMs) {
       return;
     }
     java.util.Collection<org.apache.ratis.protocol.RaftPeer> voters;
