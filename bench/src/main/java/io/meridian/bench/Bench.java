@@ -32,7 +32,7 @@ public final class Bench implements Callable<Integer> {
 
   /**
    * Node JVM flags when {@code MERIDIAN_JAVA_OPTS} is not set and a workload that measures node
-   * heaps (watch-fanout, registry) is selected: the issue's heap goals are for a 1 GiB heap.
+   * heaps (watch-fanout, registry) is selected: the heap goals are for a 1 GiB heap.
    */
   static final String HEAP_NODE_JVM_OPTIONS = "-Xmx1g";
 
@@ -63,7 +63,7 @@ public final class Bench implements Callable<Integer> {
       defaultValue = "1",
       description =
           "Multiplies the counts of watch-fanout and registry (instances, locks, sessions,"
-              + " connections) to check the harness quickly; the issue's figures need 1"
+              + " connections) to check the harness quickly; the target figures need 1"
               + " (default: ${DEFAULT-VALUE}).")
   private double scale;
 

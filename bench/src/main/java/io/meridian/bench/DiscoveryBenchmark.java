@@ -26,9 +26,9 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Client overhead of discovery (issue 4): a lookup answered from the client's cache, and a fresh
- * one that asks a local 3-node cluster (in this JVM) for a service of 10 passing instances. Sample
- * time mode, so the report has percentiles. Run with {@code bench/jmh}.
+ * Client overhead of discovery: a lookup answered from the client's cache, and a fresh one that
+ * asks a local 3-node cluster (in this JVM) for a service of 10 passing instances. Sample time
+ * mode, so the report has percentiles. Run with {@code bench/jmh}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SampleTime)

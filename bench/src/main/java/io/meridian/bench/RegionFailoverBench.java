@@ -72,8 +72,10 @@ public final class RegionFailoverBench implements java.util.concurrent.Callable<
   @Option(
       names = "--kinds",
       split = ",",
-      description = "failover, switchover or both (default: ${DEFAULT-VALUE}).")
-  List<String> kinds = List.of("failover", "switchover");
+      description =
+          "failover, failover-isolated (with --old-primary-isolated: no promotion wait),"
+              + " switchover (default: ${DEFAULT-VALUE}).")
+  List<String> kinds = List.of("failover", "failover-isolated", "switchover");
 
   @Option(names = "--output", description = "Also write the Markdown report to this file.")
   Path output;
@@ -103,6 +105,13 @@ public final class RegionFailoverBench implements java.util.concurrent.Callable<
 
   @Override
   public Integer call() throws Exception {
+    for (String kind : kinds) {
+      if (!List.of("failover", "failover-isolated", "switchover").contains(kind)) {
+        throw new CommandLine.ParameterException(
+            new CommandLine(this),
+            "--kinds: " + kind + " (expected: failover, failover-isolated or switchover)");
+      }
+    }
     Path dir = Files.createTempDirectory("meridian-region-failover-bench-");
     String load = Report.loadAverage();
     List<Round> results = new ArrayList<>();
@@ -199,25 +208,33 @@ public final class RegionFailoverBench implements java.util.concurrent.Callable<
         StringWriter out = new StringWriter();
         int code;
         long command = fault;
-        if (kind.equals("failover")) {
+        if (kind.startsWith("failover")) {
           east[0].killAll();
           command = System.nanoTime();
+          List<String> args =
+              new ArrayList<>(
+                  List.of(
+                      "--shard",
+                      "0",
+                      "--timeout",
+                      "5s",
+                      "failover",
+                      "--to",
+                      "us-west",
+                      "--kafka",
+                      kafka,
+                      "--accept-data-loss",
+                      "--yes"));
+          if (kind.equals("failover-isolated")) {
+            // The operator vouches that the killed region takes no write: no promotion wait.
+            args.add("--old-primary-isolated");
+          }
           code =
               Meridianctl.run(
                   Map.of("MERIDIAN_ENDPOINTS", routers),
                   new PrintWriter(out, true),
                   new PrintWriter(out, true),
-                  "--shard",
-                  "0",
-                  "--timeout",
-                  "5s",
-                  "failover",
-                  "--to",
-                  "us-west",
-                  "--kafka",
-                  kafka,
-                  "--accept-data-loss",
-                  "--yes");
+                  args.toArray(String[]::new));
         } else {
           code =
               Meridianctl.run(

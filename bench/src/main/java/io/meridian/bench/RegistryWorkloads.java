@@ -16,7 +16,7 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * Workload {@code registry}, the issue's "50,000 instances across 5,000 services on one 3-node
+ * Workload {@code registry}, the target "50,000 instances across 5,000 services on one 3-node
  * cluster with heartbeats every 10 s", in phases on one cluster:
  *
  * <pre>

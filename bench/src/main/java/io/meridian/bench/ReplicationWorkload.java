@@ -41,7 +41,7 @@ final class ReplicationWorkload {
   static final String PREFIX = "/repl/";
   private static final int BACKLOG = 20_000;
   private static final int CONCURRENCY = 64;
-  // Rates the primary sustains on the reference machine, then the closed loop, then the issue's
+  // Rates the primary sustains on the reference machine, then the closed loop, then the target's
   // 1,000/s last: beyond what one Raft group takes here, it leaves the primary overloaded.
   private static final double[] RATES = {25, 50, 100};
   private static final double OVERLOAD_RATE = 1000;

@@ -101,7 +101,7 @@ final class Report {
           md,
           "scale",
           options.scale()
-              + " (counts of watch-fanout and registry shrunk: not the issue's figures)");
+              + " (counts of watch-fanout and registry shrunk: not the target figures)");
     }
     line(
         md,

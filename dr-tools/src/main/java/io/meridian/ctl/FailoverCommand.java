@@ -55,6 +55,9 @@ final class FailoverCommand implements Callable<Integer> {
   /** The failover's steps, in order. */
   static final int STEPS = 10;
 
+  /** The fence step's fact when the operator vouched that the old primary takes no write. */
+  private static final String ISOLATED = "isolated";
+
   @ParentCommand Meridianctl root;
   @Spec CommandSpec spec;
   @Mixin RegionMove move;
@@ -65,6 +68,16 @@ final class FailoverCommand implements Callable<Integer> {
           "Go on although revisions the old primary committed may not reach the new one (the"
               + " decide step prints which).")
   boolean acceptDataLoss;
+
+  @Option(
+      names = "--old-primary-isolated",
+      description =
+          "You have made sure the old primary region takes no client write (its members are"
+              + " powered off, or firewalled from every client and router): if it does not"
+              + " answer, the new primary takes writes at once instead of waiting out the old"
+              + " one's write authority (replication.write-authority-ms). If you are wrong, what"
+              + " the old primary acknowledges in that time is lost.")
+  boolean oldPrimaryIsolated;
 
   @Option(
       names = "--drain-timeout",
@@ -182,6 +195,15 @@ final class FailoverCommand implements Callable<Integer> {
               if (m.code() != Error.Code.UNAVAILABLE && m.code() != Error.Code.DEADLINE_EXCEEDED) {
                 throw m;
               }
+              if (oldPrimaryIsolated) {
+                return new RegionOperation.Done(
+                    old.region()
+                        + " did not answer ("
+                        + m.getMessage()
+                        + "): isolated by the operator (--old-primary-isolated), so the promotion"
+                        + " does not wait out its write authority",
+                    Map.of("old_primary_fenced", ISOLATED));
+              }
               return new RegionOperation.Done(
                   old.region()
                       + " did not answer ("
@@ -211,7 +233,9 @@ final class FailoverCommand implements Callable<Integer> {
                     + " reaches it");
           });
       op.step("drain", () -> drain(regions, to, shard));
-      move.promote(op, regions, to, e, "true".equals(op.fact("old_primary_fenced")));
+      // The fact, not this run's flag: a rerun resumes with what the fence step decided.
+      String fenced = op.fact("old_primary_fenced");
+      move.promote(op, regions, to, e, "true".equals(fenced) || ISOLATED.equals(fenced));
       move.redirect(op, regions, old, to, e);
       move.verify(op, regions, shard);
       move.notify(op, regions, to, started, out);

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
  * has applied everything the leader committed.
  */
 @Tag("cluster")
+@Tag("drill")
 class SingleNodeFailureDrillTest {
   @TempDir Path dir;
 
