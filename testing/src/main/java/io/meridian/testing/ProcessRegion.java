@@ -229,10 +229,8 @@ public final class ProcessRegion implements AutoCloseable {
 
   @Override
   public void close() throws InterruptedException {
-    for (Process p : processes.values()) {
-      // A paused process ignores SIGTERM until continued; SIGKILL ends it either way.
-      kill(p);
-    }
+    // A paused process ignores SIGTERM until continued; SIGKILL ends it either way.
+    killAll();
   }
 
   /** Whether {@code member} leads shard 0, the only shard of these clusters. */
