@@ -33,6 +33,27 @@ class DiscoveryTest {
         .build();
   }
 
+  /** Discovery reads LOCAL: waits until every member has applied {@code count} instances. */
+  private static void awaitEveryMemberSees(LocalRegion cluster, String service, int count) {
+    for (String url : cluster.urls()) {
+      try (MeridianClient one = MeridianClient.builder().endpoints(List.of(url)).build()) {
+        await()
+            .atMost(Duration.ofSeconds(30))
+            .until(
+                () ->
+                    one.registry()
+                            .discover(
+                                io.meridian.api.v1.DiscoverRequest.newBuilder()
+                                    .setNamespace("shop")
+                                    .setService(service)
+                                    .setConsistency(io.meridian.api.v1.Consistency.LOCAL)
+                                    .build())
+                            .getInstancesCount()
+                        == count);
+      }
+    }
+  }
+
   @Test
   void withEveryEndpointDownDiscoveryFallsBackToCacheThenStaticThenPolicy() throws Exception {
     Instance fixed =
@@ -103,25 +124,9 @@ class DiscoveryTest {
                 .discovery(Discovery.Options.defaults().withFreshFor(Duration.ofHours(1)))
                 .build()) {
       client.registry().register(instance("search", "a1"));
-      // Discovery reads LOCAL: wait until every member has applied the registration, so that the
-      // first answer (the one cached) has it whichever member serves it.
-      for (String url : cluster.urls()) {
-        try (MeridianClient one = MeridianClient.builder().endpoints(List.of(url)).build()) {
-          await()
-              .atMost(Duration.ofSeconds(30))
-              .until(
-                  () ->
-                      one.registry()
-                              .discover(
-                                  io.meridian.api.v1.DiscoverRequest.newBuilder()
-                                      .setNamespace("shop")
-                                      .setService("search")
-                                      .setConsistency(io.meridian.api.v1.Consistency.LOCAL)
-                                      .build())
-                              .getInstancesCount()
-                          == 1);
-        }
-      }
+      // Discovery reads LOCAL: the first answer (the one cached) must have it whichever member
+      // serves it.
+      awaitEveryMemberSees(cluster, "search", 1);
       Discovery.Result first = client.discovery().discover("shop", "search");
       assertThat(first.source()).isEqualTo(Discovery.Source.REGISTRY);
       assertThat(first.instances()).extracting(Instance::getId).containsExactly("a1");
@@ -158,6 +163,7 @@ class DiscoveryTest {
                 .build()) {
       client.registry().register(instance("orders", "o1"));
       client.registry().register(instance("orders", "o2"));
+      awaitEveryMemberSees(cluster, "orders", 2);
       Set<String> chosen = new HashSet<>();
       for (int i = 0; i < 4; i++) {
         chosen.add(client.discovery().choose("shop", "orders").getId());
