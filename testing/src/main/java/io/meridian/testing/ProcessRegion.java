@@ -11,6 +11,7 @@ import io.grpc.StatusRuntimeException;
 import io.meridian.api.v1.ClusterGrpc;
 import io.meridian.api.v1.KVGrpc;
 import io.meridian.api.v1.LeaseGrpc;
+import io.meridian.api.v1.LockGrpc;
 import io.meridian.api.v1.Member;
 import io.meridian.api.v1.MemberListRequest;
 import io.meridian.cluster.config.NodeConfig;
@@ -24,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
 
 /**
  * The members of a planned cluster as separate processes, each started with {@code bin/meridian
@@ -43,10 +45,11 @@ import java.util.concurrent.TimeUnit;
 public final class ProcessRegion implements AutoCloseable {
   private final Path dir;
   private final List<NodeConfig> configs;
-  private final List<String> prefix;
+  private final IntFunction<List<String>> prefix;
   private final Map<Integer, Process> processes = new HashMap<>();
   private final List<KVGrpc.KVBlockingStub> kv = new ArrayList<>();
   private final List<LeaseGrpc.LeaseBlockingStub> lease = new ArrayList<>();
+  private final List<LockGrpc.LockBlockingStub> lock = new ArrayList<>();
   private final List<ClusterGrpc.ClusterBlockingStub> cluster = new ArrayList<>();
 
   /** The members of {@code configs}, none started yet. */
@@ -56,14 +59,22 @@ public final class ProcessRegion implements AutoCloseable {
 
   /** Members started with {@code prefix} before the launcher (e.g. {@code ip netns exec NS}). */
   public ProcessRegion(Path dir, List<NodeConfig> configs, List<String> prefix) {
+    this(dir, configs, index -> List.copyOf(prefix));
+  }
+
+  /**
+   * Members each started with its own prefix before the launcher (e.g. its own network namespace).
+   */
+  public ProcessRegion(Path dir, List<NodeConfig> configs, IntFunction<List<String>> prefix) {
     this.dir = dir;
     this.configs = configs;
-    this.prefix = List.copyOf(prefix);
+    this.prefix = prefix;
     for (NodeConfig c : configs) {
       GrpcClientBuilder b =
           GrpcClients.builder(c.self().client()).responseTimeout(Duration.ofSeconds(30));
       kv.add(b.build(KVGrpc.KVBlockingStub.class));
       lease.add(b.build(LeaseGrpc.LeaseBlockingStub.class));
+      lock.add(b.build(LockGrpc.LockBlockingStub.class));
       cluster.add(b.build(ClusterGrpc.ClusterBlockingStub.class));
     }
   }
@@ -84,6 +95,11 @@ public final class ProcessRegion implements AutoCloseable {
   /** Blocking lease calls to member {@code index}. */
   public LeaseGrpc.LeaseBlockingStub lease(int index) {
     return lease.get(index);
+  }
+
+  /** Blocking lock calls to member {@code index}. */
+  public LockGrpc.LockBlockingStub lock(int index) {
+    return lock.get(index);
   }
 
   /** Blocking cluster calls (members, status, snapshots) to member {@code index}. */
@@ -108,7 +124,7 @@ public final class ProcessRegion implements AutoCloseable {
         .setPropertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)
         .writeValue(yaml, config);
     File launcher = Path.of("..", "bin", "meridian").toAbsolutePath().normalize().toFile();
-    List<String> command = new ArrayList<>(prefix);
+    List<String> command = new ArrayList<>(prefix.apply(index));
     command.addAll(List.of(launcher.getPath(), "node", "--config", yaml.getPath()));
     ProcessBuilder pb =
         new ProcessBuilder(command)

@@ -1,0 +1,97 @@
+package io.meridian.testing.chaos;
+
+import io.meridian.cluster.config.NodeConfig;
+import io.meridian.testing.ProcessRegion;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A region cluster for chaos tests: every member a separate process ({@code bin/meridian node}) in
+ * its own network namespace ({@link Network}), with elections in 300–600 ms. The nemesis kills,
+ * pauses, cuts and throttles its members; the workloads call them at their addresses.
+ */
+public final class ChaosRegion implements AutoCloseable {
+  static final int CLIENT_PORT = 7100;
+  static final int PEER_PORT = 7101;
+
+  private final Path dir;
+  private final Network network;
+  private final ProcessRegion nodes;
+
+  private ChaosRegion(Path dir, Network network, ProcessRegion nodes) {
+    this.dir = dir;
+    this.network = network;
+    this.nodes = nodes;
+  }
+
+  /** Creates the network and starts {@code size} members in {@code dir}, one log file each. */
+  public static ChaosRegion start(Path dir, int size) throws IOException {
+    Network network = Network.create(size);
+    try {
+      List<NodeConfig> configs = new ArrayList<>();
+      for (int i = 0; i < size; i++) {
+        configs.add(config(dir, network, size, i));
+      }
+      ProcessRegion nodes = new ProcessRegion(dir, configs, network::prefix);
+      ChaosRegion region = new ChaosRegion(dir, network, nodes);
+      nodes.startAll();
+      return region;
+    } catch (IOException | RuntimeException e) {
+      network.close();
+      throw e;
+    }
+  }
+
+  private static NodeConfig config(Path dir, Network network, int size, int index) {
+    StringBuilder members = new StringBuilder();
+    for (int i = 0; i < size; i++) {
+      members.append(
+          String.format(
+              "  - {id: n%d, peer: '%s:%d', client: 'http://%s:%d'}%n",
+              i + 1, network.address(i), PEER_PORT, network.address(i), CLIENT_PORT));
+    }
+    String host = network.address(index);
+    return NodeConfig.parse(
+        String.join(
+            "\n",
+            "member: n" + (index + 1),
+            "region: chaos",
+            "data-dir: " + dir.resolve("n" + (index + 1)),
+            "client: {host: " + host + ", port: " + CLIENT_PORT + "}",
+            "peer: {host: " + host + ", port: " + PEER_PORT + "}",
+            "raft: {election-timeout-min-ms: 300, election-timeout-max-ms: 600}",
+            "members:",
+            members.toString(),
+            "shards: [{id: 0, role: PRIMARY, epoch: 1}]"));
+  }
+
+  /** The members as processes: kill, pause, restart, and blocking stubs to each. */
+  public ProcessRegion nodes() {
+    return nodes;
+  }
+
+  /** The network between the members and between them and this process. */
+  public Network network() {
+    return network;
+  }
+
+  /** Where the members' data and logs are. */
+  public Path dir() {
+    return dir;
+  }
+
+  public int size() {
+    return nodes.size();
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    try {
+      nodes.close();
+    } finally {
+      network.close();
+    }
+  }
+}

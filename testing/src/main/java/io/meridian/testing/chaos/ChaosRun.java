@@ -1,0 +1,144 @@
+package io.meridian.testing.chaos;
+
+import static org.awaitility.Awaitility.await;
+
+import io.meridian.testing.ProcessRegion;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
+
+/**
+ * One seeded chaos run: a three-member {@link ChaosRegion}, workloads running side by side against
+ * it while a {@link Nemesis} injects faults, then every fault healed, a write served again by each
+ * workload, and every workload's checks. A violation leaves its {@link Evidence}.
+ *
+ * @param name the run's name in its evidence directory
+ * @param seed seeds the nemesis and the clients
+ * @param faults the fault kinds the nemesis chooses among
+ * @param length how long the load and the faults last
+ * @param hold how long each fault is held (± half)
+ * @param calm the time between faults (± half)
+ */
+public record ChaosRun(
+    String name,
+    long seed,
+    List<Nemesis.Fault> faults,
+    Duration length,
+    Duration hold,
+    Duration calm) {
+
+  /** What a run found. */
+  public record Result(
+      List<Verdict> verdicts, List<String> schedule, int operations, Path evidence) {
+    /** Whether every checker passed. */
+    public boolean valid() {
+      return verdicts.stream().allMatch(Verdict::valid);
+    }
+
+    @Override
+    public String toString() {
+      StringBuilder b = new StringBuilder();
+      verdicts.forEach(v -> b.append(v).append('\n'));
+      schedule.forEach(line -> b.append("  nemesis ").append(line).append('\n'));
+      if (evidence != null) {
+        b.append("evidence in ").append(evidence);
+      }
+      return b.toString();
+    }
+  }
+
+  /**
+   * Runs it in {@code dir} (the members' data and logs) with the workloads {@code workloads} makes
+   * for the region's members.
+   */
+  public Result run(Path dir, Function<ProcessRegion, List<Workload>> workloads)
+      throws IOException, InterruptedException {
+    try (ChaosRegion region = ChaosRegion.start(dir, 3)) {
+      try {
+        return run(region, workloads);
+      } catch (RuntimeException e) {
+        // The harness itself failed (no leader, a fault that could not be healed): keep the logs.
+        Path kept = Evidence.dir(name, seed);
+        Files.createDirectories(kept);
+        for (int i = 0; i < region.size(); i++) {
+          Path log = region.nodes().log(i);
+          if (Files.exists(log)) {
+            Files.copy(
+                log,
+                kept.resolve(log.getFileName()),
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+          }
+        }
+        throw new IllegalStateException("chaos run " + name + " failed; logs in " + kept, e);
+      }
+    }
+  }
+
+  private Result run(ChaosRegion region, Function<ProcessRegion, List<Workload>> workloads)
+      throws IOException, InterruptedException {
+    {
+      region.nodes().awaitLeader();
+      List<Workload> running = workloads.apply(region.nodes());
+      Nemesis nemesis = new Nemesis(region, seed, faults, hold, calm);
+      running.forEach(Workload::start);
+      AtomicReference<Exception> nemesisFailed = new AtomicReference<>();
+      Thread chaos =
+          new Thread(
+              () -> {
+                try {
+                  nemesis.run();
+                } catch (IOException | InterruptedException | RuntimeException e) {
+                  nemesisFailed.set(e);
+                }
+              },
+              "nemesis");
+      chaos.start();
+      // The load's length: the nemesis runs on its own schedule meanwhile.
+      chaos.join(length.toMillis());
+      nemesis.stop();
+      chaos.join();
+      if (nemesisFailed.get() != null) {
+        throw new IllegalStateException(
+            "the nemesis failed: " + String.join("\n", nemesis.log()), nemesisFailed.get());
+      }
+      // A healed cluster serves again: each workload must succeed once more before it stops, or
+      // the run would end on a cluster that never recovered.
+      long healed = System.nanoTime();
+      for (Workload w : running) {
+        await()
+            .atMost(Duration.ofSeconds(120))
+            .pollInterval(Duration.ofMillis(200))
+            .until(() -> w.servedSince(healed));
+      }
+      int operations = 0;
+      for (Workload w : running) {
+        w.stop();
+        operations += w.operations();
+      }
+      List<Verdict> verdicts = new ArrayList<>();
+      for (Workload w : running) {
+        verdicts.addAll(w.check(region));
+      }
+      Result result = new Result(verdicts, nemesis.log(), operations, null);
+      if (result.valid()) {
+        return result;
+      }
+      List<Path> logs = new ArrayList<>();
+      for (int i = 0; i < region.size(); i++) {
+        logs.add(region.nodes().log(i));
+      }
+      Path evidence = Evidence.write(name, seed, nemesis, verdicts, logs);
+      for (Workload w : running) {
+        Path wdir = evidence.resolve(w.name());
+        Files.createDirectories(wdir);
+        w.write(wdir);
+      }
+      return new Result(verdicts, nemesis.log(), operations, evidence);
+    }
+  }
+}

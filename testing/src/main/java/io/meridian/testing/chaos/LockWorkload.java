@@ -1,0 +1,271 @@
+package io.meridian.testing.chaos;
+
+import com.google.protobuf.ByteString;
+import io.grpc.StatusRuntimeException;
+import io.meridian.api.v1.Compare;
+import io.meridian.api.v1.LeaseGrantRequest;
+import io.meridian.api.v1.LeaseKeepAliveRequest;
+import io.meridian.api.v1.LockAcquireRequest;
+import io.meridian.api.v1.LockAcquireResponse;
+import io.meridian.api.v1.LockReleaseRequest;
+import io.meridian.api.v1.PutRequest;
+import io.meridian.api.v1.RequestOp;
+import io.meridian.api.v1.TxnRequest;
+import io.meridian.testing.ProcessRegion;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Clients taking one exclusive lock in turn through every member, each on its own lease kept alive
+ * by its own renewals, doing writes fenced with their token ({@code LOCK_TOKEN} compare) while they
+ * hold it, and now and then one more after releasing it, which must be refused. Records the holds
+ * (with how long each holder could count on its lease) and the fenced writes for {@link LockSet}.
+ */
+public final class LockWorkload implements Workload {
+  static final String LOCK = "/locks/chaos";
+  static final long TTL_SECONDS = 5;
+  private static final long TTL_NANOS = TimeUnit.SECONDS.toNanos(TTL_SECONDS);
+
+  private final ProcessRegion nodes;
+  private final long seed;
+  private final int clients;
+  private final List<LockSet.Hold> holds = new CopyOnWriteArrayList<>();
+  private final List<LockSet.FencedWrite> writes = new CopyOnWriteArrayList<>();
+  private final List<Thread> threads = new ArrayList<>();
+  private volatile long lastGrant;
+  private volatile boolean stopped;
+
+  public LockWorkload(ProcessRegion nodes, long seed, int clients) {
+    this.nodes = nodes;
+    this.seed = seed;
+    this.clients = clients;
+  }
+
+  @Override
+  public String name() {
+    return "lock-set";
+  }
+
+  @Override
+  public void start() {
+    for (int c = 0; c < clients; c++) {
+      int client = c;
+      Thread t = new Thread(() -> run(client), "lock-client-" + c);
+      t.setDaemon(true);
+      t.start();
+      threads.add(t);
+    }
+  }
+
+  @Override
+  public void stop() throws InterruptedException {
+    stopped = true;
+    for (Thread t : threads) {
+      t.join();
+    }
+  }
+
+  @Override
+  public boolean servedSince(long nanos) {
+    return lastGrant > nanos;
+  }
+
+  @Override
+  public int operations() {
+    return holds.size() + writes.size();
+  }
+
+  @Override
+  public List<Verdict> check(ChaosRegion region) {
+    return List.of(LockSet.check(holds(), writes()));
+  }
+
+  @Override
+  public void write(Path dir) throws IOException {
+    Files.write(dir.resolve("holds.txt"), holds().stream().map(Object::toString).toList());
+    Files.write(dir.resolve("fenced-writes.txt"), writes().stream().map(Object::toString).toList());
+  }
+
+  public List<LockSet.Hold> holds() {
+    return List.copyOf(holds);
+  }
+
+  public List<LockSet.FencedWrite> writes() {
+    return List.copyOf(writes);
+  }
+
+  /**
+   * A lease as its holder sees it: the deadline is the send time of the last renewal acknowledged
+   * plus the TTL, and once a deadline passes without a renewal the lease is lost for good.
+   */
+  private static final class ClientLease {
+    final long id;
+    long deadline;
+    long lostAt = Long.MAX_VALUE;
+
+    ClientLease(long id, long sent) {
+      this.id = id;
+      this.deadline = sent + TTL_NANOS;
+    }
+
+    /** A renewal sent at {@code sent} was acknowledged at {@code acked}. */
+    void renewed(long sent, long acked) {
+      if (acked > deadline) {
+        lostAt = Math.min(lostAt, deadline);
+      } else {
+        deadline = Math.max(deadline, sent + TTL_NANOS);
+      }
+    }
+
+    /** The time the holder could no longer count on the lease, as of {@code now}. */
+    long validUntil(long now) {
+      return Math.min(lostAt, Math.min(deadline, now));
+    }
+
+    boolean lost(long now) {
+      return lostAt != Long.MAX_VALUE || now > deadline;
+    }
+  }
+
+  private void run(int client) {
+    Random random = new Random(seed * 17 + client);
+    ClientLease lease = null;
+    long lastRenewal = 0;
+    while (!stopped) {
+      int member = random.nextInt(nodes.size());
+      long now = System.nanoTime();
+      if (lease == null || lease.lost(now)) {
+        lease = grant(member);
+        continue;
+      }
+      if (now - lastRenewal > TimeUnit.SECONDS.toNanos(1)) {
+        renew(member, lease);
+        lastRenewal = now;
+        continue;
+      }
+      long invoked = System.nanoTime();
+      long token = acquire(member, lease);
+      if (token <= 0) {
+        continue;
+      }
+      long granted = System.nanoTime();
+      lastGrant = granted;
+      fencedWrite(random.nextInt(nodes.size()), client, token);
+      pause(50 + random.nextInt(250));
+      renew(random.nextInt(nodes.size()), lease);
+      fencedWrite(random.nextInt(nodes.size()), client, token);
+      long releasing = System.nanoTime();
+      holds.add(new LockSet.Hold(client, token, invoked, granted, lease.validUntil(releasing)));
+      release(member, lease);
+      if (random.nextInt(4) == 0) {
+        // A holder that lost track of time writes with its old token: it must be refused.
+        fencedWrite(random.nextInt(nodes.size()), client, token);
+      }
+    }
+  }
+
+  private ClientLease grant(int member) {
+    long sent = System.nanoTime();
+    try {
+      long id =
+          nodes
+              .lease(member)
+              .withDeadlineAfter(2, TimeUnit.SECONDS)
+              .grant(
+                  LeaseGrantRequest.newBuilder().setNamespace("locks").setTtl(TTL_SECONDS).build())
+              .getId();
+      return new ClientLease(id, sent);
+    } catch (StatusRuntimeException e) {
+      return null;
+    }
+  }
+
+  private void renew(int member, ClientLease lease) {
+    long sent = System.nanoTime();
+    try {
+      nodes
+          .lease(member)
+          .withDeadlineAfter(2, TimeUnit.SECONDS)
+          .renew(LeaseKeepAliveRequest.newBuilder().setId(lease.id).build());
+      lease.renewed(sent, System.nanoTime());
+    } catch (StatusRuntimeException e) {
+      // Not renewed: the deadline stands.
+    }
+  }
+
+  /** The token of a grant, or 0 if the lock was not granted (or its answer was lost). */
+  private long acquire(int member, ClientLease lease) {
+    try {
+      LockAcquireResponse r =
+          nodes
+              .lock(member)
+              .withDeadlineAfter(4, TimeUnit.SECONDS)
+              .acquire(
+                  LockAcquireRequest.newBuilder()
+                      .setName(LOCK)
+                      .setLease(lease.id)
+                      .setTimeoutMs(2000)
+                      .build());
+      return r.getFencingToken();
+    } catch (StatusRuntimeException e) {
+      // Perhaps granted after all: withdraw, so that the lock is not held by a client that does
+      // not know it.
+      release(member, lease);
+      return 0;
+    }
+  }
+
+  private void release(int member, ClientLease lease) {
+    try {
+      nodes
+          .lock(member)
+          .withDeadlineAfter(2, TimeUnit.SECONDS)
+          .release(LockReleaseRequest.newBuilder().setName(LOCK).setLease(lease.id).build());
+    } catch (StatusRuntimeException e) {
+      // The lease's end releases it in the worst case.
+    }
+  }
+
+  private void fencedWrite(int member, int client, long token) {
+    long invoked = System.nanoTime();
+    try {
+      boolean accepted =
+          nodes
+              .kv(member)
+              .withDeadlineAfter(2, TimeUnit.SECONDS)
+              .txn(
+                  TxnRequest.newBuilder()
+                      .addCompare(
+                          Compare.newBuilder()
+                              .setKey(LOCK)
+                              .setTarget(Compare.Target.LOCK_TOKEN)
+                              .setResult(Compare.Result.EQUAL)
+                              .setLockToken(token))
+                      .addSuccess(
+                          RequestOp.newBuilder()
+                              .setRequestPut(
+                                  PutRequest.newBuilder()
+                                      .setKey("/locks/protected")
+                                      .setValue(ByteString.copyFromUtf8(client + ":" + token))))
+                      .build())
+              .getSucceeded();
+      writes.add(new LockSet.FencedWrite(client, token, invoked, accepted));
+    } catch (StatusRuntimeException e) {
+      // Outcome unknown: it proves nothing either way.
+    }
+  }
+
+  private static void pause(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

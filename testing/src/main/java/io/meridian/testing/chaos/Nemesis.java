@@ -1,0 +1,192 @@
+package io.meridian.testing.chaos;
+
+import io.meridian.testing.ProcessRegion;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * Injects faults into a {@link ChaosRegion} while a workload runs: one fault at a time, held for a
+ * while, then healed, then a calm spell, until told to stop. Every choice (which fault, which
+ * follower, how long) comes from one seeded {@link Random}, so a seed replays the same schedule;
+ * which member is leader when a fault lands is the cluster's doing and is logged beside it.
+ */
+public final class Nemesis {
+  /** A kind of fault. */
+  public enum Fault {
+    /** SIGKILL the leader; restart it when healed. */
+    KILL_LEADER,
+    /** SIGKILL a follower; restart it when healed. */
+    KILL_FOLLOWER,
+    /** SIGSTOP the leader for longer than an election timeout; SIGCONT when healed. */
+    PAUSE_LEADER,
+    /** SIGSTOP a follower; SIGCONT when healed. */
+    PAUSE_FOLLOWER,
+    /** Cut the leader off from its peers, both ways; clients still reach it. */
+    ISOLATE_LEADER,
+    /** Cut a follower off from its peers, both ways. */
+    ISOLATE_FOLLOWER,
+    /** The leader hears its peers but they do not hear it. */
+    LEADER_DEAF_PEERS,
+    /** The leader's outgoing link throttled to a trickle. */
+    THROTTLE_LEADER,
+    /** SIGKILL every member at once; restart them all when healed. */
+    KILL_ALL
+  }
+
+  private final ChaosRegion region;
+  private final Random random;
+  private final List<Fault> faults;
+  private final Duration hold;
+  private final Duration calm;
+  private final long started = System.nanoTime();
+  private final List<String> log = new CopyOnWriteArrayList<>();
+  private final Set<Integer> killed = new TreeSet<>();
+  private final Set<Integer> paused = new TreeSet<>();
+  private volatile boolean stopped;
+
+  /**
+   * A nemesis choosing among {@code faults}, holding each for {@code hold} (± half) and waiting
+   * {@code calm} (± half) between them.
+   */
+  public Nemesis(ChaosRegion region, long seed, List<Fault> faults, Duration hold, Duration calm) {
+    if (faults.isEmpty()) {
+      throw new IllegalArgumentException("a nemesis needs at least one fault kind");
+    }
+    this.region = region;
+    this.random = new Random(seed);
+    this.faults = List.copyOf(faults);
+    this.hold = hold;
+    this.calm = calm;
+    note("seed " + seed + ", faults " + faults + ", hold " + hold + ", calm " + calm);
+  }
+
+  /** Injects and heals faults until {@link #stop()}, then heals whatever is still in force. */
+  public void run() throws IOException, InterruptedException {
+    try {
+      while (!stopped) {
+        sleep(jitter(calm));
+        if (stopped) {
+          break;
+        }
+        inject(faults.get(random.nextInt(faults.size())));
+        sleep(jitter(hold));
+        heal();
+      }
+    } finally {
+      heal();
+    }
+  }
+
+  /** Ends {@link #run()} at its next step. */
+  public void stop() {
+    stopped = true;
+  }
+
+  /** What was done and when, one line per step. */
+  public List<String> log() {
+    return List.copyOf(log);
+  }
+
+  /** Writes the schedule to {@code file}. */
+  public void write(Path file) throws IOException {
+    Files.createDirectories(file.toAbsolutePath().getParent());
+    Files.write(file, log);
+  }
+
+  private void inject(Fault fault) throws IOException, InterruptedException {
+    ProcessRegion nodes = region.nodes();
+    // The choice of follower is drawn before the leader is known, so that it is the seed's.
+    int pick = random.nextInt(nodes.size() - 1);
+    int leader = fault == Fault.KILL_ALL ? -1 : nodes.awaitLeader();
+    int follower = (leader + 1 + pick) % nodes.size();
+    switch (fault) {
+      case KILL_LEADER -> kill(leader);
+      case KILL_FOLLOWER -> kill(follower);
+      case PAUSE_LEADER -> pause(leader);
+      case PAUSE_FOLLOWER -> pause(follower);
+      case ISOLATE_LEADER -> region.network().isolate(leader);
+      case ISOLATE_FOLLOWER -> region.network().isolate(follower);
+      case LEADER_DEAF_PEERS -> {
+        for (int other = 0; other < nodes.size(); other++) {
+          if (other != leader) {
+            region.network().cut(leader, other);
+          }
+        }
+      }
+      case THROTTLE_LEADER -> region.network().throttle(leader, 64);
+      case KILL_ALL -> {
+        nodes.killAll();
+        for (int i = 0; i < nodes.size(); i++) {
+          killed.add(i);
+        }
+      }
+    }
+    note(
+        fault
+            + (leader >= 0
+                ? " (leader n" + (leader + 1) + ", follower n" + (follower + 1) + ")"
+                : "")
+            + ": "
+            + region.network().describe()
+            + (killed.isEmpty() ? "" : ", killed " + names(killed))
+            + (paused.isEmpty() ? "" : ", paused " + names(paused)));
+  }
+
+  private void kill(int index) throws InterruptedException {
+    region.nodes().kill(index);
+    killed.add(index);
+  }
+
+  private void pause(int index) throws IOException, InterruptedException {
+    region.nodes().pause(index);
+    paused.add(index);
+  }
+
+  /** Ends every fault in force: heals the network, resumes paused members, restarts killed ones. */
+  public synchronized void heal() throws IOException, InterruptedException {
+    if (killed.isEmpty() && paused.isEmpty() && region.network().describe().equals("healed")) {
+      return;
+    }
+    region.network().heal();
+    for (int index : paused) {
+      region.nodes().resume(index);
+    }
+    for (int index : killed) {
+      region.nodes().start(index);
+    }
+    note("healed" + (killed.isEmpty() ? "" : ", restarted " + names(killed)));
+    paused.clear();
+    killed.clear();
+  }
+
+  private static String names(Set<Integer> members) {
+    List<String> names = new ArrayList<>();
+    members.forEach(i -> names.add("n" + (i + 1)));
+    return String.join(" ", names);
+  }
+
+  private long jitter(Duration base) {
+    long millis = base.toMillis();
+    return millis / 2 + (long) (random.nextDouble() * millis);
+  }
+
+  private void sleep(long millis) throws InterruptedException {
+    long until = System.nanoTime() + millis * 1_000_000;
+    while (!stopped && System.nanoTime() < until) {
+      Thread.sleep(Math.min(100, Math.max(1, (until - System.nanoTime()) / 1_000_000)));
+    }
+  }
+
+  private void note(String line) {
+    long millis = (System.nanoTime() - started) / 1_000_000;
+    log.add(String.format("%7.1f s  %s", millis / 1000.0, line));
+  }
+}
