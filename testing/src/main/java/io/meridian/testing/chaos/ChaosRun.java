@@ -64,16 +64,7 @@ public record ChaosRun(
       } catch (RuntimeException e) {
         // The harness itself failed (no leader, a fault that could not be healed): keep the logs.
         Path kept = Evidence.dir(name, seed);
-        Files.createDirectories(kept);
-        for (int i = 0; i < region.size(); i++) {
-          Path log = region.nodes().log(i);
-          if (Files.exists(log)) {
-            Files.copy(
-                log,
-                kept.resolve(log.getFileName()),
-                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-          }
-        }
+        Evidence.keepLogs(kept, logs(region));
         throw new IllegalStateException("chaos run " + name + " failed; logs in " + kept, e);
       }
     }
@@ -81,64 +72,66 @@ public record ChaosRun(
 
   private Result run(ChaosRegion region, Function<ProcessRegion, List<Workload>> workloads)
       throws IOException, InterruptedException {
-    {
-      region.nodes().awaitLeader();
-      List<Workload> running = workloads.apply(region.nodes());
-      Nemesis nemesis = new Nemesis(region, seed, faults, hold, calm);
-      running.forEach(Workload::start);
-      AtomicReference<Exception> nemesisFailed = new AtomicReference<>();
-      Thread chaos =
-          new Thread(
-              () -> {
-                try {
-                  nemesis.run();
-                } catch (IOException | InterruptedException | RuntimeException e) {
-                  nemesisFailed.set(e);
-                }
-              },
-              "nemesis");
-      chaos.start();
-      // The load's length: the nemesis runs on its own schedule meanwhile.
-      chaos.join(length.toMillis());
-      nemesis.stop();
-      chaos.join();
-      if (nemesisFailed.get() != null) {
-        throw new IllegalStateException(
-            "the nemesis failed: " + String.join("\n", nemesis.log()), nemesisFailed.get());
-      }
-      // A healed cluster serves again: each workload must succeed once more before it stops, or
-      // the run would end on a cluster that never recovered.
-      long healed = System.nanoTime();
-      for (Workload w : running) {
-        await()
-            .atMost(Duration.ofSeconds(120))
-            .pollInterval(Duration.ofMillis(200))
-            .until(() -> w.servedSince(healed));
-      }
-      int operations = 0;
-      for (Workload w : running) {
-        w.stop();
-        operations += w.operations();
-      }
-      List<Verdict> verdicts = new ArrayList<>();
-      for (Workload w : running) {
-        verdicts.addAll(w.check(region));
-      }
-      Result result = new Result(verdicts, nemesis.log(), operations, null);
-      if (result.valid()) {
-        return result;
-      }
-      List<Path> logs = new ArrayList<>();
-      for (int i = 0; i < region.size(); i++) {
-        logs.add(region.nodes().log(i));
-      }
-      Path evidence = Evidence.write(name, seed, nemesis, verdicts, logs);
-      for (Workload w : running) {
-        Path wdir = evidence.resolve(w.name());
-        Files.createDirectories(wdir);
-        w.write(wdir);
-      }
-      return new Result(verdicts, nemesis.log(), operations, evidence);
+    region.nodes().awaitLeader();
+    List<Workload> running = workloads.apply(region.nodes());
+    Nemesis nemesis = new Nemesis(region, seed, faults, hold, calm);
+    running.forEach(Workload::start);
+    AtomicReference<Exception> nemesisFailed = new AtomicReference<>();
+    Thread chaos =
+        new Thread(
+            () -> {
+              try {
+                nemesis.run();
+              } catch (IOException | InterruptedException | RuntimeException e) {
+                nemesisFailed.set(e);
+              }
+            },
+            "nemesis");
+    chaos.start();
+    // The load's length: the nemesis runs on its own schedule meanwhile.
+    chaos.join(length.toMillis());
+    nemesis.stop();
+    chaos.join();
+    if (nemesisFailed.get() != null) {
+      throw new IllegalStateException(
+          "the nemesis failed: " + String.join("\n", nemesis.log()), nemesisFailed.get());
     }
+    // A healed cluster serves again: each workload must succeed once more before it stops, or
+    // the run would end on a cluster that never recovered.
+    long healed = System.nanoTime();
+    for (Workload w : running) {
+      await()
+          .atMost(Duration.ofSeconds(120))
+          .pollInterval(Duration.ofMillis(200))
+          .until(() -> w.servedSince(healed));
+    }
+    int operations = 0;
+    for (Workload w : running) {
+      w.stop();
+      operations += w.operations();
+    }
+    List<Verdict> verdicts = new ArrayList<>();
+    for (Workload w : running) {
+      verdicts.addAll(w.check(region));
+    }
+    Result result = new Result(verdicts, nemesis.log(), operations, null);
+    if (result.valid()) {
+      return result;
+    }
+    Path evidence = Evidence.write(name, seed, nemesis, verdicts, logs(region));
+    for (Workload w : running) {
+      Path wdir = evidence.resolve(w.name());
+      Files.createDirectories(wdir);
+      w.write(wdir);
+    }
+    return new Result(verdicts, nemesis.log(), operations, evidence);
+  }
+
+  private static List<Path> logs(ChaosRegion region) {
+    List<Path> logs = new ArrayList<>();
+    for (int i = 0; i < region.size(); i++) {
+      logs.add(region.nodes().log(i));
+    }
+    return logs;
   }
 }

@@ -37,11 +37,17 @@ public final class Evidence {
     StringBuilder v = new StringBuilder();
     verdicts.forEach(verdict -> v.append(verdict).append("\n\n"));
     Files.writeString(dir.resolve("verdicts.txt"), v);
+    keepLogs(dir, logs);
+    return dir;
+  }
+
+  /** Copies the members' log files that exist into {@code dir}, under their own names. */
+  public static void keepLogs(Path dir, List<Path> logs) throws IOException {
+    Files.createDirectories(dir);
     for (Path log : logs) {
       if (Files.exists(log)) {
         Files.copy(log, dir.resolve(log.getFileName()), StandardCopyOption.REPLACE_EXISTING);
       }
     }
-    return dir;
   }
 }
