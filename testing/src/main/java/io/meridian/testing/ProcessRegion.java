@@ -14,6 +14,8 @@ import io.meridian.api.v1.LeaseGrpc;
 import io.meridian.api.v1.LockGrpc;
 import io.meridian.api.v1.Member;
 import io.meridian.api.v1.MemberListRequest;
+import io.meridian.api.v1.RegistryGrpc;
+import io.meridian.api.v1.WatchGrpc;
 import io.meridian.cluster.config.NodeConfig;
 import java.io.File;
 import java.io.IOException;
@@ -51,6 +53,8 @@ public final class ProcessRegion implements AutoCloseable {
   private final List<LeaseGrpc.LeaseBlockingStub> lease = new ArrayList<>();
   private final List<LockGrpc.LockBlockingStub> lock = new ArrayList<>();
   private final List<ClusterGrpc.ClusterBlockingStub> cluster = new ArrayList<>();
+  private final List<RegistryGrpc.RegistryBlockingStub> registry = new ArrayList<>();
+  private final List<WatchGrpc.WatchStub> watch = new ArrayList<>();
 
   /** The members of {@code configs}, none started yet. */
   public ProcessRegion(Path dir, List<NodeConfig> configs) {
@@ -76,6 +80,12 @@ public final class ProcessRegion implements AutoCloseable {
       lease.add(b.build(LeaseGrpc.LeaseBlockingStub.class));
       lock.add(b.build(LockGrpc.LockBlockingStub.class));
       cluster.add(b.build(ClusterGrpc.ClusterBlockingStub.class));
+      registry.add(b.build(RegistryGrpc.RegistryBlockingStub.class));
+      // A watch stream lasts as long as its caller keeps it: no response timeout.
+      watch.add(
+          GrpcClients.builder(c.self().client())
+              .responseTimeout(Duration.ZERO)
+              .build(WatchGrpc.WatchStub.class));
     }
   }
 
@@ -105,6 +115,16 @@ public final class ProcessRegion implements AutoCloseable {
   /** Blocking cluster calls (members, status, snapshots) to member {@code index}. */
   public ClusterGrpc.ClusterBlockingStub cluster(int index) {
     return cluster.get(index);
+  }
+
+  /** Blocking registry calls to member {@code index}. */
+  public RegistryGrpc.RegistryBlockingStub registry(int index) {
+    return registry.get(index);
+  }
+
+  /** Watch streams to member {@code index}. */
+  public WatchGrpc.WatchStub watch(int index) {
+    return watch.get(index);
   }
 
   /** Member {@code index}'s client URL. */

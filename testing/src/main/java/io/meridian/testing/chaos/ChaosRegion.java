@@ -9,12 +9,16 @@ import java.util.List;
 
 /**
  * A region cluster for chaos tests: every member a separate process ({@code bin/meridian node}) in
- * its own network namespace ({@link Network}), with elections in 300–600 ms. The nemesis kills,
- * pauses, cuts and throttles its members; the workloads call them at their addresses.
+ * its own network namespace ({@link Network}), with elections in 300–600 ms and registry
+ * self-preservation judged over 2 s windows. The nemesis kills, pauses, cuts and throttles its
+ * members; the workloads call them at their addresses.
  */
 public final class ChaosRegion implements AutoCloseable {
   static final int CLIENT_PORT = 7100;
   static final int PEER_PORT = 7101;
+
+  /** The registry's self-preservation window on every member. */
+  public static final long REGISTRY_WINDOW_MS = 2000;
 
   private final Path dir;
   private final Network network;
@@ -62,6 +66,9 @@ public final class ChaosRegion implements AutoCloseable {
             "client: {host: " + host + ", port: " + CLIENT_PORT + "}",
             "peer: {host: " + host + ", port: " + PEER_PORT + "}",
             "raft: {election-timeout-min-ms: 300, election-timeout-max-ms: 600}",
+            // Short registry windows and progress notifications, so that runs of a minute see them.
+            "registry: {min-instances: 4, check-interval-ms: " + REGISTRY_WINDOW_MS + "}",
+            "watch: {progress-interval-ms: 500}",
             "members:",
             members.toString(),
             "shards: [{id: 0, role: PRIMARY, epoch: 1}]"));

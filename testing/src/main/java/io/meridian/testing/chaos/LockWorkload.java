@@ -15,7 +15,6 @@ import io.meridian.testing.ProcessRegion;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -37,9 +36,8 @@ public final class LockWorkload implements Workload {
   private final int clients;
   private final List<LockSet.Hold> holds = new CopyOnWriteArrayList<>();
   private final List<LockSet.FencedWrite> writes = new CopyOnWriteArrayList<>();
-  private final List<Thread> threads = new ArrayList<>();
+  private final Clients running = new Clients("lock-client");
   private volatile long lastGrant;
-  private volatile boolean stopped;
 
   public LockWorkload(ProcessRegion nodes, long seed, int clients) {
     this.nodes = nodes;
@@ -54,21 +52,12 @@ public final class LockWorkload implements Workload {
 
   @Override
   public void start() {
-    for (int c = 0; c < clients; c++) {
-      int client = c;
-      Thread t = new Thread(() -> run(client), "lock-client-" + c);
-      t.setDaemon(true);
-      t.start();
-      threads.add(t);
-    }
+    running.start(clients, this::run);
   }
 
   @Override
   public void stop() throws InterruptedException {
-    stopped = true;
-    for (Thread t : threads) {
-      t.join();
-    }
+    running.stop();
   }
 
   @Override
@@ -137,7 +126,7 @@ public final class LockWorkload implements Workload {
     Random random = new Random(seed * 17 + client);
     ClientLease lease = null;
     long lastRenewal = 0;
-    while (!stopped) {
+    while (!running.stopped()) {
       int member = random.nextInt(nodes.size());
       long now = System.nanoTime();
       if (lease == null || lease.lost(now)) {
@@ -157,7 +146,7 @@ public final class LockWorkload implements Workload {
       long granted = System.nanoTime();
       lastGrant = granted;
       fencedWrite(random.nextInt(nodes.size()), client, token);
-      pause(50 + random.nextInt(250));
+      running.pause(50 + random.nextInt(250));
       renew(random.nextInt(nodes.size()), lease);
       fencedWrite(random.nextInt(nodes.size()), client, token);
       long releasing = System.nanoTime();
@@ -258,14 +247,6 @@ public final class LockWorkload implements Workload {
       writes.add(new LockSet.FencedWrite(client, token, invoked, accepted));
     } catch (StatusRuntimeException e) {
       // Outcome unknown: it proves nothing either way.
-    }
-  }
-
-  private static void pause(long millis) {
-    try {
-      Thread.sleep(millis);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
     }
   }
 }

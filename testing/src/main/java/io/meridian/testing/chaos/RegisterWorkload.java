@@ -20,7 +20,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -72,8 +71,7 @@ public final class RegisterWorkload implements Workload {
   private final AtomicIntegerArray uses;
   private final AtomicIntegerArray unknown;
   private final AtomicIntegerArray generations;
-  private final List<Thread> threads = new ArrayList<>();
-  private volatile boolean stopped;
+  private final Clients running = new Clients("register-client");
 
   /**
    * {@code clients} clients on {@code keys} keys at a time, their choices seeded from {@code seed},
@@ -97,21 +95,12 @@ public final class RegisterWorkload implements Workload {
 
   @Override
   public void start() {
-    for (int c = 0; c < clients; c++) {
-      int client = c;
-      Thread t = new Thread(() -> run(client), "register-client-" + c);
-      t.setDaemon(true);
-      t.start();
-      threads.add(t);
-    }
+    running.start(clients, this::run);
   }
 
   @Override
   public void stop() throws InterruptedException {
-    stopped = true;
-    for (Thread t : threads) {
-      t.join();
-    }
+    running.stop();
   }
 
   @Override
@@ -210,7 +199,7 @@ public final class RegisterWorkload implements Workload {
     Random random = new Random(seed * 31 + client);
     Map<String, String> known = new HashMap<>();
     int sequence = 0;
-    while (!stopped) {
+    while (!running.stopped()) {
       int slot = random.nextInt(keys);
       String key = key(slot);
       int member = random.nextInt(nodes.size());
