@@ -151,7 +151,9 @@ public final class ProcessRegion implements AutoCloseable {
             .redirectErrorStream(true)
             .redirectOutput(
                 ProcessBuilder.Redirect.appendTo(dir.resolve(config.member() + ".log").toFile()));
-    pb.environment().put("MERIDIAN_JAVA_OPTS", "-Xmx256m -XX:+UseSerialGC");
+    // Test members live for a minute or two: the C1 compiler alone starts three of them on two
+    // cores markedly sooner, and the optimizing compiler's work would never pay back.
+    pb.environment().put("MERIDIAN_JAVA_OPTS", "-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1");
     processes.put(index, pb.start());
   }
 

@@ -15,7 +15,8 @@ import java.util.function.Function;
 /**
  * One seeded chaos run: a three-member {@link ChaosRegion}, workloads running side by side against
  * it while a {@link Nemesis} injects faults, then every fault healed, a write served again by each
- * workload, and every workload's checks. A violation leaves its {@link Evidence}.
+ * workload, and every workload's checks. A run lasts its length and at least one round of the
+ * nemesis (every fault kind once). A violation leaves its {@link Evidence}.
  *
  * @param name the run's name in its evidence directory
  * @param seed seeds the nemesis and the clients
@@ -34,7 +35,11 @@ public record ChaosRun(
 
   /** What a run found. */
   public record Result(
-      List<Verdict> verdicts, List<String> schedule, int operations, Path evidence) {
+      List<Verdict> verdicts,
+      List<String> schedule,
+      int operations,
+      Path evidence,
+      String timings) {
     /** Whether every checker passed. */
     public boolean valid() {
       return verdicts.stream().allMatch(Verdict::valid);
@@ -42,7 +47,7 @@ public record ChaosRun(
 
     @Override
     public String toString() {
-      StringBuilder b = new StringBuilder();
+      StringBuilder b = new StringBuilder(timings).append('\n');
       verdicts.forEach(v -> b.append(v).append('\n'));
       schedule.forEach(line -> b.append("  nemesis ").append(line).append('\n'));
       if (evidence != null) {
@@ -58,9 +63,10 @@ public record ChaosRun(
    */
   public Result run(Path dir, Function<ProcessRegion, List<Workload>> workloads)
       throws IOException, InterruptedException {
+    long began = System.nanoTime();
     try (ChaosRegion region = ChaosRegion.start(dir, 3)) {
       try {
-        return run(region, workloads);
+        return run(region, workloads, began);
       } catch (RuntimeException e) {
         // The harness itself failed (no leader, a fault that could not be healed): keep the logs.
         Path kept = Evidence.dir(name, seed);
@@ -70,9 +76,11 @@ public record ChaosRun(
     }
   }
 
-  private Result run(ChaosRegion region, Function<ProcessRegion, List<Workload>> workloads)
+  private Result run(
+      ChaosRegion region, Function<ProcessRegion, List<Workload>> workloads, long began)
       throws IOException, InterruptedException {
     region.nodes().awaitLeader();
+    long loaded = System.nanoTime();
     List<Workload> running = workloads.apply(region.nodes());
     Nemesis nemesis = new Nemesis(region, seed, faults, hold, calm);
     running.forEach(Workload::start);
@@ -88,8 +96,12 @@ public record ChaosRun(
             },
             "nemesis");
     chaos.start();
-    // The load's length: the nemesis runs on its own schedule meanwhile.
+    // The load's length, and at least one round: the nemesis runs on its own schedule meanwhile.
     chaos.join(length.toMillis());
+    await()
+        .atMost(Duration.ofMinutes(10))
+        .pollInterval(Duration.ofMillis(100))
+        .until(() -> nemesis.rounds() > 0 || !chaos.isAlive());
     nemesis.stop();
     chaos.join();
     if (nemesisFailed.get() != null) {
@@ -105,6 +117,7 @@ public record ChaosRun(
           .pollInterval(Duration.ofMillis(200))
           .until(() -> w.servedSince(healed));
     }
+    long served = System.nanoTime();
     int operations = 0;
     for (Workload w : running) {
       w.stop();
@@ -114,7 +127,15 @@ public record ChaosRun(
     for (Workload w : running) {
       verdicts.addAll(w.check(region));
     }
-    Result result = new Result(verdicts, nemesis.log(), operations, null);
+    String timings =
+        String.format(
+            "started with a leader in %.1f s, load and faults %.1f s, served again %.1f s after healing, checked"
+                + " in %.1f s",
+            seconds(loaded - began),
+            seconds(healed - loaded),
+            seconds(served - healed),
+            seconds(System.nanoTime() - served));
+    Result result = new Result(verdicts, nemesis.log(), operations, null, timings);
     if (result.valid()) {
       return result;
     }
@@ -124,7 +145,11 @@ public record ChaosRun(
       Files.createDirectories(wdir);
       w.write(wdir);
     }
-    return new Result(verdicts, nemesis.log(), operations, evidence);
+    return new Result(verdicts, nemesis.log(), operations, evidence, timings);
+  }
+
+  private static double seconds(long nanos) {
+    return nanos / 1e9;
   }
 
   private static List<Path> logs(ChaosRegion region) {

@@ -2,9 +2,13 @@ package io.meridian.testing.chaos;
 
 import com.google.protobuf.ByteString;
 import io.grpc.StatusRuntimeException;
+import io.meridian.api.ErrorCodes;
 import io.meridian.api.v1.Compare;
+import io.meridian.api.v1.Error;
 import io.meridian.api.v1.LeaseGrantRequest;
+import io.meridian.api.v1.LeaseGrantResponse;
 import io.meridian.api.v1.LeaseKeepAliveRequest;
+import io.meridian.api.v1.LeaseKeepAliveResponse;
 import io.meridian.api.v1.LockAcquireRequest;
 import io.meridian.api.v1.LockAcquireResponse;
 import io.meridian.api.v1.LockReleaseRequest;
@@ -36,6 +40,7 @@ public final class LockWorkload implements Workload {
   private final int clients;
   private final List<LockSet.Hold> holds = new CopyOnWriteArrayList<>();
   private final List<LockSet.FencedWrite> writes = new CopyOnWriteArrayList<>();
+  private final List<LeaseHonesty.Beat> leases = new CopyOnWriteArrayList<>();
   private final Clients running = new Clients("lock-client");
   private volatile long lastGrant;
 
@@ -67,18 +72,19 @@ public final class LockWorkload implements Workload {
 
   @Override
   public int operations() {
-    return holds.size() + writes.size();
+    return holds.size() + writes.size() + leases.size();
   }
 
   @Override
   public List<Verdict> check(ChaosRegion region) {
-    return List.of(LockSet.check(holds(), writes()));
+    return List.of(LockSet.check(holds(), writes()), LeaseHonesty.check(List.copyOf(leases), null));
   }
 
   @Override
   public void write(Path dir) throws IOException {
     Files.write(dir.resolve("holds.txt"), holds().stream().map(Object::toString).toList());
     Files.write(dir.resolve("fenced-writes.txt"), writes().stream().map(Object::toString).toList());
+    Files.write(dir.resolve("leases.txt"), leases.stream().map(Object::toString).toList());
   }
 
   public List<LockSet.Hold> holds() {
@@ -131,6 +137,9 @@ public final class LockWorkload implements Workload {
       long now = System.nanoTime();
       if (lease == null || lease.lost(now)) {
         lease = grant(member);
+        if (lease == null) {
+          running.pause(50); // a member that is down answers at once: do not spin on it
+        }
         continue;
       }
       if (now - lastRenewal > TimeUnit.SECONDS.toNanos(1)) {
@@ -141,6 +150,7 @@ public final class LockWorkload implements Workload {
       long invoked = System.nanoTime();
       long token = acquire(member, lease);
       if (token <= 0) {
+        running.pause(50);
         continue;
       }
       long granted = System.nanoTime();
@@ -162,34 +172,51 @@ public final class LockWorkload implements Workload {
   private ClientLease grant(int member) {
     long sent = System.nanoTime();
     try {
-      long id =
+      LeaseGrantResponse r =
           nodes
               .lease(member)
               .withDeadlineAfter(2, TimeUnit.SECONDS)
               .grant(
-                  LeaseGrantRequest.newBuilder().setNamespace("locks").setTtl(TTL_SECONDS).build())
-              .getId();
-      return new ClientLease(id, sent);
+                  LeaseGrantRequest.newBuilder().setNamespace("locks").setTtl(TTL_SECONDS).build());
+      leases.add(beat(r.getId(), sent, LeaseHonesty.Outcome.GRANTED, r.getTtl()));
+      return new ClientLease(r.getId(), sent);
     } catch (StatusRuntimeException e) {
       return null;
     }
   }
 
+  /**
+   * Renews through {@code member}, and once more through the next member if that one did not
+   * answer: a holder keeps its lease through one member's pause, which is what lets a woken
+   * leader's stale deadlines show.
+   */
   private void renew(int member, ClientLease lease) {
+    if (!renewOnce(member, lease)) {
+      renewOnce((member + 1) % nodes.size(), lease);
+    }
+  }
+
+  private boolean renewOnce(int member, ClientLease lease) {
     long sent = System.nanoTime();
     try {
-      nodes
-          .lease(member)
-          .withDeadlineAfter(2, TimeUnit.SECONDS)
-          .renew(LeaseKeepAliveRequest.newBuilder().setId(lease.id).build());
+      LeaseKeepAliveResponse r =
+          nodes
+              .lease(member)
+              .withDeadlineAfter(2, TimeUnit.SECONDS)
+              .renew(LeaseKeepAliveRequest.newBuilder().setId(lease.id).build());
       lease.renewed(sent, System.nanoTime());
+      leases.add(beat(lease.id, sent, LeaseHonesty.Outcome.RENEWED, r.getTtl()));
+      return true;
     } catch (StatusRuntimeException e) {
+      ended(lease, sent, e);
       // Not renewed: the deadline stands.
+      return false;
     }
   }
 
   /** The token of a grant, or 0 if the lock was not granted (or its answer was lost). */
   private long acquire(int member, ClientLease lease) {
+    long sent = System.nanoTime();
     try {
       LockAcquireResponse r =
           nodes
@@ -203,10 +230,25 @@ public final class LockWorkload implements Workload {
                       .build());
       return r.getFencingToken();
     } catch (StatusRuntimeException e) {
+      ended(lease, sent, e);
       // Perhaps granted after all: withdraw, so that the lock is not held by a client that does
       // not know it.
       release(member, lease);
       return 0;
+    }
+  }
+
+  private LeaseHonesty.Beat beat(long id, long sent, LeaseHonesty.Outcome outcome, long ttl) {
+    return new LeaseHonesty.Beat(
+        "lease " + id, sent, System.nanoTime(), outcome, TimeUnit.SECONDS.toNanos(ttl), false);
+  }
+
+  /** A call that found the lease gone: recorded, and the client takes a new lease. */
+  private void ended(ClientLease lease, long sent, StatusRuntimeException e) {
+    Error error = ErrorCodes.errorOf(e);
+    if (error != null && error.getCode() == Error.Code.LEASE_NOT_FOUND) {
+      leases.add(beat(lease.id, sent, LeaseHonesty.Outcome.ENDED, 0));
+      lease.lostAt = Math.min(lease.lostAt, sent);
     }
   }
 

@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
@@ -14,9 +15,11 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * Injects faults into a {@link ChaosRegion} while a workload runs: one fault at a time, held for a
- * while, then healed, then a calm spell, until told to stop. Every choice (which fault, which
- * follower, how long) comes from one seeded {@link Random}, so a seed replays the same schedule;
- * which member is leader when a fault lands is the cluster's doing and is logged beside it.
+ * while, then healed, then a calm spell, until told to stop. The fault kinds come in rounds, each
+ * kind once per round in a shuffled order, so that a short run still meets every kind. Every choice
+ * (the order, which follower, how long) comes from one seeded {@link Random}, so a seed replays the
+ * same schedule; which member is leader when a fault lands is the cluster's doing and is logged
+ * beside it.
  */
 public final class Nemesis {
   /** A kind of fault. */
@@ -29,6 +32,12 @@ public final class Nemesis {
     PAUSE_LEADER,
     /** SIGSTOP a follower; SIGCONT when healed. */
     PAUSE_FOLLOWER,
+    /**
+     * SIGSTOP the leader for {@link #PAST_TTL}, longer than the lock workload's lease TTL, while
+     * holders renew through its successor: on waking, its stale deadlines must not end those leases
+     * (etcd #15247).
+     */
+    PAUSE_LEADER_PAST_TTL,
     /** Cut the leader off from its peers, both ways; clients still reach it. */
     ISOLATE_LEADER,
     /** Cut a follower off from its peers, both ways. */
@@ -41,9 +50,14 @@ public final class Nemesis {
     KILL_ALL
   }
 
+  /** How long {@link Fault#PAUSE_LEADER_PAST_TTL} holds. */
+  static final Duration PAST_TTL = Duration.ofSeconds(LockWorkload.TTL_SECONDS + 2);
+
   private final ChaosRegion region;
   private final Random random;
   private final List<Fault> faults;
+  private final List<Fault> round = new ArrayList<>();
+  private volatile int rounds;
   private final Duration hold;
   private final Duration calm;
   private final long started = System.nanoTime();
@@ -76,13 +90,26 @@ public final class Nemesis {
         if (stopped) {
           break;
         }
-        inject(faults.get(random.nextInt(faults.size())));
-        sleep(jitter(hold));
+        if (round.isEmpty()) {
+          round.addAll(faults);
+          Collections.shuffle(round, random);
+        }
+        Fault fault = round.remove(0);
+        inject(fault);
+        sleep(fault == Fault.PAUSE_LEADER_PAST_TTL ? PAST_TTL.toMillis() : jitter(hold));
         heal();
+        if (round.isEmpty()) {
+          rounds++;
+        }
       }
     } finally {
       heal();
     }
+  }
+
+  /** How many rounds (every fault kind once) have been injected and healed. */
+  public int rounds() {
+    return rounds;
   }
 
   /** Ends {@link #run()} at its next step. */
@@ -110,7 +137,7 @@ public final class Nemesis {
     switch (fault) {
       case KILL_LEADER -> kill(leader);
       case KILL_FOLLOWER -> kill(follower);
-      case PAUSE_LEADER -> pause(leader);
+      case PAUSE_LEADER, PAUSE_LEADER_PAST_TTL -> pause(leader);
       case PAUSE_FOLLOWER -> pause(follower);
       case ISOLATE_LEADER -> region.network().isolate(leader);
       case ISOLATE_FOLLOWER -> region.network().isolate(follower);

@@ -245,6 +245,7 @@ public final class RegisterWorkload implements Workload {
       known.put(key, value);
     } catch (StatusRuntimeException e) {
       // A read that failed observed nothing and changed nothing.
+      backOff();
     }
   }
 
@@ -266,6 +267,7 @@ public final class RegisterWorkload implements Workload {
     } catch (StatusRuntimeException e) {
       failed(client, Operation.Kind.WRITE, key, value, null, invoked, e);
       known.remove(key);
+      backOff();
     }
   }
 
@@ -310,7 +312,16 @@ public final class RegisterWorkload implements Workload {
     } catch (StatusRuntimeException e) {
       failed(client, Operation.Kind.CAS, key, value, expected, invoked, e);
       known.remove(key);
+      backOff();
     }
+  }
+
+  /**
+   * After a failure, a short pause: a member that is down answers at once, and clients spinning on
+   * it would starve the members restarting on the same cores.
+   */
+  private void backOff() {
+    running.pause(50);
   }
 
   /**

@@ -28,7 +28,7 @@ import java.util.concurrent.TimeUnit;
  * chosen at random, registering again only when a heartbeat finds it evicted. Optionally a {@link
  * Silence}: for a while the heartbeats of most instances are dropped before they leave, as on the
  * far side of a partition, which should turn self-preservation on rather than evict them. Checked
- * by {@link RegistryHonesty}.
+ * by {@link LeaseHonesty}.
  */
 public final class RegistryWorkload implements Workload {
   static final String NAMESPACE = "registry";
@@ -52,7 +52,7 @@ public final class RegistryWorkload implements Workload {
   private final int instances;
   private final Silence silence;
   private final Clients running = new Clients("registry-instance");
-  private final List<RegistryHonesty.Beat> beats = new CopyOnWriteArrayList<>();
+  private final List<LeaseHonesty.Beat> beats = new CopyOnWriteArrayList<>();
   private volatile long started;
 
   /** {@code instances} instances, with no silence. */
@@ -107,8 +107,7 @@ public final class RegistryWorkload implements Workload {
         for (int i = 0; i < instances; i++) {
           if (!present.contains(id(i))) {
             beats.add(
-                new RegistryHonesty.Beat(
-                    id(i), sent, answered, RegistryHonesty.Outcome.EVICTED, 0, false));
+                new LeaseHonesty.Beat(id(i), sent, answered, LeaseHonesty.Outcome.ENDED, 0, false));
           }
         }
         return;
@@ -121,8 +120,8 @@ public final class RegistryWorkload implements Workload {
   @Override
   public boolean servedSince(long nanos) {
     Set<String> served = new HashSet<>();
-    for (RegistryHonesty.Beat b : beats) {
-      if (b.sent() > nanos && b.outcome() != RegistryHonesty.Outcome.EVICTED) {
+    for (LeaseHonesty.Beat b : beats) {
+      if (b.sent() > nanos && b.outcome() != LeaseHonesty.Outcome.ENDED) {
         served.add(b.instance());
       }
     }
@@ -134,13 +133,13 @@ public final class RegistryWorkload implements Workload {
     return beats.size();
   }
 
-  public List<RegistryHonesty.Beat> beats() {
+  public List<LeaseHonesty.Beat> beats() {
     return List.copyOf(beats);
   }
 
   @Override
   public List<Verdict> check(ChaosRegion region) {
-    return List.of(RegistryHonesty.check(beats(), staged()));
+    return List.of(LeaseHonesty.check(beats(), staged()));
   }
 
   @Override
@@ -148,7 +147,7 @@ public final class RegistryWorkload implements Workload {
     Files.write(dir.resolve("beats.txt"), beats().stream().map(Object::toString).toList());
   }
 
-  private RegistryHonesty.Silence staged() {
+  private LeaseHonesty.Silence staged() {
     if (silence == null) {
       return null;
     }
@@ -157,7 +156,7 @@ public final class RegistryWorkload implements Workload {
       silenced.add(id(i));
     }
     long from = started + silence.after().toNanos();
-    return new RegistryHonesty.Silence(
+    return new LeaseHonesty.Silence(
         silenced, from, from + silence.length().toNanos(), silence.window().toNanos());
   }
 
@@ -222,11 +221,11 @@ public final class RegistryWorkload implements Workload {
                       .setHeartbeatIntervalMs(HEARTBEAT_MS)
                       .build());
       beats.add(
-          new RegistryHonesty.Beat(
+          new LeaseHonesty.Beat(
               id(instance),
               series,
               System.nanoTime(),
-              RegistryHonesty.Outcome.REGISTERED,
+              LeaseHonesty.Outcome.GRANTED,
               TimeUnit.SECONDS.toNanos(r.getTtl()),
               false));
       return true;
@@ -249,11 +248,11 @@ public final class RegistryWorkload implements Workload {
                       .setInstanceId(id(instance))
                       .build());
       beats.add(
-          new RegistryHonesty.Beat(
+          new LeaseHonesty.Beat(
               id(instance),
               sent,
               System.nanoTime(),
-              RegistryHonesty.Outcome.RENEWED,
+              LeaseHonesty.Outcome.RENEWED,
               TimeUnit.SECONDS.toNanos(r.getTtl()),
               r.getSelfPreservation()));
       return true;
@@ -261,8 +260,8 @@ public final class RegistryWorkload implements Workload {
       Error error = ErrorCodes.errorOf(e);
       if (error != null && error.getCode() == Error.Code.NOT_FOUND) {
         beats.add(
-            new RegistryHonesty.Beat(
-                id(instance), sent, System.nanoTime(), RegistryHonesty.Outcome.EVICTED, 0, false));
+            new LeaseHonesty.Beat(
+                id(instance), sent, System.nanoTime(), LeaseHonesty.Outcome.ENDED, 0, false));
         return false;
       }
       return true; // no answer: the deadline stands

@@ -259,8 +259,12 @@ public final class WatchWorkload implements Workload {
     while (!watching.stopped()) {
       int member = random.nextInt(nodes.size());
       long lifetime = TimeUnit.MILLISECONDS.toNanos(2000 + random.nextInt(4000));
+      long opened = System.nanoTime();
       WatchCompleteness.Stream s = stream(watcher, member, next, lifetime);
       streams.get(watcher).add(s);
+      if (System.nanoTime() - opened < TimeUnit.MILLISECONDS.toNanos(100)) {
+        watching.pause(100); // refused at once: the member is down; do not spin on it
+      }
       long delivered =
           s.changes().isEmpty() ? 0 : s.changes().get(s.changes().size() - 1).revision();
       next = Math.max(next, Math.max(s.reached(), delivered) + 1);

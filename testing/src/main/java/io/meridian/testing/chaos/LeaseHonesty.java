@@ -8,35 +8,40 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Checks what registry instances heard back from their heartbeats:
+ * Checks what lease holders (lock clients, registry instances) heard back from their grants and
+ * renewals (keep-alives, heartbeats):
  *
  * <ul>
- *   <li>honesty: no instance is evicted while it could still count on its lease, that is before a
- *       TTL has passed since the send time of its last acknowledged heartbeat (or of its
- *       registration);
- *   <li>self-preservation, when a {@link Silence} was staged: once the silenced instances' missing
- *       renewals have filled a whole window, a heartbeat of an instance still beating reports
- *       self-preservation on, and no silenced instance is evicted for its silence.
+ *   <li>honesty: no lease ends (revoked, expired, its registry instance evicted) while its holder
+ *       could still count on it, that is before a TTL has passed since the send time of its last
+ *       acknowledged renewal (or of its grant) — the defect of a leader that wakes from a pause and
+ *       expires leases by its stale deadlines (etcd #15247);
+ *   <li>registry self-preservation, when a {@link Silence} was staged: once the silenced instances'
+ *       missing heartbeats have filled a whole window, a heartbeat of an instance still beating
+ *       reports self-preservation on, and no silenced instance is evicted for its silence.
  * </ul>
  */
-public final class RegistryHonesty {
+public final class LeaseHonesty {
   /** Violations named in a verdict, at most. */
   static final int SHOWN = 20;
 
   /** What an answer said. */
   public enum Outcome {
-    /** The instance is registered (new, or already): its lease runs for a TTL from the send. */
-    REGISTERED,
-    /** The heartbeat renewed its lease. */
+    /** Granted (a registry instance registered): the lease runs for a TTL from the send. */
+    GRANTED,
+    /** A renewal (keep-alive, heartbeat) was acknowledged. */
     RENEWED,
-    /** The heartbeat found the instance gone: evicted (the workload never deregisters). */
-    EVICTED
+    /**
+     * A renewal or a use found the lease gone (a registry instance evicted). The workloads never
+     * revoke or deregister while they hold.
+     */
+    ENDED
   }
 
   /**
-   * One answered call of an instance.
+   * One answered call of a holder.
    *
-   * @param instance the instance
+   * @param instance the holder: a lease, or the registry instance bound to it
    * @param sent when it was sent (nanoseconds); for a registration retried after lost answers, the
    *     first try's send
    * @param answered when the answer came
@@ -74,7 +79,7 @@ public final class RegistryHonesty {
     }
   }
 
-  private RegistryHonesty() {}
+  private LeaseHonesty() {}
 
   /** Checks {@code beats} and, when not {@code null}, the effect of {@code silence}. */
   public static Verdict check(List<Beat> beats, Silence silence) {
@@ -83,23 +88,23 @@ public final class RegistryHonesty {
     beats.stream()
         .sorted(Comparator.comparingLong(Beat::sent))
         .forEach(b -> byInstance.computeIfAbsent(b.instance(), i -> new ArrayList<>()).add(b));
-    int evictions = 0;
+    int ends = 0;
     for (List<Beat> own : byInstance.values()) {
       long deadline = Long.MIN_VALUE;
       Beat counted = null;
       for (Beat b : own) {
         switch (b.outcome()) {
-          case REGISTERED, RENEWED -> {
+          case GRANTED, RENEWED -> {
             if (b.sent() + b.ttlNanos() > deadline) {
               deadline = b.sent() + b.ttlNanos();
               counted = b;
             }
           }
-          case EVICTED -> {
-            evictions++;
+          case ENDED -> {
+            ends++;
             if (b.answered() < deadline) {
               problems.add(
-                  "evicted while its lease held: "
+                  "ended while its holder could count on it: "
                       + b
                       + ", "
                       + (deadline - b.answered()) / 1_000_000
@@ -122,16 +127,16 @@ public final class RegistryHonesty {
           beats.size()
               + " answers of "
               + byInstance.size()
-              + " instances checked, "
-              + evictions
-              + " evictions, each after its lease could have ended"
+              + " holders checked, "
+              + ends
+              + " ends, each after its holder could no longer count on it"
               + preserved,
           List.of());
     }
     return new Verdict(
         false,
         problems.size()
-            + " registry violations:\n  "
+            + " lease violations:\n  "
             + String.join("\n  ", problems.subList(0, Math.min(SHOWN, problems.size()))),
         List.of());
   }
@@ -149,7 +154,7 @@ public final class RegistryHonesty {
             e.getValue().stream().filter(b -> b.sent() > silence.to()).findFirst().orElse(null);
         if (first == null) {
           problems.add(e.getKey() + " never beat again after the silence");
-        } else if (first.outcome() == Outcome.EVICTED) {
+        } else if (first.outcome() == Outcome.ENDED) {
           problems.add(
               "evicted for a silence that self-preservation should have covered: " + first);
         }

@@ -2,19 +2,19 @@ package io.meridian.testing.chaos;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.meridian.testing.chaos.RegistryHonesty.Beat;
-import io.meridian.testing.chaos.RegistryHonesty.Outcome;
+import io.meridian.testing.chaos.LeaseHonesty.Beat;
+import io.meridian.testing.chaos.LeaseHonesty.Outcome;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
-/** The registry checker on histories whose verdict is known, so that it cannot pass vacuously. */
-class RegistryHonestyTest {
+/** The lease checker on histories whose verdict is known, so that it cannot pass vacuously. */
+class LeaseHonestyTest {
   private static final long TTL = 10;
 
   private static Beat beat(String instance, long sent, Outcome outcome) {
-    return new Beat(instance, sent, sent + 1, outcome, outcome == Outcome.EVICTED ? 0 : TTL, false);
+    return new Beat(instance, sent, sent + 1, outcome, outcome == Outcome.ENDED ? 0 : TTL, false);
   }
 
   private static Beat preserved(String instance, long sent) {
@@ -25,33 +25,33 @@ class RegistryHonestyTest {
   void anEvictionAfterTheLeaseCouldHaveEndedIsHonest() {
     List<Beat> beats =
         List.of(
-            beat("a", 0, Outcome.REGISTERED),
+            beat("a", 0, Outcome.GRANTED),
             beat("a", 5, Outcome.RENEWED),
             // The renewal sent at 9 went unanswered: the lease could end at 15.
-            beat("a", 16, Outcome.EVICTED),
-            beat("a", 17, Outcome.REGISTERED),
+            beat("a", 16, Outcome.ENDED),
+            beat("a", 17, Outcome.GRANTED),
             beat("a", 20, Outcome.RENEWED));
-    Verdict v = RegistryHonesty.check(beats, null);
+    Verdict v = LeaseHonesty.check(beats, null);
     assertThat(v.valid()).as(v.toString()).isTrue();
-    assertThat(v.explanation()).contains("1 evictions");
+    assertThat(v.explanation()).contains("1 ends");
   }
 
   @Test
   void anEvictionWhileTheLeaseHeldIsAViolation() {
     List<Beat> beats =
         List.of(
-            beat("a", 0, Outcome.REGISTERED),
+            beat("a", 0, Outcome.GRANTED),
             beat("a", 5, Outcome.RENEWED),
-            beat("a", 12, Outcome.EVICTED));
-    Verdict v = RegistryHonesty.check(beats, null);
+            beat("a", 12, Outcome.ENDED));
+    Verdict v = LeaseHonesty.check(beats, null);
     assertThat(v.valid()).isFalse();
-    assertThat(v.explanation()).contains("evicted while its lease held");
+    assertThat(v.explanation()).contains("ended while its holder could count on it");
   }
 
   private static List<Beat> silenceHistory(boolean reported, Outcome afterSilence) {
     List<Beat> beats = new ArrayList<>();
-    beats.add(beat("quiet", 0, Outcome.REGISTERED));
-    beats.add(beat("beating", 0, Outcome.REGISTERED));
+    beats.add(beat("quiet", 0, Outcome.GRANTED));
+    beats.add(beat("beating", 0, Outcome.GRANTED));
     for (long t = 2; t < 40; t += 2) {
       beats.add(reported && t > 20 ? preserved("beating", t) : beat("beating", t, Outcome.RENEWED));
     }
@@ -60,20 +60,20 @@ class RegistryHonestyTest {
     return beats;
   }
 
-  private static final RegistryHonesty.Silence SILENCE =
-      new RegistryHonesty.Silence(Set.of("quiet"), 5, 30, 4);
+  private static final LeaseHonesty.Silence SILENCE =
+      new LeaseHonesty.Silence(Set.of("quiet"), 5, 30, 4);
 
   @Test
   void aSilenceThatSelfPreservationCoveredIsValid() {
-    Verdict v = RegistryHonesty.check(silenceHistory(true, Outcome.RENEWED), SILENCE);
+    Verdict v = LeaseHonesty.check(silenceHistory(true, Outcome.RENEWED), SILENCE);
     assertThat(v.valid()).as(v.toString()).isTrue();
   }
 
   @Test
   void selfPreservationNeverReportedOrASilencedInstanceEvictedIsAViolation() {
-    assertThat(RegistryHonesty.check(silenceHistory(false, Outcome.RENEWED), SILENCE).explanation())
+    assertThat(LeaseHonesty.check(silenceHistory(false, Outcome.RENEWED), SILENCE).explanation())
         .contains("none with self-preservation on");
-    assertThat(RegistryHonesty.check(silenceHistory(true, Outcome.EVICTED), SILENCE).explanation())
+    assertThat(LeaseHonesty.check(silenceHistory(true, Outcome.ENDED), SILENCE).explanation())
         .contains("evicted for a silence");
   }
 }
