@@ -1,7 +1,7 @@
 package io.meridian.cluster;
 
 import io.meridian.cluster.config.NodeConfig;
-import io.meridian.cluster.internal.NodeClock;
+import io.meridian.cluster.internal.SkewedClock;
 import io.meridian.serving.Shutdown;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -71,7 +71,7 @@ public final class Main {
       return Shutdown.serve(
           config,
           NodeConfig::load,
-          cfg -> MeridianNode.start(cfg, NodeClock.system()),
+          cfg -> MeridianNode.start(cfg, SkewedClock.fromSystemProperty(cfg.member())),
           node ->
               "Meridian node "
                   + node.config().member()

@@ -17,9 +17,12 @@ import io.meridian.api.v1.MemberListRequest;
 import io.meridian.api.v1.RegistryGrpc;
 import io.meridian.api.v1.WatchGrpc;
 import io.meridian.cluster.config.NodeConfig;
+import io.meridian.cluster.internal.SkewedClock;
 import java.io.File;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -138,7 +141,7 @@ public final class ProcessRegion implements AutoCloseable {
 
   public void start(int index) throws IOException {
     NodeConfig config = configs.get(index);
-    java.nio.file.Files.createDirectories(dir);
+    Files.createDirectories(dir);
     File yaml = dir.resolve(config.member() + ".yaml").toFile();
     new ObjectMapper(new YAMLFactory())
         .setPropertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)
@@ -153,8 +156,29 @@ public final class ProcessRegion implements AutoCloseable {
                 ProcessBuilder.Redirect.appendTo(dir.resolve(config.member() + ".log").toFile()));
     // Test members live for a minute or two: the C1 compiler alone starts three of them on two
     // cores markedly sooner, and the optimizing compiler's work would never pay back.
-    pb.environment().put("MERIDIAN_JAVA_OPTS", "-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1");
+    pb.environment()
+        .put(
+            "MERIDIAN_JAVA_OPTS",
+            "-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -D"
+                + SkewedClock.PROPERTY
+                + "="
+                + clockFile(index));
     processes.put(index, pb.start());
+  }
+
+  /**
+   * Steps member {@code index}'s wall clock to {@code offsetMs} from the system clock (0: back to
+   * it); the member follows within a few tens of ms. Its monotonic clock does not move.
+   */
+  public void stepClock(int index, long offsetMs) throws IOException {
+    Path file = clockFile(index);
+    Path next = file.resolveSibling(file.getFileName() + ".next");
+    Files.writeString(next, Long.toString(offsetMs));
+    Files.move(next, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  private Path clockFile(int index) {
+    return dir.resolve(configs.get(index).member() + ".clock").toAbsolutePath();
   }
 
   /** The process id of member {@code index} (the JVM: bin/meridian execs java). */

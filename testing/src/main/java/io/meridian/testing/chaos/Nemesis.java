@@ -47,7 +47,15 @@ public final class Nemesis {
     /** The leader's outgoing link throttled to a trickle. */
     THROTTLE_LEADER,
     /** SIGKILL every member at once; restart them all when healed. */
-    KILL_ALL
+    KILL_ALL,
+    /**
+     * Step the leader's wall clock forward or back by 10 s to 2 min; step it back when healed. The
+     * node stamps wall time into commands and keeps its deadlines on the monotonic clock, which
+     * cannot step: nothing the workloads check may notice.
+     */
+    STEP_LEADER_CLOCK,
+    /** Step a follower's wall clock forward or back; step it back when healed. */
+    STEP_FOLLOWER_CLOCK
   }
 
   /** How long {@link Fault#PAUSE_LEADER_PAST_TTL} holds. */
@@ -64,6 +72,7 @@ public final class Nemesis {
   private final List<String> log = new CopyOnWriteArrayList<>();
   private final Set<Integer> killed = new TreeSet<>();
   private final Set<Integer> paused = new TreeSet<>();
+  private final Set<Integer> stepped = new TreeSet<>();
   private volatile boolean stopped;
 
   /**
@@ -132,6 +141,7 @@ public final class Nemesis {
     ProcessRegion nodes = region.nodes();
     // The choice of follower is drawn before the leader is known, so that it is the seed's.
     int pick = random.nextInt(nodes.size() - 1);
+    long step = (random.nextBoolean() ? 1 : -1) * (10_000 + (long) random.nextInt(110_000));
     int leader = fault == Fault.KILL_ALL ? -1 : nodes.awaitLeader();
     int follower = (leader + 1 + pick) % nodes.size();
     switch (fault) {
@@ -149,6 +159,8 @@ public final class Nemesis {
         }
       }
       case THROTTLE_LEADER -> region.network().throttle(leader, 64);
+      case STEP_LEADER_CLOCK -> stepClock(leader, step);
+      case STEP_FOLLOWER_CLOCK -> stepClock(follower, step);
       case KILL_ALL -> {
         nodes.killAll();
         for (int i = 0; i < nodes.size(); i++) {
@@ -164,7 +176,10 @@ public final class Nemesis {
             + ": "
             + region.network().describe()
             + (killed.isEmpty() ? "" : ", killed " + names(killed))
-            + (paused.isEmpty() ? "" : ", paused " + names(paused)));
+            + (paused.isEmpty() ? "" : ", paused " + names(paused))
+            + (stepped.isEmpty()
+                ? ""
+                : ", clock of " + names(stepped) + " stepped " + step + " ms"));
   }
 
   private void kill(int index) throws InterruptedException {
@@ -172,17 +187,31 @@ public final class Nemesis {
     killed.add(index);
   }
 
+  private void stepClock(int index, long offsetMs) throws IOException {
+    region.nodes().stepClock(index, offsetMs);
+    stepped.add(index);
+  }
+
   private void pause(int index) throws IOException, InterruptedException {
     region.nodes().pause(index);
     paused.add(index);
   }
 
-  /** Ends every fault in force: heals the network, resumes paused members, restarts killed ones. */
+  /**
+   * Ends every fault in force: heals the network, steps clocks back, resumes paused members,
+   * restarts killed ones.
+   */
   public synchronized void heal() throws IOException, InterruptedException {
-    if (killed.isEmpty() && paused.isEmpty() && region.network().describe().equals("healed")) {
+    if (killed.isEmpty()
+        && paused.isEmpty()
+        && stepped.isEmpty()
+        && region.network().describe().equals("healed")) {
       return;
     }
     region.network().heal();
+    for (int index : stepped) {
+      region.nodes().stepClock(index, 0);
+    }
     for (int index : paused) {
       region.nodes().resume(index);
     }
@@ -192,6 +221,7 @@ public final class Nemesis {
     note("healed" + (killed.isEmpty() ? "" : ", restarted " + names(killed)));
     paused.clear();
     killed.clear();
+    stepped.clear();
   }
 
   private static String names(Set<Integer> members) {

@@ -11,7 +11,7 @@ import java.util.function.BiFunction;
  * ChaosTest} runs each briefly on every build, {@link ChaosSoakTest} for long on many seeds.
  */
 enum ChaosScenario {
-  /** Every fault kind, processes and network, against every workload of one region. */
+  /** Every fault kind (processes, network, clocks) against every workload of one region. */
   FAULTS(
       List.of(
           Nemesis.Fault.KILL_LEADER,
@@ -23,7 +23,9 @@ enum ChaosScenario {
           Nemesis.Fault.ISOLATE_LEADER,
           Nemesis.Fault.ISOLATE_FOLLOWER,
           Nemesis.Fault.LEADER_DEAF_PEERS,
-          Nemesis.Fault.THROTTLE_LEADER),
+          Nemesis.Fault.THROTTLE_LEADER,
+          Nemesis.Fault.STEP_LEADER_CLOCK,
+          Nemesis.Fault.STEP_FOLLOWER_CLOCK),
       (nodes, seed) ->
           List.of(
               new RegisterWorkload(nodes, seed, 4, 3, Duration.ofSeconds(2)),
@@ -42,13 +44,15 @@ enum ChaosScenario {
           Nemesis.Fault.KILL_ALL),
       FAULTS.workloads),
 
-  /** Network faults only (isolation, one-way cuts, a throttled link). */
+  /** Network and clock faults only (isolation, one-way cuts, a throttled link, clock steps). */
   NETWORK(
       List.of(
           Nemesis.Fault.ISOLATE_LEADER,
           Nemesis.Fault.ISOLATE_FOLLOWER,
           Nemesis.Fault.LEADER_DEAF_PEERS,
-          Nemesis.Fault.THROTTLE_LEADER),
+          Nemesis.Fault.THROTTLE_LEADER,
+          Nemesis.Fault.STEP_LEADER_CLOCK,
+          Nemesis.Fault.STEP_FOLLOWER_CLOCK),
       FAULTS.workloads),
 
   /**

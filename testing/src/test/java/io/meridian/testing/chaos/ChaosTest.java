@@ -39,7 +39,7 @@ class ChaosTest {
     // A run lasts at least one round: every fault kind, held 1-3 s with 0.5-1.5 s between.
     assertValid(
         ChaosScenario.FAULTS.run(
-            dir, seed(1), Duration.ofSeconds(10), Duration.ofSeconds(2), Duration.ofSeconds(1)));
+            dir, seed(1), Duration.ofSeconds(10), Duration.ofSeconds(2), Duration.ofMillis(500)));
   }
 
   @Test
