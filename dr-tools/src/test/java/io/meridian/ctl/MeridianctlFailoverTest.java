@@ -93,6 +93,13 @@ class MeridianctlFailoverTest {
         .getRevision();
   }
 
+  private static long shipped(DevFederation f, String region) {
+    return stub(member(f, region), ReplicationGrpc.ReplicationBlockingStub.class)
+        .replicationStatus(ReplicationStatusRequest.getDefaultInstance())
+        .getState()
+        .getShippedRevision();
+  }
+
   private static RoutingTable table(String router) {
     return RoutingTable.parse(
         GrpcClients.builder(router)
@@ -119,6 +126,10 @@ class MeridianctlFailoverTest {
       }
       long head = last;
       await().atMost(Duration.ofSeconds(60)).until(() -> applied(f, "us-west") >= head);
+      // And the primary has heard so: else, on a busy machine, a revision whose shipping was not
+      // yet reported ages past the write-authority limit once the bridge is gone, and the write
+      // below is refused (FENCED) before the switchover is even tried.
+      await().atMost(Duration.ofSeconds(60)).until(() -> shipped(f, "us-east") >= head);
 
       // With the bridge gone, the standby cannot catch up: the switchover aborts and gives the
       // old primary its role back, at a new epoch, and the routers their old primary.

@@ -46,7 +46,9 @@ final class Arrangement {
   static final long PROBE_INTERVAL_MS = 1000;
   static final long SOURCE_HOLD_OFF_MS = 5000;
   private static final Duration PROBE_TIMEOUT = Duration.ofSeconds(2);
-  private static final Duration STOP_GRACE = Duration.ofSeconds(5);
+  // Longer than a producer's bounded close: a thread interrupted inside it logs an ERROR and leaves
+  // the producer half-closed, where waiting a little longer lets it finish on its own.
+  private static final Duration STOP_GRACE = Source.PRODUCER_CLOSE_TIMEOUT.plusSeconds(3);
 
   /** The part a region gets. */
   enum Part {

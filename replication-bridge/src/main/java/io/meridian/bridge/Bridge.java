@@ -237,7 +237,23 @@ public final class Bridge implements AutoCloseable {
     if (!closed.compareAndSet(false, true)) {
       return; // Closed already (a test that stopped its dev federation's bridge, say).
     }
-    arrangements.values().forEach(Arrangement::close);
+    // Every shard's arrangement at once: each may wait for its producer's bounded close, and one
+    // after another they kept the stop (and the nodes waiting for their reports) that many times
+    // longer.
+    List<Thread> closing = new ArrayList<>();
+    arrangements.forEach(
+        (shard, a) -> {
+          Thread t = new Thread(a::close, "meridian-bridge-close-" + shard);
+          t.start();
+          closing.add(t);
+        });
+    try {
+      for (Thread t : closing) {
+        t.join();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     for (Part part : parts) {
       if (part.source() != null) {
         part.source().close();
@@ -248,7 +264,7 @@ public final class Bridge implements AutoCloseable {
     // Each loop sees `closed` within a poll (100 ms) or a send and closes its Kafka clients itself;
     // an interrupt then would make those closes fail. Only a loop still waiting (a retry's pause,
     // a slow send) after the grace is interrupted.
-    long graceEnds = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+    long graceEnds = System.nanoTime() + Source.PRODUCER_CLOSE_TIMEOUT.plusSeconds(3).toNanos();
     try {
       for (Thread thread : threads) {
         thread.join(Math.max(1, (graceEnds - System.nanoTime()) / 1_000_000));

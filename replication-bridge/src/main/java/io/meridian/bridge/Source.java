@@ -72,7 +72,7 @@ final class Source implements Runnable {
    * How long closing a session's producer may wait for its requests. Kafka's own close waits
    * without bound, so with the broker down a failed session would never end (nor report it).
    */
-  private static final Duration PRODUCER_CLOSE_TIMEOUT = Duration.ofSeconds(5);
+  static final Duration PRODUCER_CLOSE_TIMEOUT = Duration.ofSeconds(5);
 
   private final int shard;
   private final String region;
