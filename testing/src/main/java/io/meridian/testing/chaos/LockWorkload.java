@@ -160,7 +160,8 @@ public final class LockWorkload implements Workload {
       renew(random.nextInt(nodes.size()), lease);
       fencedWrite(random.nextInt(nodes.size()), client, token);
       long releasing = System.nanoTime();
-      holds.add(new LockSet.Hold(client, token, invoked, granted, lease.validUntil(releasing)));
+      holds.add(
+          new LockSet.Hold(client, lease.id, token, invoked, granted, lease.validUntil(releasing)));
       release(member, lease);
       if (random.nextInt(4) == 0) {
         // A holder that lost track of time writes with its old token: it must be refused.

@@ -8,7 +8,19 @@ import org.junit.jupiter.api.Test;
 /** The lock-set checker on histories whose verdict is known, so that it cannot pass vacuously. */
 class LockSetTest {
   private static LockSet.Hold hold(int client, long token, long from, long to) {
-    return new LockSet.Hold(client, token, from - 1, from, to);
+    return new LockSet.Hold(client, 100 + client, token, from - 1, from, to);
+  }
+
+  @Test
+  void theSameGrantAnsweredAgainToItsLeaseIsOneHold() {
+    // The release's answer was lost, so the lease still held the lock and got the same grant back.
+    Verdict v = LockSet.check(List.of(hold(0, 10, 10, 20), hold(0, 10, 21, 30)), List.of());
+    assertThat(v.valid()).as(v.toString()).isTrue();
+    // The same token for another lease is still a violation.
+    Verdict other =
+        LockSet.check(
+            List.of(hold(0, 10, 10, 20), new LockSet.Hold(0, 999, 10, 20, 21, 30)), List.of());
+    assertThat(other.explanation()).contains("granted twice");
   }
 
   @Test
