@@ -384,6 +384,9 @@ class MeridianctlFailoverTest {
       }
       long shipped = put(east, "/app/shipped", "x");
       await().atMost(Duration.ofSeconds(60)).until(() -> applied(f, "us-west") >= shipped);
+      // As in the switchover test: the primary must have heard it, or the tail writes below can
+      // be refused (FENCED) for a report that came late.
+      await().atMost(Duration.ofSeconds(60)).until(() -> shipped(f, "us-east") >= shipped);
       // The bridge goes; what the primary commits now never reaches the topic: the tail.
       BridgeConfig bridgeConfig = f.bridge().config();
       f.bridge().close();
@@ -455,8 +458,15 @@ class MeridianctlFailoverTest {
         // One change batch per line, as JSON: the operator reads the keys and values lost.
         assertThat(lines.get(0)).contains("\"revision\":\"" + tail1 + "\"", "/app/tail1");
         assertThat(lines.get(1)).contains("\"revision\":\"" + tail2 + "\"", "/app/tail2");
-        // The old region now follows the new primary: same revision and content.
-        long later = put(f.router("us-west").url(), "/app/later", "y");
+        // The old region now follows the new primary: same revision and content. The new
+        // primary's shipping has just been set up: its first report may come after the 3 s
+        // write-authority limit on a busy machine, and writes are refused (FENCED) until then.
+        long[] written = new long[1];
+        await()
+            .atMost(Duration.ofSeconds(60))
+            .ignoreExceptions()
+            .until(() -> (written[0] = put(f.router("us-west").url(), "/app/later", "y")) > 0);
+        long later = written[0];
         await().atMost(Duration.ofSeconds(60)).until(() -> applied(f, "us-east") >= later);
         assertThat(table(f.router("us-west").url()).shard(0).region("us-east").orElseThrow().role())
             .isEqualTo(Role.STANDBY);
