@@ -260,7 +260,11 @@ public final class LockWorkload implements Workload {
           .withDeadlineAfter(2, TimeUnit.SECONDS)
           .release(LockReleaseRequest.newBuilder().setName(LOCK).setLease(lease.id).build());
     } catch (StatusRuntimeException e) {
-      // The lease's end releases it in the worst case.
+      // The release may still take effect, at any later time: were the client to acquire again on
+      // this lease, the lock could answer "yours already" and then the late release free it under
+      // the holder's feet. So the lease is abandoned (its end releases the lock in the worst case)
+      // and the client takes a new one.
+      lease.lostAt = Math.min(lease.lostAt, System.nanoTime());
     }
   }
 
