@@ -24,18 +24,26 @@ final class Watch {
 
   volatile boolean ended;
 
+  /**
+   * The caller's epoch at revision {@code next - 1}, still to be checked against this member's
+   * history once it has applied that revision; 0 when checked already or nothing to check.
+   */
+  long uncheckedEpoch;
+
   Watch(
       long id,
       WatchStream stream,
       KeyRange range,
       boolean prevKv,
       boolean progressNotify,
-      long next) {
+      long next,
+      long uncheckedEpoch) {
     this.id = id;
     this.stream = stream;
     this.range = range;
     this.prevKv = prevKv;
     this.progressNotify = progressNotify;
     this.next = next;
+    this.uncheckedEpoch = uncheckedEpoch;
   }
 }

@@ -141,17 +141,30 @@ public final class WatchHub implements AutoCloseable {
     if (down != null) {
       throw down;
     }
-    if (start > 0) {
-      state.read(
-          s -> {
-            s.checkWatchable(start);
-            s.checkPosition(request.getStartEpoch(), start - 1);
-            return null;
-          });
-    }
+    boolean behind =
+        start > 0
+            && state.read(
+                s -> {
+                  s.checkWatchable(start);
+                  // A member that has not applied the caller's position yet (a restarted one
+                  // replaying its log, a lagging follower) cannot tell whether it lies on its
+                  // history: begin() checks once it has.
+                  if (s.revision() < start - 1) {
+                    return true;
+                  }
+                  s.checkPosition(request.getStartEpoch(), start - 1);
+                  return false;
+                });
     long id = stream.reserveId(request.getWatchId());
     Watch watch =
-        new Watch(id, stream, range, request.getPrevKv(), request.getProgressNotify(), start);
+        new Watch(
+            id,
+            stream,
+            range,
+            request.getPrevKv(),
+            request.getProgressNotify(),
+            start,
+            behind ? request.getStartEpoch() : 0);
     stream.register(watch, this);
     dispatcher.execute(() -> begin(watch));
     return id;
@@ -415,6 +428,29 @@ public final class WatchHub implements AutoCloseable {
     if (unavailable != null) {
       end(w, unavailable);
       return;
+    }
+    if (w.uncheckedEpoch > 0) {
+      boolean reached;
+      try {
+        reached =
+            state.read(
+                s -> {
+                  if (s.revision() < w.next - 1) {
+                    return false;
+                  }
+                  s.checkPosition(w.uncheckedEpoch, w.next - 1);
+                  return true;
+                });
+      } catch (MeridianException e) {
+        end(w, e);
+        return;
+      }
+      if (!reached) {
+        // Not applied that far yet: it will be, or the member loses its leader (unavailable).
+        dispatcher.schedule(() -> begin(w), 10, TimeUnit.MILLISECONDS);
+        return;
+      }
+      w.uncheckedEpoch = 0;
     }
     if (watchCount.getAndIncrement() == 0) {
       // Writes applied while no watch was served were not handed over.
