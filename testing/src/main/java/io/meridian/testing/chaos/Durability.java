@@ -1,9 +1,17 @@
 package io.meridian.testing.chaos;
 
+import io.grpc.StatusRuntimeException;
+import io.meridian.api.ErrorCodes;
+import io.meridian.api.v1.Consistency;
+import io.meridian.api.v1.Error;
+import io.meridian.api.v1.KVGrpc;
+import io.meridian.api.v1.RangeRequest;
+import io.meridian.api.v1.RangeResponse;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Checks that every acknowledged write survived the faults on every member: once the cluster has
@@ -32,6 +40,38 @@ public final class Durability {
      * no longer keeps that revision (compacted), which proves nothing either way.
      */
     Optional<Optional<String>> valueAt(String key, long revision);
+
+    /**
+     * The store of the member {@code kv} calls, read serializably (its own state). Only a change
+     * made at the revision asked is evidence of a write there: a value unchanged since an earlier
+     * revision is reported as such, never as the value written.
+     */
+    static Store of(KVGrpc.KVBlockingStub kv) {
+      return (key, revision) -> {
+        try {
+          RangeResponse r =
+              kv.withDeadlineAfter(10, TimeUnit.SECONDS)
+                  .range(
+                      RangeRequest.newBuilder()
+                          .setKey(key)
+                          .setRevision(revision)
+                          .setConsistency(Consistency.SERIALIZABLE)
+                          .build());
+          if (r.getKvsCount() == 0) {
+            return Optional.of(Optional.empty());
+          }
+          return r.getKvs(0).getModRevision() == revision
+              ? Optional.of(Optional.of(r.getKvs(0).getValue().toStringUtf8()))
+              : Optional.of(Optional.of("(unchanged since r" + r.getKvs(0).getModRevision() + ")"));
+        } catch (StatusRuntimeException e) {
+          Error error = ErrorCodes.errorOf(e);
+          if (error != null && error.getCode() == Error.Code.COMPACTED) {
+            return Optional.empty();
+          }
+          throw e;
+        }
+      };
+    }
   }
 
   private Durability() {}

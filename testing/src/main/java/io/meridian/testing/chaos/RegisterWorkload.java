@@ -24,7 +24,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -165,34 +164,9 @@ public final class RegisterWorkload implements Workload {
                           .getHeader()
                           .getRevision()
                       >= last);
-      stores.put("n" + (member + 1), (key, revision) -> valueAt(member, key, revision));
+      stores.put("n" + (member + 1), Durability.Store.of(nodes.kv(member)));
     }
     return stores;
-  }
-
-  private Optional<Optional<String>> valueAt(int member, String key, long revision) {
-    try {
-      RangeResponse r =
-          nodes
-              .kv(member)
-              .withDeadlineAfter(10, TimeUnit.SECONDS)
-              .range(
-                  RangeRequest.newBuilder()
-                      .setKey(key)
-                      .setRevision(revision)
-                      .setConsistency(Consistency.SERIALIZABLE)
-                      .build());
-      return Optional.of(
-          r.getKvsCount() == 0
-              ? Optional.empty()
-              : Optional.of(r.getKvs(0).getValue().toStringUtf8()));
-    } catch (StatusRuntimeException e) {
-      Error error = ErrorCodes.errorOf(e);
-      if (error != null && error.getCode() == Error.Code.COMPACTED) {
-        return Optional.empty();
-      }
-      throw e;
-    }
   }
 
   private void run(int client) {

@@ -6,15 +6,12 @@ import com.google.protobuf.ByteString;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
-import io.meridian.api.ErrorCodes;
 import io.meridian.api.v1.Consistency;
 import io.meridian.api.v1.DeleteRangeRequest;
 import io.meridian.api.v1.DeleteRangeResponse;
-import io.meridian.api.v1.Error;
 import io.meridian.api.v1.Event;
 import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.RangeRequest;
-import io.meridian.api.v1.RangeResponse;
 import io.meridian.api.v1.WatchCreateRequest;
 import io.meridian.api.v1.WatchProgressRequest;
 import io.meridian.api.v1.WatchRequest;
@@ -26,7 +23,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -141,7 +137,9 @@ public final class WatchWorkload implements Workload {
         .atMost(Duration.ofSeconds(120))
         .ignoreExceptions()
         .until(() -> revisionOf(0, Consistency.LINEARIZABLE) >= last);
-    return List.of(WatchCompleteness.check(watchers(), List.copyOf(acknowledged), this::valueAt));
+    return List.of(
+        WatchCompleteness.check(
+            watchers(), List.copyOf(acknowledged), Durability.Store.of(nodes.kv(0))));
   }
 
   @Override
@@ -178,34 +176,6 @@ public final class WatchWorkload implements Workload {
                 .build())
         .getHeader()
         .getRevision();
-  }
-
-  private Optional<Optional<String>> valueAt(String key, long revision) {
-    try {
-      RangeResponse r =
-          nodes
-              .kv(0)
-              .withDeadlineAfter(10, TimeUnit.SECONDS)
-              .range(
-                  RangeRequest.newBuilder()
-                      .setKey(key)
-                      .setRevision(revision)
-                      .setConsistency(Consistency.SERIALIZABLE)
-                      .build());
-      if (r.getKvsCount() == 0) {
-        return Optional.of(Optional.empty());
-      }
-      // Only the change made at this revision is evidence of it: an older value is not.
-      return r.getKvs(0).getModRevision() == revision
-          ? Optional.of(Optional.of(r.getKvs(0).getValue().toStringUtf8()))
-          : Optional.of(Optional.of("(unchanged since r" + r.getKvs(0).getModRevision() + ")"));
-    } catch (StatusRuntimeException e) {
-      Error error = ErrorCodes.errorOf(e);
-      if (error != null && error.getCode() == Error.Code.COMPACTED) {
-        return Optional.empty();
-      }
-      throw e;
-    }
   }
 
   private void write(int writer) {
