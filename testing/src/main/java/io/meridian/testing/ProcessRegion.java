@@ -186,6 +186,27 @@ public final class ProcessRegion implements AutoCloseable {
     return processes.get(index).pid();
   }
 
+  /**
+   * Writes every thread's stack of member {@code index} to {@code file} ({@code jcmd Thread.print},
+   * from this JDK), if the member runs: the evidence of a member that stopped making progress.
+   * Nothing is written for a member that is down or does not answer within 30 s.
+   */
+  public void threadDump(int index, Path file) throws IOException, InterruptedException {
+    Process p = processes.get(index);
+    if (p == null || !p.isAlive()) {
+      return;
+    }
+    Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+    Process dump =
+        new ProcessBuilder(jcmd.toString(), Long.toString(p.pid()), "Thread.print", "-l")
+            .redirectErrorStream(true)
+            .redirectOutput(file.toFile())
+            .start();
+    if (!dump.waitFor(30, TimeUnit.SECONDS)) {
+      dump.destroyForcibly();
+    }
+  }
+
   /** The log file of member {@code index}. */
   public Path log(int index) {
     return dir.resolve(configs.get(index).member() + ".log");

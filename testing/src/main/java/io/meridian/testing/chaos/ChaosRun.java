@@ -71,6 +71,9 @@ public record ChaosRun(
         // The harness itself failed (no leader, a fault that could not be healed): keep the logs.
         Path kept = Evidence.dir(name, seed);
         Evidence.keepLogs(kept, logs(region));
+        for (int i = 0; i < region.nodes().size(); i++) {
+          region.nodes().threadDump(i, kept.resolve("n" + (i + 1) + "-threads.txt"));
+        }
         throw new IllegalStateException("chaos run " + name + " failed; logs in " + kept, e);
       }
     }

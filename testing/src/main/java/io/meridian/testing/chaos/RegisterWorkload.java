@@ -147,7 +147,7 @@ public final class RegisterWorkload implements Workload {
     Map<String, Durability.Store> stores = new LinkedHashMap<>();
     for (int i = 0; i < region.size(); i++) {
       int member = i;
-      await()
+      await("n" + (member + 1) + " applies revision " + last)
           .atMost(Duration.ofSeconds(120))
           .ignoreExceptions()
           .until(
