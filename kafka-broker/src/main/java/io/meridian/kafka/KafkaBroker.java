@@ -253,9 +253,16 @@ public final class KafkaBroker implements AutoCloseable {
             + dir.resolve("broker.log"));
   }
 
-  /** The broker's classpath, from the file the kafka-broker module wrote. */
+  /**
+   * The broker's classpath: from the file the kafka-broker module wrote, or, where {@code
+   * meridian.kafka.classpath} names a directory (the release archive's {@code lib/kafka}), every
+   * jar in it.
+   */
   static String classpath() throws IOException {
     String configured = System.getProperty("meridian.kafka.classpath");
+    if (configured != null && Files.isDirectory(Path.of(configured))) {
+      return Path.of(configured).toAbsolutePath().resolve("*").toString();
+    }
     Path file = configured != null ? Path.of(configured) : findUp(Path.of("").toAbsolutePath());
     if (file == null || !Files.isRegularFile(file)) {
       throw new IOException(
