@@ -187,7 +187,8 @@ variables {
   client_cidr_blocks = ["10.0.0.0/8"]
 }
 
-run "three_regions_two_shards_five_voters" {
+run "the_whole_federation" {
+  # three regions two shards five voters
   assert {
     condition     = length(module.topology.nodes) == 3 * 2 * 5
     error_message = "a node per region, shard and voter"
@@ -204,9 +205,8 @@ run "three_regions_two_shards_five_voters" {
     condition     = module.topology.clusters["us-east-1/1"].role == "PRIMARY" && module.topology.clusters["eu-west-1/1"].role == "STANDBY"
     error_message = "us-east-1 is the primary of both shards"
   }
-}
 
-run "a_latency_record_for_every_region" {
+  # a latency record for every region
   assert {
     condition = [
       module.routers_us_east_1.latency_record.region,
@@ -220,11 +220,11 @@ run "a_latency_record_for_every_region" {
     r.latency_record.name == "meridian.example.com" && r.latency_record.evaluate_target_health])
     error_message = "all under the federation's name, each following its routers' health"
   }
-}
 
-run "one_bridge_beside_the_primaries_and_kafka" {
+  # one bridge beside the primaries and kafka
   assert {
     condition     = output.kafka_bootstrap_servers != null
     error_message = "the MSK cluster in us-east-1 is the bridges' Kafka"
   }
 }
+

@@ -69,7 +69,8 @@ variables {
   dns                = { zone_id = "Z1", name = "meridian.example.com" }
 }
 
-run "routers_behind_a_load_balancer_that_asks_their_health" {
+run "an_internal_region" {
+  # routers behind a load balancer that asks their health
   assert {
     condition     = aws_lb.routers.load_balancer_type == "network"
     error_message = "a network load balancer"
@@ -94,9 +95,8 @@ run "routers_behind_a_load_balancer_that_asks_their_health" {
     condition     = join(",", keys(aws_vpc_security_group_ingress_rule.clients)) == "10.0.0.0/8" && aws_vpc_security_group_ingress_rule.clients["10.0.0.0/8"].from_port == 2390
     error_message = "the router port from the clients' networks only"
   }
-}
 
-run "a_latency_record_per_region_that_drops_an_unhealthy_region" {
+  # a latency record per region that drops an unhealthy region
   assert {
     condition     = aws_route53_record.nearest.set_identifier == "us-west-2" && aws_route53_record.nearest.latency_routing_policy[0].region == "us-west-2"
     error_message = "latency routing to this region"

@@ -86,7 +86,8 @@ variables {
   operator_cidr_blocks          = ["10.9.0.0/16"]
 }
 
-run "members_spread_over_three_zones_with_encrypted_volumes" {
+run "a_cluster_of_three_members" {
+  # members spread over three zones with encrypted volumes
   assert {
     condition     = length(distinct(values(output.availability_zones))) == 3
     error_message = "three members, three zones"
@@ -107,9 +108,8 @@ run "members_spread_over_three_zones_with_encrypted_volumes" {
     condition     = alltrue([for i in aws_instance.node : i.metadata_options[0].http_tokens == "required"])
     error_message = "IMDSv2 only"
   }
-}
 
-run "the_peer_port_is_open_to_the_cluster_and_the_client_port_to_routers_bridges_and_operators" {
+  # the peer port is open to the cluster and the client port to routers bridges and operators
   assert {
     condition     = aws_vpc_security_group_ingress_rule.peer.from_port == 2380 && aws_vpc_security_group_ingress_rule.peer.referenced_security_group_id == aws_security_group.node.id
     error_message = "the peer port only from the cluster's own group"
@@ -126,9 +126,8 @@ run "the_peer_port_is_open_to_the_cluster_and_the_client_port_to_routers_bridges
     condition     = aws_vpc_security_group_ingress_rule.client_from_operators["10.9.0.0/16"].from_port == 2379
     error_message = "operators reach the client port"
   }
-}
 
-run "a_tcp_load_balancer_on_the_client_port_with_a_health_check" {
+  # a tcp load balancer on the client port with a health check
   assert {
     condition     = aws_lb.client.load_balancer_type == "network" && aws_lb.client.internal
     error_message = "an internal network load balancer"
@@ -145,9 +144,8 @@ run "a_tcp_load_balancer_on_the_client_port_with_a_health_check" {
     condition     = length(aws_lb_target_group_attachment.member) == 3
     error_message = "every member behind it"
   }
-}
 
-run "cloud_init_installs_the_archive_and_writes_the_config" {
+  # cloud init installs the archive and writes the config
   assert {
     condition     = strcontains(output.cloud_init["n2"], base64encode("member: n2\n")) && strcontains(output.cloud_init["n2"], "sha256sum -c")
     error_message = "each member gets its own node.yaml and a checked archive"
@@ -156,9 +154,8 @@ run "cloud_init_installs_the_archive_and_writes_the_config" {
     condition     = !strcontains(output.cloud_init["n2"], "secretsmanager")
     error_message = "no TLS fetch without TLS material"
   }
-}
 
-run "a_name_per_member_in_the_private_zone" {
+  # a name per member in the private zone
   assert {
     condition     = join(",", sort([for r in aws_route53_record.member : r.name])) == "n1.s0.us-east-1.meridian.internal,n2.s0.us-east-1.meridian.internal,n3.s0.us-east-1.meridian.internal"
     error_message = "the topology's names"
