@@ -98,8 +98,8 @@ final class Installed implements AutoCloseable {
     env.put("PATH", "/usr/local/bin:/usr/bin:/bin");
     env.put("JAVA_HOME", System.getProperty("java.home"));
     env.put("HOME", Files.createDirectories(scratch.resolve("home")).toString());
-    // As every test JVM here: C1 and the serial collector leave the two cores to the processes.
-    env.put("MERIDIAN_JAVA_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC");
+    // As every test JVM here: C1 only leaves the two cores to the processes.
+    env.put("MERIDIAN_JAVA_OPTS", "-XX:TieredStopAtLevel=1");
     return b;
   }
 

@@ -78,9 +78,9 @@ class ReadmeWalkthroughTest {
             .redirectErrorStream(true)
             .redirectOutput(devLog.toFile());
     start.environment().put(DevPointer.ENV, pointer.toString());
-    // The C1 compiler and the serial collector, as every test JVM here: on two cores the
-    // optimizing compiler's threads took a third of the CPU the walkthrough waits on.
-    start.environment().put("MERIDIAN_JAVA_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC");
+    // The C1 compiler only, as every test JVM here: on two cores the optimizing compiler's
+    // threads took CPU the walkthrough waits on.
+    start.environment().put("MERIDIAN_JAVA_OPTS", "-XX:TieredStopAtLevel=1");
     Process dev = start.start();
     try {
       await()
