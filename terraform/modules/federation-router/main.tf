@@ -38,41 +38,12 @@ resource "aws_vpc_security_group_egress_rule" "all" {
   ip_protocol       = "-1"
 }
 
-data "aws_iam_policy_document" "assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ec2.amazonaws.com"]
-    }
-  }
-}
+module "role" {
+  source = "../instance-role"
 
-resource "aws_iam_role" "router" {
-  name               = local.prefix
-  assume_role_policy = data.aws_iam_policy_document.assume.json
-  tags               = var.tags
-}
-
-data "aws_iam_policy_document" "tls" {
-  count = var.tls == null ? 0 : 1
-  statement {
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.tls.ca_secret_arn, var.tls.cert_secret_arn, var.tls.key_secret_arn]
-  }
-}
-
-resource "aws_iam_role_policy" "tls" {
-  count  = var.tls == null ? 0 : 1
-  name   = "tls-material"
-  role   = aws_iam_role.router.id
-  policy = data.aws_iam_policy_document.tls[0].json
-}
-
-resource "aws_iam_instance_profile" "router" {
-  name = local.prefix
-  role = aws_iam_role.router.name
-  tags = var.tags
+  name        = local.prefix
+  secret_arns = var.tls == null ? [] : [var.tls.ca_secret_arn, var.tls.cert_secret_arn, var.tls.key_secret_arn]
+  tags        = var.tags
 }
 
 resource "aws_launch_template" "router" {
@@ -83,7 +54,7 @@ resource "aws_launch_template" "router" {
   user_data              = base64encode(local.cloud_init)
 
   iam_instance_profile {
-    name = aws_iam_instance_profile.router.name
+    name = module.role.instance_profile_name
   }
 
   metadata_options {

@@ -81,47 +81,13 @@ resource "aws_placement_group" "cluster" {
   tags     = var.tags
 }
 
-data "aws_iam_policy_document" "assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ec2.amazonaws.com"]
-    }
-  }
-}
+module "role" {
+  source = "../instance-role"
 
-resource "aws_iam_role" "node" {
-  name               = "${local.prefix}-node"
-  assume_role_policy = data.aws_iam_policy_document.assume.json
-  tags               = var.tags
-}
-
-resource "aws_iam_role_policy" "backups" {
-  name   = "snapshots"
-  role   = aws_iam_role.node.id
-  policy = var.backup_writer_policy_json
-}
-
-data "aws_iam_policy_document" "tls" {
-  count = var.tls == null ? 0 : 1
-  statement {
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.tls.ca_secret_arn, var.tls.cert_secret_arn, var.tls.key_secret_arn]
-  }
-}
-
-resource "aws_iam_role_policy" "tls" {
-  count  = var.tls == null ? 0 : 1
-  name   = "tls-material"
-  role   = aws_iam_role.node.id
-  policy = data.aws_iam_policy_document.tls[0].json
-}
-
-resource "aws_iam_instance_profile" "node" {
-  name = "${local.prefix}-node"
-  role = aws_iam_role.node.name
-  tags = var.tags
+  name        = "${local.prefix}-node"
+  policies    = { snapshots = var.backup_writer_policy_json }
+  secret_arns = var.tls == null ? [] : [var.tls.ca_secret_arn, var.tls.cert_secret_arn, var.tls.key_secret_arn]
+  tags        = var.tags
 }
 
 resource "aws_instance" "node" {
@@ -131,7 +97,7 @@ resource "aws_instance" "node" {
   instance_type          = var.instance_type
   subnet_id              = local.subnet_of[each.key].id
   vpc_security_group_ids = [aws_security_group.node.id]
-  iam_instance_profile   = aws_iam_instance_profile.node.name
+  iam_instance_profile   = module.role.instance_profile_name
   placement_group        = aws_placement_group.cluster.id
 
   user_data                   = local.cloud_init[each.key]

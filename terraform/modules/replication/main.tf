@@ -118,28 +118,12 @@ resource "aws_msk_cluster" "changes" {
   }
 }
 
-data "aws_iam_policy_document" "assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ec2.amazonaws.com"]
-    }
-  }
-}
+module "role" {
+  source = "../instance-role"
+  count  = local.bridge ? 1 : 0
 
-resource "aws_iam_role" "bridge" {
-  count              = local.bridge ? 1 : 0
-  name               = "${local.prefix}-bridge"
-  assume_role_policy = data.aws_iam_policy_document.assume.json
-  tags               = var.tags
-}
-
-resource "aws_iam_instance_profile" "bridge" {
-  count = local.bridge ? 1 : 0
-  name  = "${local.prefix}-bridge"
-  role  = aws_iam_role.bridge[0].name
-  tags  = var.tags
+  name = "${local.prefix}-bridge"
+  tags = var.tags
 }
 
 resource "aws_launch_template" "bridge" {
@@ -155,7 +139,7 @@ resource "aws_launch_template" "bridge" {
   }))
 
   iam_instance_profile {
-    name = aws_iam_instance_profile.bridge[0].name
+    name = module.role[0].instance_profile_name
   }
 
   metadata_options {

@@ -123,7 +123,7 @@ run "tls_material_comes_from_secrets_manager" {
   }
 
   assert {
-    condition     = length(aws_iam_role_policy.tls) == 1
+    condition     = join(",", module.role.policy_names) == "snapshots,tls-material"
     error_message = "the instance role may read the TLS secrets"
   }
   assert {
