@@ -207,13 +207,15 @@ class ReplicationChaosTest {
         CompletableFuture<String> failover =
             CompletableFuture.supplyAsync(
                 () -> ctl("failover", "--to", to, "--kafka", kafka, "--accept-data-loss", "--yes"));
-        // The new primary needs a bridge's reports to keep its write authority (and the
-        // failover's verify step needs writes): one starts as soon as it is promoted.
-        String promoted = f.cluster(to).configs().get(0).self().client();
+        // The failover's drain step needs the sink to the standby (it applies what the topic
+        // holds), and the promoted region needs a bridge's reports to keep its write authority. A
+        // bridge starts as soon as the old primary is FENCED: it then gives that region no source,
+        // as a bridge running in the standby region all along would not have one.
+        String fenced = f.cluster(from).configs().get(0).self().client();
         await()
             .atMost(Duration.ofMinutes(3))
             .ignoreExceptions()
-            .until(() -> failover.isDone() || role(promoted) == Role.PRIMARY);
+            .until(() -> failover.isDone() || role(fenced) == Role.FENCED);
         bridge = Bridge.start(bridge.config());
         assertThat(failover.get(3, TimeUnit.MINUTES)).contains("[10/10] notify");
         primary = to;
