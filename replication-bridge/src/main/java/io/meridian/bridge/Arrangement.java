@@ -46,9 +46,6 @@ final class Arrangement {
   static final long PROBE_INTERVAL_MS = 1000;
   static final long SOURCE_HOLD_OFF_MS = 5000;
   private static final Duration PROBE_TIMEOUT = Duration.ofSeconds(2);
-  // Longer than a producer's bounded close: a thread interrupted inside it logs an ERROR and leaves
-  // the producer half-closed, where waiting a little longer lets it finish on its own.
-  private static final Duration STOP_GRACE = Source.PRODUCER_CLOSE_TIMEOUT.plusSeconds(3);
 
   /** The part a region gets. */
   enum Part {
@@ -342,7 +339,7 @@ final class Arrangement {
       s.close();
     }
     try {
-      running.thread().join(STOP_GRACE.toMillis());
+      running.thread().join(Source.STOP_GRACE.toMillis());
       if (running.thread().isAlive()) {
         running.thread().interrupt();
         running.thread().join(Duration.ofSeconds(30).toMillis());

@@ -264,7 +264,7 @@ public final class Bridge implements AutoCloseable {
     // Each loop sees `closed` within a poll (100 ms) or a send and closes its Kafka clients itself;
     // an interrupt then would make those closes fail. Only a loop still waiting (a retry's pause,
     // a slow send) after the grace is interrupted.
-    long graceEnds = System.nanoTime() + Source.PRODUCER_CLOSE_TIMEOUT.plusSeconds(3).toNanos();
+    long graceEnds = System.nanoTime() + Source.STOP_GRACE.toNanos();
     try {
       for (Thread thread : threads) {
         thread.join(Math.max(1, (graceEnds - System.nanoTime()) / 1_000_000));

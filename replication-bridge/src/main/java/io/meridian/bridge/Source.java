@@ -74,6 +74,14 @@ final class Source implements Runnable {
    */
   static final Duration PRODUCER_CLOSE_TIMEOUT = Duration.ofSeconds(5);
 
+  /**
+   * How long a closed source's thread may take to end on its own: the longest wait of one loop step
+   * (a call to the primary, or a send or commit blocked on Kafka: both bounded by {@code
+   * CALL_TIMEOUT}) and then the producer's bounded close, with room to spare. Interrupting it
+   * sooner lands in the producer's close, which then logs an ERROR and leaves it half-closed.
+   */
+  static final Duration STOP_GRACE = CALL_TIMEOUT.plus(PRODUCER_CLOSE_TIMEOUT).plusSeconds(3);
+
   private final int shard;
   private final String region;
   private final boolean followsRoles;
@@ -432,7 +440,7 @@ final class Source implements Runnable {
         ProducerConfig.MAX_REQUEST_SIZE_CONFIG,
         config.kafka().maxRecordBytes() + ChangeTopic.RECORD_OVERHEAD_BYTES);
     // A blocked send or commit (Kafka down) fails the session instead of hanging it.
-    props.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 10_000);
+    props.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, (int) CALL_TIMEOUT.toMillis());
     props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
     props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000);
     props.put(ProducerConfig.LINGER_MS_CONFIG, 0);
