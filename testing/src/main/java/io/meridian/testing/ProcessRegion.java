@@ -51,7 +51,7 @@ public final class ProcessRegion implements AutoCloseable {
   private final Path dir;
   private final List<NodeConfig> configs;
   private final IntFunction<List<String>> prefix;
-  private final Map<Integer, Process> processes = new HashMap<>();
+  private final Map<Integer, MeridianProcess> processes = new HashMap<>();
   private final List<KVGrpc.KVBlockingStub> kv = new ArrayList<>();
   private final List<LeaseGrpc.LeaseBlockingStub> lease = new ArrayList<>();
   private final List<LockGrpc.LockBlockingStub> lock = new ArrayList<>();
@@ -139,6 +139,7 @@ public final class ProcessRegion implements AutoCloseable {
     return configs.size();
   }
 
+  /** Starts member {@code index} (again, after a kill), writing its configuration first. */
   public void start(int index) throws IOException {
     NodeConfig config = configs.get(index);
     Files.createDirectories(dir);
@@ -146,24 +147,25 @@ public final class ProcessRegion implements AutoCloseable {
     new ObjectMapper(new YAMLFactory())
         .setPropertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)
         .writeValue(yaml, config);
-    File launcher = Path.of("..", "bin", "meridian").toAbsolutePath().normalize().toFile();
-    List<String> command = new ArrayList<>(prefix.apply(index));
-    command.addAll(List.of(launcher.getPath(), "node", "--config", yaml.getPath()));
-    ProcessBuilder pb =
-        new ProcessBuilder(command)
-            .redirectErrorStream(true)
-            .redirectOutput(
-                ProcessBuilder.Redirect.appendTo(dir.resolve(config.member() + ".log").toFile()));
     // Test members live for a minute or two: the C1 compiler alone starts three of them on two
     // cores markedly sooner, and the optimizing compiler's work would never pay back.
-    pb.environment()
-        .put(
+    Map<String, String> environment =
+        Map.of(
             "MERIDIAN_JAVA_OPTS",
             "-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -D"
                 + SkewedClock.PROPERTY
                 + "="
                 + clockFile(index));
-    processes.put(index, pb.start());
+    MeridianProcess member =
+        processes.computeIfAbsent(
+            index,
+            i ->
+                new MeridianProcess(
+                    prefix.apply(i),
+                    List.of("node", "--config", yaml.getPath()),
+                    log(i),
+                    environment));
+    member.start();
   }
 
   /**
@@ -186,24 +188,19 @@ public final class ProcessRegion implements AutoCloseable {
     return processes.get(index).pid();
   }
 
+  /** Member {@code index} as a process, once started. */
+  public MeridianProcess process(int index) {
+    return processes.get(index);
+  }
+
   /**
-   * Writes every thread's stack of member {@code index} to {@code file} ({@code jcmd Thread.print},
-   * from this JDK), if the member runs: the evidence of a member that stopped making progress.
-   * Nothing is written for a member that is down or does not answer within 30 s.
+   * Writes every thread's stack of member {@code index} to {@code file}, if it runs ({@link
+   * MeridianProcess#threadDump}).
    */
   public void threadDump(int index, Path file) throws IOException, InterruptedException {
-    Process p = processes.get(index);
-    if (p == null || !p.isAlive()) {
-      return;
-    }
-    Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
-    Process dump =
-        new ProcessBuilder(jcmd.toString(), Long.toString(p.pid()), "Thread.print", "-l")
-            .redirectErrorStream(true)
-            .redirectOutput(file.toFile())
-            .start();
-    if (!dump.waitFor(30, TimeUnit.SECONDS)) {
-      dump.destroyForcibly();
+    MeridianProcess p = processes.get(index);
+    if (p != null) {
+      p.threadDump(file);
     }
   }
 
@@ -213,56 +210,29 @@ public final class ProcessRegion implements AutoCloseable {
   }
 
   /** SIGKILL, and waits for the process to end. */
-  public void kill(int index) throws InterruptedException {
-    kill(processes.get(index));
+  public void kill(int index) {
+    processes.get(index).kill();
   }
 
   /**
    * SIGKILLs every running member at once (a whole region lost in one instant), then waits for them
    * all to end.
    */
-  public void killAll() throws InterruptedException {
+  public void killAll() {
     List<ProcessHandle> all = new ArrayList<>();
-    for (Process p : processes.values()) {
-      all.addAll(p.descendants().toList());
-      all.add(p.toHandle());
-    }
+    processes.values().forEach(p -> all.addAll(p.handles()));
     all.forEach(ProcessHandle::destroyForcibly);
-    for (ProcessHandle h : all) {
-      h.onExit().join();
-    }
-  }
-
-  /**
-   * Kills {@code p} and what it started: behind a prefix such as strace the node is a child, which
-   * would outlive its parent.
-   */
-  private static void kill(Process p) throws InterruptedException {
-    List<ProcessHandle> children = p.descendants().toList();
-    p.destroyForcibly().waitFor();
-    for (ProcessHandle child : children) {
-      child.destroyForcibly();
-      child.onExit().join();
-    }
+    all.forEach(h -> h.onExit().join());
   }
 
   /** SIGSTOP: the member freezes, threads, timers and sockets alike. */
   public void pause(int index) throws IOException, InterruptedException {
-    signal(index, "STOP");
+    processes.get(index).pause();
   }
 
   /** SIGCONT. */
   public void resume(int index) throws IOException, InterruptedException {
-    signal(index, "CONT");
-  }
-
-  private void signal(int index, String signal) throws IOException, InterruptedException {
-    // bin/meridian execs java, so the process is the JVM.
-    long pid = processes.get(index).pid();
-    int exit = new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).start().waitFor();
-    if (exit != 0) {
-      throw new IOException("kill -" + signal + " " + pid + " exited " + exit);
-    }
+    processes.get(index).resume();
   }
 
   /** The index of the member some running member names leader, skipping {@code except}. */
@@ -311,7 +281,7 @@ public final class ProcessRegion implements AutoCloseable {
   }
 
   @Override
-  public void close() throws InterruptedException {
+  public void close() {
     // A paused process ignores SIGTERM until continued; SIGKILL ends it either way.
     killAll();
   }

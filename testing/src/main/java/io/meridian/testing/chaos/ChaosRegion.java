@@ -10,8 +10,9 @@ import java.util.List;
 /**
  * A region cluster for chaos tests: every member a separate process ({@code bin/meridian node}) in
  * its own network namespace ({@link Network}), with elections in 300–600 ms and registry
- * self-preservation judged over 2 s windows. The nemesis kills, pauses, cuts and throttles its
- * members; the workloads call them at their addresses.
+ * self-preservation judged over 2 s windows, and optionally a {@link ChaosRouter} in front of it.
+ * The nemesis kills, pauses, cuts and throttles its members and kills and pauses its router; the
+ * workloads call them at their addresses ({@link #endpoints()}).
  */
 public final class ChaosRegion implements AutoCloseable {
   static final int CLIENT_PORT = 7100;
@@ -23,6 +24,7 @@ public final class ChaosRegion implements AutoCloseable {
   private final Path dir;
   private final Network network;
   private final ProcessRegion nodes;
+  private ChaosRouter router;
 
   private ChaosRegion(Path dir, Network network, ProcessRegion nodes) {
     this.dir = dir;
@@ -30,20 +32,33 @@ public final class ChaosRegion implements AutoCloseable {
     this.nodes = nodes;
   }
 
-  /** Creates the network and starts {@code size} members in {@code dir}, one log file each. */
-  public static ChaosRegion start(Path dir, int size) throws IOException {
+  /**
+   * Creates the network and starts {@code size} members in {@code dir}, one log file each, and a
+   * router in front of them if {@code router}.
+   */
+  public static ChaosRegion start(Path dir, int size, boolean router) throws IOException {
     Network network = Network.create(size);
+    ChaosRegion region = null;
     try {
       List<NodeConfig> configs = new ArrayList<>();
       for (int i = 0; i < size; i++) {
         configs.add(config(dir, network, size, i));
       }
       ProcessRegion nodes = new ProcessRegion(dir, configs, network::prefix);
-      ChaosRegion region = new ChaosRegion(dir, network, nodes);
+      region = new ChaosRegion(dir, network, nodes);
       nodes.startAll();
+      if (router) {
+        region.router =
+            ChaosRouter.start(
+                dir.resolve("router"), configs.stream().map(c -> c.self().client()).toList());
+      }
       return region;
     } catch (IOException | RuntimeException e) {
-      network.close();
+      if (region != null) {
+        region.close();
+      } else {
+        network.close();
+      }
       throw e;
     }
   }
@@ -79,6 +94,16 @@ public final class ChaosRegion implements AutoCloseable {
     return nodes;
   }
 
+  /** The router in front of the members, or null when the region was started without one. */
+  public ChaosRouter router() {
+    return router;
+  }
+
+  /** Where the workloads' clients call: every member, then the router if there is one. */
+  public Endpoints endpoints() {
+    return new Endpoints(nodes, router);
+  }
+
   /** The network between the members and between them and this process. */
   public Network network() {
     return network;
@@ -94,8 +119,11 @@ public final class ChaosRegion implements AutoCloseable {
   }
 
   @Override
-  public void close() throws InterruptedException {
+  public void close() {
     try {
+      if (router != null) {
+        router.close();
+      }
       nodes.close();
     } finally {
       network.close();

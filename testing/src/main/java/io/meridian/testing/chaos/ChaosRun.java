@@ -2,7 +2,6 @@ package io.meridian.testing.chaos;
 
 import static org.awaitility.Awaitility.await;
 
-import io.meridian.testing.ProcessRegion;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,10 +12,11 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 
 /**
- * One seeded chaos run: a three-member {@link ChaosRegion}, workloads running side by side against
- * it while a {@link Nemesis} injects faults, then every fault healed, a write served again by each
- * workload, and every workload's checks. A run lasts its length and at least one round of the
- * nemesis (every fault kind once). A violation leaves its {@link Evidence}.
+ * One seeded chaos run: a three-member {@link ChaosRegion} (with a router when a fault kind hits
+ * one), workloads running side by side against it while a {@link Nemesis} injects faults, then
+ * every fault healed, a write served again by each workload, and every workload's checks. A run
+ * lasts its length and at least one round of the nemesis (every fault kind once). A violation
+ * leaves its {@link Evidence}.
  *
  * @param name the run's name in its evidence directory
  * @param seed seeds the nemesis and the clients
@@ -59,12 +59,13 @@ public record ChaosRun(
 
   /**
    * Runs it in {@code dir} (the members' data and logs) with the workloads {@code workloads} makes
-   * for the region's members.
+   * for the region.
    */
-  public Result run(Path dir, Function<ProcessRegion, List<Workload>> workloads)
+  public Result run(Path dir, Function<ChaosRegion, List<Workload>> workloads)
       throws IOException, InterruptedException {
     long began = System.nanoTime();
-    try (ChaosRegion region = ChaosRegion.start(dir, 3)) {
+    boolean router = faults.stream().anyMatch(Nemesis.Fault::hitsRouter);
+    try (ChaosRegion region = ChaosRegion.start(dir, 3, router)) {
       try {
         return run(region, workloads, began);
       } catch (RuntimeException e) {
@@ -74,17 +75,23 @@ public record ChaosRun(
         for (int i = 0; i < region.nodes().size(); i++) {
           region.nodes().threadDump(i, kept.resolve("n" + (i + 1) + "-threads.txt"));
         }
+        if (region.router() != null) {
+          region.router().process().threadDump(kept.resolve("router-threads.txt"));
+        }
         throw new IllegalStateException("chaos run " + name + " failed; logs in " + kept, e);
       }
     }
   }
 
   private Result run(
-      ChaosRegion region, Function<ProcessRegion, List<Workload>> workloads, long began)
+      ChaosRegion region, Function<ChaosRegion, List<Workload>> workloads, long began)
       throws IOException, InterruptedException {
     region.nodes().awaitLeader();
+    if (region.router() != null) {
+      region.router().awaitServing();
+    }
     long loaded = System.nanoTime();
-    List<Workload> running = workloads.apply(region.nodes());
+    List<Workload> running = workloads.apply(region);
     Nemesis nemesis = new Nemesis(region, seed, faults, hold, calm);
     running.forEach(Workload::start);
     AtomicReference<Exception> nemesisFailed = new AtomicReference<>();
@@ -128,7 +135,7 @@ public record ChaosRun(
     }
     List<Verdict> verdicts = new ArrayList<>();
     for (Workload w : running) {
-      verdicts.addAll(w.check(region));
+      verdicts.addAll(w.check(region, nemesis));
     }
     String timings =
         String.format(
@@ -159,6 +166,9 @@ public record ChaosRun(
     List<Path> logs = new ArrayList<>();
     for (int i = 0; i < region.size(); i++) {
       logs.add(region.nodes().log(i));
+    }
+    if (region.router() != null) {
+      logs.add(region.router().process().log());
     }
     return logs;
   }

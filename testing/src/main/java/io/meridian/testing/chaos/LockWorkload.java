@@ -15,7 +15,6 @@ import io.meridian.api.v1.LockReleaseRequest;
 import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.RequestOp;
 import io.meridian.api.v1.TxnRequest;
-import io.meridian.testing.ProcessRegion;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,17 +24,18 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Clients taking one exclusive lock in turn through every member, each on its own lease kept alive
- * by its own renewals, doing writes fenced with their token ({@code LOCK_TOKEN} compare) while they
- * hold it, and now and then one more after releasing it, which must be refused. Records the holds
- * (with how long each holder could count on its lease) and the fenced writes for {@link LockSet}.
+ * Clients taking one exclusive lock in turn through every member and the router ({@link
+ * Endpoints}), each on its own lease kept alive by its own renewals, doing writes fenced with their
+ * token ({@code LOCK_TOKEN} compare) while they hold it, and now and then one more after releasing
+ * it, which must be refused. Records the holds (with how long each holder could count on its lease)
+ * and the fenced writes for {@link LockSet}.
  */
 public final class LockWorkload implements Workload {
   static final String LOCK = "/locks/chaos";
   static final long TTL_SECONDS = 5;
   private static final long TTL_NANOS = TimeUnit.SECONDS.toNanos(TTL_SECONDS);
 
-  private final ProcessRegion nodes;
+  private final Endpoints endpoints;
   private final long seed;
   private final int clients;
   private final List<LockSet.Hold> holds = new CopyOnWriteArrayList<>();
@@ -44,8 +44,9 @@ public final class LockWorkload implements Workload {
   private final Clients running = new Clients("lock-client");
   private volatile long lastGrant;
 
-  public LockWorkload(ProcessRegion nodes, long seed, int clients) {
-    this.nodes = nodes;
+  /** {@code clients} holders calling {@code endpoints}, their choices seeded from {@code seed}. */
+  public LockWorkload(Endpoints endpoints, long seed, int clients) {
+    this.endpoints = endpoints;
     this.seed = seed;
     this.clients = clients;
   }
@@ -76,7 +77,7 @@ public final class LockWorkload implements Workload {
   }
 
   @Override
-  public List<Verdict> check(ChaosRegion region) {
+  public List<Verdict> check(ChaosRegion region, Nemesis nemesis) {
     return List.of(LockSet.check(holds(), writes()), LeaseHonesty.check(List.copyOf(leases), null));
   }
 
@@ -133,7 +134,7 @@ public final class LockWorkload implements Workload {
     ClientLease lease = null;
     long lastRenewal = 0;
     while (!running.stopped()) {
-      int member = random.nextInt(nodes.size());
+      int member = random.nextInt(endpoints.count());
       long now = System.nanoTime();
       if (lease == null || lease.lost(now)) {
         lease = grant(member);
@@ -155,17 +156,17 @@ public final class LockWorkload implements Workload {
       }
       long granted = System.nanoTime();
       lastGrant = granted;
-      fencedWrite(random.nextInt(nodes.size()), client, token);
+      fencedWrite(random.nextInt(endpoints.count()), client, token);
       running.pause(50 + random.nextInt(250));
-      renew(random.nextInt(nodes.size()), lease);
-      fencedWrite(random.nextInt(nodes.size()), client, token);
+      renew(random.nextInt(endpoints.count()), lease);
+      fencedWrite(random.nextInt(endpoints.count()), client, token);
       long releasing = System.nanoTime();
       holds.add(
           new LockSet.Hold(client, lease.id, token, invoked, granted, lease.validUntil(releasing)));
       release(member, lease);
       if (random.nextInt(4) == 0) {
         // A holder that lost track of time writes with its old token: it must be refused.
-        fencedWrite(random.nextInt(nodes.size()), client, token);
+        fencedWrite(random.nextInt(endpoints.count()), client, token);
       }
     }
   }
@@ -174,7 +175,7 @@ public final class LockWorkload implements Workload {
     long sent = System.nanoTime();
     try {
       LeaseGrantResponse r =
-          nodes
+          endpoints
               .lease(member)
               .withDeadlineAfter(2, TimeUnit.SECONDS)
               .grant(
@@ -193,7 +194,7 @@ public final class LockWorkload implements Workload {
    */
   private void renew(int member, ClientLease lease) {
     if (!renewOnce(member, lease)) {
-      renewOnce((member + 1) % nodes.size(), lease);
+      renewOnce((member + 1) % endpoints.count(), lease);
     }
   }
 
@@ -201,7 +202,7 @@ public final class LockWorkload implements Workload {
     long sent = System.nanoTime();
     try {
       LeaseKeepAliveResponse r =
-          nodes
+          endpoints
               .lease(member)
               .withDeadlineAfter(2, TimeUnit.SECONDS)
               .renew(LeaseKeepAliveRequest.newBuilder().setId(lease.id).build());
@@ -220,7 +221,7 @@ public final class LockWorkload implements Workload {
     long sent = System.nanoTime();
     try {
       LockAcquireResponse r =
-          nodes
+          endpoints
               .lock(member)
               .withDeadlineAfter(4, TimeUnit.SECONDS)
               .acquire(
@@ -255,7 +256,7 @@ public final class LockWorkload implements Workload {
 
   private void release(int member, ClientLease lease) {
     try {
-      nodes
+      endpoints
           .lock(member)
           .withDeadlineAfter(2, TimeUnit.SECONDS)
           .release(LockReleaseRequest.newBuilder().setName(LOCK).setLease(lease.id).build());
@@ -272,7 +273,7 @@ public final class LockWorkload implements Workload {
     long invoked = System.nanoTime();
     try {
       boolean accepted =
-          nodes
+          endpoints
               .kv(member)
               .withDeadlineAfter(2, TimeUnit.SECONDS)
               .txn(

@@ -55,7 +55,27 @@ public final class Nemesis {
      */
     STEP_LEADER_CLOCK,
     /** Step a follower's wall clock forward or back; step it back when healed. */
-    STEP_FOLLOWER_CLOCK
+    STEP_FOLLOWER_CLOCK,
+    /**
+     * SIGKILL the region's router, with calls in flight through it; restart it on the same port
+     * when healed. A write it forwarded may or may not have been applied.
+     */
+    KILL_ROUTER,
+    /** SIGSTOP the router past its callers' deadlines; SIGCONT when healed. */
+    PAUSE_ROUTER;
+
+    /** Whether the fault needs the region to have a router. */
+    public boolean hitsRouter() {
+      return this == KILL_ROUTER || this == PAUSE_ROUTER;
+    }
+
+    /** Whether healing it starts processes again, which then take a while to serve. */
+    public boolean restarts() {
+      return this == KILL_LEADER
+          || this == KILL_FOLLOWER
+          || this == KILL_ALL
+          || this == KILL_ROUTER;
+    }
   }
 
   /** How long {@link Fault#PAUSE_LEADER_PAST_TTL} holds. */
@@ -73,6 +93,9 @@ public final class Nemesis {
   private final Set<Integer> killed = new TreeSet<>();
   private final Set<Integer> paused = new TreeSet<>();
   private final Set<Integer> stepped = new TreeSet<>();
+  private final List<Spell> spells = new CopyOnWriteArrayList<>();
+  private boolean routerKilled;
+  private boolean routerPaused;
   private volatile boolean stopped;
 
   /**
@@ -82,6 +105,10 @@ public final class Nemesis {
   public Nemesis(ChaosRegion region, long seed, List<Fault> faults, Duration hold, Duration calm) {
     if (faults.isEmpty()) {
       throw new IllegalArgumentException("a nemesis needs at least one fault kind");
+    }
+    if (region.router() == null && faults.stream().anyMatch(Fault::hitsRouter)) {
+      throw new IllegalArgumentException(
+          "router faults " + faults + " need a region with a router");
     }
     this.region = region;
     this.random = new Random(seed);
@@ -121,6 +148,35 @@ public final class Nemesis {
     return rounds;
   }
 
+  /** When one fault was in force, in System.nanoTime: healed is 0 until it is healed. */
+  private static final class Spell {
+    final long injected;
+    final boolean restarts;
+    volatile long healed;
+
+    Spell(long injected, boolean restarts) {
+      this.injected = injected;
+      this.restarts = restarts;
+    }
+  }
+
+  /**
+   * Whether a fault was in force at some moment of {@code [from, to]} (System.nanoTime), or had
+   * been healed less than {@code aftermath} before {@code from} ({@code restarted} for a fault
+   * whose healing restarted processes, which then start and catch up): what a client saw go wrong
+   * then may be the fault's doing.
+   */
+  public boolean disturbed(long from, long to, Duration aftermath, Duration restarted) {
+    for (Spell spell : spells) {
+      long grace = (spell.restarts ? restarted : aftermath).toNanos();
+      long until = spell.healed == 0 ? Long.MAX_VALUE : spell.healed + grace;
+      if (spell.injected <= to && from <= until) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Ends {@link #run()} at its next step. */
   public void stop() {
     stopped = true;
@@ -142,8 +198,9 @@ public final class Nemesis {
     // The choice of follower is drawn before the leader is known, so that it is the seed's.
     int pick = random.nextInt(nodes.size() - 1);
     long step = (random.nextBoolean() ? 1 : -1) * (10_000 + (long) random.nextInt(110_000));
-    int leader = fault == Fault.KILL_ALL ? -1 : nodes.awaitLeader();
+    int leader = fault == Fault.KILL_ALL || fault.hitsRouter() ? -1 : nodes.awaitLeader();
     int follower = (leader + 1 + pick) % nodes.size();
+    spells.add(new Spell(System.nanoTime(), fault.restarts()));
     switch (fault) {
       case KILL_LEADER -> kill(leader);
       case KILL_FOLLOWER -> kill(follower);
@@ -167,6 +224,14 @@ public final class Nemesis {
           killed.add(i);
         }
       }
+      case KILL_ROUTER -> {
+        region.router().process().kill();
+        routerKilled = true;
+      }
+      case PAUSE_ROUTER -> {
+        region.router().process().pause();
+        routerPaused = true;
+      }
     }
     note(
         fault
@@ -177,6 +242,8 @@ public final class Nemesis {
             + region.network().describe()
             + (killed.isEmpty() ? "" : ", killed " + names(killed))
             + (paused.isEmpty() ? "" : ", paused " + names(paused))
+            + (routerKilled ? ", killed the router" : "")
+            + (routerPaused ? ", paused the router" : "")
             + (stepped.isEmpty()
                 ? ""
                 : ", clock of " + names(stepped) + " stepped " + step + " ms"));
@@ -205,6 +272,8 @@ public final class Nemesis {
     if (killed.isEmpty()
         && paused.isEmpty()
         && stepped.isEmpty()
+        && !routerKilled
+        && !routerPaused
         && region.network().describe().equals("healed")) {
       return;
     }
@@ -218,7 +287,23 @@ public final class Nemesis {
     for (int index : killed) {
       region.nodes().start(index);
     }
-    note("healed" + (killed.isEmpty() ? "" : ", restarted " + names(killed)));
+    if (routerPaused) {
+      region.router().process().resume();
+    }
+    if (routerKilled) {
+      region.router().process().start();
+    }
+    note(
+        "healed"
+            + (killed.isEmpty() ? "" : ", restarted " + names(killed))
+            + (routerKilled ? ", restarted the router" : ""));
+    routerKilled = false;
+    routerPaused = false;
+    for (Spell spell : spells) {
+      if (spell.healed == 0) {
+        spell.healed = System.nanoTime();
+      }
+    }
     paused.clear();
     killed.clear();
     stepped.clear();

@@ -32,11 +32,11 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
 
 /**
  * Clients reading, writing and compare-and-setting a few keys (registers) through every member of a
- * region, each with one operation in flight, recording a {@link History} for {@link
- * Linearizability} and the acknowledged writes for {@link Durability}. Reads are {@code
- * LINEARIZABLE}; a compare-and-set is a transaction comparing the value. A key takes a bounded
- * number of operations and is then replaced by a fresh one, so that the checker's search stays
- * small however long the run.
+ * region and its router ({@link Endpoints}), each with one operation in flight, recording a {@link
+ * History} for {@link Linearizability} and the acknowledged writes for {@link Durability}. Reads
+ * are {@code LINEARIZABLE}; a compare-and-set is a transaction comparing the value. A key takes a
+ * bounded number of operations and is then replaced by a fresh one, so that the checker's search
+ * stays small however long the run.
  */
 public final class RegisterWorkload implements Workload {
   /** Operations on one key before it is retired. */
@@ -60,7 +60,7 @@ public final class RegisterWorkload implements Workload {
           Error.Code.NO_SPACE,
           Error.Code.NOT_INITIALIZED);
 
-  private final ProcessRegion nodes;
+  private final Endpoints endpoints;
   private final long seed;
   private final int clients;
   private final int keys;
@@ -76,8 +76,8 @@ public final class RegisterWorkload implements Workload {
    * {@code clients} clients on {@code keys} keys at a time, their choices seeded from {@code seed},
    * each operation given {@code timeout} before it is recorded as indeterminate.
    */
-  public RegisterWorkload(ProcessRegion nodes, long seed, int clients, int keys, Duration timeout) {
-    this.nodes = nodes;
+  public RegisterWorkload(Endpoints endpoints, long seed, int clients, int keys, Duration timeout) {
+    this.endpoints = endpoints;
     this.seed = seed;
     this.clients = clients;
     this.keys = keys;
@@ -128,10 +128,10 @@ public final class RegisterWorkload implements Workload {
 
   /** Linearizability of the history, and every acknowledged write on every member. */
   @Override
-  public List<Verdict> check(ChaosRegion region) {
+  public List<Verdict> check(ChaosRegion region, Nemesis nemesis) {
     return List.of(
         Linearizability.check(history.operations()),
-        Durability.check(acknowledged(), stores(region)));
+        Durability.check(acknowledged(), stores(region.nodes())));
   }
 
   @Override
@@ -142,10 +142,10 @@ public final class RegisterWorkload implements Workload {
   }
 
   /** Every member's store, once it has applied the last acknowledged write. */
-  private Map<String, Durability.Store> stores(ChaosRegion region) {
+  private Map<String, Durability.Store> stores(ProcessRegion nodes) {
     long last = acknowledged.stream().mapToLong(Durability.Write::revision).max().orElse(0);
     Map<String, Durability.Store> stores = new LinkedHashMap<>();
-    for (int i = 0; i < region.size(); i++) {
+    for (int i = 0; i < nodes.size(); i++) {
       int member = i;
       await("n" + (member + 1) + " applies revision " + last)
           .atMost(Duration.ofSeconds(120))
@@ -176,7 +176,7 @@ public final class RegisterWorkload implements Workload {
     while (!running.stopped()) {
       int slot = random.nextInt(keys);
       String key = key(slot);
-      int member = random.nextInt(nodes.size());
+      int member = random.nextInt(endpoints.count());
       int dice = random.nextInt(10);
       String mine = "c" + client + "-" + sequence++;
       if (dice < 4) {
@@ -206,7 +206,7 @@ public final class RegisterWorkload implements Workload {
     long invoked = history.now();
     try {
       RangeResponse r =
-          nodes
+          endpoints
               .kv(member)
               .withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
               .range(
@@ -227,7 +227,7 @@ public final class RegisterWorkload implements Workload {
     long invoked = history.now();
     try {
       PutResponse r =
-          nodes
+          endpoints
               .kv(member)
               .withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
               .put(
@@ -255,7 +255,7 @@ public final class RegisterWorkload implements Workload {
     long invoked = history.now();
     try {
       TxnResponse r =
-          nodes
+          endpoints
               .kv(member)
               .withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
               .txn(

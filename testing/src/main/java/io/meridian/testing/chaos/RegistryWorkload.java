@@ -138,7 +138,7 @@ public final class RegistryWorkload implements Workload {
   }
 
   @Override
-  public List<Verdict> check(ChaosRegion region) {
+  public List<Verdict> check(ChaosRegion region, Nemesis nemesis) {
     return List.of(LeaseHonesty.check(beats(), staged()));
   }
 
@@ -220,14 +220,7 @@ public final class RegistryWorkload implements Workload {
                       .setTtl(TTL_SECONDS)
                       .setHeartbeatIntervalMs(HEARTBEAT_MS)
                       .build());
-      beats.add(
-          new LeaseHonesty.Beat(
-              id(instance),
-              series,
-              System.nanoTime(),
-              LeaseHonesty.Outcome.GRANTED,
-              TimeUnit.SECONDS.toNanos(r.getTtl()),
-              false));
+      answered(instance, series, LeaseHonesty.Outcome.GRANTED, r.getTtl(), false);
       return true;
     } catch (StatusRuntimeException e) {
       return false;
@@ -247,24 +240,28 @@ public final class RegistryWorkload implements Workload {
                       .setService(SERVICE)
                       .setInstanceId(id(instance))
                       .build());
-      beats.add(
-          new LeaseHonesty.Beat(
-              id(instance),
-              sent,
-              System.nanoTime(),
-              LeaseHonesty.Outcome.RENEWED,
-              TimeUnit.SECONDS.toNanos(r.getTtl()),
-              r.getSelfPreservation()));
+      answered(instance, sent, LeaseHonesty.Outcome.RENEWED, r.getTtl(), r.getSelfPreservation());
       return true;
     } catch (StatusRuntimeException e) {
       Error error = ErrorCodes.errorOf(e);
       if (error != null && error.getCode() == Error.Code.NOT_FOUND) {
-        beats.add(
-            new LeaseHonesty.Beat(
-                id(instance), sent, System.nanoTime(), LeaseHonesty.Outcome.ENDED, 0, false));
+        answered(instance, sent, LeaseHonesty.Outcome.ENDED, 0, false);
         return false;
       }
       return true; // no answer: the deadline stands
     }
+  }
+
+  /** Records an answer, received now, to a call about {@code instance} sent at {@code sent}. */
+  private void answered(
+      int instance, long sent, LeaseHonesty.Outcome outcome, long ttlSeconds, boolean preserving) {
+    beats.add(
+        new LeaseHonesty.Beat(
+            id(instance),
+            sent,
+            System.nanoTime(),
+            outcome,
+            TimeUnit.SECONDS.toNanos(ttlSeconds),
+            preserving));
   }
 }

@@ -66,7 +66,47 @@ public final class WatchCompleteness {
     }
   }
 
+  /**
+   * A stream that fell silent: nothing came on it, not even an answer to a progress request, from
+   * {@code heard} until its watcher gave up on it at {@code gaveUp} (System.nanoTime both).
+   */
+  public record Silence(String watcher, String member, long heard, long gaveUp) {
+    @Override
+    public String toString() {
+      return String.format(
+          "%s on %s silent for %d ms (from %d)",
+          watcher, member, (gaveUp - heard) / 1_000_000, heard);
+    }
+  }
+
+  /** When faults were in force, as {@link Nemesis#disturbed} says. */
+  @FunctionalInterface
+  public interface Disturbed {
+    boolean during(long from, long to);
+  }
+
   private WatchCompleteness() {}
+
+  /**
+   * Liveness: a stream falls silent only while a fault is in force (or just healed), never on a
+   * healthy region, where a stuck stream would otherwise pass as one its watcher moved on from.
+   */
+  public static Verdict liveness(List<Silence> silences, Disturbed disturbed) {
+    List<Silence> unexcused =
+        silences.stream().filter(s -> !disturbed.during(s.heard(), s.gaveUp())).toList();
+    if (unexcused.isEmpty()) {
+      return new Verdict(
+          true,
+          silences.size() + " silent streams, each while a fault was in force or just healed",
+          List.of());
+    }
+    List<String> shown = unexcused.stream().limit(SHOWN).map(Silence::toString).toList();
+    return Verdict.violation(
+        unexcused.size()
+            + " watch streams fell silent with no fault in force: "
+            + String.join("; ", shown),
+        List.of());
+  }
 
   /**
    * Checks {@code watchers} against the writes the shard acknowledged and, for every change in the

@@ -34,12 +34,18 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * Writers putting and deleting a few keys under {@code /watch/} through every member, and watchers
  * of that prefix, each moving between members: a stream lasts a few seconds, or less when its
  * member stops answering (killed, paused, cut off), and the next one resumes at the revision after
- * the last one reached. What every stream delivered is checked by {@link WatchCompleteness}.
+ * the last one reached. What every stream delivered is checked by {@link WatchCompleteness}, and so
+ * is every stream that fell silent: only a fault may silence one.
  */
 public final class WatchWorkload implements Workload {
   static final String PREFIX = "/watch/";
   private static final long SILENT_NANOS = TimeUnit.SECONDS.toNanos(3);
   private static final long PROGRESS_NANOS = TimeUnit.SECONDS.toNanos(1);
+  // After a fault is healed, how long a member may take to answer again: a resumed or reconnected
+  // member catches up with the leader first; a restarted one starts, replays its log and catches
+  // up.
+  private static final Duration AFTERMATH = Duration.ofSeconds(5);
+  private static final Duration RESTARTED = Duration.ofSeconds(30);
   private static final Object ENDED = new Object();
 
   private final ProcessRegion nodes;
@@ -51,6 +57,7 @@ public final class WatchWorkload implements Workload {
   private final List<WatchCompleteness.Change> acknowledged = new CopyOnWriteArrayList<>();
   private final List<Long> acknowledgedInvoked = new CopyOnWriteArrayList<>();
   private final List<List<WatchCompleteness.Stream>> streams = new ArrayList<>();
+  private final List<WatchCompleteness.Silence> silences = new CopyOnWriteArrayList<>();
   private final AtomicLongArray reached;
   // Where the server said a watcher's history now starts (COMPACTED), 0 if it never said.
   private final AtomicLongArray compacted;
@@ -130,7 +137,7 @@ public final class WatchWorkload implements Workload {
   }
 
   @Override
-  public List<Verdict> check(ChaosRegion region) {
+  public List<Verdict> check(ChaosRegion region, Nemesis nemesis) {
     long last = acknowledged.stream().mapToLong(WatchCompleteness.Change::revision).max().orElse(0);
     // The healed leader's store is the reference: wait until it has applied the last write.
     await()
@@ -139,7 +146,10 @@ public final class WatchWorkload implements Workload {
         .until(() -> revisionOf(0, Consistency.LINEARIZABLE) >= last);
     return List.of(
         WatchCompleteness.check(
-            watchers(), List.copyOf(acknowledged), Durability.Store.of(nodes.kv(0))));
+            watchers(), List.copyOf(acknowledged), Durability.Store.of(nodes.kv(0))),
+        WatchCompleteness.liveness(
+            List.copyOf(silences),
+            (from, to) -> nemesis.disturbed(from, to, AFTERMATH, RESTARTED)));
   }
 
   @Override
@@ -162,6 +172,7 @@ public final class WatchWorkload implements Workload {
       }
     }
     Files.write(dir.resolve("streams.txt"), lines);
+    Files.write(dir.resolve("silences.txt"), silences.stream().map(Object::toString).toList());
   }
 
   private long revisionOf(int member, Consistency consistency) {
@@ -287,7 +298,11 @@ public final class WatchWorkload implements Workload {
         long now = System.nanoTime();
         if (m == null) {
           if (now - heard > SILENT_NANOS) {
-            break; // killed, paused or cut off: move on
+            // Paused or cut off (the liveness check holds it to that): move on.
+            silences.add(
+                new WatchCompleteness.Silence(
+                    "watcher " + watcher, "n" + (member + 1), heard, now));
+            break;
           }
           if (now - asked > PROGRESS_NANOS) {
             requests.onNext(

@@ -23,8 +23,11 @@ public interface Workload {
   /** How many operations the clients completed. */
   int operations();
 
-  /** Checks what the clients saw, against the healed region where a check needs to read it. */
-  List<Verdict> check(ChaosRegion region) throws IOException, InterruptedException;
+  /**
+   * Checks what the clients saw, against the healed region where a check needs to read it and what
+   * {@code nemesis} did where a check needs to know when faults were in force.
+   */
+  List<Verdict> check(ChaosRegion region, Nemesis nemesis) throws IOException, InterruptedException;
 
   /** Writes what the clients did into {@code dir}, for a violation's evidence. */
   void write(Path dir) throws IOException;

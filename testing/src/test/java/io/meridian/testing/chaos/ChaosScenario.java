@@ -1,8 +1,8 @@
 package io.meridian.testing.chaos;
 
-import io.meridian.testing.ProcessRegion;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BiFunction;
 
@@ -11,49 +11,24 @@ import java.util.function.BiFunction;
  * ChaosTest} runs each briefly on every build, {@link ChaosSoakTest} for long on many seeds.
  */
 enum ChaosScenario {
-  /** Every fault kind (processes, network, clocks) against every workload of one region. */
+  /**
+   * Every fault kind (processes, network, clocks) against every workload of one region and its
+   * router.
+   */
   FAULTS(
-      List.of(
-          Nemesis.Fault.KILL_LEADER,
-          Nemesis.Fault.KILL_FOLLOWER,
-          Nemesis.Fault.PAUSE_LEADER,
-          Nemesis.Fault.PAUSE_FOLLOWER,
-          Nemesis.Fault.PAUSE_LEADER_PAST_TTL,
-          Nemesis.Fault.KILL_ALL,
-          Nemesis.Fault.ISOLATE_LEADER,
-          Nemesis.Fault.ISOLATE_FOLLOWER,
-          Nemesis.Fault.LEADER_DEAF_PEERS,
-          Nemesis.Fault.THROTTLE_LEADER,
-          Nemesis.Fault.STEP_LEADER_CLOCK,
-          Nemesis.Fault.STEP_FOLLOWER_CLOCK),
-      (nodes, seed) ->
+      Kinds.all(),
+      (region, seed) ->
           List.of(
-              new RegisterWorkload(nodes, seed, 4, 3, Duration.ofSeconds(2)),
-              new LockWorkload(nodes, seed, 3),
-              new WatchWorkload(nodes, seed, 2, 3),
-              new RegistryWorkload(nodes, seed, 6))),
+              new RegisterWorkload(region.endpoints(), seed, 4, 3, Duration.ofSeconds(2)),
+              new LockWorkload(region.endpoints(), seed, 3),
+              new WatchWorkload(region.nodes(), seed, 2, 3),
+              new RegistryWorkload(region.nodes(), seed, 6))),
 
   /** Process faults only (kill, pause), for long runs that tell them apart from network ones. */
-  PROCESS(
-      List.of(
-          Nemesis.Fault.KILL_LEADER,
-          Nemesis.Fault.KILL_FOLLOWER,
-          Nemesis.Fault.PAUSE_LEADER,
-          Nemesis.Fault.PAUSE_FOLLOWER,
-          Nemesis.Fault.PAUSE_LEADER_PAST_TTL,
-          Nemesis.Fault.KILL_ALL),
-      FAULTS.workloads),
+  PROCESS(Kinds.PROCESS, FAULTS.workloads),
 
   /** Network and clock faults only (isolation, one-way cuts, a throttled link, clock steps). */
-  NETWORK(
-      List.of(
-          Nemesis.Fault.ISOLATE_LEADER,
-          Nemesis.Fault.ISOLATE_FOLLOWER,
-          Nemesis.Fault.LEADER_DEAF_PEERS,
-          Nemesis.Fault.THROTTLE_LEADER,
-          Nemesis.Fault.STEP_LEADER_CLOCK,
-          Nemesis.Fault.STEP_FOLLOWER_CLOCK),
-      FAULTS.workloads),
+  NETWORK(Kinds.NETWORK, FAULTS.workloads),
 
   /**
    * Most registry instances fall silent for longer than their TTL, as behind a partition, while
@@ -65,10 +40,10 @@ enum ChaosScenario {
           Nemesis.Fault.KILL_FOLLOWER,
           Nemesis.Fault.PAUSE_FOLLOWER,
           Nemesis.Fault.ISOLATE_FOLLOWER),
-      (nodes, seed) ->
+      (region, seed) ->
           List.of(
               new RegistryWorkload(
-                  nodes,
+                  region.nodes(),
                   seed,
                   8,
                   new RegistryWorkload.Silence(
@@ -78,13 +53,41 @@ enum ChaosScenario {
                           .plusMillis(3 * ChaosRegion.REGISTRY_WINDOW_MS),
                       6,
                       Duration.ofMillis(ChaosRegion.REGISTRY_WINDOW_MS))),
-              new WatchWorkload(nodes, seed, 1, 2)));
+              new WatchWorkload(region.nodes(), seed, 1, 2)));
+
+  /** The fault kinds by what they hit; a class of its own so the constants above can use them. */
+  private static final class Kinds {
+    static final List<Nemesis.Fault> PROCESS =
+        List.of(
+            Nemesis.Fault.KILL_LEADER,
+            Nemesis.Fault.KILL_FOLLOWER,
+            Nemesis.Fault.PAUSE_LEADER,
+            Nemesis.Fault.PAUSE_FOLLOWER,
+            Nemesis.Fault.PAUSE_LEADER_PAST_TTL,
+            Nemesis.Fault.KILL_ALL,
+            Nemesis.Fault.KILL_ROUTER,
+            Nemesis.Fault.PAUSE_ROUTER);
+    static final List<Nemesis.Fault> NETWORK =
+        List.of(
+            Nemesis.Fault.ISOLATE_LEADER,
+            Nemesis.Fault.ISOLATE_FOLLOWER,
+            Nemesis.Fault.LEADER_DEAF_PEERS,
+            Nemesis.Fault.THROTTLE_LEADER,
+            Nemesis.Fault.STEP_LEADER_CLOCK,
+            Nemesis.Fault.STEP_FOLLOWER_CLOCK);
+
+    static List<Nemesis.Fault> all() {
+      List<Nemesis.Fault> all = new ArrayList<>(PROCESS);
+      all.addAll(NETWORK);
+      return List.copyOf(all);
+    }
+  }
 
   private final List<Nemesis.Fault> faults;
-  private final BiFunction<ProcessRegion, Long, List<Workload>> workloads;
+  private final BiFunction<ChaosRegion, Long, List<Workload>> workloads;
 
   ChaosScenario(
-      List<Nemesis.Fault> faults, BiFunction<ProcessRegion, Long, List<Workload>> workloads) {
+      List<Nemesis.Fault> faults, BiFunction<ChaosRegion, Long, List<Workload>> workloads) {
     this.faults = faults;
     this.workloads = workloads;
   }
@@ -96,7 +99,7 @@ enum ChaosScenario {
       throws Exception {
     ChaosRun run =
         new ChaosRun(name().toLowerCase().replace('_', '-'), seed, faults, length, hold, calm);
-    ChaosRun.Result result = run.run(dir, nodes -> workloads.apply(nodes, seed));
+    ChaosRun.Result result = run.run(dir, region -> workloads.apply(region, seed));
     // The verdicts' summaries (what was checked) are the run's record for docs/reliability.md.
     System.out.printf(
         "chaos run %s seed %d: %d operations%n%s%n", run.name(), seed, result.operations(), result);

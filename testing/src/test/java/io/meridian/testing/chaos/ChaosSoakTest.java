@@ -48,7 +48,9 @@ class ChaosSoakTest {
                 Long.parseLong(seed.trim()),
                 length,
                 Duration.ofSeconds(3),
-                Duration.ofSeconds(2));
+                // Calm spells longer than a healed fault's aftermath: the watch liveness check
+                // then judges streams on a healthy region too.
+                Duration.ofSeconds(8));
         // A fault's line names it in capitals after the time; heals and the header do not.
         long faults =
             result.schedule().stream()

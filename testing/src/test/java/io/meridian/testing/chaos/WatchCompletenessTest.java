@@ -87,4 +87,17 @@ class WatchCompletenessTest {
             new WatchCompleteness.Stream("n1", 1, List.of(A), 2, "COMPACTED"), stream(5, 6, C, D));
     assertThat(announced.valid()).as(announced.toString()).isTrue();
   }
+
+  @Test
+  void aStreamSilentWhileAFaultIsInForceIsExcusedButOneOnAHealthyRegionIsNot() {
+    // A fault in force from t=100 to t=200 (healed), with no aftermath.
+    WatchCompleteness.Disturbed fault = (from, to) -> from <= 200 && to >= 100;
+    WatchCompleteness.Silence during = new WatchCompleteness.Silence("w", "n1", 150, 3150);
+    WatchCompleteness.Silence calm = new WatchCompleteness.Silence("w", "n2", 500, 3500);
+    Verdict excused = WatchCompleteness.liveness(List.of(during), fault);
+    assertThat(excused.valid()).as(excused.toString()).isTrue();
+    Verdict stuck = WatchCompleteness.liveness(List.of(during, calm), fault);
+    assertThat(stuck.valid()).isFalse();
+    assertThat(stuck.explanation()).contains("1 watch streams fell silent").contains("on n2");
+  }
 }
