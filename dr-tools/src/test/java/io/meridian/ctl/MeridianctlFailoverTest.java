@@ -33,12 +33,16 @@ import java.util.Map;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 
 /**
  * {@code meridianctl failover} and {@code switchover} against a real federation: two regions, a
- * broker, a bridge and a router per region.
+ * broker, a bridge and a router per region. Each test has a federation and a broker of its own, so
+ * two run at once.
  */
 @Tag("cluster")
+@Execution(ExecutionMode.CONCURRENT)
 class MeridianctlFailoverTest {
   @TempDir Path dir;
 

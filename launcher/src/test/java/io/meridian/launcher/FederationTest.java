@@ -60,13 +60,17 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 
 /**
  * A federation of two regions (us-east PRIMARY, us-west STANDBY) and two shards, one voter per
  * region cluster (only region behaviour is under test), and a router per region; requests go
- * through the routers.
+ * through the routers. Each test starts a federation of its own in its own directory, on ports of
+ * its own, so two run at once.
  */
 @Tag("cluster")
+@Execution(ExecutionMode.CONCURRENT)
 class FederationTest {
   private static final String EAST = "us-east";
   private static final String WEST = "us-west";

@@ -34,6 +34,10 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * A primary cluster, a standby cluster, a real Kafka broker and bridges between them: every
@@ -42,11 +46,17 @@ import org.junit.jupiter.api.io.TempDir;
  * <p>The tests share one broker; each uses its own shard, so its topic is its own.
  */
 @Tag("cluster")
+@Execution(ExecutionMode.CONCURRENT)
 class BridgeTest {
+  // The tests share one broker and each has a shard (and so a topic) of its own: they run two at a
+  // time, except the one that kills the broker, which runs alone.
+  private static final String BROKER = "kafka";
+
   @RegisterExtension static final LocalKafka kafka = new LocalKafka();
   @TempDir Path dir;
 
   @Test
+  @ResourceLock(value = BROKER, mode = ResourceAccessMode.READ_WRITE)
   void everyRevisionReachesTheStandbyOnceWhileTheSourceTheSinkAndKafkaAreStoppedOrKilled()
       throws Exception {
     // The writer goes on through a broker outage longer than the default write-authority limit
@@ -104,6 +114,7 @@ class BridgeTest {
   }
 
   @Test
+  @ResourceLock(value = BROKER, mode = ResourceAccessMode.READ)
   void leaderChangesOnEitherSideAreRiddenThroughWithoutAGapOrADuplicate() throws Exception {
     try (Federation f = new Federation(dir, 6, kafka.bootstrapServers(), 3);
         Bridge bridge = Bridge.start(f.config(true, true, Map.of()))) {
@@ -136,6 +147,7 @@ class BridgeTest {
   }
 
   @Test
+  @ResourceLock(value = BROKER, mode = ResourceAccessMode.READ)
   void aLeaseOfTenThousandKeysIsRevokedWholeThroughSplitRecords() throws Exception {
     try (Federation f = new Federation(dir, 2, kafka.bootstrapServers());
         Bridge bridge = Bridge.start(f.config(true, true, Map.of("max-record-bytes", 65_536)))) {
@@ -170,6 +182,7 @@ class BridgeTest {
   }
 
   @Test
+  @ResourceLock(value = BROKER, mode = ResourceAccessMode.READ)
   void lagRisesWhileTheStandbyIsDownAndFallsToZeroAfter() throws Exception {
     try (Federation f = new Federation(dir, 3, kafka.bootstrapServers());
         Bridge bridge =
@@ -207,6 +220,7 @@ class BridgeTest {
   }
 
   @Test
+  @ResourceLock(value = BROKER, mode = ResourceAccessMode.READ)
   void aSecondCopyOfTheSourceFencesTheFirst() throws Exception {
     try (Federation f = new Federation(dir, 4, kafka.bootstrapServers());
         Bridge sink = Bridge.start(f.config(false, true, Map.of()));
@@ -238,6 +252,7 @@ class BridgeTest {
   }
 
   @Test
+  @ResourceLock(value = BROKER, mode = ResourceAccessMode.READ)
   void aWatchMovesFromThePrimaryToTheStandbyAtTheSameRevision() throws Exception {
     try (Federation f = new Federation(dir, 5, kafka.bootstrapServers());
         Bridge bridge = Bridge.start(f.config(true, true, Map.of()))) {
