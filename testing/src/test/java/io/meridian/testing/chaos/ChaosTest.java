@@ -11,10 +11,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A short, seeded chaos run on every build: every fault kind once against every workload ({@link
- * RegistryPartitionTest} is the other). {@code -Dmeridian.chaos.seed=N} replays a run's schedule
- * with another seed. A violation's evidence is under {@code target/chaos/}. Long runs are {@link
- * ChaosSoakTest}.
+ * Short, seeded chaos runs on every build: every fault kind once against every workload, and the
+ * registry partition, one after the other (side by side, their seven processes starved each other
+ * and the module's other process tests on two cores). {@code -Dmeridian.chaos.seed=N} replays a
+ * run's schedule with another seed. A violation's evidence is under {@code target/chaos/}. Long
+ * runs are {@link ChaosSoakTest}.
  */
 @Tag("cluster")
 class ChaosTest {
@@ -22,20 +23,15 @@ class ChaosTest {
 
   @BeforeAll
   static void needsNamespaces() {
-    assumeNamespaces();
-  }
-
-  /** Skips the calling test where this machine cannot build the chaos network. */
-  static void assumeNamespaces() {
     Assumptions.assumeTrue(
         Network.available(), "needs root and iproute2 (ip netns, tc) for the chaos network");
   }
 
-  static long seed(long fallback) {
+  private static long seed(long fallback) {
     return Long.getLong("meridian.chaos.seed", fallback);
   }
 
-  static void assertValid(ChaosRun.Result result) {
+  private static void assertValid(ChaosRun.Result result) {
     assertThat(result.valid()).as(result.toString()).isTrue();
     assertThat(result.operations()).as("the workloads ran").isGreaterThan(100);
   }
@@ -46,5 +42,12 @@ class ChaosTest {
     assertValid(
         ChaosScenario.FAULTS.run(
             dir, seed(1), Duration.ofSeconds(10), Duration.ofSeconds(2), Duration.ofMillis(500)));
+  }
+
+  @Test
+  void registryPartition() throws Exception {
+    assertValid(
+        ChaosScenario.REGISTRY_PARTITION.run(
+            dir, seed(3), Duration.ofSeconds(20), Duration.ofSeconds(2), Duration.ofSeconds(1)));
   }
 }
