@@ -23,6 +23,7 @@ import com.linecorp.armeria.client.retry.RetryConfig;
 import com.linecorp.armeria.client.retry.RetryRule;
 import com.linecorp.armeria.client.retry.RetryingClient;
 import com.linecorp.armeria.common.SessionProtocol;
+import com.linecorp.armeria.common.TlsProvider;
 import com.linecorp.armeria.common.metric.MeterIdPrefix;
 import com.linecorp.armeria.common.metric.MeterIdPrefixFunction;
 import io.meridian.api.ShardHeader;
@@ -79,6 +80,9 @@ public final class MeridianClient implements AutoCloseable {
 
   private MeridianClient(Builder b) {
     ClientFactoryBuilder factoryBuilder = ClientFactory.builder().meterRegistry(b.meterRegistry);
+    if (b.tls != null) {
+      factoryBuilder.tlsProvider(b.tls);
+    }
     b.clientFactory.accept(factoryBuilder);
     this.factory = factoryBuilder.build();
     EndpointGroup configured =
@@ -90,6 +94,7 @@ public final class MeridianClient implements AutoCloseable {
             : EndpointGroup.of(EndpointSelectionStrategy.roundRobin(), b.endpoints);
     HealthCheckedEndpointGroup checked =
         HealthCheckedEndpointGroup.builder(configured, "/health")
+            .protocol(b.protocol())
             .clientFactory(factory)
             .retryInterval(b.healthCheckInterval)
             // With every endpoint failing its check, keep the last healthy set rather than none:
@@ -197,7 +202,7 @@ public final class MeridianClient implements AutoCloseable {
                 .thenFailure(),
             CircuitBreakerRule.builder().thenSuccess());
     GrpcClientBuilder builder =
-        GrpcClients.builder(SessionProtocol.HTTP, endpoints)
+        GrpcClients.builder(b.protocol(), endpoints)
             .factory(factory)
             .responseTimeout(b.requestTimeout)
             // Innermost first: each attempt is counted against its own endpoint's breaker.
@@ -319,24 +324,59 @@ public final class MeridianClient implements AutoCloseable {
     private Ticker ticker = Ticker.systemTicker();
     private Supplier<String> requestIds = () -> "client-" + UUID.randomUUID();
     private String name;
+    private TlsProvider tls;
+    // The scheme the endpoint URLs named, if any did.
+    private String scheme;
 
     private Builder() {}
+
+    private SessionProtocol protocol() {
+      return tls != null || "https".equals(scheme) ? SessionProtocol.HTTPS : SessionProtocol.HTTP;
+    }
 
     /** Members' (or routers') client URLs, such as {@code http://10.0.0.1:2379}. */
     public Builder endpoints(String... urls) {
       return endpoints(List.of(urls));
     }
 
-    /** Members' (or routers') client URLs, such as {@code http://10.0.0.1:2379}. */
+    /**
+     * Members' (or routers') client URLs, such as {@code http://10.0.0.1:2379}; {@code https://}
+     * URLs (or {@link #tls}) make every call go over TLS. One scheme for all.
+     */
     public Builder endpoints(List<String> urls) {
       for (String url : urls) {
         URI uri = URI.create(url.contains("://") ? url : "http://" + url);
-        if (uri.getHost() == null || uri.getPort() < 0) {
+        if (uri.getHost() == null
+            || uri.getPort() < 0
+            || !("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))) {
           throw new IllegalArgumentException(
-              "endpoint: " + url + " (expected: http://host:port or host:port)");
+              "endpoint: " + url + " (expected: http://host:port, https://host:port or host:port)");
+        }
+        if (url.contains("://")) {
+          if (scheme != null && !scheme.equals(uri.getScheme())) {
+            throw new IllegalArgumentException(
+                "endpoint: "
+                    + url
+                    + " mixes "
+                    + uri.getScheme()
+                    + " with "
+                    + scheme
+                    + " endpoints");
+          }
+          scheme = uri.getScheme();
         }
         endpoints.add(Endpoint.of(uri.getHost(), uri.getPort()));
       }
+      return this;
+    }
+
+    /**
+     * Calls over TLS, trusting the servers and presenting the certificate (if any) that {@code tls}
+     * gives: for example {@code TlsFiles.load(cert, key, ca)} from the serving module, which reads
+     * renewed files again on its own.
+     */
+    public Builder tls(TlsProvider tls) {
+      this.tls = requireNonNull(tls, "tls");
       return this;
     }
 

@@ -238,7 +238,8 @@ public final class DevCluster implements AutoCloseable {
         base.registry(),
         base.backup(),
         base.replication(),
-        base.clusterToken());
+        base.clusterToken(),
+        base.tls());
   }
 
   /**

@@ -1,6 +1,7 @@
 package io.meridian.cluster;
 
 import com.linecorp.armeria.server.Server;
+import com.linecorp.armeria.server.ServerBuilder;
 import io.meridian.cluster.backup.BackupSchedule;
 import io.meridian.cluster.config.ClusterIdentity;
 import io.meridian.cluster.config.NodeConfig;
@@ -271,9 +272,13 @@ public final class MeridianNode implements AutoCloseable {
       PrometheusMeterRegistry metrics) {
     WatchService watch = new WatchService(shards, config.watch().maxPendingBytes(), metrics);
     RegistryService registry = new RegistryService(shards, config, metrics);
+    ServerBuilder server = Server.builder();
+    config
+        .tls()
+        .listen(
+            server, new InetSocketAddress(config.client().host(), config.client().port()), metrics);
     return ApiServer.serve(
-            Server.builder()
-                .http(new InetSocketAddress(config.client().host(), config.client().port())),
+            server,
             List.of(
                 new KvService(shards),
                 new LeaseService(shards, config.lease()),
@@ -289,7 +294,7 @@ public final class MeridianNode implements AutoCloseable {
   }
 
   public String clientUrl() {
-    return "http://" + config.client().host() + ":" + clientPort();
+    return config.tls().scheme() + "://" + config.client().host() + ":" + clientPort();
   }
 
   /** The client port this node listens on. */

@@ -53,7 +53,7 @@ public final class LocalRegion implements AutoCloseable {
   /** The members' client URLs, in member order. */
   public List<String> urls() {
     return cluster.configs().stream()
-        .map(c -> "http://" + c.client().host() + ":" + c.client().port())
+        .map(c -> c.tls().scheme() + "://" + c.client().host() + ":" + c.client().port())
         .toList();
   }
 

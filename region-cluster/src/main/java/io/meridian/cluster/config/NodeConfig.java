@@ -19,6 +19,7 @@ import io.meridian.serving.config.ConfigKeys;
 import io.meridian.serving.config.ConfigType;
 import io.meridian.serving.config.ConfigValues;
 import io.meridian.serving.config.Validator;
+import io.meridian.serving.tls.TlsSettings;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -45,7 +46,8 @@ public record NodeConfig(
     Registry registry,
     Backup backup,
     Replication replication,
-    String clusterToken) {
+    String clusterToken,
+    TlsSettings tls) {
 
   /** host:port. */
   public record Endpoint(String host, Integer port) {}
@@ -167,8 +169,10 @@ public record NodeConfig(
   static final ConfigKey<String> MEMBER_CLIENT =
       ConfigKey.of("members[].client", STRING)
           .required()
-          .check(matching("https?://[^\\s]+", "http://host:port"))
-          .description("that member's client URL, `http://host:port`");
+          .check(matching("https?://[^\\s]+", "http://host:port or https://host:port"))
+          .description(
+              "that member's client URL, `http://host:port` (`https://` when its client port serves"
+                  + " TLS)");
   static final ConfigKey<MemberRole> MEMBER_ROLE =
       ConfigKey.of("members[].role", ConfigType.oneOf(MemberRole.VOTER, MemberRole.LISTENER))
           .defaultValue(MemberRole.VOTER)
@@ -343,6 +347,10 @@ public record NodeConfig(
           CLUSTER_TOKEN,
           CLIENT_HOST,
           CLIENT_PORT,
+          TlsSettings.CERT_FILE,
+          TlsSettings.KEY_FILE,
+          TlsSettings.CA_FILE,
+          TlsSettings.CLIENT_AUTH,
           PEER_HOST,
           PEER_PORT,
           MEMBER_ID,
@@ -437,7 +445,8 @@ public record NodeConfig(
                 v.get(BACKUP_INTERVAL),
                 v.get(BACKUP_RETENTION)),
             new Replication(v.get(WRITE_AUTHORITY)),
-            v.get(CLUSTER_TOKEN));
+            v.get(CLUSTER_TOKEN),
+            TlsSettings.read(v));
     checkBetweenKeys(config, v);
     return config;
   }

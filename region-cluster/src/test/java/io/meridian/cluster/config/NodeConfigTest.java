@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.meridian.api.v1.Role;
 import io.meridian.serving.config.ConfigException;
+import io.meridian.serving.tls.TlsSettings;
+import io.netty.handler.ssl.ClientAuth;
 import org.junit.jupiter.api.Test;
 
 class NodeConfigTest {
@@ -96,6 +98,41 @@ class NodeConfigTest {
         GOOD + "backup: {dir: /tmp/b, every-entries: 0, interval-ms: 0}\n",
         "backup.interval-ms",
         "0 (expected: > 0, or backup.every-entries > 0, when backup.dir is set)");
+  }
+
+  @Test
+  void tlsIsOffUnlessACertificateIsNamedAndItsRulesAreChecked() {
+    assertThat(NodeConfig.parse(GOOD).tls()).isEqualTo(TlsSettings.PLAIN);
+    NodeConfig mutual =
+        NodeConfig.parse(
+            GOOD
+                + "tls: {cert-file: /etc/m/n1.pem, key-file: /etc/m/n1-key.pem, ca-file: /etc/m/ca.pem,"
+                + " client-auth: REQUIRE}\n");
+    assertThat(mutual.tls())
+        .isEqualTo(
+            new TlsSettings(
+                "/etc/m/n1.pem", "/etc/m/n1-key.pem", "/etc/m/ca.pem", ClientAuth.REQUIRE));
+    assertThat(mutual.tls().scheme()).isEqualTo("https");
+    assertRefused(
+        GOOD + "tls: {cert-file: /etc/m/n1.pem}\n",
+        "tls.key-file",
+        "missing (expected: set with `tls.cert-file`");
+    assertRefused(
+        GOOD + "tls: {key-file: /etc/m/n1-key.pem}\n",
+        "tls.cert-file",
+        "missing (expected: set with `tls.key-file`");
+    assertRefused(
+        GOOD + "tls: {cert-file: a.pem, key-file: b.pem, client-auth: REQUIRE}\n",
+        "tls.ca-file",
+        "missing (expected: set when `tls.client-auth` is REQUIRE");
+    assertRefused(
+        GOOD + "tls: {ca-file: ca.pem}\n",
+        "tls.cert-file",
+        "missing (expected: set: `tls.ca-file` checks callers");
+    assertRefused(
+        GOOD + "tls: {cert-file: a.pem, key-file: b.pem, client-auth: SOMETIMES}\n",
+        "tls.client-auth",
+        "SOMETIMES (expected: NONE, OPTIONAL or REQUIRE)");
   }
 
   @Test

@@ -49,7 +49,8 @@ class ClusterSettingsTest {
         c.registry(),
         c.backup(),
         c.replication(),
-        c.clusterToken());
+        c.clusterToken(),
+        c.tls());
   }
 
   /**

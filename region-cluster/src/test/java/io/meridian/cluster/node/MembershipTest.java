@@ -246,7 +246,8 @@ class MembershipTest {
               voter.registry(),
               voter.backup(),
               voter.replication(),
-              voter.clusterToken());
+              voter.clusterToken(),
+              voter.tls());
       int n4 = cluster.startMember(self);
       assertRefused(
           () -> atLeader.cluster().memberAdd(add("n4", self.self().peer())),
