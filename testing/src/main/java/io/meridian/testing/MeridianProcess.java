@@ -73,8 +73,10 @@ public final class MeridianProcess {
    * outlive its parent), and waits for them to end. Nothing happens if it is not running.
    */
   public void kill() {
-    handles().forEach(ProcessHandle::destroyForcibly);
-    handles().forEach(h -> h.onExit().join());
+    // Collected once: a killed parent's descendants are no longer listed under it.
+    List<ProcessHandle> all = handles();
+    all.forEach(ProcessHandle::destroyForcibly);
+    all.forEach(h -> h.onExit().join());
   }
 
   /** It and its descendants, for a kill of several processes in one instant. */

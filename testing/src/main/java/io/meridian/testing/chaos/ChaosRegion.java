@@ -32,35 +32,37 @@ public final class ChaosRegion implements AutoCloseable {
     this.nodes = nodes;
   }
 
-  /**
-   * Creates the network and starts {@code size} members in {@code dir}, one log file each, and a
-   * router in front of them if {@code router}.
-   */
-  public static ChaosRegion start(Path dir, int size, boolean router) throws IOException {
+  /** Creates the network and starts {@code size} members in {@code dir}, one log file each. */
+  public static ChaosRegion start(Path dir, int size) throws IOException {
     Network network = Network.create(size);
-    ChaosRegion region = null;
     try {
       List<NodeConfig> configs = new ArrayList<>();
       for (int i = 0; i < size; i++) {
         configs.add(config(dir, network, size, i));
       }
       ProcessRegion nodes = new ProcessRegion(dir, configs, network::prefix);
-      region = new ChaosRegion(dir, network, nodes);
+      ChaosRegion region = new ChaosRegion(dir, network, nodes);
       nodes.startAll();
-      if (router) {
-        region.router =
-            ChaosRouter.start(
-                dir.resolve("router"), configs.stream().map(c -> c.self().client()).toList());
-      }
       return region;
     } catch (IOException | RuntimeException e) {
-      if (region != null) {
-        region.close();
-      } else {
-        network.close();
-      }
+      network.close();
       throw e;
     }
+  }
+
+  /**
+   * Starts a router in front of the members and waits until it serves. Call it once they have a
+   * leader: a router started beside members still starting finds none healthy and backs off.
+   */
+  public ChaosRouter startRouter() throws IOException {
+    if (router == null) {
+      router =
+          ChaosRouter.start(
+              dir.resolve("router"),
+              java.util.stream.IntStream.range(0, nodes.size()).mapToObj(nodes::url).toList());
+    }
+    router.awaitServing();
+    return router;
   }
 
   private static NodeConfig config(Path dir, Network network, int size, int index) {

@@ -71,6 +71,8 @@ public final class ChaosRouter implements AutoCloseable {
             "region: chaos",
             "listen: {host: 127.0.0.1, port: " + port + "}",
             "table: " + table,
+            // Members come back from kills and pauses within seconds: notice it as soon.
+            "upstream: {health-check-interval-ms: 500}",
             ""));
     MeridianProcess process =
         new MeridianProcess(
