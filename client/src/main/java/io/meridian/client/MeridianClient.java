@@ -531,6 +531,10 @@ public final class MeridianClient implements AutoCloseable {
       if (!endpoints.isEmpty() && dnsHost != null) {
         throw new IllegalStateException("endpoints(...) and dns(...) are exclusive: pick one");
       }
+      if (tls != null && "http".equals(scheme)) {
+        throw new IllegalStateException(
+            "tls(...) with http:// endpoints: name them https://, or leave the scheme out");
+      }
       return new MeridianClient(this);
     }
 
