@@ -17,6 +17,7 @@ import io.meridian.serving.config.ConfigKey;
 import io.meridian.serving.config.ConfigKeys;
 import io.meridian.serving.config.ConfigType;
 import io.meridian.serving.config.ConfigValues;
+import io.meridian.serving.tls.TlsSettings;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -49,14 +50,25 @@ public record RouterConfig(
     Reads reads,
     Cache cache,
     Policy defaults,
-    Map<String, Policy> namespaces) {
+    Map<String, Policy> namespaces,
+    TlsSettings tls) {
 
   /** Where the router serves its API. Port 0 picks a free one. */
   public record Listen(String host, Integer port) {}
 
   /** Calls to region clusters (through the client module's failover). */
   public record Upstream(
-      Long requestTimeoutMs, Long attemptTimeoutMs, Long healthCheckIntervalMs) {}
+      Long requestTimeoutMs,
+      Long attemptTimeoutMs,
+      Long healthCheckIntervalMs,
+      String certFile,
+      String keyFile,
+      String caFile) {
+    /** Whether calls to nodes present a certificate or trust a CA of their own. */
+    public boolean tls() {
+      return !certFile.isEmpty() || !caFile.isEmpty();
+    }
+  }
 
   /**
    * LOCAL reads: the staleness beyond which a standby's answer is refused in favour of the next
@@ -144,6 +156,22 @@ public record RouterConfig(
   static final ConfigKey<Long> HEALTH_CHECK_INTERVAL =
       positive(
           "upstream.health-check-interval-ms", 3000L, "how often each node's `/health` is checked");
+  static final ConfigKey<String> UPSTREAM_CERT_FILE =
+      ConfigKey.of("upstream.cert-file", STRING)
+          .defaultValue("")
+          .description(
+              "PEM certificate the router presents to nodes whose client port asks for one"
+                  + " (mutual TLS); read again when it changes");
+  static final ConfigKey<String> UPSTREAM_KEY_FILE =
+      ConfigKey.of("upstream.key-file", STRING)
+          .defaultValue("")
+          .description("its PKCS#8 PEM private key");
+  static final ConfigKey<String> UPSTREAM_CA_FILE =
+      ConfigKey.of("upstream.ca-file", STRING)
+          .defaultValue("")
+          .description(
+              "PEM CA certificates the nodes' certificates chain to, for `https://` endpoints in"
+                  + " the table (none: the JDK's trust store)");
   static final ConfigKey<Long> MAX_STALENESS_REVISIONS =
       ConfigKey.of("reads.max-staleness-revisions", LONG)
           .defaultValue(1000L)
@@ -213,11 +241,18 @@ public record RouterConfig(
           REGION,
           LISTEN_HOST,
           LISTEN_PORT,
+          TlsSettings.CERT_FILE,
+          TlsSettings.KEY_FILE,
+          TlsSettings.CA_FILE,
+          TlsSettings.CLIENT_AUTH,
           TABLE,
           PREFERENCE,
           REQUEST_TIMEOUT,
           ATTEMPT_TIMEOUT,
           HEALTH_CHECK_INTERVAL,
+          UPSTREAM_CERT_FILE,
+          UPSTREAM_KEY_FILE,
+          UPSTREAM_CA_FILE,
           MAX_STALENESS_REVISIONS,
           MAX_STALENESS_MS,
           REGION_TIMEOUT,
@@ -260,7 +295,7 @@ public record RouterConfig(
 
   RouterConfig withTable(String path) {
     return new RouterConfig(
-        region, listen, path, preference, upstream, reads, cache, defaults, namespaces);
+        region, listen, path, preference, upstream, reads, cache, defaults, namespaces, tls);
   }
 
   private static RouterConfig from(ConfigValues v) {
@@ -292,7 +327,7 @@ public record RouterConfig(
         new Listen(v.get(LISTEN_HOST), v.get(LISTEN_PORT)),
         v.get(TABLE),
         v.get(PREFERENCE),
-        new Upstream(v.get(REQUEST_TIMEOUT), v.get(ATTEMPT_TIMEOUT), v.get(HEALTH_CHECK_INTERVAL)),
+        upstream(v),
         new Reads(
             v.get(MAX_STALENESS_REVISIONS),
             v.get(MAX_STALENESS_MS),
@@ -304,7 +339,25 @@ public record RouterConfig(
             v.get(DEFAULT_ON_UNAVAILABLE),
             v.get(DEFAULT_MAX_STALENESS_REVISIONS),
             v.get(DEFAULT_MAX_STALENESS_MS)),
-        Map.copyOf(byNamespace));
+        Map.copyOf(byNamespace),
+        TlsSettings.read(v));
+  }
+
+  private static Upstream upstream(ConfigValues v) {
+    Upstream u =
+        new Upstream(
+            v.get(REQUEST_TIMEOUT),
+            v.get(ATTEMPT_TIMEOUT),
+            v.get(HEALTH_CHECK_INTERVAL),
+            v.get(UPSTREAM_CERT_FILE),
+            v.get(UPSTREAM_KEY_FILE),
+            v.get(UPSTREAM_CA_FILE));
+    if (u.certFile().isEmpty() != u.keyFile().isEmpty()) {
+      throw u.certFile().isEmpty()
+          ? v.refuse(v.path(UPSTREAM_CERT_FILE), "missing", "set with `upstream.key-file`")
+          : v.refuse(v.path(UPSTREAM_KEY_FILE), "missing", "set with `upstream.cert-file`");
+    }
+    return u;
   }
 
   // The rule for namespace names is the API's (KeyPath); only its wording is made a config's.

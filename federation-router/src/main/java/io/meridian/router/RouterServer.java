@@ -2,6 +2,7 @@ package io.meridian.router;
 
 import com.github.benmanes.caffeine.cache.Ticker;
 import com.linecorp.armeria.server.Server;
+import com.linecorp.armeria.server.ServerBuilder;
 import io.meridian.api.MeridianException;
 import io.meridian.api.v1.Error;
 import io.meridian.serving.ApiServer;
@@ -59,10 +60,16 @@ public final class RouterServer implements AutoCloseable {
             () -> "router-" + UUID.randomUUID());
     RoutedWatch watch = new RoutedWatch(router);
     RoutedRegistry registry = new RoutedRegistry(router);
+    ServerBuilder builder = Server.builder();
+    config
+        .tls()
+        .listen(
+            builder,
+            new InetSocketAddress(config.listen().host(), config.listen().port()),
+            metrics);
     this.server =
         ApiServer.serve(
-                Server.builder()
-                    .http(new InetSocketAddress(config.listen().host(), config.listen().port())),
+                builder,
                 List.of(
                     new RoutedKv(router),
                     new RoutedLease(router),
@@ -112,7 +119,7 @@ public final class RouterServer implements AutoCloseable {
 
   /** The URL clients use, such as {@code http://127.0.0.1:2390}. */
   public String url() {
-    return "http://" + config.listen().host() + ":" + ApiServer.port(server);
+    return config.tls().scheme() + "://" + config.listen().host() + ":" + ApiServer.port(server);
   }
 
   public RouterConfig config() {

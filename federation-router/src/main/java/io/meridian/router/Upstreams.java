@@ -2,8 +2,10 @@ package io.meridian.router;
 
 import io.meridian.client.MeridianClient;
 import io.meridian.client.Stubs;
+import io.meridian.serving.tls.TlsFiles;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.net.URI;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
@@ -28,6 +30,8 @@ final class Upstreams implements AutoCloseable {
   private record Key(int shard, String region, List<URI> endpoints) {}
 
   private final RouterConfig.Upstream settings;
+  // What calls to nodes present and trust, read from upstream.* files; null: plain defaults.
+  private final TlsFiles tls;
   private final MeterRegistry metrics;
   private final ScheduledExecutorService timer;
   private final RegionBreakers breakers;
@@ -39,9 +43,18 @@ final class Upstreams implements AutoCloseable {
       ScheduledExecutorService timer,
       RegionBreakers breakers) {
     this.settings = settings;
+    this.tls =
+        settings.tls()
+            ? TlsFiles.load(
+                path(settings.certFile()), path(settings.keyFile()), path(settings.caFile()))
+            : null;
     this.metrics = metrics;
     this.timer = timer;
     this.breakers = breakers;
+  }
+
+  private static Path path(String file) {
+    return file.isEmpty() ? null : Path.of(file);
   }
 
   /** The client of {@code region}'s cluster of {@code shard}. */
@@ -57,8 +70,11 @@ final class Upstreams implements AutoCloseable {
 
   private MeridianClient connect(Key key) {
     String shard = Integer.toString(key.shard());
-    return MeridianClient.builder()
-        .endpoints(key.endpoints().stream().map(URI::toString).toList())
+    MeridianClient.Builder b = MeridianClient.builder();
+    if (tls != null && key.endpoints().stream().allMatch(e -> "https".equals(e.getScheme()))) {
+      b.tls(tls);
+    }
+    return b.endpoints(key.endpoints().stream().map(URI::toString).toList())
         .requestTimeout(Duration.ofMillis(settings.requestTimeoutMs()))
         .attemptTimeout(Duration.ofMillis(settings.attemptTimeoutMs()))
         .healthCheckInterval(Duration.ofMillis(settings.healthCheckIntervalMs()))

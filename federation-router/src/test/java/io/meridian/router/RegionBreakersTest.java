@@ -67,7 +67,8 @@ class RegionBreakersTest {
             .shard(0);
     RegionBreakers breakers = new RegionBreakers(metrics);
     upstreams =
-        new Upstreams(new RouterConfig.Upstream(300L, 300L, 200L), metrics, timer, breakers);
+        new Upstreams(
+            new RouterConfig.Upstream(300L, 300L, 200L, "", "", ""), metrics, timer, breakers);
     RouterMeters meters = new RouterMeters(metrics);
     client = new UpstreamClient(upstreams, breakers, Ticker.systemTicker(), meters);
     reads =

@@ -52,7 +52,7 @@ class RouterConfigTest {
     assertRefused(
         "region: us-west\ntable: t\ncolour: blue",
         "colour",
-        "unknown key (expected: one of region, listen, table, preference, upstream, reads, cache,"
+        "unknown key (expected: one of region, listen, tls, table, preference, upstream, reads, cache,"
             + " defaults, namespaces)");
     assertRefused(
         "region: us-west\ntable: t\nnamespaces: {'bad ns': {}}", "namespaces.bad ns", "bad ns");

@@ -7,7 +7,7 @@ package io.meridian.serving.config;
  *
  * <pre>{@code
  * node.yaml: lease.min-ttl-seconds: 0 (expected: >= 1)
- * router.yaml: colour: unknown key (expected: one of region, listen, table, ...)
+ * router.yaml: colour: unknown key (expected: one of region, listen, tls, table, ...)
  * bridge.yaml: kafka: given twice (expected: each key once)
  * }</pre>
  *
