@@ -98,7 +98,7 @@ final class FailoverCommand implements Callable<Integer> {
   public Integer call() {
     int shard = move.shard(root, spec);
     PrintWriter out = spec.commandLine().getOut();
-    ShardRegions regions = ShardRegions.of(root.endpoints(), shard, root.timeout());
+    ShardRegions regions = ShardRegions.of(root.endpoints(), shard, root.timeout(), root.factory());
     RoutingTable.Region to = regions.region(move.to);
     Optional<RecordOperationResponse> record = Optional.of(RegionOperation.read(regions, to));
     Operation open = record.get().hasOpen() ? record.get().getOpen() : null;

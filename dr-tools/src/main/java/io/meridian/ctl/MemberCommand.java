@@ -67,7 +67,7 @@ final class MemberCommand {
   }
 
   ClusterGrpc.ClusterBlockingStub at(String url, Optional<Integer> shard, Duration wait) {
-    var b = GrpcClients.builder(url).responseTimeout(wait);
+    var b = GrpcClients.builder(url).factory(root.factory()).responseTimeout(wait);
     shard.ifPresent(s -> b.addHeader(ShardHeader.NAME, Integer.toString(s)));
     return b.build(ClusterGrpc.ClusterBlockingStub.class);
   }
@@ -106,7 +106,8 @@ final class MemberCommand {
       Map<String, String> health =
           MemberHealth.of(
               listed.getMembersList().stream().map(Member::getClientUrl).toList(),
-              member.root.timeout());
+              member.root.timeout(),
+              member.root.factory());
       MemberListResponse.Builder seen = listed.toBuilder().clearMembers();
       Output.Table table =
           new Output.Table(

@@ -1,5 +1,6 @@
 package io.meridian.ctl;
 
+import com.linecorp.armeria.client.ClientFactory;
 import com.linecorp.armeria.client.WebClient;
 import java.time.Duration;
 import java.util.Collection;
@@ -18,13 +19,14 @@ final class MemberHealth {
    * The health of each client URL: {@link #SERVING}, or why not ("unhealthy: 503", "unreachable:
    * Connection refused").
    */
-  static Map<String, String> of(Collection<String> urls, Duration timeout) {
+  static Map<String, String> of(Collection<String> urls, Duration timeout, ClientFactory factory) {
     Map<String, CompletableFuture<String>> checks = new LinkedHashMap<>();
     for (String url : urls) {
       checks.computeIfAbsent(
           url,
           u ->
               WebClient.builder(u)
+                  .factory(factory)
                   .responseTimeout(timeout)
                   .build()
                   .get("/health")

@@ -2,10 +2,12 @@ package io.meridian.ctl;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.linecorp.armeria.client.ClientFactory;
 import io.meridian.api.DevPointer;
 import io.meridian.api.LeaseId;
 import io.meridian.api.MeridianException;
 import io.meridian.client.MeridianClient;
+import io.meridian.serving.tls.TlsFiles;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -69,6 +71,12 @@ public final class Meridianctl {
   /** Where {@code --endpoints} is read from when the flag is not given. */
   static final String ENDPOINTS_ENV = "MERIDIAN_ENDPOINTS";
 
+  /** Where {@code --cacert}, {@code --cert} and {@code --key} are read from when not given. */
+  static final String CACERT_ENV = "MERIDIAN_CACERT";
+
+  static final String CERT_ENV = "MERIDIAN_CERT";
+  static final String KEY_ENV = "MERIDIAN_KEY";
+
   @Option(
       names = "--endpoints",
       split = ",",
@@ -106,12 +114,44 @@ public final class Meridianctl {
               + " shards; routers pick the shard from the key and need none.")
   Integer shard;
 
+  @Option(
+      names = "--cacert",
+      scope = ScopeType.INHERIT,
+      paramLabel = "FILE",
+      description =
+          "PEM CA certificates the endpoints' certificates chain to, for https:// endpoints"
+              + " (default: $"
+              + CACERT_ENV
+              + ", else the JDK's trust store).")
+  Path cacert;
+
+  @Option(
+      names = "--cert",
+      scope = ScopeType.INHERIT,
+      paramLabel = "FILE",
+      description =
+          "PEM certificate to present where a port asks for one (mutual TLS); with --key"
+              + " (default: $"
+              + CERT_ENV
+              + ").")
+  Path cert;
+
+  @Option(
+      names = "--key",
+      scope = ScopeType.INHERIT,
+      paramLabel = "FILE",
+      description = "The PKCS#8 PEM private key of --cert (default: $" + KEY_ENV + ").")
+  Path key;
+
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   private final Map<String, String> environment;
   // Standard error is a terminal: progress lines update in place.
   private boolean terminal;
   private MeridianClient client;
+  private ClientFactory factory;
+  private TlsFiles tls;
+  private boolean tlsRead;
   private InputStream in = System.in;
 
   Meridianctl(Map<String, String> environment) {
@@ -195,6 +235,9 @@ public final class Meridianctl {
               .endpoints(endpoints())
               .requestTimeout(timeout)
               .name("meridianctl");
+      if (tls() != null) {
+        b.tls(tls());
+      }
       if (shard != null) {
         if (shard < 0 || shard > LeaseId.MAX_SHARD) {
           throw new CommandLine.ParameterException(
@@ -296,9 +339,56 @@ public final class Meridianctl {
     return new Output(output, out);
   }
 
+  /**
+   * The connections every call of this command line makes outside {@link #client()}: TLS as {@code
+   * --cacert}, {@code --cert} and {@code --key} say, else Armeria's defaults.
+   */
+  ClientFactory factory() {
+    if (factory == null) {
+      TlsFiles files = tls();
+      factory =
+          files == null
+              ? ClientFactory.ofDefault()
+              : ClientFactory.builder().tlsProvider(files).build();
+    }
+    return factory;
+  }
+
+  /** The TLS material the flags (or their variables) name, null if none. */
+  private TlsFiles tls() {
+    if (!tlsRead) {
+      tlsRead = true;
+      Path ca = cacert != null ? cacert : fromEnv(CACERT_ENV);
+      Path c = cert != null ? cert : fromEnv(CERT_ENV);
+      Path k = key != null ? key : fromEnv(KEY_ENV);
+      if ((c == null) != (k == null)) {
+        throw new CommandLine.ParameterException(
+            spec.commandLine(),
+            (c == null ? "--key" : "--cert")
+                + " given alone (expected: --cert FILE --key FILE, the certificate and its key)");
+      }
+      if (ca != null || c != null) {
+        try {
+          tls = TlsFiles.load(c, k, ca);
+        } catch (IllegalArgumentException e) {
+          throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+      }
+    }
+    return tls;
+  }
+
+  private Path fromEnv(String name) {
+    String v = environment.get(name);
+    return v == null || v.isBlank() ? null : Path.of(v.trim());
+  }
+
   private void close() {
     if (client != null) {
       client.close();
+    }
+    if (factory != null && factory != ClientFactory.ofDefault()) {
+      factory.close();
     }
   }
 

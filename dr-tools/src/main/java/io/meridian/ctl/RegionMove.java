@@ -240,6 +240,7 @@ final class RegionMove {
             long t0 = System.nanoTime();
             KVGrpc.KVBlockingStub kv =
                 com.linecorp.armeria.client.grpc.GrpcClients.builder(router)
+                    .factory(regions.factory)
                     .responseTimeout(Duration.ofSeconds(10))
                     .build(KVGrpc.KVBlockingStub.class);
             long deadline = System.nanoTime() + verifyTimeout.toNanos();

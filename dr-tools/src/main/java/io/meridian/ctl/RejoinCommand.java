@@ -106,7 +106,7 @@ final class RejoinCommand implements Callable<Integer> {
     }
     int shard = shardOption;
     PrintWriter out = spec.commandLine().getOut();
-    ShardRegions regions = ShardRegions.of(root.endpoints(), shard, root.timeout());
+    ShardRegions regions = ShardRegions.of(root.endpoints(), shard, root.timeout(), root.factory());
     RoutingTable.Region primary = regions.described().primary();
     RoutingTable.Region old = regions.region(region);
     RegionOperation.require(
@@ -343,6 +343,7 @@ final class RejoinCommand implements Callable<Integer> {
     URI target = answering(regions, old);
     Iterator<SnapshotChunk> chunks =
         GrpcClients.builder(source.toString())
+            .factory(regions.factory)
             .responseTimeout(Duration.ofMinutes(30))
             .addHeader(ShardHeader.NAME, Integer.toString(regions.shard))
             .build(ClusterGrpc.ClusterBlockingStub.class)
@@ -352,6 +353,7 @@ final class RejoinCommand implements Callable<Integer> {
     ClientCallStreamObserver<SnapshotChunk>[] call = new ClientCallStreamObserver[1];
     io.grpc.stub.StreamObserver<SnapshotChunk> upload =
         GrpcClients.builder(target.toString())
+            .factory(regions.factory)
             .responseTimeout(Duration.ofMinutes(30))
             .addHeader(ShardHeader.NAME, Integer.toString(regions.shard))
             .build(ClusterGrpc.ClusterStub.class)

@@ -99,6 +99,7 @@ final class RoleCommand {
         try {
           set =
               GrpcClients.builder(m.getClientUrl())
+                  .factory(root.factory())
                   .responseTimeout(root.timeout())
                   .addHeader(ShardHeader.NAME, Integer.toString(shard))
                   .build(ClusterGrpc.ClusterBlockingStub.class)

@@ -1,5 +1,6 @@
 package io.meridian.ctl;
 
+import com.linecorp.armeria.client.ClientFactory;
 import com.linecorp.armeria.client.grpc.GrpcClients;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -50,7 +51,7 @@ final class RoutingCommand {
 
   /** The table of every router among the endpoints; nodes (no RouterAdmin) are left out. */
   List<Served> served(CommandSpec spec) {
-    List<Served> out = served(root.endpoints(), root.timeout());
+    List<Served> out = served(root.endpoints(), root.timeout(), root.factory());
     if (out.isEmpty()) {
       throw new CommandLine.ParameterException(
           spec.commandLine(), "--endpoints: no router among " + root.endpoints());
@@ -59,13 +60,15 @@ final class RoutingCommand {
   }
 
   /** What each router among {@code urls} serves; nodes (no RouterAdmin) are left out. */
-  static List<Served> served(List<String> urls, Duration timeout) {
+  static List<Served> served(List<String> urls, Duration timeout, ClientFactory factory) {
     List<Served> out = new ArrayList<>();
     for (String url : urls) {
       try {
         out.add(
             new Served(
-                url, admin(url, timeout).getTable(GetTableRequest.getDefaultInstance()), null));
+                url,
+                admin(url, timeout, factory).getTable(GetTableRequest.getDefaultInstance()),
+                null));
       } catch (StatusRuntimeException e) {
         if (e.getStatus().getCode() != Status.Code.UNIMPLEMENTED) {
           out.add(new Served(url, null, failure(e)));
@@ -75,8 +78,10 @@ final class RoutingCommand {
     return out;
   }
 
-  private static RouterAdminGrpc.RouterAdminBlockingStub admin(String url, Duration timeout) {
+  private static RouterAdminGrpc.RouterAdminBlockingStub admin(
+      String url, Duration timeout, ClientFactory factory) {
     return GrpcClients.builder(url)
+        .factory(factory)
         .responseTimeout(timeout)
         .build(RouterAdminGrpc.RouterAdminBlockingStub.class);
   }
@@ -217,7 +222,7 @@ final class RoutingCommand {
       for (Served s : served) {
         try {
           RoutingTableResponse r =
-              admin(s.url(), routing.root.timeout())
+              admin(s.url(), routing.root.timeout(), routing.root.factory())
                   .replaceTable(ReplaceTableRequest.newBuilder().setTable(next.text()).build());
           table.row(s.url(), r.getRegion(), "serves version " + r.getVersion());
         } catch (StatusRuntimeException e) {

@@ -1,5 +1,6 @@
 package io.meridian.ctl;
 
+import com.linecorp.armeria.client.ClientFactory;
 import com.linecorp.armeria.client.grpc.GrpcClients;
 import io.grpc.StatusRuntimeException;
 import io.meridian.api.MeridianException;
@@ -36,13 +37,20 @@ final class ShardRegions {
   // The newest table: the one read, then each one this run applied.
   RoutingTable table;
   private final Duration timeout;
+  // The connections of this command line: TLS as --cacert, --cert and --key say.
+  final ClientFactory factory;
 
   private ShardRegions(
-      int shard, List<RoutingCommand.Served> routers, RoutingTable table, Duration timeout) {
+      int shard,
+      List<RoutingCommand.Served> routers,
+      RoutingTable table,
+      Duration timeout,
+      ClientFactory factory) {
     this.shard = shard;
     this.routers = routers;
     this.table = table;
     this.timeout = timeout;
+    this.factory = factory;
   }
 
   /**
@@ -52,8 +60,8 @@ final class ShardRegions {
    * @throws MeridianException UNAVAILABLE when no router answers, NOT_FOUND when the table has no
    *     such shard
    */
-  static ShardRegions of(List<String> urls, int shard, Duration timeout) {
-    List<RoutingCommand.Served> routers = RoutingCommand.served(urls, timeout);
+  static ShardRegions of(List<String> urls, int shard, Duration timeout, ClientFactory factory) {
+    List<RoutingCommand.Served> routers = RoutingCommand.served(urls, timeout, factory);
     RoutingTableResponse newest =
         routers.stream()
             .map(RoutingCommand.Served::table)
@@ -74,7 +82,7 @@ final class ShardRegions {
           table.version(),
           table.shards().keySet());
     }
-    return new ShardRegions(shard, routers, table, timeout);
+    return new ShardRegions(shard, routers, table, timeout, factory);
   }
 
   RoutingTable.Shard described() {
@@ -121,6 +129,7 @@ final class ShardRegions {
       try {
         S s =
             GrpcClients.builder(endpoint.toString())
+                .factory(factory)
                 .responseTimeout(deadline)
                 .addHeader(ShardHeader.NAME, Integer.toString(shard))
                 .build(stub);
@@ -175,6 +184,7 @@ final class ShardRegions {
       try {
         RoutingTableResponse r =
             GrpcClients.builder(s.url())
+                .factory(factory)
                 .responseTimeout(timeout)
                 .build(RouterAdminGrpc.RouterAdminBlockingStub.class)
                 .replaceTable(ReplaceTableRequest.newBuilder().setTable(next.text()).build());

@@ -76,7 +76,8 @@ final class StatusCommand implements Callable<Integer> {
                 MemberListRequest.getDefaultInstance(),
                 true)
             .join();
-    List<RoutingCommand.Served> routers = RoutingCommand.served(root.endpoints(), root.timeout());
+    List<RoutingCommand.Served> routers =
+        RoutingCommand.served(root.endpoints(), root.timeout(), root.factory());
 
     List<String> problems = new ArrayList<>();
     Output.Table shards =
@@ -180,7 +181,9 @@ final class StatusCommand implements Callable<Integer> {
     // Leadership is per shard: each member's Raft role in every shard, e.g. "0:LEADER 1:FOLLOWER".
     Map<String, String> health =
         MemberHealth.of(
-            members.getMembersList().stream().map(m -> m.getClientUrl()).toList(), root.timeout());
+            members.getMembersList().stream().map(m -> m.getClientUrl()).toList(),
+            root.timeout(),
+            root.factory());
     Output.Table memberTable =
         new Output.Table("REGION", "MEMBER", "HEALTH", "ROLES", "CLIENT_URL", "PEER");
     for (var m : members.getMembersList()) {

@@ -58,7 +58,7 @@ final class SwitchoverCommand implements Callable<Integer> {
   public Integer call() {
     int shard = move.shard(root, spec);
     PrintWriter out = spec.commandLine().getOut();
-    ShardRegions regions = ShardRegions.of(root.endpoints(), shard, root.timeout());
+    ShardRegions regions = ShardRegions.of(root.endpoints(), shard, root.timeout(), root.factory());
     RoutingTable.Region to = regions.region(move.to);
     RecordOperationResponse record = RegionOperation.read(regions, to);
     Operation open = record.hasOpen() ? record.getOpen() : null;

@@ -18,6 +18,7 @@ import io.meridian.serving.config.ConfigKeys;
 import io.meridian.serving.config.ConfigType;
 import io.meridian.serving.config.ConfigValues;
 import io.meridian.serving.tls.TlsSettings;
+import io.meridian.serving.tls.UpstreamTls;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -58,17 +59,7 @@ public record RouterConfig(
 
   /** Calls to region clusters (through the client module's failover). */
   public record Upstream(
-      Long requestTimeoutMs,
-      Long attemptTimeoutMs,
-      Long healthCheckIntervalMs,
-      String certFile,
-      String keyFile,
-      String caFile) {
-    /** Whether calls to nodes present a certificate or trust a CA of their own. */
-    public boolean tls() {
-      return !certFile.isEmpty() || !caFile.isEmpty();
-    }
-  }
+      Long requestTimeoutMs, Long attemptTimeoutMs, Long healthCheckIntervalMs, UpstreamTls tls) {}
 
   /**
    * LOCAL reads: the staleness beyond which a standby's answer is refused in favour of the next
@@ -156,22 +147,6 @@ public record RouterConfig(
   static final ConfigKey<Long> HEALTH_CHECK_INTERVAL =
       positive(
           "upstream.health-check-interval-ms", 3000L, "how often each node's `/health` is checked");
-  static final ConfigKey<String> UPSTREAM_CERT_FILE =
-      ConfigKey.of("upstream.cert-file", STRING)
-          .defaultValue("")
-          .description(
-              "PEM certificate the router presents to nodes whose client port asks for one"
-                  + " (mutual TLS); read again when it changes");
-  static final ConfigKey<String> UPSTREAM_KEY_FILE =
-      ConfigKey.of("upstream.key-file", STRING)
-          .defaultValue("")
-          .description("its PKCS#8 PEM private key");
-  static final ConfigKey<String> UPSTREAM_CA_FILE =
-      ConfigKey.of("upstream.ca-file", STRING)
-          .defaultValue("")
-          .description(
-              "PEM CA certificates the nodes' certificates chain to, for `https://` endpoints in"
-                  + " the table (none: the JDK's trust store)");
   static final ConfigKey<Long> MAX_STALENESS_REVISIONS =
       ConfigKey.of("reads.max-staleness-revisions", LONG)
           .defaultValue(1000L)
@@ -250,9 +225,9 @@ public record RouterConfig(
           REQUEST_TIMEOUT,
           ATTEMPT_TIMEOUT,
           HEALTH_CHECK_INTERVAL,
-          UPSTREAM_CERT_FILE,
-          UPSTREAM_KEY_FILE,
-          UPSTREAM_CA_FILE,
+          UpstreamTls.CERT_FILE,
+          UpstreamTls.KEY_FILE,
+          UpstreamTls.CA_FILE,
           MAX_STALENESS_REVISIONS,
           MAX_STALENESS_MS,
           REGION_TIMEOUT,
@@ -327,7 +302,11 @@ public record RouterConfig(
         new Listen(v.get(LISTEN_HOST), v.get(LISTEN_PORT)),
         v.get(TABLE),
         v.get(PREFERENCE),
-        upstream(v),
+        new Upstream(
+            v.get(REQUEST_TIMEOUT),
+            v.get(ATTEMPT_TIMEOUT),
+            v.get(HEALTH_CHECK_INTERVAL),
+            UpstreamTls.read(v)),
         new Reads(
             v.get(MAX_STALENESS_REVISIONS),
             v.get(MAX_STALENESS_MS),
@@ -341,23 +320,6 @@ public record RouterConfig(
             v.get(DEFAULT_MAX_STALENESS_MS)),
         Map.copyOf(byNamespace),
         TlsSettings.read(v));
-  }
-
-  private static Upstream upstream(ConfigValues v) {
-    Upstream u =
-        new Upstream(
-            v.get(REQUEST_TIMEOUT),
-            v.get(ATTEMPT_TIMEOUT),
-            v.get(HEALTH_CHECK_INTERVAL),
-            v.get(UPSTREAM_CERT_FILE),
-            v.get(UPSTREAM_KEY_FILE),
-            v.get(UPSTREAM_CA_FILE));
-    if (u.certFile().isEmpty() != u.keyFile().isEmpty()) {
-      throw u.certFile().isEmpty()
-          ? v.refuse(v.path(UPSTREAM_CERT_FILE), "missing", "set with `upstream.key-file`")
-          : v.refuse(v.path(UPSTREAM_KEY_FILE), "missing", "set with `upstream.cert-file`");
-    }
-    return u;
   }
 
   // The rule for namespace names is the API's (KeyPath); only its wording is made a config's.

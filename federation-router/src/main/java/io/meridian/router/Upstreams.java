@@ -5,7 +5,6 @@ import io.meridian.client.Stubs;
 import io.meridian.serving.tls.TlsFiles;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.net.URI;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
@@ -43,18 +42,10 @@ final class Upstreams implements AutoCloseable {
       ScheduledExecutorService timer,
       RegionBreakers breakers) {
     this.settings = settings;
-    this.tls =
-        settings.tls()
-            ? TlsFiles.load(
-                path(settings.certFile()), path(settings.keyFile()), path(settings.caFile()))
-            : null;
+    this.tls = settings.tls().load();
     this.metrics = metrics;
     this.timer = timer;
     this.breakers = breakers;
-  }
-
-  private static Path path(String file) {
-    return file.isEmpty() ? null : Path.of(file);
   }
 
   /** The client of {@code region}'s cluster of {@code shard}. */

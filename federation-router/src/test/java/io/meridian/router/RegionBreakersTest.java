@@ -17,6 +17,7 @@ import io.meridian.api.v1.KVGrpc;
 import io.meridian.api.v1.PutRequest;
 import io.meridian.api.v1.PutResponse;
 import io.meridian.client.Stubs;
+import io.meridian.serving.tls.UpstreamTls;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.Base64;
@@ -68,7 +69,10 @@ class RegionBreakersTest {
     RegionBreakers breakers = new RegionBreakers(metrics);
     upstreams =
         new Upstreams(
-            new RouterConfig.Upstream(300L, 300L, 200L, "", "", ""), metrics, timer, breakers);
+            new RouterConfig.Upstream(300L, 300L, 200L, new UpstreamTls("", "", "")),
+            metrics,
+            timer,
+            breakers);
     RouterMeters meters = new RouterMeters(metrics);
     client = new UpstreamClient(upstreams, breakers, Ticker.systemTicker(), meters);
     reads =

@@ -74,13 +74,18 @@ public final class DevCluster implements AutoCloseable {
         ports.add(new int[] {LoopbackPorts.free(), LoopbackPorts.free()});
       }
     }
+    // Members serving TLS (a tls.cert-file override) are listed at https:// URLs.
+    String scheme =
+        overrides.getOrDefault("tls", Map.of()).getOrDefault("cert-file", "").toString().isEmpty()
+            ? "http"
+            : "https";
     List<Map<String, Object>> members = new ArrayList<>();
     for (int i = 0; i < size; i++) {
       members.add(
           Map.of(
               "id", "n" + (i + 1),
               "peer", "127.0.0.1:" + ports.get(i)[1],
-              "client", "http://127.0.0.1:" + ports.get(i)[0]));
+              "client", scheme + "://127.0.0.1:" + ports.get(i)[0]));
     }
     List<NodeConfig> configs = new ArrayList<>();
     ObjectMapper json = new ObjectMapper();
@@ -221,7 +226,10 @@ public final class DevCluster implements AutoCloseable {
     List<NodeConfig.Member> members = new ArrayList<>(base.members());
     members.add(
         new NodeConfig.Member(
-            id, "127.0.0.1:" + peer, "http://127.0.0.1:" + client, NodeConfig.MemberRole.LISTENER));
+            id,
+            "127.0.0.1:" + peer,
+            base.tls().scheme() + "://127.0.0.1:" + client,
+            NodeConfig.MemberRole.LISTENER));
     return new NodeConfig(
         id,
         base.region(),

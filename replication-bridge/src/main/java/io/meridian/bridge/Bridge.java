@@ -1,6 +1,7 @@
 package io.meridian.bridge;
 
 import com.linecorp.armeria.server.Server;
+import com.linecorp.armeria.server.ServerBuilder;
 import io.grpc.stub.StreamObserver;
 import io.meridian.api.v1.BridgeAdminGrpc;
 import io.meridian.api.v1.BridgeShardStatus;
@@ -11,6 +12,7 @@ import io.meridian.api.v1.BridgeStatusResponse;
 import io.meridian.client.MeridianClient;
 import io.meridian.serving.ApiServer;
 import io.meridian.serving.Replies;
+import io.meridian.serving.tls.TlsFiles;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -54,6 +56,8 @@ public final class Bridge implements AutoCloseable {
   // The static shards' shipped revisions, for their gauges (held here: gauges hold them weakly).
   private final List<AtomicLong> shippedRevisions = new ArrayList<>();
   private final Server server;
+  // What calls to https:// nodes present and trust (upstream.*), null for the JDK's defaults.
+  private final TlsFiles upstreamTls;
   private final java.util.concurrent.atomic.AtomicBoolean closed =
       new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -63,6 +67,7 @@ public final class Bridge implements AutoCloseable {
   // The bridge's one wall clock (ms since the epoch): lag and report intervals read it.
   private Bridge(BridgeConfig config, LongSupplier clock) {
     this.config = config;
+    this.upstreamTls = config.upstream().load();
     for (BridgeConfig.ShardConfig shard : config.shards()) {
       ShardLag lag = new ShardLag(shard.id(), shard.sinks().keySet(), clock, metrics);
       lags.put(shard.id(), lag);
@@ -110,14 +115,16 @@ public final class Bridge implements AutoCloseable {
                 parts.add(new Part(shard.id(), region, null, sink, progress));
               });
     }
+    ServerBuilder builder = Server.builder();
+    config
+        .tls()
+        .listen(
+            builder,
+            new InetSocketAddress(config.listen().host(), config.listen().port()),
+            metrics);
     this.server =
         ApiServer.serve(
-                Server.builder()
-                    .http(new InetSocketAddress(config.listen().host(), config.listen().port())),
-                List.of(new Admin()),
-                metrics,
-                "meridian.bridge.served",
-                this::healthy)
+                builder, List.of(new Admin()), metrics, "meridian.bridge.served", this::healthy)
             .build();
   }
 
@@ -151,9 +158,12 @@ public final class Bridge implements AutoCloseable {
   }
 
   private MeridianClient client(int shard, String name, List<String> urls) {
+    MeridianClient.Builder b = MeridianClient.builder();
+    if (upstreamTls != null && urls.stream().allMatch(u -> u.startsWith("https://"))) {
+      b.tls(upstreamTls);
+    }
     MeridianClient client =
-        MeridianClient.builder()
-            .endpoints(urls)
+        b.endpoints(urls)
             .shard(shard)
             .requestTimeout(Duration.ofSeconds(15))
             .meterRegistry(metrics)
@@ -165,7 +175,7 @@ public final class Bridge implements AutoCloseable {
 
   /** Base URL of the bridge's HTTP server. */
   public String url() {
-    return "http://" + config.listen().host() + ":" + ApiServer.port(server);
+    return config.tls().scheme() + "://" + config.listen().host() + ":" + ApiServer.port(server);
   }
 
   public BridgeConfig config() {

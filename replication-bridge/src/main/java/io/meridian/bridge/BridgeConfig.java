@@ -16,6 +16,8 @@ import io.meridian.serving.config.ConfigKeys;
 import io.meridian.serving.config.ConfigType;
 import io.meridian.serving.config.ConfigValues;
 import io.meridian.serving.config.Validator;
+import io.meridian.serving.tls.TlsSettings;
+import io.meridian.serving.tls.UpstreamTls;
 import java.net.URI;
 import java.nio.file.Path;
 import java.util.List;
@@ -50,7 +52,13 @@ import java.util.Map;
  * }</pre>
  */
 public record BridgeConfig(
-    Listen listen, Kafka kafka, Lag lag, Retry retry, List<ShardConfig> shards) {
+    Listen listen,
+    Kafka kafka,
+    Lag lag,
+    Retry retry,
+    List<ShardConfig> shards,
+    TlsSettings tls,
+    UpstreamTls upstream) {
 
   /** Where the bridge serves health, metrics and status. Port 0 picks a free one. */
   public record Listen(String host, Integer port) {}
@@ -90,7 +98,7 @@ public record BridgeConfig(
     }
   }
 
-  private static final String URLS = "http://host:port URLs";
+  private static final String URLS = "http(s)://host:port URLs";
 
   static final ConfigKey<String> LISTEN_HOST =
       ConfigKey.of("listen.host", STRING)
@@ -183,6 +191,13 @@ public record BridgeConfig(
           "bridge",
           LISTEN_HOST,
           LISTEN_PORT,
+          TlsSettings.CERT_FILE,
+          TlsSettings.KEY_FILE,
+          TlsSettings.CA_FILE,
+          TlsSettings.CLIENT_AUTH,
+          UpstreamTls.CERT_FILE,
+          UpstreamTls.KEY_FILE,
+          UpstreamTls.CA_FILE,
           BOOTSTRAP_SERVERS,
           REPLICATION_FACTOR,
           MIN_INSYNC_REPLICAS,
@@ -228,7 +243,7 @@ public record BridgeConfig(
         new Lag(
             KEYS.check(DEGRADED_REVISIONS, limits.degradedRevisions()),
             KEYS.check(DEGRADED_MS, limits.degradedMs()));
-    return new BridgeConfig(listen, kafka, checked, retry, shards);
+    return new BridgeConfig(listen, kafka, checked, retry, shards, tls, upstream);
   }
 
   /** The topic of {@code shard}'s changes. */
@@ -259,7 +274,9 @@ public record BridgeConfig(
         kafka,
         new Lag(v.get(DEGRADED_REVISIONS), v.get(DEGRADED_MS)),
         retry,
-        shards(v));
+        shards(v),
+        TlsSettings.read(v),
+        UpstreamTls.read(v));
   }
 
   private static List<ShardConfig> shards(ConfigValues v) {
@@ -308,7 +325,9 @@ public record BridgeConfig(
   private static boolean httpUrl(String url) {
     try {
       URI uri = URI.create(url);
-      return "http".equals(uri.getScheme()) && uri.getHost() != null && uri.getPort() > 0;
+      return ("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))
+          && uri.getHost() != null
+          && uri.getPort() > 0;
     } catch (IllegalArgumentException e) {
       return false;
     }

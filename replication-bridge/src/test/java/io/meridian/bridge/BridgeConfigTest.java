@@ -38,12 +38,20 @@ class BridgeConfigTest {
     assertRefused(
         MINIMAL + "colour: blue\n",
         "colour",
-        "unknown key (expected: one of listen, kafka, lag, retry, shards)");
+        "unknown key (expected: one of listen, tls, upstream, kafka, lag, retry, shards)");
     assertRefused(MINIMAL.replace("id: 0", "id: -1"), "shards[0].id", "-1 (expected: 0..32767)");
+    assertRefused(
+        MINIMAL + "upstream: {cert-file: b.pem}\n",
+        "upstream.key-file",
+        "missing (expected: set with `upstream.cert-file`)");
+    assertRefused(
+        MINIMAL + "tls: {cert-file: b.pem, key-file: b-key.pem, client-auth: REQUIRE}\n",
+        "tls.ca-file",
+        "missing (expected: set when `tls.client-auth` is REQUIRE");
     assertRefused(
         MINIMAL.replace("http://127.0.0.1:2379", "127.0.0.1:2379"),
         "shards[0].source",
-        "[\"127.0.0.1:2379\"] (expected: http://host:port URLs)");
+        "[\"127.0.0.1:2379\"] (expected: http(s)://host:port URLs)");
     assertRefused(
         MINIMAL + "kafka: {bootstrap-servers: x, replication-factor: 1}\n",
         "kafka",
