@@ -21,6 +21,7 @@ import io.meridian.api.v1.ReplicationGrpc;
 import io.meridian.api.v1.ReplicationState;
 import io.meridian.api.v1.ReplicationStatusRequest;
 import io.meridian.api.v1.Role;
+import io.meridian.bridge.Bridge;
 import io.meridian.client.Stubs;
 import io.meridian.kafka.KafkaBroker;
 import io.meridian.launcher.DevFederation;
@@ -52,9 +53,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Exactly-once replication under faults. A federation (us-east PRIMARY, us-west STANDBY, one member
- * each, a bridge process, a real Kafka broker) takes writes through us-east's router while, one at
- * a time, the bridge is SIGKILLed and restarted, the broker is SIGKILLed and restarted on its data,
- * the primary is switched over to the standby, and the bridge is killed so the primary commits
+ * each, a bridge, a real Kafka broker) takes writes through us-east's router while, one at a time,
+ * the bridge is stopped and a new one started, the broker is SIGKILLed and restarted on its data,
+ * the primary is switched over to the standby, and the bridge is stopped so the primary commits
  * revisions that never reach Kafka and the primary is failed over to the standby with data loss
  * accepted (each time the old primary is then rejoined as the standby, the unplanned failover's
  * divergent tail written to a file). Once all is healed, the standby must have applied the
@@ -83,8 +84,8 @@ class ReplicationChaosTest {
 
   @TempDir Path dir;
   private DevFederation f;
-  // The federation's bridge, run as a process of its own so that a crash is a SIGKILL.
-  private BridgeProcess bridge;
+  // The running bridge: the federation's until the first crash, then one this test started.
+  private Bridge bridge;
   // The broker restarted on the federation's data, once its own was killed: ours to stop.
   private KafkaBroker broker;
   private String primary = "us-east";
@@ -128,10 +129,7 @@ class ReplicationChaosTest {
     schedule.forEach(s -> System.out.println("  " + s));
     try (DevFederation federation = Drills.federation(dir.resolve("dev"), 1)) {
       f = federation;
-      // The federation's own bridge runs in this JVM: it gives way to one in a process.
-      f.bridge().close();
-      bridge = BridgeProcess.of(dir.resolve("dev"));
-      bridge.start();
+      bridge = f.bridge();
       started = System.nanoTime();
       KVGrpc.KVBlockingStub kv =
           GrpcClients.builder(f.router("us-east").url())
@@ -155,7 +153,8 @@ class ReplicationChaosTest {
       } finally {
         stopped = true;
         writers.shutdownNow();
-        // The broker goes after the bridge that uses it.
+        // Closing twice is fine (the federation closes its own bridge again); the broker goes after
+        // the bridge that uses it.
         bridge.close();
         if (broker != null) {
           broker.close();
@@ -168,11 +167,11 @@ class ReplicationChaosTest {
     log("%s for %d ms (planned at %d ms)", step.fault(), step.holdMs(), step.atMs());
     switch (step.fault()) {
       case BRIDGE_CRASH -> {
-        // SIGKILL, mid-transaction as it may be: the restarted bridge resumes from what the topic
-        // and the standby say.
-        bridge.kill();
+        // Bridge has no kill: close() is its most abrupt stop. Its successor resumes from what the
+        // topic and the standby say, as a bridge restarted after a crash does.
+        bridge.close();
         Thread.sleep(step.holdMs());
-        bridge.start();
+        bridge = Bridge.start(bridge.config());
       }
       case BROKER_KILL -> {
         Path data = dir.resolve("dev").resolve("kafka");
@@ -202,7 +201,7 @@ class ReplicationChaosTest {
         // (until its write authority lapses: FENCED). The failover gives them up by design.
         String from = primary;
         String to = standby;
-        bridge.kill();
+        bridge.close();
         Thread.sleep(step.holdMs());
         String kafka = bridge.config().kafka().bootstrapServers();
         CompletableFuture<String> failover =
@@ -217,7 +216,7 @@ class ReplicationChaosTest {
             .atMost(Duration.ofMinutes(3))
             .ignoreExceptions()
             .until(() -> failover.isDone() || role(fenced) == Role.FENCED);
-        bridge.start();
+        bridge = Bridge.start(bridge.config());
         assertThat(failover.get(3, TimeUnit.MINUTES)).contains("[10/10] notify");
         primary = to;
         standby = from;
