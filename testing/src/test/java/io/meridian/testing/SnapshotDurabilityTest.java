@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -93,24 +94,45 @@ class SnapshotDurabilityTest {
         }
       }
       assertThat(lastRename).as("the snapshot's renames in %s", trace).isNotNegative();
+      // The writer thread itself must open the directory and sync it, after its last rename.
+      String writer = pid(calls.get(lastRename));
+      List<String> after =
+          calls.subList(lastRename + 1, calls.size()).stream()
+              .filter(call -> pid(call).equals(writer))
+              .toList();
       Pattern open =
           Pattern.compile("openat\\(.*\"" + Pattern.quote(smDir) + "\", [^)]*\\) = (\\d+)");
       boolean synced = false;
-      for (int i = lastRename + 1; i < calls.size() && !synced; i++) {
-        Matcher m = open.matcher(calls.get(i));
+      for (int i = 0; i < after.size() && !synced; i++) {
+        Matcher m = open.matcher(after.get(i));
         if (m.find()) {
           Pattern fsync = Pattern.compile("f(?:data)?sync\\(" + m.group(1) + "\\) += 0");
-          for (int j = i + 1; j < calls.size() && !synced; j++) {
-            synced = fsync.matcher(calls.get(j)).find();
+          for (int j = i + 1; j < after.size() && !synced; j++) {
+            synced = fsync.matcher(after.get(j)).find();
           }
         }
       }
       assertThat(synced)
-          .as("an fsync of %s after the last rename of snapshot %d", smDir, index)
+          .as(
+              "an fsync of %s by thread %s after the last rename of snapshot %d; that rename and"
+                  + " the thread's next calls:%n%s",
+              smDir,
+              writer,
+              index,
+              String.join(
+                  System.lineSeparator(),
+                  Stream.concat(Stream.of(calls.get(lastRename)), after.stream().limit(20))
+                      .toList()))
           .isTrue();
     } finally {
       Files.deleteIfExists(trace);
     }
+  }
+
+  /** The thread id strace put at the start of a line with {@code -f}. */
+  private static String pid(String call) {
+    int space = call.indexOf(' ');
+    return space < 0 ? "" : call.substring(0, space);
   }
 
   /**
@@ -125,7 +147,7 @@ class SnapshotDurabilityTest {
     for (String line : lines) {
       int cut = line.indexOf(" <unfinished ...>");
       if (cut >= 0) {
-        unfinished.put(line.substring(0, line.indexOf(' ')), line.substring(0, cut));
+        unfinished.put(pid(line), line.substring(0, cut));
         continue;
       }
       Matcher m = resumed.matcher(line);

@@ -76,7 +76,7 @@ final class LocalDivision {
       java.util.Set<RaftPeerId> voters = new java.util.HashSet<>();
       conf.getCurrentPeers().forEach(p -> voters.add(p.getId()));
       return ReadBarriers.withinTimeout(
-              heartbeats.confirm(since, voters, server.getId()),
+              heartbeats.confirm(term, since, voters, server.getId()),
               term,
               ShardReplica.READ_CONFIRM_TIMEOUT_MS)
           .thenApply(confirmed -> commit);

@@ -561,6 +561,12 @@ public final class ShardReplica
     if (!self) {
       leaseClock.follow();
       readBarriers.lost();
+      heartbeats.lost(
+          MeridianException.of(
+              Error.Code.UNAVAILABLE,
+              "member %s no longer leads shard %d: retry",
+              config.member(),
+              spec.id()));
       log.info(
           "shard={} region={} member={} follows leader {}",
           spec.id(),

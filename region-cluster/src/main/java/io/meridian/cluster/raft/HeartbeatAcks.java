@@ -21,11 +21,17 @@ import org.apache.ratis.server.protocol.TermIndex;
 
 /**
  * Confirms a leader's leadership with one round of append requests instead of a log entry: etcd's
- * ReadIndex. A read that arrives at time {@code t} is confirmed once a majority of voters (the
- * leader among them) answered, in the leader's term, an append request (a heartbeat or entries) the
- * leader created at or after {@code t}. Every such answer shows that the follower had not moved to
- * a newer term when it answered, so no newer leader can have committed anything before {@code t}; a
- * leader cut off from its followers gets no answers and confirms nothing.
+ * ReadIndex. A read that arrives at time {@code t} while this member leads term {@code T} is
+ * confirmed once a majority of voters (the leader among them) answered, in term {@code T}, an
+ * append request (a heartbeat or entries) the leader created in {@code T} at or after {@code t}.
+ * Every such answer shows that the follower had not moved to a newer term when it answered, so no
+ * newer leader can have committed anything before {@code t}; a leader cut off from its followers
+ * gets no answers and confirms nothing.
+ *
+ * <p>Only SUCCESS and INCONSISTENCY answers given in the request's term count. Ratis hands this
+ * observer a follower's NOT_LEADER answer too, whenever its appender has stopped (a deposed leader
+ * stops its appenders as it steps down): counted, those answers from followers of the newer term
+ * confirmed a leader woken from a pause, which then answered from its stale state.
  *
  * <p>Ratis 3.3.0's own read index skips the round for a read at or below an index an earlier round
  * confirmed (decision 0012); this one always waits for answers to requests created after the read
@@ -42,15 +48,27 @@ public final class HeartbeatAcks {
   private static final int MAX_UNANSWERED = 1024;
 
   private final LongSupplier nanoTime;
-  // Follower -> the creation time of the newest request it answered in the leader's term.
-  private final ConcurrentMap<RaftPeerId, Long> answered = new ConcurrentHashMap<>();
+  // Follower -> the newest request it answered in the term the request was made in.
+  private final ConcurrentMap<RaftPeerId, Sent> answered = new ConcurrentHashMap<>();
   // Follower -> its current appender, to trigger a heartbeat for a waiting read.
   private final ConcurrentMap<RaftPeerId, LogAppender> appenders = new ConcurrentHashMap<>();
   // Guarded by this.
   private final List<Waiting> waiting = new ArrayList<>();
   private volatile long lastTriggered = Long.MIN_VALUE;
 
-  private record Waiting(long since, Set<RaftPeerId> voters, CompletableFuture<Void> confirmed) {}
+  private record Waiting(
+      long term, long since, Set<RaftPeerId> voters, CompletableFuture<Void> confirmed) {}
+
+  /** An append request: the leader's term in it, and when it was created. */
+  record Sent(long term, long createdAt) {
+    /** The newer of two answered requests: a newer term, or the later one within a term. */
+    static Sent newer(Sent a, Sent b) {
+      if (a.term != b.term) {
+        return a.term > b.term ? a : b;
+      }
+      return b.createdAt - a.createdAt > 0 ? b : a;
+    }
+  }
 
   HeartbeatAcks(LongSupplier nanoTime) {
     this.nanoTime = nanoTime;
@@ -72,12 +90,14 @@ public final class HeartbeatAcks {
   }
 
   /**
-   * Completes once a majority of {@code voters} (which include {@code self}, the leader) answered a
-   * request created at or after {@code since}; triggers a heartbeat to every follower unless one
-   * was triggered since then. Never times out by itself.
+   * Completes once a majority of {@code voters} (which include {@code self}, the leader) answered,
+   * in {@code term}, a request of {@code term} created at or after {@code since}; triggers a
+   * heartbeat to every follower unless one was triggered since then. Never times out by itself;
+   * {@link #lost} fails it.
    */
-  public CompletableFuture<Void> confirm(long since, Set<RaftPeerId> voters, RaftPeerId self) {
-    Waiting w = new Waiting(since, voters, new CompletableFuture<>());
+  public CompletableFuture<Void> confirm(
+      long term, long since, Set<RaftPeerId> voters, RaftPeerId self) {
+    Waiting w = new Waiting(term, since, voters, new CompletableFuture<>());
     if (confirmed(w, self)) {
       return CompletableFuture.completedFuture(null);
     }
@@ -103,8 +123,8 @@ public final class HeartbeatAcks {
       if (voter.equals(self)) {
         acks++;
       } else {
-        Long at = answered.get(voter);
-        if (at != null && at - w.since() >= 0) {
+        Sent at = answered.get(voter);
+        if (at != null && at.term() == w.term() && at.createdAt() - w.since() >= 0) {
           acks++;
         }
       }
@@ -127,6 +147,19 @@ public final class HeartbeatAcks {
     done.forEach(w -> w.confirmed().complete(null));
   }
 
+  /**
+   * This member no longer leads: every waiting read fails (its term can no longer be confirmed), to
+   * be retried where the new leader is.
+   */
+  public void lost(Throwable why) {
+    List<Waiting> failed;
+    synchronized (this) {
+      failed = new ArrayList<>(waiting);
+      waiting.clear();
+    }
+    failed.forEach(w -> w.confirmed().completeExceptionally(why));
+  }
+
   /** Reads waiting for a round (tests, metrics). */
   public synchronized int waiting() {
     return waiting.size();
@@ -137,7 +170,7 @@ public final class HeartbeatAcks {
    * recorded here. One per appender: call ids restart with each appender.
    */
   LeaderState observe(LeaderState delegate, RaftPeerId follower, RaftPeerId self) {
-    ConcurrentSkipListMap<Long, Long> unanswered = new ConcurrentSkipListMap<>();
+    ConcurrentSkipListMap<Long, Sent> unanswered = new ConcurrentSkipListMap<>();
     return new LeaderState() {
       @Override
       public void restart(LogAppender appender) {
@@ -147,11 +180,15 @@ public final class HeartbeatAcks {
       @Override
       public AppendEntriesRequestProto newAppendEntriesRequestProto(
           FollowerInfo info, List<LogEntryProto> entries, TermIndex previous, long callId) {
-        unanswered.put(callId, now());
+        // Timed before it is made: a request counts for reads that arrived before it.
+        long createdAt = now();
+        AppendEntriesRequestProto request =
+            delegate.newAppendEntriesRequestProto(info, entries, previous, callId);
+        unanswered.put(callId, new Sent(request.getLeaderTerm(), createdAt));
         while (unanswered.size() > MAX_UNANSWERED) {
           unanswered.pollFirstEntry();
         }
-        return delegate.newAppendEntriesRequestProto(info, entries, previous, callId);
+        return request;
       }
 
       @Override
@@ -182,16 +219,24 @@ public final class HeartbeatAcks {
       @Override
       public void onAppendEntriesReply(LogAppender appender, AppendEntriesReplyProto reply) {
         delegate.onAppendEntriesReply(appender, reply);
-        // Ratis calls this for SUCCESS and INCONSISTENCY only: answers given in this term.
         long callId = reply.getServerReply().getCallId();
-        Long createdAt = unanswered.remove(callId);
+        Sent sent = unanswered.remove(callId);
         unanswered.headMap(callId).clear();
-        if (createdAt != null) {
-          answered.merge(follower, createdAt, (a, b) -> b - a > 0 ? b : a);
+        if (sent != null && givenIn(sent.term(), reply)) {
+          answered.merge(follower, sent, Sent::newer);
           answeredBy(self);
         }
       }
     };
+  }
+
+  /**
+   * Whether {@code reply} was given in {@code term}: SUCCESS or INCONSISTENCY from a follower still
+   * in it. A NOT_LEADER answer comes from a follower of a newer term.
+   */
+  static boolean givenIn(long term, AppendEntriesReplyProto reply) {
+    return reply.getResult() != AppendEntriesReplyProto.AppendResult.NOT_LEADER
+        && reply.getTerm() == term;
   }
 
   /** {@code appender} now replicates to {@code follower}. */
@@ -200,7 +245,7 @@ public final class HeartbeatAcks {
   }
 
   /** For tests: what each follower answered. */
-  Map<RaftPeerId, Long> answered() {
+  Map<RaftPeerId, Sent> answered() {
     return Map.copyOf(answered);
   }
 }
