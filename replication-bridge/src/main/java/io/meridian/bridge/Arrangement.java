@@ -333,11 +333,21 @@ final class Arrangement {
 
   /** Closes a part and waits for its thread: a grace to close its Kafka clients, then interrupt. */
   private static void end(Running<?> running) {
+    tellToStop(running);
+    awaitEnd(running);
+  }
+
+  /** Asks a part to stop after its current step; returns at once. */
+  private static void tellToStop(Running<?> running) {
     if (running.part() instanceof Source s) {
       s.close();
     } else if (running.part() instanceof Sink s) {
       s.close();
     }
+  }
+
+  /** Waits for a part told to stop, interrupting it after {@link Source#STOP_GRACE}. */
+  private static void awaitEnd(Running<?> running) {
     try {
       running.thread().join(Source.STOP_GRACE.toMillis());
       if (running.thread().isAlive()) {
@@ -398,17 +408,28 @@ final class Arrangement {
   void close() {
     closed = true;
     prober.interrupt();
+    // Every part is told first and waited for after: one after another, their last steps added up
+    // and kept the primary's nodes waiting for the source's reports past their write authority.
+    running().forEach(Arrangement::tellToStop);
     try {
       prober.join(Duration.ofSeconds(30).toMillis());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
     synchronized (this) {
-      if (source != null) {
-        end(source);
-      }
-      sinks.values().forEach(Arrangement::end);
+      // The prober may have started a part before it saw `closed`.
+      List<Running<?>> parts = running();
+      parts.forEach(Arrangement::tellToStop);
+      parts.forEach(Arrangement::awaitEnd);
       sinks.clear();
     }
+  }
+
+  private synchronized List<Running<?>> running() {
+    List<Running<?>> parts = new ArrayList<>(sinks.values());
+    if (source != null) {
+      parts.add(0, source);
+    }
+    return parts;
   }
 }

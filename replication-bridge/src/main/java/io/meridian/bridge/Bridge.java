@@ -247,6 +247,14 @@ public final class Bridge implements AutoCloseable {
     if (!closed.compareAndSet(false, true)) {
       return; // Closed already (a test that stopped its dev federation's bridge, say).
     }
+    // Static parts stop after their current step (a flag; they are waited for below).
+    for (Part part : parts) {
+      if (part.source() != null) {
+        part.source().close();
+      } else {
+        part.sink().close();
+      }
+    }
     // Every shard's arrangement at once: each may wait for its producer's bounded close, and one
     // after another they kept the stop (and the nodes waiting for their reports) that many times
     // longer.
@@ -263,13 +271,6 @@ public final class Bridge implements AutoCloseable {
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-    }
-    for (Part part : parts) {
-      if (part.source() != null) {
-        part.source().close();
-      } else {
-        part.sink().close();
-      }
     }
     // Each loop sees `closed` within a poll (100 ms) or a send and closes its Kafka clients itself;
     // an interrupt then would make those closes fail. Only a loop still waiting (a retry's pause,
