@@ -247,7 +247,8 @@ public final class DevCluster implements AutoCloseable {
         base.backup(),
         base.replication(),
         base.clusterToken(),
-        base.tls());
+        base.tls(),
+        base.peerTls());
   }
 
   /**

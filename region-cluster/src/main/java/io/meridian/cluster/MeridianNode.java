@@ -82,6 +82,7 @@ public final class MeridianNode implements AutoCloseable {
               return t;
             });
     RaftProperties properties = raftProperties(config);
+    Parameters parameters = ResyncingGrpc.parameters(config.peerTls());
     String token = ClusterIdentity.resolve(config);
     if (!token.isEmpty()) {
       log.info(
@@ -102,7 +103,7 @@ public final class MeridianNode implements AutoCloseable {
         RaftServer.newBuilder()
             .setServerId(self)
             .setProperties(properties)
-            .setParameters(new Parameters())
+            .setParameters(parameters)
             .setStateMachineRegistry(machines::get)
             .setOption(RaftStorage.StartupOption.RECOVER)
             .build();
@@ -130,6 +131,7 @@ public final class MeridianNode implements AutoCloseable {
                   .setRaftGroup(group)
                   .setLeaderId(null)
                   .setProperties(properties)
+                  .setParameters(parameters)
                   // Every 20 ms for the first second, so a write forwarded while the shard
                   // elects reaches the new leader as soon as it is up; then every 100 ms, for
                   // about 7 s in all.
@@ -144,6 +146,7 @@ public final class MeridianNode implements AutoCloseable {
               e.getKey(),
               machines.get(e.getKey()),
               client,
+              parameters,
               clock,
               duties,
               metrics));

@@ -47,7 +47,8 @@ public record NodeConfig(
     Backup backup,
     Replication replication,
     String clusterToken,
-    TlsSettings tls) {
+    TlsSettings tls,
+    PeerTls peerTls) {
 
   /** host:port. */
   public record Endpoint(String host, Integer port) {}
@@ -353,6 +354,9 @@ public record NodeConfig(
           TlsSettings.CLIENT_AUTH,
           PEER_HOST,
           PEER_PORT,
+          PeerTls.CERT_FILE,
+          PeerTls.KEY_FILE,
+          PeerTls.CA_FILE,
           MEMBER_ID,
           MEMBER_PEER,
           MEMBER_CLIENT,
@@ -446,7 +450,8 @@ public record NodeConfig(
                 v.get(BACKUP_RETENTION)),
             new Replication(v.get(WRITE_AUTHORITY)),
             v.get(CLUSTER_TOKEN),
-            TlsSettings.read(v));
+            TlsSettings.read(v),
+            PeerTls.read(v));
     checkBetweenKeys(config, v);
     return config;
   }

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.client.RaftClientConfigKeys;
+import org.apache.ratis.conf.Parameters;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.proto.RaftProtos.RaftPeerProto;
 import org.apache.ratis.protocol.GroupInfoReply;
@@ -31,7 +32,12 @@ record JoiningNode(long appliedIndex, String clientUrl) {
    * the voters (it could start elections before it holds the log).
    */
   static JoiningNode ask(
-      RaftPeer peer, RaftGroupId groupId, int shard, RaftProperties properties, boolean joining) {
+      RaftPeer peer,
+      RaftGroupId groupId,
+      int shard,
+      RaftProperties properties,
+      Parameters transport,
+      boolean joining) {
     String id = peer.getId().toString();
     RaftProperties p = new RaftProperties(properties);
     RaftClientConfigKeys.Rpc.setRequestTimeout(
@@ -41,6 +47,7 @@ record JoiningNode(long appliedIndex, String clientUrl) {
         RaftClient.newBuilder()
             .setRaftGroup(RaftGroup.valueOf(groupId, peer))
             .setProperties(p)
+            .setParameters(transport)
             .setRetryPolicy(RetryPolicies.noRetry())
             .build()) {
       reply = client.getGroupManagementApi(peer.getId()).info(groupId);

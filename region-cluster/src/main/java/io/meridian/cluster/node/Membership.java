@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.conf.Parameters;
 import org.apache.ratis.proto.RaftProtos.CommitInfoProto;
 import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
 import org.apache.ratis.protocol.ClientId;
@@ -85,6 +86,8 @@ public final class Membership implements AutoCloseable {
   private final RaftCalls raft;
   private final LocalDivision division;
   private final Supplier<RaftClient> newClient;
+  // How this node calls other members (TLS between members, when configured).
+  private final Parameters transport;
   // Blocking Ratis admin calls (probes of new members, changes sent to another leader).
   private final ExecutorService calls;
 
@@ -96,7 +99,8 @@ public final class Membership implements AutoCloseable {
       NodeConfig config,
       RaftCalls raft,
       LocalDivision division,
-      Supplier<RaftClient> newClient) {
+      Supplier<RaftClient> newClient,
+      Parameters transport) {
     this.shard = shard;
     this.region = config.region();
     this.member = config.member();
@@ -106,6 +110,7 @@ public final class Membership implements AutoCloseable {
     this.groupId = raft.groupId();
     this.division = division;
     this.newClient = newClient;
+    this.transport = transport;
     this.calls =
         Executors.newCachedThreadPool(
             r -> {
@@ -219,7 +224,8 @@ public final class Membership implements AutoCloseable {
       }
       RaftPeer probe = peer(id, address, clientUrl, RaftPeerRole.LISTENER);
       return CompletableFuture.supplyAsync(
-              () -> JoiningNode.ask(probe, groupId, shard, server.getProperties(), true), calls)
+              () -> JoiningNode.ask(probe, groupId, shard, server.getProperties(), transport, true),
+              calls)
           .thenCompose(
               joining -> {
                 String url = clientUrl.isEmpty() ? joining.clientUrl() : clientUrl;
@@ -254,7 +260,10 @@ public final class Membership implements AutoCloseable {
             region);
       }
       return CompletableFuture.supplyAsync(
-              () -> JoiningNode.ask(listener, groupId, shard, server.getProperties(), false), calls)
+              () ->
+                  JoiningNode.ask(
+                      listener, groupId, shard, server.getProperties(), transport, false),
+              calls)
           .thenCompose(
               joining -> {
                 long commit = division.commitIndex();

@@ -51,6 +51,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.conf.Parameters;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.server.DivisionInfo;
@@ -118,6 +119,7 @@ public final class ShardReplica
       RaftGroupId groupId,
       ShardStateMachine stateMachine,
       Supplier<RaftClient> newClient,
+      Parameters transport,
       NodeClock clock,
       ScheduledExecutorService scheduler,
       MeterRegistry metrics) {
@@ -136,7 +138,7 @@ public final class ShardReplica
             config.raft().electionTimeoutMaxMs(),
             raft,
             stateMachine);
-    this.membership = new Membership(spec.id(), config, raft, division, newClient);
+    this.membership = new Membership(spec.id(), config, raft, division, newClient, transport);
     this.clock = clock;
     this.metrics = metrics;
     this.leaseClock = new LeaseClock(config.raft().electionTimeoutMaxMs(), clock::monotonicMillis);

@@ -136,6 +136,25 @@ class NodeConfigTest {
   }
 
   @Test
+  void peerTlsIsOffUnlessSetAndNeedsAllThreeFiles() {
+    assertThat(NodeConfig.parse(GOOD).peerTls()).isEqualTo(PeerTls.PLAIN);
+    NodeConfig on =
+        NodeConfig.parse(
+            GOOD
+                + "peer-tls: {cert-file: /p/n1.pem, key-file: /p/n1-key.pem, ca-file: /p/ca.pem}\n");
+    assertThat(on.peerTls()).isEqualTo(new PeerTls("/p/n1.pem", "/p/n1-key.pem", "/p/ca.pem"));
+    assertThat(on.peerTls().enabled()).isTrue();
+    assertRefused(
+        GOOD + "peer-tls: {cert-file: /p/n1.pem, key-file: /p/n1-key.pem}\n",
+        "peer-tls.ca-file",
+        "missing (expected: set: peer TLS needs");
+    assertRefused(
+        GOOD + "peer-tls: {ca-file: /p/ca.pem}\n",
+        "peer-tls.cert-file",
+        "missing (expected: set: peer TLS needs");
+  }
+
+  @Test
   void textThatIsNotYamlIsRefused() {
     assertThatThrownBy(() -> NodeConfig.parse("member: [unclosed"))
         .isInstanceOf(ConfigException.class)

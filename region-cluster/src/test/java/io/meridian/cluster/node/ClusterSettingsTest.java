@@ -50,7 +50,8 @@ class ClusterSettingsTest {
         c.backup(),
         c.replication(),
         c.clusterToken(),
-        c.tls());
+        c.tls(),
+        c.peerTls());
   }
 
   /**

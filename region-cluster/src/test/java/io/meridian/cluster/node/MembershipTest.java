@@ -247,7 +247,8 @@ class MembershipTest {
               voter.backup(),
               voter.replication(),
               voter.clusterToken(),
-              voter.tls());
+              voter.tls(),
+              voter.peerTls());
       int n4 = cluster.startMember(self);
       assertRefused(
           () -> atLeader.cluster().memberAdd(add("n4", self.self().peer())),

@@ -21,6 +21,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.LongSupplier;
+import javax.net.ssl.X509ExtendedKeyManager;
+import javax.net.ssl.X509ExtendedTrustManager;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -112,6 +114,34 @@ public final class TlsFiles implements TlsProvider {
     List<X509Certificate> trusted = fresh().trusted();
     // Null, not empty: Armeria then falls back to the JDK's trust store.
     return trusted.isEmpty() ? null : trusted;
+  }
+
+  /**
+   * A JSSE key manager presenting this material's certificate as last read, on every handshake: for
+   * TLS stacks set up with JSSE managers rather than an Armeria {@link TlsProvider} (Ratis's gRPC
+   * transport between members).
+   */
+  public X509ExtendedKeyManager keyManager() {
+    return new FilesKeyManager(this);
+  }
+
+  /**
+   * A JSSE trust manager that accepts a peer whose certificate chains to this material's CA
+   * certificates as last read (the JDK's trust store when there are none), with the host name
+   * checks the TLS stack asks for.
+   */
+  public X509ExtendedTrustManager trustManager() {
+    return new FilesTrustManager(this);
+  }
+
+  /** The key pair presented, as last read (null: none), for the JSSE managers. */
+  TlsKeyPair currentKeyPair() {
+    return fresh().keyPair();
+  }
+
+  /** The CA certificates trusted, as last read (empty: the JDK's store), for the JSSE managers. */
+  List<X509Certificate> currentTrusted() {
+    return fresh().trusted();
   }
 
   /** The certificate presented (the first of the chain), as last read; null if there is none. */

@@ -153,6 +153,49 @@ class TlsFilesTest {
   }
 
   @Test
+  void theJsseManagersPresentTheRenewedPairAndTrustTheCaOnly() throws Exception {
+    AtomicLong nanos = new AtomicLong();
+    Path cert = dir.resolve("p.pem");
+    Path key = dir.resolve("p-key.pem");
+    Path caFile = dir.resolve("ca.pem");
+    ca.writeCertificate(caFile);
+    ca.issue("p", List.of("127.0.0.1"), Duration.ofDays(1)).write(cert, key);
+    TlsFiles tls = TlsFiles.load(cert, key, caFile, nanos::get, Clock.systemUTC());
+    var keys = tls.keyManager();
+    var trust = tls.trustManager();
+
+    // The PEM parser's EC key is BouncyCastle's ("ECDSA"): still offered for TLS's "EC".
+    String first = keys.chooseEngineServerAlias("EC", null, null);
+    assertThat(first).isNotNull();
+    assertThat(keys.chooseEngineClientAlias(new String[] {"RSA"}, null, null)).isNull();
+    assertThat(keys.getPrivateKey(first).getAlgorithm()).isEqualTo("EC");
+    X509Certificate[] chain = keys.getCertificateChain(first);
+    assertThat(chain[0].getSerialNumber()).isEqualTo(tls.certificate().getSerialNumber());
+    trust.checkClientTrusted(chain, "ECDHE_ECDSA");
+
+    ca.issue("p", List.of("127.0.0.1"), Duration.ofDays(1)).write(cert, key);
+    Files.setLastModifiedTime(
+        cert, java.nio.file.attribute.FileTime.from(Instant.now().plusSeconds(5)));
+    nanos.addAndGet(Duration.ofSeconds(2).toNanos());
+    String second = keys.chooseEngineClientAlias(new String[] {"EC"}, null, null);
+    assertThat(second).isNotEqualTo(first);
+    assertThat(keys.getCertificateChain(second)[0].getSerialNumber())
+        .isEqualTo(tls.certificate().getSerialNumber())
+        .isNotEqualTo(chain[0].getSerialNumber());
+    // A handshake that chose the first alias before the renewal still gets the first pair whole.
+    assertThat(keys.getCertificateChain(first)[0].getSerialNumber())
+        .isEqualTo(chain[0].getSerialNumber());
+
+    CertificateAuthority other = CertificateAuthority.create("other-ca", Duration.ofDays(1));
+    Path otherCert = dir.resolve("o.pem");
+    Path otherKey = dir.resolve("o-key.pem");
+    other.issue("o", List.of(), Duration.ofDays(1)).write(otherCert, otherKey);
+    X509Certificate[] foreign = {TlsFiles.load(otherCert, otherKey, null).certificate()};
+    assertThatThrownBy(() -> trust.checkClientTrusted(foreign, "ECDHE_ECDSA"))
+        .isInstanceOf(java.security.cert.CertificateException.class);
+  }
+
+  @Test
   void daysLeftCountsDownToExpiry() throws Exception {
     Instant now = Instant.parse("2026-12-01T00:00:00Z");
     CertificateAuthority dated =
