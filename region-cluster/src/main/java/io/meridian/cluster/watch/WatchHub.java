@@ -330,8 +330,8 @@ public final class WatchHub implements AutoCloseable {
     role = Role.forNumber((int) position[2]);
     for (Watch w : allWatches()) {
       if (w.synced) {
-        detach(w);
-        w.synced = false;
+        // Still served (and counted): it only leaves the live index while it replays.
+        unindex(w);
         replaying.add(w);
         replay(w);
       }
@@ -353,6 +353,35 @@ public final class WatchHub implements AutoCloseable {
     if (dispatched < 0 || revision <= dispatched) {
       return; // Covered by the state read at start or by a reload.
     }
+    if (revision > dispatched + 1) {
+      // Revisions are consecutive, so some were never handed over: live watches would skip them
+      // silently. The state has them (it is applied before they are handed over): replay.
+      log.warn(
+          "shard={} revisions {}..{} never reached the watch dispatcher; replaying them to {}"
+              + " watches from the state",
+          shard,
+          dispatched + 1,
+          revision - 1,
+          watchCount.get());
+      resync();
+      if (revision <= dispatched) {
+        return;
+      }
+    }
+    try {
+      deliver(revision, epoch, role, changes);
+    } catch (RuntimeException e) {
+      // A watch that was not sent this revision must not go on past it: replay from the state.
+      log.error(
+          "shard={} revision={} watch delivery failed; replaying from the state",
+          shard,
+          revision,
+          e);
+      resync();
+    }
+  }
+
+  private void deliver(long revision, long epoch, Role role, List<Change> changes) {
     dispatched = revision;
     this.epoch = epoch;
     this.role = role;
@@ -453,8 +482,19 @@ public final class WatchHub implements AutoCloseable {
       w.uncheckedEpoch = 0;
     }
     if (watchCount.getAndIncrement() == 0) {
-      // Writes applied while no watch was served were not handed over.
-      catchUpPosition();
+      if (allWatches().isEmpty()) {
+        // Writes applied while no watch was served were not handed over.
+        catchUpPosition();
+      } else {
+        // Served watches that were not counted: their writes were not handed over either, and
+        // taking the state's position would skip them past those. Replay them instead.
+        log.warn(
+            "shard={} {} watches were served uncounted; replaying them from the state",
+            shard,
+            allWatches().size());
+        watchCount.addAndGet(allWatches().size());
+        resync();
+      }
     }
     long seen = w.next == 0 ? dispatched : Math.min(w.next - 1, dispatched);
     if (w.next == 0) {
@@ -520,7 +560,9 @@ public final class WatchHub implements AutoCloseable {
       }
       w.active = true;
     }
-    w.next = reached + 1;
+    // Never backwards: after the state went back to an older snapshot, a watch that was sent more
+    // than the state has waits for it (the dispatcher skips what it already sent).
+    w.next = Math.max(w.next, reached + 1);
     if (complete) {
       replaying.remove(w);
       attach(w);
@@ -584,20 +626,27 @@ public final class WatchHub implements AutoCloseable {
     }
   }
 
+  /** Stops serving {@code w}: out of the live index or the replays, and no longer counted. */
   private void detach(Watch w) {
     boolean counted = replaying.remove(w) || w.synced;
-    if (w.synced) {
-      Map<?, Set<Watch>> index = w.range.single() ? byKey : byRange;
-      Object k = w.range.single() ? w.range.start() : w.range;
-      Set<Watch> group = index.get(k);
-      if (group != null && group.remove(w) && group.isEmpty()) {
-        index.remove(k);
-      }
-      w.synced = false;
-    }
+    unindex(w);
     if (counted) {
       watchCount.decrementAndGet();
     }
+  }
+
+  /** Takes {@code w} out of the live index; its count stays. */
+  private void unindex(Watch w) {
+    if (!w.synced) {
+      return;
+    }
+    Map<?, Set<Watch>> index = w.range.single() ? byKey : byRange;
+    Object k = w.range.single() ? w.range.start() : w.range;
+    Set<Watch> group = index.get(k);
+    if (group != null && group.remove(w) && group.isEmpty()) {
+      index.remove(k);
+    }
+    w.synced = false;
   }
 
   private List<Watch> allWatches() {

@@ -17,6 +17,10 @@ import io.meridian.cluster.proto.Command;
 import io.meridian.cluster.proto.InitShard;
 import io.meridian.cluster.proto.LeaderStart;
 import io.meridian.cluster.state.ShardState;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,12 +37,14 @@ import org.junit.jupiter.api.Test;
 class WatchHubTest {
   private static final int SHARD = 3;
 
-  private final ShardState state = new ShardState(SHARD);
+  private final Object lock = new Object();
+  // Replaced whole by install(), as a snapshot from the leader replaces a member's state.
+  private ShardState state = new ShardState(SHARD);
   private final StateReader<ShardState> reader =
       new StateReader<>() {
         @Override
         public <T> T read(Function<? super ShardState, T> f) {
-          synchronized (state) {
+          synchronized (lock) {
             return f.apply(state);
           }
         }
@@ -90,12 +96,102 @@ class WatchHubTest {
     hub.start();
     MeridianException refused = null;
     try {
-      hub.create(stream, watch(state.revision(), 7));
+      hub.create(stream, watch(reader.read(ShardState::revision), 7));
     } catch (MeridianException e) {
       refused = e;
     }
     assertThat(refused).isNotNull();
     assertThat(refused.code()).isEqualTo(Error.Code.HISTORY_DIVERGED);
+  }
+
+  @Test
+  void aWatchLiveAcrossASnapshotInstallGetsEveryLaterRevisionEvenWhenAnotherWatchStarts() {
+    List<Command> log = history();
+    log.subList(0, 5).forEach(this::apply);
+    hub.start();
+    hub.create(stream, watch(1, 0));
+    await().atMost(Duration.ofSeconds(30)).until(() -> events().size() == 3);
+
+    // The leader sends a snapshot of where this member already is; applies go on after it.
+    install(snapshotOf(log.subList(0, 5)));
+    log.subList(5, 6).forEach(this::apply);
+    // A second watch starting must not move the first one past what it was not sent yet.
+    WatchStream other = new WatchStream(new Discard(), 1 << 20, () -> {});
+    hub.create(other, watch(0, 0));
+    await().atMost(Duration.ofSeconds(30)).until(() -> hub.watches() == 2);
+    log.subList(6, 7).forEach(this::apply);
+
+    await().atMost(Duration.ofSeconds(30)).until(() -> events().size() == 5);
+    assertThat(events())
+        .extracting(e -> e.getKv().getModRevision())
+        .containsExactlyElementsOf(revisionsOf(log).subList(2, 7));
+  }
+
+  @Test
+  void aMemberSentBackToAnOlderSnapshotNeitherRepeatsNorSkips() {
+    List<Command> log = history();
+    log.subList(0, 5).forEach(this::apply);
+    List<Long> revisions = revisionsOf(log);
+    hub.start();
+    // The watcher saw up to the third put elsewhere.
+    hub.create(stream, watch(revisions.get(4) + 1, 0));
+    await().atMost(Duration.ofSeconds(30)).until(() -> hub.watches() == 1);
+
+    // Back to the first put, then the log again from there.
+    install(snapshotOf(log.subList(0, 3)));
+    log.subList(3, 7).forEach(this::apply);
+
+    long last = revisions.get(6);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> events().stream().anyMatch(e -> e.getKv().getModRevision() == last));
+    assertThat(events())
+        .extracting(e -> e.getKv().getModRevision())
+        .containsExactly(revisions.get(5), revisions.get(6));
+  }
+
+  @Test
+  void aRevisionThatNeverReachedTheDispatcherIsReplayedFromTheState() {
+    List<Command> log = history();
+    log.subList(0, 3).forEach(this::apply);
+    hub.start();
+    hub.create(stream, watch(0, 0));
+    await().atMost(Duration.ofSeconds(30)).until(() -> hub.watches() == 1);
+
+    synchronized (lock) {
+      state.apply(log.get(3), 1); // applied, never handed over
+    }
+    log.subList(4, 7).forEach(this::apply);
+
+    await().atMost(Duration.ofSeconds(30)).until(() -> events().size() == 4);
+    assertThat(events())
+        .extracting(e -> e.getKv().getModRevision())
+        .containsExactlyElementsOf(revisionsOf(log).subList(3, 7));
+  }
+
+  /** Replaces the state with {@code snapshot} and tells the hub, as a snapshot install does. */
+  private void install(byte[] snapshot) {
+    synchronized (lock) {
+      try {
+        state = ShardState.readSnapshot(new ByteArrayInputStream(snapshot));
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+    hub.reloaded();
+  }
+
+  /** A snapshot of the state {@code log} reaches. */
+  private static byte[] snapshotOf(List<Command> log) {
+    ShardState scratch = new ShardState(SHARD);
+    log.forEach(c -> scratch.apply(c, 1));
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    try {
+      scratch.writeSnapshot(out);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out.toByteArray();
   }
 
   /** A PRIMARY at epoch 1 and five puts under /w/, as the log a restarted member replays. */
@@ -132,7 +228,7 @@ class WatchHubTest {
 
   private void apply(Command c) {
     ApplyResult r;
-    synchronized (state) {
+    synchronized (lock) {
       r = state.apply(c, 1);
     }
     for (ApplyResult.Committed done : r.committed()) {
@@ -151,6 +247,28 @@ class WatchHubTest {
 
   private List<Event> events() {
     return sent.stream().flatMap(r -> r.getEventsList().stream()).toList();
+  }
+
+  /** A second client's stream: what it is sent is not under test. */
+  private static final class Discard implements WatchSink {
+    @Override
+    public Executor executor() {
+      return Runnable::run;
+    }
+
+    @Override
+    public boolean isReady() {
+      return true;
+    }
+
+    @Override
+    public void send(WatchResponse response) {}
+
+    @Override
+    public void onReady(Runnable drain) {}
+
+    @Override
+    public void fail(MeridianException error) {}
   }
 
   private final class Sink implements WatchSink {
