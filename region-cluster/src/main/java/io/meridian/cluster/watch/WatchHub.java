@@ -482,19 +482,8 @@ public final class WatchHub implements AutoCloseable {
       w.uncheckedEpoch = 0;
     }
     if (watchCount.getAndIncrement() == 0) {
-      if (allWatches().isEmpty()) {
-        // Writes applied while no watch was served were not handed over.
-        catchUpPosition();
-      } else {
-        // Served watches that were not counted: their writes were not handed over either, and
-        // taking the state's position would skip them past those. Replay them instead.
-        log.warn(
-            "shard={} {} watches were served uncounted; replaying them from the state",
-            shard,
-            allWatches().size());
-        watchCount.addAndGet(allWatches().size());
-        resync();
-      }
+      // Writes applied while no watch was served were not handed over.
+      catchUpPosition();
     }
     long seen = w.next == 0 ? dispatched : Math.min(w.next - 1, dispatched);
     if (w.next == 0) {

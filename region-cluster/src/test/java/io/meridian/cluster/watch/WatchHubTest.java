@@ -26,6 +26,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -52,7 +53,7 @@ class WatchHubTest {
   private final WatchHub hub =
       new WatchHub(SHARD, reader, h -> h, new WatchHub.Options(60_000, 100, 1 << 20), "n1");
   private final List<WatchResponse> sent = new CopyOnWriteArrayList<>();
-  private final WatchStream stream = new WatchStream(new Sink(), 1 << 20, () -> {});
+  private final WatchStream stream = new WatchStream(new Sink(sent::add), 1 << 20, () -> {});
 
   @AfterEach
   void close() {
@@ -116,7 +117,8 @@ class WatchHubTest {
     install(snapshotOf(log.subList(0, 5)));
     log.subList(5, 6).forEach(this::apply);
     // A second watch starting must not move the first one past what it was not sent yet.
-    WatchStream other = new WatchStream(new Discard(), 1 << 20, () -> {});
+    // What the second client is sent is not under test.
+    WatchStream other = new WatchStream(new Sink(r -> {}), 1 << 20, () -> {});
     hub.create(other, watch(0, 0));
     await().atMost(Duration.ofSeconds(30)).until(() -> hub.watches() == 2);
     log.subList(6, 7).forEach(this::apply);
@@ -249,29 +251,8 @@ class WatchHubTest {
     return sent.stream().flatMap(r -> r.getEventsList().stream()).toList();
   }
 
-  /** A second client's stream: what it is sent is not under test. */
-  private static final class Discard implements WatchSink {
-    @Override
-    public Executor executor() {
-      return Runnable::run;
-    }
-
-    @Override
-    public boolean isReady() {
-      return true;
-    }
-
-    @Override
-    public void send(WatchResponse response) {}
-
-    @Override
-    public void onReady(Runnable drain) {}
-
-    @Override
-    public void fail(MeridianException error) {}
-  }
-
-  private final class Sink implements WatchSink {
+  /** A client's end of a stream, always ready, handing what it is sent to {@code received}. */
+  private record Sink(Consumer<WatchResponse> received) implements WatchSink {
     @Override
     public Executor executor() {
       return Runnable::run;
@@ -284,7 +265,7 @@ class WatchHubTest {
 
     @Override
     public void send(WatchResponse response) {
-      sent.add(response);
+      received.accept(response);
     }
 
     @Override
